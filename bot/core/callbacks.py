@@ -1,0 +1,113 @@
+"""The compact codes carried in inline-button `callback_data` (at most 64 bytes).
+
+A code only names what was pressed; services check every press against what was actually
+sent to that chat, so a forged or replayed code changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+MAX_BYTES = 64
+
+
+class Button(NamedTuple):
+    """An inline button: what the patient reads, and the code it sends back."""
+
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    token_id: int
+    yes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinPress:
+    checkin_id: int
+    op: str  # ok, s (symptom), v (severity), t (trend), w (warning menu), f (flag), d, b
+    arg: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StopPress:
+    yes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AckPress:
+    escalation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPress:
+    """Start a report outside the schedule."""
+
+
+Callback = Consent | CheckinPress | StopPress | AckPress | ReportPress
+
+CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
+_ARG = re.compile(r"^[a-z0-9_-]{0,40}$")
+
+
+def _fit(data: str) -> str:
+    if not 1 <= len(data.encode()) <= MAX_BYTES:
+        raise ValueError(f"callback data must be 1-{MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def consent(token_id: int, *, yes: bool) -> str:
+    return _fit(f"k:{token_id}:{'y' if yes else 'n'}")
+
+
+def checkin(checkin_id: int, op: str, arg: str = "") -> str:
+    if op not in CHECKIN_OPS or not _ARG.match(arg):
+        raise ValueError(f"bad check-in button {op!r} {arg!r}")
+    return _fit(f"c:{checkin_id}:{op}:{arg}" if arg else f"c:{checkin_id}:{op}")
+
+
+def stop(*, yes: bool) -> str:
+    return _fit(f"x:{'y' if yes else 'n'}")
+
+
+def ack(escalation_id: int) -> str:
+    return _fit(f"a:{escalation_id}")
+
+
+REPORT = "r"
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) <= 12 else None
+
+
+def parse(data: str | None) -> Callback | None:  # noqa: PLR0911
+    """Decode a press; None for anything this bot did not produce."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    parts = data.split(":")
+    kind, rest = parts[0], parts[1:]
+    if kind == "k" and len(rest) == 2 and rest[1] in {"y", "n"}:
+        token_id = _int(rest[0])
+        return Consent(token_id, rest[1] == "y") if token_id is not None else None
+    if kind == "c" and len(rest) in {2, 3} and rest[1] in CHECKIN_OPS:
+        checkin_id = _int(rest[0])
+        arg = rest[2] if len(rest) == 3 else ""
+        if checkin_id is None or not _ARG.match(arg):
+            return None
+        return CheckinPress(checkin_id, rest[1], arg)
+    if kind == "x" and rest in (["y"], ["n"]):
+        return StopPress(rest[0] == "y")
+    if kind == "a" and len(rest) == 1:
+        escalation_id = _int(rest[0])
+        return AckPress(escalation_id) if escalation_id is not None else None
+    if data == REPORT:
+        return ReportPress()
+    return None

@@ -1,0 +1,316 @@
+"""The clinic's content as typed data: care plan, tips, symptoms, red flags, rules, wording.
+
+Files in `content/<language>/` are parsed into these models by `bot.content`; this module only
+defines their shape and the cross-checks between files, so the core stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import time
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.core.model import Level, Trend
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_hhmm(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML reads 10:00 as sexagesimal 600; accept it as minutes
+        return time(value // 60, value % 60)
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise ValueError(f"expected a time as HH:MM, got {value!r}") from exc
+
+
+class QuietHours(Strict):
+    """Local hours when nothing routine is sent (wraps midnight when start > end)."""
+
+    start: time
+    end: time
+
+    _hhmm = field_validator("start", "end", mode="before")(_parse_hhmm)
+
+    def contains(self, t: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+class Clinic(Strict):
+    """Clinic-wide settings that patients see."""
+
+    name: str = Field(min_length=1)
+    emergency_number: str = Field(min_length=2, max_length=20)
+    clinic_phone: str | None = None
+    quiet_hours: QuietHours
+    routine_response: str = Field(min_length=1)
+    urgent_response: str = Field(min_length=1)
+    late_send_days: int = Field(default=2, ge=0, le=14)
+
+
+class Step(Strict):
+    """One day of the care plan."""
+
+    id: Ident
+    day: int = Field(ge=0, le=365)
+    at: time
+    message: str = Field(min_length=1, max_length=1500)
+    tips: list[Ident] = []
+    ask: bool = True
+    invite_photo: bool = False
+
+    _hhmm = field_validator("at", mode="before")(_parse_hhmm)
+
+
+class CarePlan(Strict):
+    """The day-by-day follow-up after one session."""
+
+    name: str
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered_unique(self) -> CarePlan:
+        days = [s.day for s in self.steps]
+        if len(set(days)) != len(days):
+            raise ValueError("two steps fall on the same day; a patient gets one check-in a day")
+        if days != sorted(days):
+            raise ValueError("steps must be listed in day order")
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("step ids must be unique")
+        return self
+
+
+class Tip(Strict):
+    """One piece of aftercare advice, with where it comes from."""
+
+    title: str = Field(min_length=1, max_length=80)
+    text: str = Field(min_length=1, max_length=600)
+    source: str = Field(min_length=1)
+
+
+class Symptom(Strict):
+    """A side effect the bot can ask about and evaluate."""
+
+    label: str = Field(min_length=1, max_length=48)
+    button: bool = False  # offered on the check-in keyboard
+    normal_days: tuple[int, int] | None = None  # None: never part of the normal course
+    tips: list[Ident] = []
+    ask_trend: bool = True
+
+    @field_validator("normal_days")
+    @classmethod
+    def _window(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError("normal_days is [first day, last day]; first must not exceed last")
+        return value
+
+
+class RedFlag(Strict):
+    """A sign that needs emergency services now, whatever else is said."""
+
+    label: str = Field(min_length=1, max_length=48)  # button label
+    symptom: Ident
+    description: str = Field(min_length=1)
+    phrases: list[str] = Field(min_length=1)
+
+
+class Condition(Strict):
+    """What must hold for a rule to fire on one observation; every given field must match."""
+
+    symptoms: list[Ident] | None = None  # any of these; None means any symptom
+    not_symptoms: list[Ident] = []
+    day_min: int | None = None
+    day_max: int | None = None
+    severity_min: int | None = Field(default=None, ge=0, le=4)
+    severity_max: int | None = Field(default=None, ge=0, le=4)
+    trend: list[Trend] | None = None
+    outside_normal_window: bool | None = None
+    red_flag: list[Ident] | None = None
+    measured: bool | None = None  # a temperature was given
+    temperature_min_c: float | None = None
+    contact_request: bool | None = None  # message-level: the patient asks to be contacted
+
+    @property
+    def message_level(self) -> bool:
+        return self.contact_request is not None
+
+
+class Rule(Strict):
+    """An escalation threshold: when the condition holds, the level applies."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=40)
+    level: Level
+    when: Condition
+    explain: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Level:
+        if isinstance(value, Level):
+            return value
+        try:
+            return Level.parse(str(value))
+        except KeyError as exc:
+            raise ValueError("level must be none, routine, urgent or emergency") from exc
+
+
+# Every message key the code uses, with the placeholders its template may use.
+MESSAGE_KEYS: dict[str, frozenset[str]] = {
+    key: frozenset(fields)
+    for key, fields in {
+        "consent": ["clinic", "name"],
+        "consent_yes": [],
+        "consent_no": [],
+        "consent_declined": ["clinic"],
+        "welcome": ["name", "clinic", "emergency_number", "next"],
+        "token_invalid": ["clinic"],
+        "token_expired": ["clinic"],
+        "token_used": ["clinic"],
+        "not_enrolled": ["clinic"],
+        "already_enrolled": ["name"],
+        "clinician_registered": ["name", "clinic"],
+        "checkin_question": [],
+        "photo_invite": [],
+        "all_good": [],
+        "warning_signs": [],
+        "done": [],
+        "back": [],
+        "ask_severity": ["symptom"],
+        "ask_trend": ["symptom"],
+        "ask_warning": ["emergency_number"],
+        "severity_1": [],
+        "severity_2": [],
+        "severity_3": [],
+        "trend_better": [],
+        "trend_same": [],
+        "trend_worse": [],
+        "selected": ["items"],
+        "reply_none": [],
+        "reply_routine": ["when"],
+        "reply_urgent": ["when", "emergency_number"],
+        "reply_emergency": ["emergency_number"],
+        "tips_header": [],
+        "free_text_ack": ["emergency_number"],
+        "report_button": [],
+        "report_prompt": [],
+        "stale_button": [],
+        "already_answered": [],
+        "help": ["clinic", "emergency_number"],
+        "status": ["next", "day", "end"],
+        "status_none_left": ["day"],
+        "stop_confirm": [],
+        "stop_yes": [],
+        "stop_no": [],
+        "stopped": ["clinic"],
+        "stop_kept": [],
+        "resumed": ["next"],
+        "unsupported": [],
+        "unknown_command": [],
+        "clinician_help": ["name"],
+        "ack_button": [],
+        "acked_toast": [],
+        "already_acked": ["who", "when"],
+        "not_clinician": [],
+        "notice_stopped": ["patient"],
+        "notice_unreachable": ["patient"],
+        "notice_failed": ["patient", "reason"],
+    }.items()
+}
+
+
+class Messages(Strict):
+    """The bot's wording, one template per key (str.format placeholders)."""
+
+    messages: dict[str, str]
+
+    @field_validator("messages")
+    @classmethod
+    def _complete(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = sorted(set(MESSAGE_KEYS) - set(value))
+        if missing:
+            raise ValueError(f"missing message keys: {', '.join(missing)}")
+        unknown = sorted(set(value) - set(MESSAGE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown message keys: {', '.join(unknown)}")
+        for key, template in value.items():
+            if not template.strip():
+                raise ValueError(f"{key}: empty text")
+            used = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            extra = used - MESSAGE_KEYS[key]
+            if extra:
+                allowed = ", ".join(sorted(MESSAGE_KEYS[key])) or "none"
+                raise ValueError(f"{key}: unknown placeholder {sorted(extra)} (allowed: {allowed})")
+        return value
+
+    def __getitem__(self, key: str) -> str:
+        return self.messages[key]
+
+    def format(self, key: str, **values: object) -> str:
+        return self.messages[key].format(**values)
+
+
+class Content(Strict):
+    """Everything a clinic edits, for one language, checked as a whole."""
+
+    language: str
+    clinic: Clinic
+    plan: CarePlan
+    tips: dict[Ident, Tip]
+    symptoms: dict[Ident, Symptom]
+    red_flags: dict[Ident, RedFlag]
+    rules: list[Rule]
+    messages: Messages
+
+    def cross_check(self) -> list[tuple[str, tuple[str | int, ...], str]]:
+        """References between files that do not resolve: (file key, location, problem)."""
+        problems: list[tuple[str, tuple[str | int, ...], str]] = []
+        for i, step in enumerate(self.plan.steps):
+            if self.clinic.quiet_hours.contains(step.at):
+                problems.append(("plan", ("steps", i, "at"), "falls inside quiet hours"))
+            for j, tip in enumerate(step.tips):
+                if tip not in self.tips:
+                    problems.append(("plan", ("steps", i, "tips", j), f"unknown tip {tip!r}"))
+        for name, symptom in self.symptoms.items():
+            for j, tip in enumerate(symptom.tips):
+                if tip not in self.tips:
+                    problems.append(("symptoms", (name, "tips", j), f"unknown tip {tip!r}"))
+        for name, flag in self.red_flags.items():
+            if flag.symptom not in self.symptoms:
+                problems.append(
+                    ("red_flags", (name, "symptom"), f"unknown symptom {flag.symptom!r}")
+                )
+        # Several rows may share an id: they are the levels of one clinical rule (G3, fever...).
+        for i, rule in enumerate(self.rules):
+            cond = rule.when
+            for key in ("symptoms", "not_symptoms"):
+                for j, name in enumerate(getattr(cond, key) or []):
+                    if name not in self.symptoms:
+                        problems.append(
+                            ("rules", (i, "when", key, j), f"unknown symptom {name!r}")
+                        )
+            for j, flag_id in enumerate(cond.red_flag or []):
+                if flag_id not in self.red_flags:
+                    problems.append(
+                        ("rules", (i, "when", "red_flag", j), f"unknown red flag {flag_id!r}")
+                    )
+        for name in self.red_flags:
+            if not any(name in (r.when.red_flag or []) for r in self.rules):
+                problems.append(("red_flags", (name,), "no rule fires on this red flag"))
+        return problems
+
+    @property
+    def button_symptoms(self) -> list[tuple[str, Symptom]]:
+        return [(name, s) for name, s in self.symptoms.items() if s.button]

@@ -1,0 +1,173 @@
+"""Turn decisions into the words and buttons people see. Pure: content in, text out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core import callbacks as cb
+from bot.core.callbacks import Button, Keyboard
+from bot.core.checkin_flow import Draft
+from bot.core.content import Content
+from bot.core.model import SEVERITY_WORDS, Assessment, Fired, Level, Observation, Trend
+
+LEVEL_MARK = {
+    Level.NONE: "ℹ️",
+    Level.ROUTINE: "🟡 ROUTINE",
+    Level.URGENT: "🟠 URGENT",
+    Level.EMERGENCY: "🔴 EMERGENCY",
+}
+TREND_WORDS = {
+    Trend.BETTER: "better than last time",
+    Trend.SAME: "same as last time",
+    Trend.WORSE: "worse than last time",
+    Trend.NEW: "new since last time",
+}
+MAX_WORDS = 600  # patient's words quoted in a ping; the whole ping stays far below 4096
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def describe(o: Observation, content: Content) -> str:
+    """'Bruising (moderate, worse than last time)'."""
+    if o.red_flag and o.red_flag in content.red_flags:
+        return f"⚠️ {content.red_flags[o.red_flag].label}"
+    symptom = content.symptoms.get(o.symptom)
+    label = symptom.label if symptom else o.symptom
+    details = []
+    if o.severity in SEVERITY_WORDS:
+        details.append(SEVERITY_WORDS[o.severity])
+    if o.temperature_c is not None:
+        details.append(f"{o.temperature_c:.1f} °C")
+    if o.trend in TREND_WORDS:
+        details.append(TREND_WORDS[o.trend])
+    return f"{label} ({', '.join(details)})" if details else label
+
+
+def tips_block(content: Content, tip_ids: Sequence[str]) -> str:
+    """The tips as a short list under a header; empty when there are none."""
+    tips = [content.tips[t] for t in dict.fromkeys(tip_ids) if t in content.tips]
+    if not tips:
+        return ""
+    lines = [content.messages["tips_header"]]
+    lines += [f"• {tip.title}: {tip.text}" for tip in tips]
+    return "\n".join(lines)
+
+
+def join(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def checkin_screen(
+    content: Content, checkin_id: int, intro: str, draft: Draft
+) -> tuple[str, Keyboard]:
+    """The check-in message for the draft's current screen."""
+    m = content.messages
+    selected = ""
+    if draft.observations:
+        items = "; ".join(describe(o, content) for o in draft.observations)
+        selected = m.format("selected", items=items)
+    if draft.screen == "severity" and draft.pending_symptom:
+        label = content.symptoms[draft.pending_symptom].label
+        rows: list[tuple[Button, ...]] = [
+            tuple(Button(m[f"severity_{v}"], cb.checkin(checkin_id, "v", str(v))) for v in (1, 2, 3)),
+            (Button(m["back"], cb.checkin(checkin_id, "b")),),
+        ]
+        return join(intro, selected, m.format("ask_severity", symptom=label)), tuple(rows)
+    if draft.screen == "trend" and draft.pending_symptom:
+        label = content.symptoms[draft.pending_symptom].label
+        rows = [
+            tuple(
+                Button(m[f"trend_{word}"], cb.checkin(checkin_id, "t", code))
+                for code, word in (("b", "better"), ("s", "same"), ("w", "worse"))
+            ),
+            (Button(m["back"], cb.checkin(checkin_id, "b")),),
+        ]
+        return join(intro, selected, m.format("ask_trend", symptom=label)), tuple(rows)
+    if draft.screen == "warning":
+        rows = [
+            (Button(flag.label, cb.checkin(checkin_id, "f", name)),)
+            for name, flag in content.red_flags.items()
+        ]
+        rows.append((Button(m["back"], cb.checkin(checkin_id, "b")),))
+        ask = m.format("ask_warning", emergency_number=content.clinic.emergency_number)
+        return join(intro, selected, ask), tuple(rows)
+    rows = []
+    if not draft.observations:
+        rows.append((Button(m["all_good"], cb.checkin(checkin_id, "ok")),))
+    choices = [
+        Button(s.label, cb.checkin(checkin_id, "s", name))
+        for name, s in content.button_symptoms
+        if name not in draft.symptoms
+    ]
+    rows += [tuple(choices[i : i + 3]) for i in range(0, len(choices), 3)]
+    rows.append((Button(m["warning_signs"], cb.checkin(checkin_id, "w")),))
+    if draft.observations:
+        rows.append((Button(m["done"], cb.checkin(checkin_id, "d")),))
+    return join(intro, selected, m["checkin_question"]), tuple(rows)
+
+
+def patient_reply(content: Content, assessment: Assessment) -> str:
+    """What the patient is told after an answer: the level's wording, then the right tips."""
+    m, clinic = content.messages, content.clinic
+    if assessment.level is Level.EMERGENCY:
+        # An emergency reply stays short: the instruction must not drown in tips.
+        return m.format("reply_emergency", emergency_number=clinic.emergency_number)
+    if assessment.level is Level.URGENT:
+        head = m.format(
+            "reply_urgent", when=clinic.urgent_response, emergency_number=clinic.emergency_number
+        )
+    elif assessment.level is Level.ROUTINE:
+        head = m.format("reply_routine", when=clinic.routine_response)
+    else:
+        head = m["reply_none"]
+    return join(head, tips_block(content, assessment.tips))
+
+
+@dataclass(frozen=True, slots=True)
+class PingView:
+    """Everything a clinician needs in one escalation message."""
+
+    patient_id: int
+    patient_name: str
+    level: Level
+    day: int
+    session_local: str
+    areas: str
+    observations: tuple[Observation, ...]
+    words: str | None
+    fired: tuple[Fired, ...]
+    reported_local: str
+    acked_by: str | None = None
+    acked_local: str | None = None
+
+
+def ping_text(content: Content, view: PingView) -> str:
+    """The clinician's ping; the Acknowledge line is added once someone acknowledged."""
+    lines = [
+        f"{LEVEL_MARK[view.level]} · {view.patient_name} (patient #{view.patient_id})",
+        f"Day {view.day} after the session of {view.session_local}"
+        + (f" · areas: {view.areas}" if view.areas else ""),
+    ]
+    if view.observations:
+        lines.append("Reported: " + "; ".join(describe(o, content) for o in view.observations))
+    if view.words:
+        lines.append(f'Their words: "{clip(view.words, MAX_WORDS)}"')
+    if view.fired:
+        why = "; ".join(
+            dict.fromkeys(
+                f"{f.rule_id} ({f.level.label}): {f.explain}" for f in view.fired
+            )
+        )
+        lines.append(f"Why: {why}")
+    if view.level is Level.EMERGENCY:
+        lines.append(
+            f"The patient was told to call {content.clinic.emergency_number} now."
+        )
+    lines.append(f"Reported {view.reported_local}")
+    if view.acked_by:
+        lines.append(f"✅ Acknowledged by {view.acked_by} at {view.acked_local}")
+    return clip("\n".join(lines), 4000)
