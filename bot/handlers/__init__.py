@@ -1,0 +1,40 @@
+"""All handlers, registered in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers import buttons, errors, membership, patient
+
+COMMANDS = [
+    ("start", "Start or resume the follow-up"),
+    ("status", "What comes next"),
+    ("report", "Tell your care team how you feel"),
+    ("help", "What I can do"),
+    ("stop", "Stop the follow-up"),
+]
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Route every kind of update; anything unrouted is ignored on purpose."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", patient.start, filters=private))
+    app.add_handler(CommandHandler("help", patient.help_command, filters=private))
+    app.add_handler(CommandHandler("status", patient.status, filters=private))
+    app.add_handler(CommandHandler("stop", patient.stop, filters=private))
+    app.add_handler(CommandHandler("report", patient.report, filters=private))
+    app.add_handler(MessageHandler(private & filters.COMMAND, patient.unknown_command))
+    app.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO), patient.text))
+    app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, patient.unsupported))
+    app.add_handler(CallbackQueryHandler(buttons.on_button))
+    app.add_handler(ChatMemberHandler(membership.on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_error_handler(errors.on_error)

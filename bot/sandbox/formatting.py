@@ -117,9 +117,7 @@ class _HtmlParser:
     def entity(self, i: int) -> int:
         match = _ENTITY_RE.match(self.text, i)
         if match is None:
-            raise self.fail(
-                f'Unescaped "&" at byte offset {self.byte_offset(i)}; write "&amp;"'
-            )
+            raise self.fail(f'Unescaped "&" at byte offset {self.byte_offset(i)}; write "&amp;"')
         self.emit(self.decode_entity(match, i))
         return match.end()
 
@@ -227,7 +225,9 @@ class _HtmlParser:
 
     def close(self, name: str, start: int) -> None:
         if not self.stack:
-            raise self.fail(f'Unexpected end tag "{name}" at byte offset {self.byte_offset(start)}')
+            raise self.fail(
+                f'Unexpected end tag "{name}" at byte offset {self.byte_offset(start)}'
+            )
         tag = self.stack.pop()
         if tag.name != name:
             raise self.fail(

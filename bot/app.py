@@ -1,0 +1,82 @@
+"""Composition root: the one place that builds the Application and wires everything together."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot import handlers
+from bot.config import Settings
+from bot.content import load_content
+from bot.core.clock import Clock, SystemClock
+from bot.core.content import Content
+from bot.services.common import Deps
+from bot.services.facade import BotData, Services
+from bot.store.db import Database
+from bot.telegram_io import TelegramMessenger
+from scheduler import jobs
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+log = logging.getLogger(__name__)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    content: Content | None = None,
+    database: Database | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    schedule_jobs: bool = True,
+) -> AnyApp:
+    """Build the bot. Tests and the demo pass a sandbox request, a fake clock, a database."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    content = content or load_content(settings.content_dir, settings.language)
+    db = database or Database(settings.database_url)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .context_types(ContextTypes(bot_data=BotData))
+        .post_init(prepare)
+        .post_shutdown(_close)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    if settings.rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app: AnyApp = builder.build()
+    deps = Deps(
+        db=db,
+        content=content,
+        clock=clock or SystemClock(),
+        messenger=TelegramMessenger(app.bot),
+        clinic_tz=ZoneInfo(settings.clinic_timezone),
+        token_ttl=timedelta(days=settings.token_ttl_days),
+    )
+    app.bot_data.services = Services(deps)
+    handlers.register(app)
+    if schedule_jobs and app.job_queue is not None:
+        jobs.install(app.job_queue, settings.dispatch_interval_seconds)
+    return app
+
+
+async def prepare(app: AnyApp) -> None:
+    """Before the first update: the schema exists and Telegram shows our commands."""
+    services: Services = app.bot_data.services
+    await services.deps.db.create_all()
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
+
+
+async def _close(app: AnyApp) -> None:
+    services: Services = app.bot_data.services
+    await services.deps.db.dispose()

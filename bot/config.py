@@ -1,0 +1,51 @@
+"""Settings from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.content import BUNDLED
+
+
+class Settings(BaseSettings):
+    """Everything configurable; names are the environment variables, case-insensitive."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    bot_username: str | None = None
+    database_url: str = "sqlite+aiosqlite:///aftercare.db"
+    clinic_timezone: str = "Europe/London"
+    content_dir: Path = BUNDLED
+    language: str = "en"
+    token_ttl_days: float = Field(default=7, gt=0)
+    dispatch_interval_seconds: float = Field(default=20, gt=0)
+    rate_limit: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.telegram_api_url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.telegram_api_url}/file/bot"

@@ -1,0 +1,55 @@
+"""Inline-button presses: decode, route to the service that owns them, show the result."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.core import callbacks as cb
+from bot.handlers.context import Context, keyboard_markup, private_chat_id, send, services
+from bot.services.ports import PressResult
+
+log = logging.getLogger(__name__)
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    svc = services(context)
+    chat_id = private_chat_id(update)
+    message = query.message
+    press = cb.parse(query.data)
+    stale = PressResult(toast=svc.deps.content.messages["stale_button"])
+    if chat_id is None or message is None or press is None:
+        result = stale
+    elif isinstance(press, cb.Consent):
+        result = await svc.enrolment.consent(chat_id, press)
+    elif isinstance(press, cb.CheckinPress):
+        result = await svc.checkins.press(chat_id, message.message_id, press)
+    elif isinstance(press, cb.StopPress):
+        result = await svc.patients.stop(chat_id, press)
+    elif isinstance(press, cb.AckPress):
+        result = await svc.escalations.acknowledge(chat_id, press)
+    else:
+        started = await svc.checkins.start_report(chat_id)
+        result = PressResult() if started is not None else stale
+    await query.answer(result.toast)
+    if result.edit is not None and message is not None:
+        try:
+            await query.edit_message_text(
+                result.edit.text, reply_markup=keyboard_markup(result.edit.keyboard)
+            )
+        except BadRequest as exc:  # a double tap can ask for the same text twice
+            if "not modified" not in exc.message.lower():
+                raise
+    if chat_id is None:
+        return
+    for reply in result.replies:
+        await send(context, chat_id, reply)
+    if result.escalation_id is not None:
+        await svc.escalations.deliver(result.escalation_id)
+    if result.dispatch:
+        await svc.dispatcher.for_chat(chat_id)

@@ -1,0 +1,103 @@
+"""Commands and messages from people: each handler extracts plain values and calls a service."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.handlers.context import Context, private_chat_id, send, services
+from bot.services.ports import MessageResult, Reply
+
+
+async def start(update: Update, context: Context) -> None:
+    """`/start [token]`: open an invitation link, or greet / resume."""
+    chat_id = private_chat_id(update)
+    if chat_id is None:
+        return
+    svc = services(context)
+    token = context.args[0] if context.args else ""
+    if token:
+        user = update.effective_user
+        reply = await svc.enrolment.open_link(chat_id, user.first_name if user else "", token)
+        await send(context, chat_id, reply)
+        return
+    result = await svc.patients.greet(chat_id)
+    await deliver(context, chat_id, result)
+    if result.extra.get("dispatch"):
+        await svc.dispatcher.for_chat(chat_id)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    chat_id = private_chat_id(update)
+    if chat_id is not None:
+        await send(context, chat_id, services(context).patients.help())
+
+
+async def status(update: Update, context: Context) -> None:
+    chat_id = private_chat_id(update)
+    if chat_id is None:
+        return
+    svc = services(context)
+    reply = await svc.patients.status(chat_id)
+    await _reply_or_greet(context, chat_id, reply)
+
+
+async def stop(update: Update, context: Context) -> None:
+    chat_id = private_chat_id(update)
+    if chat_id is None:
+        return
+    reply = await services(context).patients.ask_stop(chat_id)
+    await _reply_or_greet(context, chat_id, reply)
+
+
+async def report(update: Update, context: Context) -> None:
+    """`/report`: a check-in on the patient's own initiative."""
+    chat_id = private_chat_id(update)
+    if chat_id is None:
+        return
+    sent = await services(context).checkins.start_report(chat_id)
+    if sent is None:
+        await _reply_or_greet(context, chat_id, None)
+
+
+async def text(update: Update, context: Context) -> None:
+    """Anything a person writes (new or edited), and photos by their caption."""
+    chat_id = private_chat_id(update)
+    message = update.effective_message
+    if chat_id is None or message is None:
+        return
+    words = message.text or message.caption or ""
+    photo = message.photo[-1].file_id if message.photo else None
+    result = await services(context).checkins.message(chat_id, words, photo_file_id=photo)
+    if result is None:
+        await _reply_or_greet(context, chat_id, None)
+        return
+    await deliver(context, chat_id, result)
+
+
+async def unsupported(update: Update, context: Context) -> None:
+    """Stickers, voice, locations...: say what the bot can read."""
+    chat_id = private_chat_id(update)
+    if chat_id is not None:
+        await send(context, chat_id, Reply(services(context).deps.content.messages["unsupported"]))
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    chat_id = private_chat_id(update)
+    if chat_id is not None:
+        m = services(context).deps.content.messages
+        await send(context, chat_id, Reply(m["unknown_command"]))
+
+
+async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
+    """Send the replies first, then page clinicians (the patient's instruction comes first)."""
+    for reply in result.replies:
+        await send(context, chat_id, reply)
+    if result.escalation_id is not None:
+        await services(context).escalations.deliver(result.escalation_id)
+
+
+async def _reply_or_greet(context: Context, chat_id: int, reply: Reply | None) -> None:
+    if reply is not None:
+        await send(context, chat_id, reply)
+        return
+    await deliver(context, chat_id, await services(context).patients.greet(chat_id))

@@ -1,0 +1,250 @@
+"""Patients' answers: check-in button presses, reports started by the patient, free text."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core import callbacks as cb
+from bot.core import checkin_flow as flow
+from bot.core import redflags
+from bot.core.checkin_flow import Draft
+from bot.core.model import Assessment, Level, Observation, Report
+from bot.core.rules import evaluate, with_trends
+from bot.core.texts import (
+    PingView,
+    checkin_screen,
+    describe,
+    join,
+    patient_reply,
+    ping_text,
+    tips_block,
+)
+from bot.services.common import Deps, current_session, day_of, local_text, zone
+from bot.services.escalation import Escalations
+from bot.services.ports import MessageResult, PressResult, Reply
+from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status
+from bot.store.repo import Repo
+
+TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An evaluated answer and the escalation it raised, if any."""
+
+    assessment: Assessment
+    escalation_id: int | None
+
+
+class Checkins:
+    """Everything a patient tells the bot ends here, is stored and evaluated."""
+
+    def __init__(self, deps: Deps, escalations: Escalations) -> None:
+        self.d = deps
+        self.escalations = escalations
+
+    # --- rendering
+    def intro(self, checkin: CheckIn) -> str:
+        """The opening of a check-in message: the plan step's words and tips."""
+        content = self.d.content
+        if checkin.kind == "adhoc":
+            return content.messages["report_prompt"]
+        step = next((s for s in content.plan.steps if s.id == checkin.step_id), None)
+        if step is None:  # the clinic removed the step from its plan since enrolment
+            return content.messages["report_prompt"]
+        photo = content.messages["photo_invite"] if step.invite_photo else ""
+        return join(step.message, tips_block(content, step.tips), photo)
+
+    def screen(self, checkin: CheckIn, draft: Draft) -> Reply:
+        assert checkin.id is not None
+        text, keyboard = checkin_screen(self.d.content, checkin.id, self.intro(checkin), draft)
+        return Reply(text, keyboard)
+
+    # --- button presses
+    async def press(self, chat_id: int, message_id: int, press: cb.CheckinPress) -> PressResult:
+        m = self.d.content.messages
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            checkin = await repo.checkin(press.checkin_id)
+            if (
+                patient is None
+                or checkin is None
+                or checkin.patient_id != patient.id
+                or (checkin.message_id is not None and checkin.message_id != message_id)
+            ):
+                return PressResult(toast=m["stale_button"])
+            if checkin.answered_at is not None:
+                return PressResult(toast=m["already_answered"])
+            previous = await repo.previous_observations(checkin.patient_id)
+            before = (
+                {str(o["symptom"]) for o in previous if o.get("present", True)}
+                if previous is not None
+                else None
+            )
+            draft = Draft.from_json(checkin.draft)
+            outcome = flow.press(
+                draft, press.op, press.arg, content=self.d.content, previous=before
+            )
+            if isinstance(outcome, flow.Invalid):
+                return PressResult(toast=m["stale_button"])
+            if isinstance(outcome, flow.Show):
+                await repo.save_draft(press.checkin_id, outcome.draft.to_json())
+                return PressResult(edit=self.screen(checkin, outcome.draft))
+            if not await repo.mark_answered(press.checkin_id, now):
+                return PressResult(toast=m["already_answered"])
+            recorded = await self._record(
+                repo, patient, outcome.report, source="buttons", checkin_id=checkin.id
+            )
+        summary = (
+            m["all_good"]
+            if outcome.all_good
+            else "; ".join(describe(o, self.d.content) for o in outcome.report.observations)
+        )
+        return PressResult(
+            edit=Reply(join(self.intro(checkin), f"✔ {summary}")),
+            replies=(Reply(patient_reply(self.d.content, recorded.assessment)),),
+            escalation_id=recorded.escalation_id,
+        )
+
+    async def start_report(self, chat_id: int) -> Reply | None:
+        """Open a check-in on the patient's request (/report); None if not a patient."""
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None or patient.id is None:
+                return None
+            sessions = await repo.sessions_of(patient.id)
+            session = current_session(sessions, now)
+            if session is None or session.id is None:
+                return None
+            checkin = await repo.add(
+                CheckIn(
+                    patient_id=patient.id,
+                    session_id=session.id,
+                    step_id=f"adhoc-{secrets.token_hex(6)}",
+                    kind="adhoc",
+                    day=day_of(patient, sessions, now),
+                    local_date=now.astimezone(zone(patient)).date(),
+                    due_at=now,
+                    status=Status.SENT,
+                    sent_at=now,
+                )
+            )
+        reply = self.screen(checkin, Draft())
+        message_id = await self.d.messenger.send(chat_id, reply.text, reply.keyboard)
+        async with self.d.db.tx() as repo:
+            checkin.message_id = message_id
+            repo.session.add(checkin)
+        return reply
+
+    # --- free text and photos
+    async def message(
+        self, chat_id: int, text: str, *, photo_file_id: str | None = None
+    ) -> MessageResult | None:
+        """A patient's own words (or a photo's caption); None if the chat is not a patient."""
+        text = text[:TEXT_LIMIT]
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None:
+                return None
+            # Red flags are looked for in every patient's words, even after /stop.
+            flags = redflags.scan(text, self.d.content) if text else []
+            if flags:
+                recorded = await self._record(
+                    repo, patient, Report(tuple(flags)), source="text", text=text,
+                    photo_file_id=photo_file_id,
+                )
+                reply = Reply(patient_reply(self.d.content, recorded.assessment))
+                return MessageResult((reply,), escalation_id=recorded.escalation_id)
+            await self._store_note(repo, patient, text, photo_file_id)
+        number = self.d.content.clinic.emergency_number
+        keyboard = ((cb.Button(m["report_button"], cb.REPORT),),)
+        if patient.status != PatientStatus.ACTIVE:
+            keyboard = None
+        return MessageResult((Reply(m.format("free_text_ack", emergency_number=number), keyboard),))
+
+    async def _store_note(
+        self, repo: Repo, patient: Patient, text: str, photo_file_id: str | None
+    ) -> None:
+        assert patient.id is not None
+        now = self.d.clock.now()
+        sessions = await repo.sessions_of(patient.id)
+        await repo.add(
+            Answer(
+                patient_id=patient.id,
+                day=day_of(patient, sessions, now),
+                created_at=now,
+                source="note",
+                text=text or None,
+                photo_file_id=photo_file_id,
+            )
+        )
+
+    # --- evaluation
+    async def _record(
+        self,
+        repo: Repo,
+        patient: Patient,
+        report: Report,
+        *,
+        source: str,
+        checkin_id: int | None = None,
+        text: str | None = None,
+        photo_file_id: str | None = None,
+    ) -> Recorded:
+        """Store an answer, evaluate it, and escalate when a threshold is crossed."""
+        assert patient.id is not None
+        now = self.d.clock.now()
+        sessions = await repo.sessions_of(patient.id)
+        day = day_of(patient, sessions, now)
+        raw_previous = await repo.previous_observations(patient.id)
+        previous = (
+            [Observation.from_json(o) for o in raw_previous] if raw_previous is not None else None
+        )
+        report = with_trends(report, previous)
+        assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
+        answer = await repo.add(
+            Answer(
+                patient_id=patient.id,
+                checkin_id=checkin_id,
+                day=day,
+                created_at=now,
+                source=source,
+                text=text,
+                photo_file_id=photo_file_id,
+                observations=[o.to_json() for o in report.observations],
+                level=assessment.level.label,
+                rules=assessment.rule_ids,
+            )
+        )
+        if assessment.level is Level.NONE:
+            return Recorded(assessment, None)
+        session = current_session(sessions, now)
+        view = PingView(
+            patient_id=patient.id,
+            patient_name=patient.name,
+            level=assessment.level,
+            day=day,
+            session_local=local_text(session.session_at, self.d.clinic_tz) if session else "?",
+            areas=session.areas if session else "",
+            observations=report.present,
+            words=text,
+            fired=assessment.fired,
+            reported_local=self._reported(now),
+        )
+        escalation = await self.escalations.create(
+            repo,
+            patient=patient,
+            level=assessment.level,
+            body=ping_text(self.d.content, view),
+            rules=assessment.rule_ids,
+            answer_id=answer.id,
+        )
+        return Recorded(assessment, escalation.id)
+
+    def _reported(self, now: datetime) -> str:
+        return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -1,0 +1,60 @@
+"""What every use case shares: its dependencies and a few time helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.core import schedule
+from bot.core.clock import Clock
+from bot.core.content import Content
+from bot.services.ports import Messenger
+from bot.store.db import Database
+from bot.store.models import Patient, TreatmentSession
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The composition root builds one of these; services take it and nothing global."""
+
+    db: Database
+    content: Content
+    clock: Clock
+    messenger: Messenger
+    clinic_tz: ZoneInfo
+    token_ttl: timedelta = timedelta(days=7)
+    claim_batch: int = 200
+    claim_lease: timedelta = timedelta(minutes=2)
+    max_attempts: int = 5
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry >=128 random bits, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(patient.timezone)
+
+
+def current_session(sessions: list[TreatmentSession], now: datetime) -> TreatmentSession | None:
+    """The latest session that has taken place (the first one if all are ahead)."""
+    past = [s for s in sessions if s.session_at <= now]
+    if past:
+        return past[-1]
+    return sessions[0] if sessions else None
+
+
+def day_of(patient: Patient, sessions: list[TreatmentSession], now: datetime) -> int:
+    """Days since the patient's current session (0 on the session day)."""
+    session = current_session(sessions, now)
+    if session is None:
+        return 0
+    return max(0, schedule.day_number(session.session_at, zone(patient), now))
+
+
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """'Tue 17 Nov 10:00'."""
+    return moment.astimezone(tz).strftime("%a %d %b %H:%M")

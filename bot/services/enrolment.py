@@ -1,0 +1,277 @@
+"""Enrolment: invitations, deep links, consent, and expanding the care plan into rows."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core import callbacks as cb
+from bot.core import schedule
+from bot.core.callbacks import Button
+from bot.core.texts import join, tips_block
+from bot.services.common import Deps, hash_token, local_text, zone
+from bot.services.ports import PressResult, Reply
+from bot.store.models import (
+    CheckIn,
+    Clinician,
+    Invite,
+    Patient,
+    PatientStatus,
+    TreatmentSession,
+)
+from bot.store.repo import Repo
+
+TOKEN_BYTES = 24  # 192 random bits; token_urlsafe gives 32 characters of [A-Za-z0-9_-]
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A fresh invitation; `token` is shown once and only its hash is stored."""
+
+    token: str
+    patient_id: int | None = None
+    session_id: int | None = None
+    clinician_id: int | None = None
+
+
+def deep_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username}?start={token}"
+
+
+class Enrolment:
+    """Invite patients and clinicians; turn an opened link into an enrolled chat."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def invite_patient(
+        self,
+        *,
+        name: str,
+        session_at: datetime,
+        timezone: str | None = None,
+        areas: str = "",
+        phone: str | None = None,
+        patient_id: int | None = None,
+    ) -> Invitation:
+        """Create (or reuse) the patient, record the session, and mint a link token."""
+        if session_at.tzinfo is None:
+            raise ValueError("session time needs a UTC offset or a time zone")
+        tz_name = timezone or self.d.clinic_tz.key
+        ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
+        now = self.d.clock.now()
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient(patient_id) if patient_id is not None else None
+            if patient_id is not None and patient is None:
+                raise LookupError(f"no patient #{patient_id}")
+            if patient is None:
+                patient = await repo.add(
+                    Patient(name=name, phone=phone, timezone=tz_name, created_at=now)
+                )
+            assert patient.id is not None
+            session = await repo.add(
+                TreatmentSession(
+                    patient_id=patient.id, session_at=session_at, areas=areas, created_at=now
+                )
+            )
+            assert session.id is not None
+            await repo.add(
+                Invite(
+                    token_hash=hash_token(token),
+                    kind="patient",
+                    session_id=session.id,
+                    created_at=now,
+                    expires_at=now + self.d.token_ttl,
+                )
+            )
+        return Invitation(token, patient_id=patient.id, session_id=session.id)
+
+    async def invite_clinician(self, *, name: str) -> Invitation:
+        now = self.d.clock.now()
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        async with self.d.db.tx() as repo:
+            clinician = await repo.add(Clinician(name=name, created_at=now))
+            assert clinician.id is not None
+            await repo.add(
+                Invite(
+                    token_hash=hash_token(token),
+                    kind="clinician",
+                    clinician_id=clinician.id,
+                    created_at=now,
+                    expires_at=now + self.d.token_ttl,
+                )
+            )
+        return Invitation(token, clinician_id=clinician.id)
+
+    async def open_link(self, chat_id: int, first_name: str, token: str) -> Reply:
+        """`/start <token>`: check the token; a patient is asked for consent."""
+        m, clinic = self.d.content.messages, self.d.content.clinic.name
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            invite = await repo.invite_by_hash(hash_token(token)) if token else None
+            if invite is None:
+                return Reply(m.format("token_invalid", clinic=clinic))
+            if invite.used_at is not None:
+                return Reply(m.format("token_used", clinic=clinic))
+            if invite.expires_at <= now:
+                return Reply(m.format("token_expired", clinic=clinic))
+            assert invite.id is not None
+            if invite.kind == "clinician":
+                return await self._register_clinician(repo, invite, chat_id, now)
+            invite.opened_by_chat = chat_id
+            repo.session.add(invite)
+            name = await self._patient_name(repo, invite)
+        return Reply(self.consent_text(name), self._consent_keyboard(invite.id))
+
+    def consent_text(self, name: str) -> str:
+        return self.d.content.messages.format(
+            "consent", clinic=self.d.content.clinic.name, name=name
+        )
+
+    def _consent_keyboard(self, invite_id: int) -> cb.Keyboard:
+        m = self.d.content.messages
+        return (
+            (Button(m["consent_yes"], cb.consent(invite_id, yes=True)),),
+            (Button(m["consent_no"], cb.consent(invite_id, yes=False)),),
+        )
+
+    async def _patient_name(self, repo: Repo, invite: Invite) -> str:
+        session = await repo.session_(invite.session_id or 0)
+        patient = await repo.patient(session.patient_id) if session else None
+        return patient.name.split()[0] if patient and patient.name else ""
+
+    async def _register_clinician(
+        self, repo: Repo, invite: Invite, chat_id: int, now: datetime
+    ) -> Reply:
+        m, clinic = self.d.content.messages, self.d.content.clinic.name
+        clinician = await repo.clinician(invite.clinician_id or 0)
+        assert invite.id is not None
+        if clinician is None or not await repo.use_invite(invite.id, now):
+            return Reply(m.format("token_invalid", clinic=clinic))
+        if await repo.patient_by_chat(chat_id) is not None:
+            # One chat is one role: a patient's chat must never receive other patients' data.
+            return Reply(m.format("token_invalid", clinic=clinic))
+        previous = await repo.clinician_by_chat(chat_id)
+        if previous is not None and previous.id != clinician.id:
+            previous.chat_id = None
+            repo.session.add(previous)
+            await repo.session.flush()
+        clinician.chat_id = chat_id
+        clinician.registered_at = now
+        clinician.active = True
+        repo.session.add(clinician)
+        return Reply(m.format("clinician_registered", name=clinician.name, clinic=clinic))
+
+    async def consent(self, chat_id: int, press: cb.Consent) -> PressResult:
+        """A tap on Yes or No under the consent message."""
+        m, clinic = self.d.content.messages, self.d.content.clinic.name
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            invite = await repo.invite(press.token_id)
+            if invite is None or invite.kind != "patient" or invite.opened_by_chat != chat_id:
+                return PressResult(toast=m["stale_button"])
+            if invite.used_at is not None:
+                return PressResult(toast=m.format("token_used", clinic=clinic), edit=None)
+            if invite.expires_at <= now:
+                return PressResult(toast=m.format("token_expired", clinic=clinic))
+            if not press.yes:
+                # The link stays valid: the patient may change their mind and open it again.
+                return PressResult(edit=Reply(m.format("consent_declined", clinic=clinic)))
+            if await repo.clinician_by_chat(chat_id) is not None:
+                return PressResult(toast=m.format("token_invalid", clinic=clinic))
+            if not await repo.use_invite(press.token_id, now):
+                return PressResult(toast=m.format("token_used", clinic=clinic))
+            patient = await self._enrol(repo, invite, chat_id, now)
+            welcome = await self._welcome(repo, patient)
+        consent_record = self.consent_text(patient.name.split()[0] if patient.name else "")
+        return PressResult(
+            edit=Reply(f"{consent_record}\n\n✔ {m['consent_yes']}"),
+            replies=(welcome,),
+            dispatch=True,
+        )
+
+    async def _enrol(self, repo: Repo, invite: Invite, chat_id: int, now: datetime) -> Patient:
+        session = await repo.session_(invite.session_id or 0)
+        assert session is not None and session.id is not None
+        invited = await repo.patient(session.patient_id)
+        assert invited is not None and invited.id is not None
+        patient = await repo.patient_by_chat(chat_id)
+        if patient is not None and patient.id != invited.id:
+            # The same person enrolled again for a later session under a new record:
+            # the chat identifies them, so the session joins their existing course.
+            assert patient.id is not None
+            await repo.move_session(session.id, patient.id)
+            if invited.chat_id is None and not await repo.patient_has_history(invited.id):
+                await repo.session.flush()
+                await repo.delete_patient(invited.id)
+            session.patient_id = patient.id
+        else:
+            patient = invited
+        patient.chat_id = chat_id
+        patient.status = PatientStatus.ACTIVE
+        patient.consent_at = now
+        patient.consent_text = self.consent_text(patient.name.split()[0] if patient.name else "")
+        patient.stopped_at = None
+        repo.session.add(patient)
+        await repo.session.flush()
+        await self.expand(repo, patient, session, now)
+        return patient
+
+    async def expand(
+        self, repo: Repo, patient: Patient, session: TreatmentSession, now: datetime
+    ) -> int:
+        """Expand a session's plan into check-in rows, merged with earlier sessions' plans.
+
+        Idempotent (one row per session and step). From the new session's first day on, the
+        new plan replaces what is left of earlier ones, so no day carries two check-ins.
+        """
+        assert patient.id is not None and session.id is not None
+        tz = zone(patient)
+        planned = schedule.expand(self.d.content.plan, session.session_at, tz)
+        first_day = planned[0].local_date
+        await repo.cancel_pending(
+            patient.id, f"replaced by the plan of session #{session.id}", from_date=first_day
+        )
+        existing = await repo.step_ids(session.id)
+        taken = await repo.dated_checkins(patient.id)
+        rows = [
+            CheckIn(
+                patient_id=patient.id,
+                session_id=session.id,
+                step_id=p.step_id,
+                day=p.day,
+                local_date=p.local_date,
+                due_at=p.due_at,
+            )
+            for p in planned
+            if p.step_id not in existing and p.local_date not in taken
+        ]
+        await repo.add_all(rows)
+        session.expanded_at = now
+        repo.session.add(session)
+        return len(rows)
+
+    async def _welcome(self, repo: Repo, patient: Patient) -> Reply:
+        assert patient.id is not None
+        content = self.d.content
+        pending = await repo.next_pending(patient.id)
+        tz = zone(patient)
+        nxt = (
+            f"the first check-in comes {local_text(pending.due_at, tz)}."
+            if pending
+            else "there are no check-ins left on this plan."
+        )
+        if pending and pending.due_at <= self.d.clock.now():
+            nxt = "the first check-in follows right away."
+        text = content.messages.format(
+            "welcome",
+            name=patient.name.split()[0] if patient.name else "",
+            clinic=content.clinic.name,
+            emergency_number=content.clinic.emergency_number,
+            next=nxt,
+        )
+        day0 = content.plan.steps[0]
+        return Reply(join(text, tips_block(content, day0.tips)))

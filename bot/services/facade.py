@@ -1,0 +1,39 @@
+"""All use cases, wired once by the composition root and reached by handlers and jobs."""
+
+from __future__ import annotations
+
+from bot.services.checkins import Checkins
+from bot.services.common import Deps
+from bot.services.dispatch import Dispatcher
+from bot.services.enrolment import Enrolment
+from bot.services.escalation import Escalations
+from bot.services.patients import Patients
+
+
+class Services:
+    """The application's use cases over one set of dependencies."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.escalations = Escalations(deps)
+        self.enrolment = Enrolment(deps)
+        self.checkins = Checkins(deps, self.escalations)
+        self.patients = Patients(deps, self.escalations)
+        self.dispatcher = Dispatcher(deps, self.checkins, self.escalations)
+
+
+class BotData:
+    """The application's `bot_data`: typed access to the services instead of a bag of keys."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("services are not wired: build the app with bot.app")
+        return self._services
+
+    @services.setter
+    def services(self, value: Services) -> None:
+        self._services = value

@@ -1,0 +1,126 @@
+"""Patient commands: /help, /status, /stop (with confirmation) and resuming with /start."""
+
+from __future__ import annotations
+
+from bot.core import callbacks as cb
+from bot.core.callbacks import Button
+from bot.services.common import Deps, day_of, local_text, zone
+from bot.services.escalation import Escalations
+from bot.services.ports import MessageResult, PressResult, Reply
+from bot.store.models import Patient, PatientStatus
+from bot.store.repo import Repo
+
+STOPPED = "patient stopped the follow-up"
+RESUMABLE = (STOPPED, "patient blocked the bot")
+
+
+class Patients:
+    """What patients can ask of the bot about their own follow-up."""
+
+    def __init__(self, deps: Deps, escalations: Escalations) -> None:
+        self.d = deps
+        self.escalations = escalations
+
+    def help(self) -> Reply:
+        clinic = self.d.content.clinic
+        return Reply(
+            self.d.content.messages.format(
+                "help", clinic=clinic.name, emergency_number=clinic.emergency_number
+            )
+        )
+
+    async def greet(self, chat_id: int) -> MessageResult:
+        """`/start` without a token: resume a stopped patient, or say who we are."""
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is not None and patient.status in (
+                PatientStatus.STOPPED,
+                PatientStatus.UNREACHABLE,
+            ):
+                return await self._resume(repo, patient)
+            if patient is not None:
+                first = patient.name.split()[0] if patient.name else ""
+                return MessageResult((Reply(m.format("already_enrolled", name=first)),))
+            clinician = await repo.clinician_by_chat(chat_id)
+            if clinician is not None and clinician.active:
+                return MessageResult((Reply(m.format("clinician_help", name=clinician.name)),))
+        return MessageResult((Reply(m.format("not_enrolled", clinic=self.d.content.clinic.name)),))
+
+    async def _resume(self, repo: Repo, patient: Patient) -> MessageResult:
+        assert patient.id is not None
+        now = self.d.clock.now()
+        today = now.astimezone(zone(patient)).date()
+        for reason in RESUMABLE:
+            await repo.restore_cancelled(patient.id, reason, today)
+        patient.status = PatientStatus.ACTIVE
+        patient.stopped_at = None
+        repo.session.add(patient)
+        await repo.session.flush()
+        nxt = await self._next_text(repo, patient)
+        text = self.d.content.messages.format("resumed", next=nxt)
+        return MessageResult((Reply(text),), extra={"dispatch": True})
+
+    async def _next_text(self, repo: Repo, patient: Patient) -> str:
+        assert patient.id is not None
+        pending = await repo.next_pending(patient.id)
+        if pending is None:
+            return ""
+        return f"Next check-in: {local_text(pending.due_at, zone(patient))}."
+
+    async def status(self, chat_id: int) -> Reply | None:
+        """What comes next and when; None if this chat is not a patient."""
+        m = self.d.content.messages
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None or patient.id is None:
+                return None
+            day = day_of(patient, await repo.sessions_of(patient.id), now)
+            if patient.status != PatientStatus.ACTIVE:
+                return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
+            pending = await repo.next_pending(patient.id)
+            last = await repo.last_scheduled(patient.id)
+        if pending is None or last is None:
+            return Reply(m.format("status_none_left", day=day))
+        tz = zone(patient)
+        return Reply(
+            m.format(
+                "status",
+                day=day,
+                next=local_text(max(pending.due_at, now), tz),
+                end=last.local_date.strftime("%a %d %b"),
+            )
+        )
+
+    async def ask_stop(self, chat_id: int) -> Reply | None:
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+        if patient is None:
+            return None
+        if patient.status != PatientStatus.ACTIVE:
+            return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
+        keyboard = (
+            (Button(m["stop_yes"], cb.stop(yes=True)),),
+            (Button(m["stop_no"], cb.stop(yes=False)),),
+        )
+        return Reply(m["stop_confirm"], keyboard)
+
+    async def stop(self, chat_id: int, press: cb.StopPress) -> PressResult:
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None or patient.id is None:
+                return PressResult(toast=m["stale_button"])
+            if not press.yes:
+                return PressResult(edit=Reply(m["stop_kept"]))
+            stopped = Reply(m.format("stopped", clinic=self.d.content.clinic.name))
+            if patient.status != PatientStatus.ACTIVE:
+                return PressResult(edit=stopped)
+            patient.status = PatientStatus.STOPPED
+            patient.stopped_at = self.d.clock.now()
+            repo.session.add(patient)
+            await repo.cancel_pending(patient.id, STOPPED)
+            escalation = await self.escalations.notice(repo, patient, "notice_stopped")
+        return PressResult(edit=stopped, escalation_id=escalation.id)

@@ -1,0 +1,93 @@
+"""What services need from the outside world, in plain types (no Telegram in signatures).
+
+Delivery errors, as the messenger adapter reports them:
+
+    DeliveryError
+    ├── RecipientBlocked   the person blocked the bot (403): stop writing to them
+    ├── RecipientGone      the chat does not exist (400 chat not found): never retry
+    ├── Rejected           Telegram refused the request itself (other 400): never retry
+    ├── RateLimited        429: try again after `retry_after` seconds
+    ├── Transient          network trouble or a 5xx: retry with backoff
+    └── MaybeDelivered     timed out: the message may or may not have arrived
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.core.callbacks import Keyboard
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered."""
+
+
+class RecipientBlocked(DeliveryError):
+    """The person blocked the bot."""
+
+
+class RecipientGone(DeliveryError):
+    """The chat does not exist."""
+
+
+class Rejected(DeliveryError):
+    """Telegram refused the request as malformed; retrying cannot help."""
+
+
+class RateLimited(DeliveryError):
+    """Too many requests; Telegram says when to come back."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class Transient(DeliveryError):
+    """Network trouble or a server error; worth retrying later."""
+
+
+class MaybeDelivered(DeliveryError):
+    """The request timed out after it was sent; it may have been delivered."""
+
+
+class Messenger(Protocol):
+    """Sends and edits messages in a chat."""
+
+    async def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> int:
+        """Send a text message; returns its message id."""
+        ...
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        """Replace a message's text and buttons (no buttons when keyboard is None)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to send back to the person who acted."""
+
+    text: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PressResult:
+    """What answers a button press: a toast, an edit of the pressed message, new messages."""
+
+    toast: str | None = None
+    edit: Reply | None = None
+    replies: tuple[Reply, ...] = ()
+    escalation_id: int | None = None  # pings to deliver once the patient has their reply
+    dispatch: bool = False  # run the dispatcher now (e.g. today's check-in after consent)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageResult:
+    """What answers a message: replies, and pings to deliver after them."""
+
+    replies: tuple[Reply, ...] = ()
+    escalation_id: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)

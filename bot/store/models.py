@@ -1,0 +1,180 @@
+"""Database tables (sqlmodel). Times are stored as UTC; `UTCDateTime` refuses naive values."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (no zone support) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index)
+
+
+class PatientStatus:
+    INVITED = "invited"  # created by the clinic, has not consented yet
+    ACTIVE = "active"
+    STOPPED = "stopped"  # asked to stop with /stop
+    UNREACHABLE = "unreachable"  # blocked the bot
+
+
+class Patient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    phone: str | None = None
+    timezone: str
+    language: str = "en"
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    status: str = PatientStatus.INVITED
+    consent_at: datetime | None = _ts()
+    consent_text: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    stopped_at: datetime | None = _ts()
+
+
+class TreatmentSession(SQLModel, table=True):
+    """One mesotherapy session; its care plan is expanded when the patient consents."""
+
+    __tablename__ = "treatment_session"
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    session_at: datetime = Field(sa_type=UTCDateTime)
+    areas: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expanded_at: datetime | None = _ts()
+
+
+class Clinician(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    registered_at: datetime | None = _ts()
+
+
+class Invite(SQLModel, table=True):
+    """A deep-link token: only its hash is stored; single use, expiring."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    kind: str  # patient | clinician
+    session_id: int | None = Field(default=None, foreign_key="treatment_session.id")
+    clinician_id: int | None = Field(default=None, foreign_key="clinician.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    opened_by_chat: int | None = Field(default=None, sa_type=BigInteger)
+    used_at: datetime | None = _ts()
+
+
+class Status:
+    """Delivery states shared by check-ins and pings."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"  # a dispatcher is sending it; reclaimed when the lease expires
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CheckIn(SQLModel, table=True):
+    """A scheduled (or patient-started) check-in: the schedule is these rows."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (
+        UniqueConstraint("session_id", "step_id", name="uq_checkin_session_step"),
+        Index("ix_checkin_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    session_id: int = Field(foreign_key="treatment_session.id")
+    step_id: str
+    kind: str = "scheduled"  # scheduled | adhoc
+    day: int
+    local_date: date
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Status.PENDING
+    attempts: int = 0
+    claimed_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    reason: str | None = None
+    draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    answered_at: datetime | None = _ts()
+
+
+class Answer(SQLModel, table=True):
+    """Anything a patient told us: a completed check-in or their own words."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id")
+    day: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    source: str  # buttons | text | photo
+    text: str | None = None
+    photo_file_id: str | None = None
+    observations: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    level: str = "none"
+    rules: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class Escalation(SQLModel, table=True):
+    """A message for the clinicians: a crossed threshold, or a notice about a patient."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    answer_id: int | None = Field(default=None, foreign_key="answer.id")
+    kind: str = "clinical"  # clinical | notice
+    level: str
+    rules: list[str] = Field(default_factory=list, sa_type=JSON)
+    body: str
+    status: str = "open"  # open | acknowledged
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    acked_by: int | None = Field(default=None, foreign_key="clinician.id")
+    acked_at: datetime | None = _ts()
+
+
+class Ping(SQLModel, table=True):
+    """One escalation's copy for one clinician; delivered like a check-in row."""
+
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "clinician_id", name="uq_ping_escalation_clinician"),
+        Index("ix_ping_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    clinician_id: int = Field(foreign_key="clinician.id")
+    chat_id: int = Field(sa_type=BigInteger)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Status.PENDING
+    attempts: int = 0
+    claimed_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    reason: str | None = None

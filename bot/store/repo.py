@@ -1,0 +1,330 @@
+"""Every query the application makes, in one place. A `Repo` wraps one transaction's session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, delete, func, or_, update
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.store.models import (
+    Answer,
+    CheckIn,
+    Clinician,
+    Escalation,
+    Invite,
+    Patient,
+    PatientStatus,
+    Ping,
+    Status,
+    TreatmentSession,
+)
+
+Row = TypeVar("Row", CheckIn, Ping)
+M = TypeVar("M", bound=SQLModel)
+
+
+class Repo:
+    """Queries over one open transaction (see `Database.tx`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, obj: M) -> M:
+        """Insert and flush, so the row's id is known."""
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+    async def add_all(self, objs: Sequence[SQLModel]) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    # --- patients and sessions
+    async def patient(self, patient_id: int) -> Patient | None:
+        return await self.session.get(Patient, patient_id)
+
+    async def patient_by_chat(self, chat_id: int) -> Patient | None:
+        result = await self.session.exec(select(Patient).where(Patient.chat_id == chat_id))
+        return result.first()
+
+    async def delete_patient(self, patient_id: int) -> None:
+        await self.session.exec(delete(Patient).where(col(Patient.id) == patient_id))
+
+    async def session_(self, session_id: int) -> TreatmentSession | None:
+        return await self.session.get(TreatmentSession, session_id)
+
+    async def sessions_of(self, patient_id: int) -> list[TreatmentSession]:
+        result = await self.session.exec(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id)
+            .order_by(col(TreatmentSession.session_at))
+        )
+        return list(result.all())
+
+    async def move_session(self, session_id: int, patient_id: int) -> None:
+        await self.session.exec(
+            update(TreatmentSession)
+            .where(col(TreatmentSession.id) == session_id)
+            .values(patient_id=patient_id)
+        )
+
+    async def patient_has_history(self, patient_id: int) -> bool:
+        """Whether anything besides the invitation hangs on this patient."""
+        for model in (CheckIn, Answer, Escalation):
+            result = await self.session.exec(
+                select(func.count()).select_from(model).where(model.patient_id == patient_id)
+            )
+            if result.one():
+                return True
+        return False
+
+    # --- invites
+    async def invite(self, invite_id: int) -> Invite | None:
+        return await self.session.get(Invite, invite_id)
+
+    async def invite_by_hash(self, token_hash: str) -> Invite | None:
+        result = await self.session.exec(select(Invite).where(Invite.token_hash == token_hash))
+        return result.first()
+
+    async def use_invite(self, invite_id: int, now: datetime) -> bool:
+        """Mark an invite used; False if it was used or expired meanwhile (single use)."""
+        result = await self.session.exec(
+            update(Invite)
+            .where(
+                col(Invite.id) == invite_id,
+                col(Invite.used_at).is_(None),
+                col(Invite.expires_at) > now,
+            )
+            .values(used_at=now)
+        )
+        return bool(result.rowcount)
+
+    # --- clinicians
+    async def clinician(self, clinician_id: int) -> Clinician | None:
+        return await self.session.get(Clinician, clinician_id)
+
+    async def clinician_by_chat(self, chat_id: int) -> Clinician | None:
+        result = await self.session.exec(select(Clinician).where(Clinician.chat_id == chat_id))
+        return result.first()
+
+    async def active_clinicians(self) -> list[Clinician]:
+        result = await self.session.exec(
+            select(Clinician)
+            .where(col(Clinician.active).is_(True), col(Clinician.chat_id).is_not(None))
+            .order_by(col(Clinician.id))
+        )
+        return list(result.all())
+
+    # --- check-ins
+    async def checkin(self, checkin_id: int) -> CheckIn | None:
+        return await self.session.get(CheckIn, checkin_id)
+
+    async def checkins_of(self, patient_id: int) -> list[CheckIn]:
+        result = await self.session.exec(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id)
+            .order_by(col(CheckIn.due_at), col(CheckIn.id))
+        )
+        return list(result.all())
+
+    async def step_ids(self, session_id: int) -> set[str]:
+        result = await self.session.exec(
+            select(CheckIn.step_id).where(CheckIn.session_id == session_id)
+        )
+        return set(result.all())
+
+    async def cancel_pending(
+        self, patient_id: int, reason: str, *, from_date: date | None = None
+    ) -> int:
+        """Cancel the patient's unsent scheduled check-ins (from `from_date` on, if given)."""
+        conditions = [
+            col(CheckIn.patient_id) == patient_id,
+            col(CheckIn.status).in_([Status.PENDING, Status.CLAIMED]),
+            col(CheckIn.kind) == "scheduled",
+        ]
+        if from_date is not None:
+            conditions.append(col(CheckIn.local_date) >= from_date)
+        result = await self.session.exec(
+            update(CheckIn).where(*conditions).values(status=Status.CANCELLED, reason=reason)
+        )
+        return int(result.rowcount)
+
+    async def restore_cancelled(self, patient_id: int, reason: str, from_date: date) -> int:
+        """Put back check-ins cancelled for `reason` whose day has not passed."""
+        result = await self.session.exec(
+            update(CheckIn)
+            .where(
+                col(CheckIn.patient_id) == patient_id,
+                col(CheckIn.status) == Status.CANCELLED,
+                col(CheckIn.reason) == reason,
+                col(CheckIn.local_date) >= from_date,
+            )
+            .values(status=Status.PENDING, reason=None)
+        )
+        return int(result.rowcount)
+
+    async def dated_checkins(self, patient_id: int) -> set[date]:
+        """Local dates that already carry a live scheduled check-in."""
+        result = await self.session.exec(
+            select(CheckIn.local_date).where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                col(CheckIn.status).not_in([Status.CANCELLED]),
+            )
+        )
+        return set(result.all())
+
+    async def next_checkin_date(self, patient_id: int, after: date) -> date | None:
+        """The local date of the patient's next live scheduled check-in after `after`."""
+        result = await self.session.exec(
+            select(func.min(CheckIn.local_date)).where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                col(CheckIn.local_date) > after,
+                col(CheckIn.status).not_in([Status.CANCELLED]),
+            )
+        )
+        return result.one()
+
+    async def next_pending(self, patient_id: int) -> CheckIn | None:
+        result = await self.session.exec(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id, CheckIn.status == Status.PENDING)
+            .order_by(col(CheckIn.due_at))
+            .limit(1)
+        )
+        return result.first()
+
+    async def last_scheduled(self, patient_id: int) -> CheckIn | None:
+        result = await self.session.exec(
+            select(CheckIn)
+            .where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                col(CheckIn.status).not_in([Status.CANCELLED]),
+            )
+            .order_by(col(CheckIn.local_date).desc())
+            .limit(1)
+        )
+        return result.first()
+
+    async def save_draft(self, checkin_id: int, draft: dict[str, Any]) -> None:
+        await self.session.exec(
+            update(CheckIn).where(col(CheckIn.id) == checkin_id).values(draft=draft)
+        )
+
+    async def mark_answered(self, checkin_id: int, now: datetime) -> bool:
+        """Close a check-in for answers; False if it was already answered (a double tap)."""
+        result = await self.session.exec(
+            update(CheckIn)
+            .where(col(CheckIn.id) == checkin_id, col(CheckIn.answered_at).is_(None))
+            .values(answered_at=now)
+        )
+        return bool(result.rowcount)
+
+    # --- delivery queue, shared by check-ins and pings
+    async def claim_due(
+        self,
+        model: type[Row],
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        ids: Sequence[int] | None = None,
+        patient_id: int | None = None,
+    ) -> list[Row]:
+        """Claim up to `limit` due rows in one statement; expired claims are taken back.
+
+        On PostgreSQL the inner select locks with SKIP LOCKED so concurrent dispatchers
+        never claim the same row; SQLite has one writer at a time, which gives the same.
+        """
+        status, due_at, claimed_at = col(model.status), col(model.due_at), col(model.claimed_at)
+        due = or_(
+            and_(status == Status.PENDING, due_at <= now),
+            and_(status == Status.CLAIMED, claimed_at < now - lease),
+        )
+        chosen = select(model.id).where(due)
+        if ids is not None:
+            chosen = chosen.where(col(model.id).in_(list(ids)))
+        if patient_id is not None and model is CheckIn:
+            chosen = chosen.where(col(CheckIn.patient_id) == patient_id)
+        chosen = chosen.order_by(due_at).limit(limit).with_for_update(skip_locked=True)
+        stmt = (
+            update(model)
+            .where(col(model.id).in_(chosen.scalar_subquery()))
+            .values(status=Status.CLAIMED, claimed_at=now, attempts=col(model.attempts) + 1)
+            .returning(model)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.exec(stmt)
+        return sorted(result.scalars().all(), key=lambda r: (r.due_at, r.id))
+
+    async def finish(
+        self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
+    ) -> bool:
+        """Record a claimed row's outcome, only if our claim still holds (fencing)."""
+        result = await self.session.exec(
+            update(model)
+            .where(
+                col(model.id) == row_id,
+                col(model.status) == Status.CLAIMED,
+                col(model.claimed_at) == claimed_at,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+    # --- answers
+    async def previous_observations(self, patient_id: int) -> list[dict[str, Any]] | None:
+        """Observations of the patient's last evaluated answer; None if there is none."""
+        result = await self.session.exec(
+            select(Answer.observations)
+            .where(Answer.patient_id == patient_id, col(Answer.source) != "note")
+            .order_by(col(Answer.created_at).desc(), col(Answer.id).desc())
+            .limit(1)
+        )
+        row = result.first()
+        return list(row) if row is not None else None
+
+    async def answers_of(self, patient_id: int) -> list[Answer]:
+        result = await self.session.exec(
+            select(Answer).where(Answer.patient_id == patient_id).order_by(col(Answer.id))
+        )
+        return list(result.all())
+
+    # --- escalations and pings
+    async def escalation(self, escalation_id: int) -> Escalation | None:
+        return await self.session.get(Escalation, escalation_id)
+
+    async def escalations_of(self, patient_id: int) -> list[Escalation]:
+        result = await self.session.exec(
+            select(Escalation)
+            .where(Escalation.patient_id == patient_id)
+            .order_by(col(Escalation.id))
+        )
+        return list(result.all())
+
+    async def acknowledge(self, escalation_id: int, clinician_id: int, now: datetime) -> bool:
+        """Record the first acknowledgement; False if someone already acknowledged."""
+        result = await self.session.exec(
+            update(Escalation)
+            .where(col(Escalation.id) == escalation_id, col(Escalation.acked_at).is_(None))
+            .values(status="acknowledged", acked_by=clinician_id, acked_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def pings_of(self, escalation_id: int) -> list[Ping]:
+        result = await self.session.exec(
+            select(Ping).where(Ping.escalation_id == escalation_id).order_by(col(Ping.id))
+        )
+        return list(result.all())
+
+    async def active_patients(self) -> list[Patient]:
+        result = await self.session.exec(
+            select(Patient).where(Patient.status == PatientStatus.ACTIVE)
+        )
+        return list(result.all())

@@ -1,0 +1,74 @@
+"""The Messenger port over python-telegram-bot, mapping Telegram errors to delivery errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.core.callbacks import Keyboard
+from bot.services.ports import (
+    DeliveryError,
+    MaybeDelivered,
+    RateLimited,
+    RecipientBlocked,
+    RecipientGone,
+    Rejected,
+    Transient,
+)
+
+
+def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in keyboard]
+    )
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """Translate a PTB exception; order matters (BadRequest and TimedOut are NetworkErrors)."""
+    if isinstance(exc, RetryAfter):
+        after = exc.retry_after
+        seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+        return RateLimited(seconds)
+    if isinstance(exc, Forbidden):
+        return RecipientBlocked(exc.message)
+    if isinstance(exc, BadRequest):
+        if "chat not found" in exc.message.lower():
+            return RecipientGone(exc.message)
+        return Rejected(exc.message)
+    if isinstance(exc, TimedOut):
+        return MaybeDelivered(exc.message)
+    if isinstance(exc, NetworkError):
+        return Transient(exc.message)
+    return Transient(str(exc))
+
+
+class TelegramMessenger:
+    """Sends plain-text messages (never parsed as markup, so patients' words are safe)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> int:
+        try:
+            message = await self.bot.send_message(chat_id, text, reply_markup=markup(keyboard))
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc
+        return int(message.message_id)
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup(keyboard)
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            raise delivery_error(exc) from exc
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc

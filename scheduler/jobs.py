@@ -1,0 +1,36 @@
+"""APScheduler wiring (PTB's JobQueue): one short dispatcher tick, the schedule being rows."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.ext import CallbackContext, ExtBot, Job, JobQueue
+
+from bot.services.facade import BotData
+
+log = logging.getLogger(__name__)
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+
+
+async def dispatch_tick(context: Context) -> None:
+    """Claim and send what is due; a failure is logged and the next tick tries again."""
+    report = await context.bot_data.services.dispatcher.tick()
+    if report.claimed or report.pings:
+        log.info(
+            "tick: %s claimed, %s sent, %s deferred, %s skipped, %s failed, %s pings",
+            report.claimed, report.sent, report.deferred, report.skipped, report.failed,
+            report.pings,
+        )
+
+
+def install(job_queue: JobQueue[Any], interval_seconds: float) -> Job[Any]:
+    """Run the tick every `interval_seconds`; overdue runs coalesce into one, never pile up."""
+    return job_queue.run_repeating(
+        dispatch_tick,
+        interval=interval_seconds,
+        first=1.0,
+        name="dispatcher",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )

@@ -1,0 +1,61 @@
+"""Fixtures: a real database (SQLite, and PostgreSQL when TEST_DATABASE_URL is set),
+a fake clock, and a rehearsal of the real Application against the sandbox Telegram."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.content import load_content
+from bot.core.clock import FakeClock
+from bot.core.content import Content
+from bot.rehearsal import Rehearsal
+from bot.store.db import Database
+
+PARIS = ZoneInfo("Europe/Paris")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def paris(*args: int) -> datetime:
+    """A Paris wall-clock time (the clinic's zone in tests)."""
+    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    return load_content()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    else:
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("TEST_DATABASE_URL is not set")
+        db = Database(url)
+        await db.drop_all()
+    await db.create_all()
+    yield db
+    if request.param != "sqlite":
+        await db.drop_all()
+    await db.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Tuesday 3 November 2026, 09:00 in Paris (after the October DST change).
+    return FakeClock(paris(2026, 11, 3, 9, 0))
+
+
+@pytest.fixture
+async def rehearsal(database: Database, clock: FakeClock) -> AsyncIterator[Rehearsal]:
+    async with Rehearsal(database, clock) as r:
+        yield r
+    assert r.server.violations == [], "the bot made requests the Bot API would refuse"
