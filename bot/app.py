@@ -18,6 +18,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.content import Content
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
+from bot.services.ports import Messenger
 from bot.store.db import Database
 from bot.telegram_io import TelegramMessenger
 from scheduler import jobs
@@ -55,19 +56,33 @@ def build_application(
     if settings.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app: AnyApp = builder.build()
-    deps = Deps(
-        db=db,
-        content=content,
-        clock=clock or SystemClock(),
-        messenger=TelegramMessenger(app.bot),
-        clinic_tz=ZoneInfo(settings.clinic_timezone),
-        token_ttl=timedelta(days=settings.token_ttl_days),
+    app.bot_data.services = build_services(
+        settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db
     )
-    app.bot_data.services = Services(deps)
     handlers.register(app)
     if schedule_jobs and app.job_queue is not None:
         jobs.install(app.job_queue, settings.dispatch_interval_seconds)
     return app
+
+
+def build_services(
+    settings: Settings,
+    *,
+    messenger: Messenger,
+    clock: Clock | None = None,
+    content: Content | None = None,
+    database: Database | None = None,
+) -> Services:
+    """The use cases over their dependencies (the CLI uses this without a running bot)."""
+    deps = Deps(
+        db=database or Database(settings.database_url),
+        content=content or load_content(settings.content_dir, settings.language),
+        clock=clock or SystemClock(),
+        messenger=messenger,
+        clinic_tz=ZoneInfo(settings.clinic_timezone),
+        token_ttl=timedelta(days=settings.token_ttl_days),
+    )
+    return Services(deps)
 
 
 async def prepare(app: AnyApp) -> None:

@@ -40,7 +40,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
 
 
 class ContentError(Exception):
@@ -70,9 +71,10 @@ def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
                 if str(key.value) == str(part):
                     nxt = value
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                nxt = node.value[part]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and (
+            0 <= part < len(node.value)
+        ):
+            nxt = node.value[part]
         if nxt is None:
             break
         node = nxt
@@ -80,7 +82,9 @@ def _line(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
     return line
 
 
-def _duplicates(node: yaml.Node | None, path: tuple[str | int, ...] = ()) -> list[tuple[int, str]]:
+def _duplicates(
+    node: yaml.Node | None, path: tuple[str | int, ...] = ()
+) -> list[tuple[int, str]]:
     """Duplicate mapping keys, which YAML would silently collapse into the last one."""
     found: list[tuple[int, str]] = []
     if isinstance(node, yaml.MappingNode):

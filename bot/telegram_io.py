@@ -20,6 +20,7 @@ from bot.services.ports import (
 
 
 def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """Our plain keyboard as Telegram's inline keyboard (None for no buttons)."""
     if not keyboard:
         return None
     return InlineKeyboardMarkup(

@@ -47,7 +47,9 @@ async def test_red_flag_pages_clinician_and_ack_updates_every_copy(rehearsal: Re
     assert "call 112 now" in r.server.last(ana.id).text
     for clinician in (nurse, doctor):
         ping = r.server.last(clinician.id)
-        assert "EMERGENCY" in ping.text and "Ana" in ping.text and "RF-ANA" in ping.text
+        assert "EMERGENCY" in ping.text
+        assert "Ana" in ping.text
+        assert "RF-ANA" in ping.text
         assert ping.labels == ["Acknowledge"]
 
     await r.press(nurse, "Acknowledge")

@@ -163,7 +163,7 @@ async def test_send_message_then_inspect(
 async def test_unknown_chat_and_blocked_user(
     sandbox: SandboxTelegram, bot: Bot, pat: SandboxUser
 ) -> None:
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(424242, "hello?")
 
     update = pat.block()
@@ -201,9 +201,7 @@ async def test_group_chat(sandbox: SandboxTelegram, bot: Bot, pat: SandboxUser) 
 
 @pytest.mark.asyncio
 async def test_wrong_token_is_unauthorized(sandbox: SandboxTelegram) -> None:
-    intruder = Bot(
-        "999:WRONG", request=sandbox.request(), get_updates_request=sandbox.request()
-    )
+    intruder = Bot("999:WRONG", request=sandbox.request(), get_updates_request=sandbox.request())
 
     with pytest.raises(InvalidToken):
         await intruder.get_me()
@@ -287,12 +285,12 @@ async def test_callback_query_can_be_answered_once_and_only_in_time(
     await bot.send_message(pat.id, "Choose", reply_markup=keyboard("A"))
     first = pat.press_button("a")["callback_query"]["id"]
     await bot.answer_callback_query(first)
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(first)
 
     late = pat.press_button("a")["callback_query"]["id"]
     clock.now += timedelta(seconds=16)
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(late)
 
 
@@ -496,7 +494,7 @@ async def test_polling_application_end_to_end(sandbox: SandboxTelegram) -> None:
         ),
         pytest.param(
             lambda bot, chat: bot.send_message(chat, "<b>bold", parse_mode="HTML"),
-            "Can't find end tag corresponding to start tag \"b\"",
+            'Can\'t find end tag corresponding to start tag "b"',
             id="html-unclosed",
         ),
         pytest.param(
@@ -537,7 +535,7 @@ async def test_polling_application_end_to_end(sandbox: SandboxTelegram) -> None:
             id="button-without-action",
         ),
         pytest.param(
-            lambda bot, chat: bot.set_my_commands([BotCommand("Start", "Begin")]),
+            lambda bot, _chat: bot.set_my_commands([BotCommand("Start", "Begin")]),
             "BOT_COMMAND_INVALID",
             id="command-name",
         ),
@@ -563,7 +561,9 @@ async def test_violations_are_bad_requests(
 
 
 @pytest.mark.asyncio
-async def test_valid_html_and_limits_pass(sandbox: SandboxTelegram, bot: Bot, pat: SandboxUser) -> None:
+async def test_valid_html_and_limits_pass(
+    sandbox: SandboxTelegram, bot: Bot, pat: SandboxUser
+) -> None:
     html = (
         '<b>b</b> <strong>s</strong> <i>i</i> <u>u</u> <s>s</s> <span class="tg-spoiler">x</span>'
         ' <tg-spoiler>y</tg-spoiler> <a href="https://example.org/?a=1&amp;b=2">link</a>'
@@ -574,11 +574,13 @@ async def test_valid_html_and_limits_pass(sandbox: SandboxTelegram, bot: Bot, pa
     await bot.send_message(pat.id, "x" * 4096)
     await bot.send_message(pat.id, "<b>" + "x" * 4096 + "</b>", parse_mode="html")
     await bot.send_message(
-        pat.id, "ok", reply_markup=keyboard("é" * 29)  # "pick:" + 58 bytes = 63 bytes
+        pat.id,
+        "ok",
+        reply_markup=keyboard("é" * 29),  # "pick:" + 58 bytes = 63 bytes
     )
 
     assert message.text is not None
-    assert message.text.endswith("<>&\"😀😀")
+    assert message.text.endswith('<>&"😀😀')
     kinds = {entity.type for entity in message.entities}
     assert {"bold", "italic", "spoiler", "text_link", "code", "pre"} <= kinds
     assert sandbox.violations == []
@@ -615,6 +617,7 @@ async def test_injected_faults(
     sandbox: SandboxTelegram,
     bot: Bot,
     pat: SandboxUser,
+    *,
     fault: Fault,
     error: type[Exception],
     match: str,
@@ -625,7 +628,15 @@ async def test_injected_faults(
         await bot.send_message(pat.id, "first try")
     assert type(caught.value) is error  # BadRequest/TimedOut subclass NetworkError
     assert sandbox.sent() == []
-    assert sandbox.requests[-1].fault == fault
+    record = sandbox.requests[-1]
+    assert record.fault == fault
+    assert not record.ok
+    if error is TimedOut:
+        assert record.status is None
+        assert record.response is None
+    else:
+        assert record.response is not None
+        assert record.status == record.response["error_code"]
 
     await bot.send_message(pat.id, "second try")  # a fault fires `times` times only
     assert sandbox.last(pat.id).text == "second try"
@@ -716,7 +727,7 @@ async def test_photo_upload_and_resend_by_file_id(
     assert again.photo[-1].width == 640
     upload = sandbox.calls("sendPhoto")[0].files["photo"]
     assert upload.data == image
-    with pytest.raises(BadRequest, match="(?i)wrong file identifier"):
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
         await bot.send_photo(pat.id, "no-such-file-id")
 
 
@@ -747,7 +758,7 @@ async def test_user_photo_download(sandbox: SandboxTelegram, bot: Bot, pat: Sand
     assert file.file_path is not None
     assert file.file_path.startswith(f"{BASE_FILE_URL}{sandbox.token}/photos/")
     assert sandbox.requests[-1].method == "download"
-    with pytest.raises(BadRequest, match="(?i)invalid file_id"):
+    with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
         await bot.get_file("nope")
 
 
@@ -760,11 +771,11 @@ async def test_edit_not_modified_and_not_found(
 ) -> None:
     sent = await bot.send_message(pat.id, "Hi", reply_markup=keyboard("A"))
 
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text(
             "Hi", chat_id=pat.id, message_id=sent.message_id, reply_markup=keyboard("A")
         )
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("Hi", chat_id=pat.id, message_id=999)
 
     edited = await bot.edit_message_reply_markup(
@@ -784,9 +795,9 @@ async def test_edit_caption_and_text_kinds(
     text = await bot.send_message(pat.id, "words")
 
     await bot.edit_message_caption(chat_id=pat.id, message_id=photo.message_id, caption="after")
-    with pytest.raises(BadRequest, match="(?i)no text in the message"):
+    with pytest.raises(BadRequest, match=r"(?i)no text in the message"):
         await bot.edit_message_text("x", chat_id=pat.id, message_id=photo.message_id)
-    with pytest.raises(BadRequest, match="(?i)no caption"):
+    with pytest.raises(BadRequest, match=r"(?i)no caption"):
         await bot.edit_message_caption(chat_id=pat.id, message_id=text.message_id, caption="x")
 
     assert sandbox.sent(pat.id)[0].text == "after"
@@ -801,10 +812,10 @@ async def test_delete_message(
 
     assert await bot.delete_message(pat.id, first.message_id)
     assert [m.text for m in sandbox.sent(pat.id)] == ["old"]
-    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await bot.delete_message(pat.id, first.message_id)
     clock.now += timedelta(hours=49)
-    with pytest.raises(BadRequest, match="(?i)can't be deleted"):
+    with pytest.raises(BadRequest, match=r"(?i)can't be deleted"):
         await bot.delete_message(pat.id, second.message_id)
 
 
@@ -835,7 +846,7 @@ async def test_commands_chat_action_and_get_chat(
     chat = await bot.get_chat(pat.id)
     assert chat.first_name == "Pat"
     assert chat.username == "pat_p"
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.get_chat(1)
     assert sandbox.violations == []
 
@@ -850,5 +861,57 @@ async def test_reply_parameters(sandbox: SandboxTelegram, bot: Bot, pat: Sandbox
 
     assert reply.reply_to_message is not None
     assert reply.reply_to_message.text == "question?"
-    with pytest.raises(BadRequest, match="(?i)replied not found"):
+    with pytest.raises(BadRequest, match=r"(?i)replied not found"):
         await bot.send_message(pat.id, "answer", reply_to_message_id=999)
+
+
+@pytest.mark.asyncio
+async def test_newer_get_updates_terminates_older_long_poll(bot: Bot) -> None:
+    older = asyncio.create_task(bot.get_updates(timeout=30))
+    await asyncio.sleep(0.02)
+
+    assert await bot.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+        await older
+
+
+@pytest.mark.asyncio
+async def test_jpeg_dimensions_are_read(bot: Bot, pat: SandboxUser) -> None:
+    # SOI, then a baseline SOF0 segment: length 17, precision 8, height 300, width 400.
+    jpeg = b"\xff\xd8\xff\xc0\x00\x11\x08" + struct.pack(">HH", 300, 400) + bytes(12) + b"\xff\xd9"
+
+    message = await bot.send_photo(pat.id, jpeg)
+
+    assert (message.photo[-1].width, message.photo[-1].height) == (400, 300)
+
+
+def test_user_and_fault_guards(sandbox: SandboxTelegram) -> None:
+    pat = sandbox.user("Pat", user_id=42)
+    pat.block()
+
+    with pytest.raises(AssertionError, match="has blocked the bot"):
+        pat.say("hello?")
+    with pytest.raises(ValueError, match="already exists"):
+        sandbox.user("Pat again", user_id=42)
+    with pytest.raises(ValueError, match="at least 1 second"):
+        Fault.retry_after(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        sandbox.inject("sendMessage", Fault.blocked(), times=0)
+
+
+def test_schema_validate_directly() -> None:
+    schema = ApiSchema.load()
+
+    assert schema.validate("sendMessage", {"chat_id": 1, "text": "hi"}) == []
+    assert schema.validate("sendmessage", {"chat_id": "@channel", "text": "hi"}) == []
+    assert schema.validate("noSuchMethod", {}) == ["unknown method 'noSuchMethod'"]
+    assert schema.validate("setMyCommands", {"commands": [], "scope": {"type": "chat"}}) == [
+        "scope: field 'chat_id' is required"
+    ]
+    assert schema.validate(
+        "sendMessage",
+        {"chat_id": 1, "text": "hi", "reply_markup": {"inline_keyboard": [[{"text": 1}]]}},
+    ) == ["reply_markup.inline_keyboard[0][0].text: expected String, got Integer"]
+    assert schema.validate(
+        "answerCallbackQuery", {"callback_query_id": "1", "text": "x" * 201}
+    ) == ["text: text is too long (201 characters, limit 200)"]

@@ -25,12 +25,16 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class Consent:
+    """A tap on Yes or No under the consent message."""
+
     token_id: int
     yes: bool
 
 
 @dataclass(frozen=True, slots=True)
 class CheckinPress:
+    """A tap on a check-in screen."""
+
     checkin_id: int
     op: str  # ok, s (symptom), v (severity), t (trend), w (warning menu), f (flag), d, b
     arg: str = ""
@@ -38,11 +42,15 @@ class CheckinPress:
 
 @dataclass(frozen=True, slots=True)
 class StopPress:
+    """A tap confirming or cancelling /stop."""
+
     yes: bool
 
 
 @dataclass(frozen=True, slots=True)
 class AckPress:
+    """A clinician acknowledging an escalation."""
+
     escalation_id: int
 
 
@@ -64,20 +72,24 @@ def _fit(data: str) -> str:
 
 
 def consent(token_id: int, *, yes: bool) -> str:
+    """Code for a consent button."""
     return _fit(f"k:{token_id}:{'y' if yes else 'n'}")
 
 
 def checkin(checkin_id: int, op: str, arg: str = "") -> str:
+    """Code for a check-in button."""
     if op not in CHECKIN_OPS or not _ARG.match(arg):
         raise ValueError(f"bad check-in button {op!r} {arg!r}")
     return _fit(f"c:{checkin_id}:{op}:{arg}" if arg else f"c:{checkin_id}:{op}")
 
 
 def stop(*, yes: bool) -> str:
+    """Code for a /stop confirmation button."""
     return _fit(f"x:{'y' if yes else 'n'}")
 
 
 def ack(escalation_id: int) -> str:
+    """Code for an Acknowledge button."""
     return _fit(f"a:{escalation_id}")
 
 
@@ -88,7 +100,7 @@ def _int(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 12 else None
 
 
-def parse(data: str | None) -> Callback | None:  # noqa: PLR0911
+def parse(data: str | None) -> Callback | None:
     """Decode a press; None for anything this bot did not produce."""
     if not data or len(data.encode()) > MAX_BYTES:
         return None

@@ -78,7 +78,7 @@ class Invalid:
 Outcome = Show | Submit | Invalid
 
 
-def press(  # noqa: PLR0911
+def press(
     draft: Draft, op: str, arg: str, *, content: Content, previous: set[str] | None
 ) -> Outcome:
     """Apply one press. `previous` holds the symptoms of the last answer (None: first answer)."""

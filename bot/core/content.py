@@ -18,6 +18,8 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)]
 
 
 class Strict(BaseModel):
+    """Content models refuse unknown fields, so a typo is an error, not a silent default."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -252,7 +254,9 @@ class Messages(Strict):
             extra = used - MESSAGE_KEYS[key]
             if extra:
                 allowed = ", ".join(sorted(MESSAGE_KEYS[key])) or "none"
-                raise ValueError(f"{key}: unknown placeholder {sorted(extra)} (allowed: {allowed})")
+                raise ValueError(
+                    f"{key}: unknown placeholder {sorted(extra)} (allowed: {allowed})"
+                )
         return value
 
     def __getitem__(self, key: str) -> str:

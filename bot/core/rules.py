@@ -39,7 +39,7 @@ def outside_window(symptom: Symptom, day: int) -> bool:
     return not first <= day <= last
 
 
-def _matches(cond: Condition, o: Observation, day: int, symptom: Symptom) -> bool:  # noqa: PLR0911
+def _matches(cond: Condition, o: Observation, day: int, symptom: Symptom) -> bool:
     checks: list[bool] = []
     if cond.symptoms is not None:
         checks.append(o.symptom in cond.symptoms)

@@ -49,6 +49,7 @@ Decision = Send | Defer | Skip
 
 
 def local_date(moment: datetime, tz: ZoneInfo) -> date:
+    """The calendar date of `moment` in `tz`."""
     return moment.astimezone(tz).date()
 
 

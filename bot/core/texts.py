@@ -58,6 +58,7 @@ def tips_block(content: Content, tip_ids: Sequence[str]) -> str:
 
 
 def join(*parts: str) -> str:
+    """Paragraphs, skipping empty ones."""
     return "\n\n".join(p for p in parts if p)
 
 
@@ -73,7 +74,9 @@ def checkin_screen(
     if draft.screen == "severity" and draft.pending_symptom:
         label = content.symptoms[draft.pending_symptom].label
         rows: list[tuple[Button, ...]] = [
-            tuple(Button(m[f"severity_{v}"], cb.checkin(checkin_id, "v", str(v))) for v in (1, 2, 3)),
+            tuple(
+                Button(m[f"severity_{v}"], cb.checkin(checkin_id, "v", str(v))) for v in (1, 2, 3)
+            ),
             (Button(m["back"], cb.checkin(checkin_id, "b")),),
         ]
         return join(intro, selected, m.format("ask_severity", symptom=label)), tuple(rows)
@@ -157,12 +160,15 @@ def ping_text(content: Content, view: PingView) -> str:
     if view.words:
         lines.append(f'Their words: "{clip(view.words, MAX_WORDS)}"')
     if view.fired:
-        why = "; ".join(
-            dict.fromkeys(
-                f"{f.rule_id} ({f.level.label}): {f.explain}" for f in view.fired
-            )
+        # One line per rule id, at the highest level it fired (rows of a rule share its id).
+        strongest: dict[str, Fired] = {}
+        for f in view.fired:
+            if f.rule_id not in strongest or f.level > strongest[f.rule_id].level:
+                strongest[f.rule_id] = f
+        ordered = sorted(strongest.values(), key=lambda f: -f.level)
+        lines.append(
+            "Why: " + "; ".join(f"{f.rule_id} ({f.level.label}): {f.explain}" for f in ordered)
         )
-        lines.append(f"Why: {why}")
     if view.level is Level.EMERGENCY:
         lines.append(
             f"The patient was told to call {content.clinic.emergency_number} now."

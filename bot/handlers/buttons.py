@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 
 async def on_button(update: Update, context: Context) -> None:
+    """Every inline-button press; a press that cannot be trusted only gets a toast."""
     query = update.callback_query
     if query is None:
         return

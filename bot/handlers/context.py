@@ -16,6 +16,7 @@ Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 
 
 def services(context: Context) -> Services:
+    """The use cases wired by the composition root."""
     return context.bot_data.services
 
 
@@ -26,8 +27,10 @@ def private_chat_id(update: Update) -> int | None:
 
 
 async def send(context: Context, chat_id: int, reply: Reply) -> None:
+    """Send a service's reply as a plain-text message."""
     await context.bot.send_message(chat_id, reply.text, reply_markup=markup(reply.keyboard))
 
 
 def keyboard_markup(keyboard: Keyboard | None) -> Any:
+    """Buttons as Telegram markup."""
     return markup(keyboard)

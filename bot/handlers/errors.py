@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: Context) -> None:
+    """Log a failed update by id and error type; the traceback holds no message text."""
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
     log.error(

@@ -8,6 +8,7 @@ from bot.handlers.context import Context, private_chat_id, services
 
 
 async def on_member(update: Update, context: Context) -> None:
+    """The bot's membership in a chat changed."""
     change = update.my_chat_member
     chat_id = private_chat_id(update)
     if change is None or chat_id is None:

@@ -16,8 +16,7 @@ async def start(update: Update, context: Context) -> None:
     svc = services(context)
     token = context.args[0] if context.args else ""
     if token:
-        user = update.effective_user
-        reply = await svc.enrolment.open_link(chat_id, user.first_name if user else "", token)
+        reply = await svc.enrolment.open_link(chat_id, token)
         await send(context, chat_id, reply)
         return
     result = await svc.patients.greet(chat_id)
@@ -27,12 +26,14 @@ async def start(update: Update, context: Context) -> None:
 
 
 async def help_command(update: Update, context: Context) -> None:
+    """`/help`."""
     chat_id = private_chat_id(update)
     if chat_id is not None:
         await send(context, chat_id, services(context).patients.help())
 
 
 async def status(update: Update, context: Context) -> None:
+    """`/status`: what comes next and when."""
     chat_id = private_chat_id(update)
     if chat_id is None:
         return
@@ -42,6 +43,7 @@ async def status(update: Update, context: Context) -> None:
 
 
 async def stop(update: Update, context: Context) -> None:
+    """`/stop`: asks for confirmation first."""
     chat_id = private_chat_id(update)
     if chat_id is None:
         return
@@ -82,6 +84,7 @@ async def unsupported(update: Update, context: Context) -> None:
 
 
 async def unknown_command(update: Update, context: Context) -> None:
+    """A command the bot does not know."""
     chat_id = private_chat_id(update)
     if chat_id is not None:
         m = services(context).deps.content.messages

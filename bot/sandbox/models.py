@@ -73,6 +73,9 @@ class Fault:
     @classmethod
     def retry_after(cls, seconds: int) -> Fault:
         """429 Too Many Requests with ``parameters.retry_after`` (PTB raises RetryAfter)."""
+        if seconds < 1:
+            # PTB only raises RetryAfter for a truthy retry_after; Telegram never sends 0.
+            raise ValueError("retry_after must be at least 1 second")
         return cls(FaultKind.RETRY_AFTER, seconds)
 
     @classmethod

@@ -55,5 +55,5 @@ class SandboxRequest(BaseRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Answer the request from the sandbox; timeouts are ignored (nothing is slow)."""
+        """Answer from the sandbox; PTB's timeouts don't apply (only getUpdates waits, <= 1 s)."""
         return await self.server.handle(url, method, request_data)

@@ -527,7 +527,14 @@ class SandboxTelegram:
         attached = set(_attach_refs(params))
         top_level = {name: upload for name, upload in files.items() if name not in attached}
         dangling = [f"attach://{name} names no uploaded file" for name in attached - set(files)]
-        outcome = await self._answer(prefix, method, {**params, **top_level}, record, dangling)
+        try:
+            outcome = await self._answer(prefix, method, {**params, **top_level}, record, dangling)
+        except Exception:
+            # A sandbox bug; PTB will wrap it in NetworkError, the record shows where it came from.
+            record.status = 500
+            raise
+        if record.fault is not None and record.fault.kind is FaultKind.TIMEOUT:
+            raise TimedOut(f"sandbox: injected timeout for {method}")  # no answer to record
         record.status = outcome.status
         record.response = outcome.body
         if record.timed_out:
@@ -549,16 +556,16 @@ class SandboxTelegram:
         if canonical is None:
             self.violations.append(f"{method}: unknown method")
             return self._error(ApiError(404, "Not Found"))
+        record.method = canonical
         if problems:
             self.violations.extend(f"{canonical}: {problem}" for problem in problems)
             return self._error(ApiError(400, f"Bad Request: {'; '.join(problems)}"))
-        record.method = canonical
 
         fault = self._take_fault(canonical, params)
         record.fault = fault
         if fault is not None and fault.kind is FaultKind.TIMEOUT:
             record.timed_out = True
-            return _Outcome(0, {})
+            return _Outcome(0, {})  # never sent: handle() raises TimedOut
         if fault is not None and fault.kind is not FaultKind.TIMEOUT_AFTER_DELIVERY:
             return self._error(self._fault_error(fault))
 

@@ -165,7 +165,8 @@ class Checkins:
         keyboard = ((cb.Button(m["report_button"], cb.REPORT),),)
         if patient.status != PatientStatus.ACTIVE:
             keyboard = None
-        return MessageResult((Reply(m.format("free_text_ack", emergency_number=number), keyboard),))
+        ack = m.format("free_text_ack", emergency_number=number)
+        return MessageResult((Reply(ack, keyboard),))
 
     async def _store_note(
         self, repo: Repo, patient: Patient, text: str, photo_file_id: str | None

@@ -36,6 +36,7 @@ def hash_token(token: str) -> str:
 
 
 def zone(patient: Patient) -> ZoneInfo:
+    """The patient's time zone."""
     return ZoneInfo(patient.timezone)
 
 

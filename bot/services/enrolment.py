@@ -37,6 +37,7 @@ class Invitation:
 
 
 def deep_link(bot_username: str, token: str) -> str:
+    """The t.me link that opens the bot with `/start <token>`."""
     return f"https://t.me/{bot_username}?start={token}"
 
 
@@ -106,7 +107,7 @@ class Enrolment:
             )
         return Invitation(token, clinician_id=clinician.id)
 
-    async def open_link(self, chat_id: int, first_name: str, token: str) -> Reply:
+    async def open_link(self, chat_id: int, token: str) -> Reply:
         """`/start <token>`: check the token; a patient is asked for consent."""
         m, clinic = self.d.content.messages, self.d.content.clinic.name
         now = self.d.clock.now()

@@ -91,3 +91,17 @@ class MessageResult:
     replies: tuple[Reply, ...] = ()
     escalation_id: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+class OfflineMessenger:
+    """For commands that run without a bot (enrolment from the CLI): sending is refused."""
+
+    async def send(
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> int:
+        raise Rejected("this command runs without a bot connection and cannot send messages")
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> None:
+        raise Rejected("this command runs without a bot connection and cannot edit messages")

@@ -25,7 +25,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -36,6 +38,8 @@ def _ts(*, index: bool = False) -> Any:
 
 
 class PatientStatus:
+    """Where a patient stands in their follow-up."""
+
     INVITED = "invited"  # created by the clinic, has not consented yet
     ACTIVE = "active"
     STOPPED = "stopped"  # asked to stop with /stop
@@ -43,6 +47,8 @@ class PatientStatus:
 
 
 class Patient(SQLModel, table=True):
+    """A person followed up; linked to their Telegram chat once they consent."""
+
     id: int | None = Field(default=None, primary_key=True)
     name: str
     phone: str | None = None
@@ -69,6 +75,8 @@ class TreatmentSession(SQLModel, table=True):
 
 
 class Clinician(SQLModel, table=True):
+    """A member of the care team who receives pings in their Telegram chat."""
+
     id: int | None = Field(default=None, primary_key=True)
     name: str
     chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)

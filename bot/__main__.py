@@ -1,0 +1,261 @@
+"""The `aftercare` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.content import ContentError, load_content
+
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
+    "(https://t.me/BotFather, /newbot), then export TELEGRAM_BOT_TOKEN=<the token it gives you>."
+)
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise CliError(f"configuration: {problems}") from exc
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs request URLs, which contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    """Run the bot (long polling) until interrupted."""
+    from telegram import Update  # noqa: PLC0415 (keep `--help` fast)
+
+    from bot.app import build_application  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.telegram_bot_token is None:
+        raise CliError(NO_TOKEN)
+    _logging(settings)
+    load_content(settings.content_dir, settings.language)
+    app = build_application(settings)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    """Rehearse a patient's follow-up against the sandbox and print the transcript."""
+    from bot.demo import main as demo_main  # noqa: PLC0415
+
+    return asyncio.run(demo_main())
+
+
+def cmd_check_content(args: argparse.Namespace) -> int:
+    """Validate a content folder; errors name the file, line and field."""
+    settings = _settings()
+    folder = Path(args.dir) if args.dir else settings.content_dir
+    content = load_content(folder, settings.language)
+    print(
+        f"content OK ({folder}): {len(content.plan.steps)} plan steps, {len(content.tips)} tips, "
+        f"{len(content.symptoms)} symptoms, {len(content.red_flags)} red flags, "
+        f"{len(content.rules)} rules"
+    )
+    return 0
+
+
+def _parse_session_at(text: str, tz_name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"--session-at: not an ISO 8601 time: {text!r}") from exc
+    if moment.tzinfo is None:  # a wall-clock time in the clinic's (or patient's) zone
+        moment = moment.replace(tzinfo=ZoneInfo(tz_name))
+    return moment
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CliError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)") from exc
+    return name
+
+
+def _name(value: str | None) -> str:
+    name = (value or "").strip()
+    if not name:
+        raise CliError("name is empty")
+    return name
+
+
+async def _bot_username(settings: Settings) -> str:
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if settings.telegram_bot_token is None:
+        raise CliError("set BOT_USERNAME (or TELEGRAM_BOT_TOKEN to ask Telegram) to build links")
+    from telegram import Bot  # noqa: PLC0415
+
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+    )
+    async with bot:
+        me = await bot.get_me()
+    return str(me.username)
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    """Enrol one patient (or every row of --csv) and print the deep link(s)."""
+    if args.csv:
+        rows = list(csv.DictReader(Path(args.csv).read_text(encoding="utf-8").splitlines()))
+    else:
+        if not args.name or not args.session_at:
+            raise CliError("enrol needs --name and --session-at (or --csv FILE)")
+        rows = [
+            {
+                "name": args.name,
+                "session_at": args.session_at,
+                "timezone": args.timezone or "",
+                "areas": ", ".join(args.areas or []),
+                "phone": args.phone or "",
+            }
+        ]
+    return asyncio.run(_enrol(args, rows))
+
+
+async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
+    from bot.app import build_services  # noqa: PLC0415
+    from bot.services.enrolment import deep_link  # noqa: PLC0415
+    from bot.services.ports import OfflineMessenger  # noqa: PLC0415
+
+    settings = _settings()
+    username = await _bot_username(settings)
+    services = build_services(settings, messenger=OfflineMessenger())
+    db = services.deps.db
+    await db.create_all()
+    failures = 0
+    try:
+        for row in rows:
+            try:
+                tz_name = _zone((row.get("timezone") or "").strip() or settings.clinic_timezone)
+                invitation = await services.enrolment.invite_patient(
+                    name=_name(row.get("name")),
+                    session_at=_parse_session_at((row.get("session_at") or "").strip(), tz_name),
+                    timezone=tz_name,
+                    areas=(row.get("areas") or "").strip(),
+                    phone=(row.get("phone") or "").strip() or None,
+                    patient_id=args.patient_id,
+                )
+            except (CliError, LookupError, ValueError) as exc:
+                failures += 1
+                if not args.csv:
+                    raise CliError(str(exc)) from exc
+                print(json.dumps({"name": row.get("name"), "error": str(exc)}))
+                continue
+            link = deep_link(username, invitation.token)
+            out = {"patient_id": invitation.patient_id, "token": invitation.token, "link": link}
+            if args.csv or args.json:
+                print(json.dumps(out))
+            else:
+                print(link)
+            if args.qr and not args.csv:
+                import segno  # noqa: PLC0415
+
+                segno.make(link, error="m").save(args.qr, scale=8, border=4)
+    finally:
+        await db.dispose()
+    return 1 if failures else 0
+
+
+async def _invite_clinician(args: argparse.Namespace) -> int:
+    from bot.app import build_services  # noqa: PLC0415
+    from bot.services.enrolment import deep_link  # noqa: PLC0415
+    from bot.services.ports import OfflineMessenger  # noqa: PLC0415
+
+    settings = _settings()
+    username = await _bot_username(settings)
+    services = build_services(settings, messenger=OfflineMessenger())
+    await services.deps.db.create_all()
+    try:
+        invitation = await services.enrolment.invite_clinician(name=args.name)
+    finally:
+        await services.deps.db.dispose()
+    link = deep_link(username, invitation.token)
+    if args.json:
+        print(json.dumps({"clinician_id": invitation.clinician_id, "token": invitation.token,
+                          "link": link}))
+    else:
+        print(link)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="aftercare", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
+    sub.add_parser("demo", help="rehearse a patient's follow-up against the sandbox").set_defaults(
+        func=cmd_demo
+    )
+    check = sub.add_parser("check-content", help="validate a content folder")
+    check.add_argument("dir", nargs="?", help="content folder (default: CONTENT_DIR)")
+    check.set_defaults(func=cmd_check_content)
+
+    enrol = sub.add_parser("enrol", help="enrol a patient and print their deep link")
+    enrol.add_argument("--name")
+    enrol.add_argument("--session-at", help="ISO 8601; without an offset, local to --timezone")
+    enrol.add_argument("--timezone", help="the patient's IANA zone (default CLINIC_TIMEZONE)")
+    enrol.add_argument("--areas", nargs="*", help="treated areas, e.g. --areas face neck")
+    enrol.add_argument("--phone")
+    enrol.add_argument("--patient-id", type=int, help="a later session for a known patient")
+    enrol.add_argument("--json", action="store_true", help='print {"patient_id","token","link"}')
+    enrol.add_argument("--qr", metavar="FILE.png", help="also write the link as a QR code")
+    enrol.add_argument("--csv", metavar="FILE", help="enrol every row (name,session_at,...)")
+    enrol.set_defaults(func=cmd_enrol)
+
+    clinician = sub.add_parser("clinician", help="manage clinicians")
+    csub = clinician.add_subparsers(dest="action", required=True)
+    invite = csub.add_parser("invite", help="print a clinician's registration link")
+    invite.add_argument("--name", required=True)
+    invite.add_argument("--json", action="store_true")
+    invite.set_defaults(func=lambda a: asyncio.run(_invite_clinician(a)))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `aftercare` console script."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"aftercare: {exc}", file=sys.stderr)
+        return 2
+    except ContentError as exc:
+        print(f"aftercare: the content is not valid:\n{exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""`aftercare demo`: a full rehearsal of one patient's follow-up, printed as a transcript.
+
+The real Application runs against the in-process sandbox Telegram with a fake clock that
+jumps ten minutes per dispatcher tick, so fourteen days pass in seconds. Nothing leaves the
+machine and no token is needed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.core.clock import FakeClock
+from bot.rehearsal import Rehearsal, sandbox_settings
+from bot.sandbox import BotMessage, SandboxUser
+from bot.store.db import Database
+
+PARIS = ZoneInfo("Europe/Paris")
+ALL_GOOD = "✅ All good"
+# A Tuesday session; the clocks go forward on Sunday 28 March 2027, day 5 of the plan.
+SESSION = datetime(2027, 3, 23, 10, 0, tzinfo=PARIS)
+WIDTH = 110
+MAX_LINES = 8
+
+
+class Transcript:
+    """Prints what people see, stamped with Paris local time."""
+
+    def __init__(self, r: Rehearsal, names: dict[int, str], *, show_edits: int) -> None:
+        self.r = r
+        self.names = names
+        self.show_edits = show_edits  # the chat whose edited messages are worth showing
+        self.seen: dict[tuple[int, int], int] = {}
+
+    def stamp(self) -> str:
+        return self.r.clock.now().astimezone(PARIS).strftime("%a %d %b %H:%M %Z")
+
+    def say(self, who: str, what: str) -> None:
+        print(f"[{self.stamp()}] {who}: {what}")
+
+    def flush(self) -> None:
+        """Print bot messages that are new (or newly edited) since the last flush."""
+        for chat_id, name in self.names.items():
+            for m in self.r.server.sent(chat_id):
+                key = (chat_id, m.message_id)
+                before = self.seen.get(key)
+                self.seen[key] = m.edits
+                if before is None:
+                    self._print(f"bot → {name}", m)
+                elif before != m.edits and chat_id == self.show_edits:
+                    self._print(f"bot updates its message to {name}", m)
+
+    def _print(self, who: str, m: BotMessage) -> None:
+        lines = [line for line in m.text.splitlines() if line.strip()] or [""]
+        print(f"[{self.stamp()}] {who}: {lines[0]}")
+        shown = lines[1:MAX_LINES]
+        for line in shown:
+            print(f"{'':>8}{line if len(line) <= WIDTH else line[: WIDTH - 1] + '…'}")
+        if len(lines) > MAX_LINES:
+            print(f"{'':>8}(… {len(lines) - MAX_LINES} more lines)")
+        if m.labels:
+            print(f"{'':>8}buttons: {' | '.join(m.labels)}")
+
+
+async def _answer(r: Rehearsal, t: Transcript, ana: SandboxUser, day: int) -> None:
+    """Ana's scripted answers to each scheduled check-in."""
+    taps = {
+        0: [ALL_GOOD],
+        1: ["Itching", "Mild", "Done"],
+        2: ["Itching", "Mild", "Better", "Done"],
+        3: [ALL_GOOD],
+        5: ["Bruising", "Mild", "Done"],
+        7: ["Bruising", "Mild", "Same", "Done"],
+        10: [ALL_GOOD],
+        14: [ALL_GOOD],
+    }.get(day, [ALL_GOOD])
+    for label in taps:
+        t.say("Ana", f"taps “{label}”")
+        await r.press(ana, label)
+    t.flush()
+
+
+async def rehearse() -> None:
+    """Run the scripted follow-up and print it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'demo.db'}")
+        await db.create_all()
+        clock = FakeClock(SESSION - timedelta(minutes=40))
+        settings = sandbox_settings(db.url, clinic_timezone="Europe/Paris")
+        async with Rehearsal(db, clock, settings=settings) as r:
+            ana = r.server.user("Ana")
+            martin = r.server.user("Dr Martin")
+            t = Transcript(r, {ana.id: "Ana", martin.id: "Dr Martin"}, show_edits=martin.id)
+            print("=== Aftercare demo: one patient's follow-up, rehearsed against the sandbox ===")
+            invite = await r.services.enrolment.invite_clinician(name="Dr Martin")
+            t.say("clinic", "invites Dr Martin as a clinician")
+            await r.say(martin, f"/start {invite.token}")
+            t.flush()
+
+            clock.set(SESSION + timedelta(minutes=20))
+            patient = await r.services.enrolment.invite_patient(
+                name="Ana Lopez", session_at=SESSION, areas="face, neck", phone="+33 6 12 34 56 78"
+            )
+            t.say("clinic", f"enrols Ana Lopez (session {SESSION:%d %b %H:%M}), shows the QR code")
+            t.say("Ana", "scans the QR code: /start <token>")
+            await r.say(ana, f"/start {patient.token}")
+            t.flush()
+            t.say("Ana", "taps “Yes, I agree”")
+            await r.press(ana, "Yes")
+            t.flush()
+
+            answered: set[int] = set()
+            end = SESSION + timedelta(days=14, hours=12)
+            routine_done = emergency_done = False
+            while clock.now() < end:
+                clock.advance(minutes=10)
+                await r.tick()
+                t.flush()
+                last = r.server.last(ana.id)
+                day = (clock.now().astimezone(PARIS).date() - SESSION.date()).days
+                if "How are you feeling?" in last.text and last.message_id not in answered:
+                    answered.add(last.message_id)
+                    await _answer(r, t, ana, day)
+                local = clock.now().astimezone(PARIS)
+                if day == 8 and local.hour == 18 and not routine_done:
+                    routine_done = True
+                    t.say("Ana", "/report  (the bruise is bigger and darker than yesterday)")
+                    await r.say(ana, "/report")
+                    for label in ("Bruising", "Moderate", "Worse", "Done"):
+                        t.say("Ana", f"taps “{label}”")
+                        await r.press(ana, label)
+                    t.flush()
+                if day == 11 and local.hour == 20 and not emergency_done:
+                    emergency_done = True
+                    words = "one injection point on my cheek is turning grey and really hurts"
+                    t.say("Ana", words)
+                    await r.say(ana, words)
+                    t.flush()
+                    clock.advance(minutes=3)
+                    t.say("Dr Martin", "taps “Acknowledge”")
+                    await r.press(martin, "Acknowledge")
+                    t.flush()
+        await db.dispose()
+        print("=== end of rehearsal: 14 days, no request broke the Bot API schema"
+              f" ({len(r.server.requests)} requests, {len(r.server.violations)} violations) ===")
+
+
+async def main() -> int:
+    """`aftercare demo`."""
+    started = time.monotonic()
+    await rehearse()
+    print(f"(rehearsed in {time.monotonic() - started:.1f} s of real time)")
+    return 0
