@@ -143,7 +143,7 @@ class Dispatcher:
                 await repo.finish(
                     CheckIn, row.id, row.claimed_at, status=Status.CANCELLED, reason=UNREACHABLE
                 )
-                escalation_id = await self.mark_unreachable(repo, patient)
+                escalation_id = await self.mark_unreachable(repo, row.patient_id)
             if escalation_id is not None:
                 report.escalations.append(escalation_id)
             report.failed += 1
@@ -177,14 +177,14 @@ class Dispatcher:
         """Telegram says this chat blocked the bot; returns the clinic notice's escalation."""
         async with self.d.db.tx() as repo:
             patient = await repo.patient_by_chat(chat_id)
-            if patient is None:
+            if patient is None or patient.id is None:
                 return None
-            return await self.mark_unreachable(repo, patient)
+            return await self.mark_unreachable(repo, patient.id)
 
-    async def mark_unreachable(self, repo: Repo, patient: Patient) -> int | None:
+    async def mark_unreachable(self, repo: Repo, patient_id: int) -> int | None:
         """A patient blocked the bot: stop their schedule and tell the clinic (once)."""
-        await repo.session.refresh(patient)
-        if patient.status == PatientStatus.UNREACHABLE or patient.id is None:
+        patient = await repo.patient(patient_id)
+        if patient is None or patient.id is None or patient.status == PatientStatus.UNREACHABLE:
             return None
         patient.status = PatientStatus.UNREACHABLE
         patient.stopped_at = self.d.clock.now()
