@@ -1,0 +1,115 @@
+"""The `aftercare` command line, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from bot.content import BUNDLED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("BOT_USERNAME", "aftercare_test_bot")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("CLINIC_TIMEZONE", "Europe/Paris")
+    return tmp_path
+
+
+def test_run_without_a_token_says_how_to_get_one(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=clean | {"PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "TELEGRAM_BOT_TOKEN" in lines[0]
+    assert "BotFather" in lines[0]
+
+
+def test_enrol_prints_the_deep_link_as_json_and_a_qr_code(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qr = env / "link.png"
+    code = main(["enrol", "--name", "Ana Lopez", "--session-at", "2026-11-20T10:00",
+                 "--areas", "face", "neck", "--json", "--qr", str(qr)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"patient_id", "token", "link"}
+    assert out["link"] == f"https://t.me/aftercare_test_bot?start={out['token']}"
+    assert qr.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_enrol_a_csv_list_one_json_line_each(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = env / "patients.csv"
+    sheet.write_text(
+        "name,session_at,timezone,areas,phone\n"
+        "Ana Lopez,2026-11-20T10:00,Europe/Madrid,face,+34600000000\n"
+        "Bea Roy,2026-11-20T11:30+01:00,,neck,\n"
+        ",2026-11-20T11:30,,,\n",
+        encoding="utf-8",
+    )
+    code = main(["enrol", "--csv", str(sheet)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # one row was refused
+    assert [("link" in line, "error" in line) for line in lines] == [
+        (True, False), (True, False), (False, True)
+    ]
+    assert lines[0]["patient_id"] != lines[1]["patient_id"]
+
+
+def test_enrol_refuses_an_unknown_time_zone(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["enrol", "--name", "Ana", "--session-at", "2026-11-20T10:00",
+                 "--timezone", "Mars/Olympus"])
+    assert code == 2
+    assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_clinician_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["clinician", "invite", "--name", "Dr Martin", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["link"].startswith("https://t.me/aftercare_test_bot?start=")
+
+
+def test_check_content_accepts_the_bundled_content(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-content"]) == 0
+    assert "content OK" in capsys.readouterr().out
+
+
+def test_check_content_names_file_line_and_field(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = env / "content"
+    shutil.copytree(BUNDLED, broken)
+    rules = broken / "en" / "rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace("level: urgent", "level: soon", 1), encoding="utf-8")
+    tips = broken / "en" / "symptoms.yaml"
+    tips.write_text(
+        tips.read_text(encoding="utf-8").replace("[no_scratch,", "[no_scrach,"), encoding="utf-8"
+    )
+    assert main(["check-content", str(broken)]) == 1
+    err = capsys.readouterr().err
+    line = 1 + text[: text.index("level: urgent")].count("\n")
+    assert f"rules.yaml:{line}: [" in err
+    assert "].level: Value error, level must be none, routine, urgent or emergency" in err
+    assert main(["check-content", str(broken)]) == 1
