@@ -185,9 +185,11 @@ def _messages(
         problems = []
         for err in exc.errors():
             text = str(err["msg"]).removeprefix("Value error, ")
-            key = text.split(":", 1)[0]
-            line = _line(nodes["messages"], (key,)) if key in raw else None
-            problems.append(Problem(path, line, key if key in raw else "", text))
+            key, _, rest = text.partition(": ")
+            if key in raw:
+                problems.append(Problem(path, _line(nodes["messages"], (key,)), key, rest))
+            else:
+                problems.append(Problem(path, None, "", text))
         del parsed["messages"]
         return problems
     return []

@@ -71,7 +71,7 @@ def test_placeholder_typo_in_a_message_is_reported(tmp_path: Path) -> None:
                      "call {emergency_numbr} now")
     with pytest.raises(ContentError) as caught:
         load_content(folder)
-    assert "reply_emergency: unknown placeholder ['emergency_numbr']" in str(caught.value)
+    assert "ask_warning: unknown placeholder ['emergency_numbr']" in str(caught.value)
     assert "messages.yaml:" in str(caught.value)
 
 
@@ -83,7 +83,7 @@ def test_a_checkin_inside_quiet_hours_is_refused(tmp_path: Path) -> None:
 
 def test_invalid_yaml_and_duplicate_keys(tmp_path: Path) -> None:
     folder = _broken(tmp_path, "tips.yaml", "cold_compress:", "cold_compress: [")
-    with pytest.raises(ContentError, match="tips.yaml:.*not valid YAML"):
+    with pytest.raises(ContentError, match=r"tips.yaml:.*not valid YAML"):
         load_content(folder)
     folder2 = _broken(tmp_path / "b", "clinic.yaml", 'emergency_number: "112"',
                       'emergency_number: "112"\nemergency_number: "999"')
