@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
+from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal
+from bot.store.db import Database
 from tests.conftest import paris
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 async def test_enrol_consent_and_first_checkin(rehearsal: Rehearsal) -> None:
@@ -59,3 +64,52 @@ async def test_red_flag_pages_clinician_and_ack_updates_every_copy(rehearsal: Re
         assert ping.labels == []
     await r.process(doctor.press(r.server.last(doctor.id).message_id, "a:1"))
     assert "Already acknowledged by Nurse" in r.server.callback_answers[-1]["text"]
+
+
+async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
+    database: Database,
+) -> None:
+    clock = FakeClock(paris(2027, 3, 23, 10, 15))
+    async with Rehearsal(database, clock) as r:
+        ana, martin = r.server.user("Ana"), r.server.user("Martin")
+        await r.invite_clinician(martin)
+        await r.enrol(ana, session_at=paris(2027, 3, 23, 10, 0), areas="face, neck")
+        scripted = {
+            1: ["Itching", "Mild", "Done"],
+            5: ["Bruising", "Mild", "Done"],
+            7: ["Bruising", "Mild", "Same", "Done"],
+        }
+        answered: set[int] = set()
+        replies: dict[int, str] = {}
+        while clock.now() < paris(2027, 4, 6, 12, 0):
+            await r.advance(timedelta(hours=1), step=timedelta(hours=1))
+            last = r.server.last(ana.id)
+            day = (clock.now().astimezone(PARIS).date() - date(2027, 3, 23)).days
+            if "How are you feeling?" in last.text and last.message_id not in answered:
+                answered.add(last.message_id)
+                assert last.date.astimezone(PARIS).hour in {10, 19}
+                for label in scripted.get(day, ["✅ All good"]):
+                    await r.press(ana, label)
+                replies[day] = r.server.last(ana.id).text
+            if day == 8 and clock.now().astimezone(PARIS).hour == 18:
+                await r.say(ana, "/report")
+                for label in ("Bruising", "Moderate", "Worse", "Done"):
+                    await r.press(ana, label)
+                replies[8] = r.server.last(ana.id).text
+            if day == 11 and clock.now().astimezone(PARIS).hour == 20:
+                await r.say(ana, "one spot on my cheek is turning grey")
+                replies[11] = r.server.last(ana.id).text
+                await r.press(martin, "Acknowledge")
+
+        assert sorted(replies) == [0, 1, 2, 3, 5, 7, 8, 10, 11, 14]
+        assert "Don't scratch" in replies[1]
+        assert "normal course" in replies[7]  # bruising on day 7 is still normal
+        assert "passed this on to your clinic" in replies[8]
+        assert "Please call 112 now" in replies[11]
+        pings = [m.text for m in r.server.sent(martin.id)[1:]]
+        assert len(pings) == 2
+        assert pings[0].startswith("🟡 ROUTINE · Ana")
+        assert "Day 8" in pings[0]
+        assert "G5-persistence" in pings[0]
+        assert pings[1].startswith("🔴 EMERGENCY · Ana")
+        assert "✅ Acknowledged by Martin" in pings[1]
