@@ -23,8 +23,9 @@ demo: $(RUNTIME)  ## rehearse a patient's follow-up against the sandbox Telegram
 run: $(RUNTIME)  ## run the real bot (needs TELEGRAM_BOT_TOKEN)
 	$(BIN)/aftercare run
 
-test: $(DEV)  ## lint, architecture contracts, then the test suite
+test: $(DEV)  ## lint, types, architecture contracts, then the test suite
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 

@@ -54,7 +54,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     if settings.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        # PTB types the builder by its rate limiter's argument type; ours takes none.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
     app: AnyApp = builder.build()
     app.bot_data.services = build_services(
         settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db

@@ -54,7 +54,7 @@ class Transcript:
                     self._print(f"bot updates its message to {name}", m)
 
     def _print(self, who: str, m: BotMessage) -> None:
-        lines = [line for line in m.text.splitlines() if line.strip()] or [""]
+        lines = [line for line in (m.text or "").splitlines() if line.strip()] or [""]
         print(f"[{self.stamp()}] {who}: {lines[0]}")
         shown = lines[1:MAX_LINES]
         for line in shown:
@@ -121,7 +121,7 @@ async def rehearse() -> None:
                 t.flush()
                 last = r.server.last(ana.id)
                 day = (clock.now().astimezone(PARIS).date() - SESSION.date()).days
-                if "How are you feeling?" in last.text and last.message_id not in answered:
+                if "How are you feeling?" in (last.text or "") and last.message_id not in answered:
                     answered.add(last.message_id)
                     await _answer(r, t, ana, day)
                 local = clock.now().astimezone(PARIS)

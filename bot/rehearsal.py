@@ -36,7 +36,7 @@ def sandbox_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limit": False,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 class Rehearsal:

@@ -247,3 +247,17 @@ async def test_clinician_text_gets_clinician_help(rehearsal: Rehearsal) -> None:
     await r.invite_clinician(nurse)
     await r.say(nurse, "hi")
     assert "Escalations from patients arrive here" in r.server.last(nurse.id).text
+
+
+async def test_forged_severity_codes_are_refused(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    await r.run_until(paris(2026, 11, 3, 19, 5))
+    await r.press(ana, "Soreness")
+    screen = r.server.last(ana.id)
+    checkin_id = screen.buttons[0][0][1].split(":")[1]  # type: ignore[union-attr]
+    for forged in (f"c:{checkin_id}:v", f"c:{checkin_id}:v:12", f"c:{checkin_id}:v:9"):
+        await r.process(ana.press(screen.message_id, forged))
+        assert r.server.callback_answers[-1]["text"] == STALE
+    await r.press(ana, "Mild")
+    assert "Soreness (mild)" in r.server.last(ana.id).text

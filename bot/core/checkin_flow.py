@@ -12,6 +12,7 @@ from bot.core.content import Content
 from bot.core.model import Observation, Report, Trend
 
 TRENDS = {"b": Trend.BETTER, "s": Trend.SAME, "w": Trend.WORSE}
+SEVERITIES = frozenset({"1", "2", "3"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +97,15 @@ def press(
             return Invalid()
         return Show(Draft(draft.observations, arg, None, "severity"))
     if op == "v":
-        if draft.screen != "severity" or draft.pending_symptom is None or arg not in "123":
+        if draft.screen != "severity" or draft.pending_symptom is None or arg not in SEVERITIES:
             return Invalid()
         severity = int(arg)
-        symptom = draft.pending_symptom
-        asks_trend = content.symptoms[symptom].ask_trend
-        if previous is not None and symptom in previous and asks_trend:
-            return Show(Draft(draft.observations, symptom, severity, "trend"))
+        name = draft.pending_symptom
+        asks_trend = content.symptoms[name].ask_trend
+        if previous is not None and name in previous and asks_trend:
+            return Show(Draft(draft.observations, name, severity, "trend"))
         trend = Trend.NEW if previous is not None else Trend.UNKNOWN
-        return Show(Draft((*draft.observations, Observation(symptom, severity, trend))))
+        return Show(Draft((*draft.observations, Observation(name, severity, trend))))
     if op == "t":
         if draft.screen != "trend" or draft.pending_symptom is None or arg not in TRENDS:
             return Invalid()

@@ -162,7 +162,7 @@ class Checkins:
                 return MessageResult((reply,), escalation_id=recorded.escalation_id)
             await self._store_note(repo, patient, text, photo_file_id)
         number = self.d.content.clinic.emergency_number
-        keyboard = ((cb.Button(m["report_button"], cb.REPORT),),)
+        keyboard: cb.Keyboard | None = ((cb.Button(m["report_button"], cb.REPORT),),)
         if patient.status != PatientStatus.ACTIVE:
             keyboard = None
         ack = m.format("free_text_ack", emergency_number=number)

@@ -170,7 +170,7 @@ class Repo:
     async def dated_checkins(self, patient_id: int) -> set[date]:
         """Local dates that already carry a live scheduled check-in."""
         result = await self.session.exec(
-            select(CheckIn.local_date).where(
+            select(col(CheckIn.local_date)).where(
                 CheckIn.patient_id == patient_id,
                 CheckIn.kind == "scheduled",
                 col(CheckIn.status).not_in([Status.CANCELLED]),
