@@ -46,6 +46,7 @@ def _logging(settings: Settings) -> None:
     )
     # httpx logs request URLs, which contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
 
 
 def cmd_run(_args: argparse.Namespace) -> int:

@@ -1,0 +1,133 @@
+"""Black box: `aftercare run` as a real process against the sandbox served over HTTP.
+
+Patients and clinicians use their deep links, the current day's check-in follows consent,
+an answer pings the clinician, and `kill -9` plus a restart loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.sandbox import SandboxTelegram
+from bot.sandbox.http import SandboxHTTP
+
+ROOT = Path(__file__).resolve().parent.parent
+POLL = 0.05  # how often the test looks at the sandbox while the bot process works
+QUESTION = "How are you feeling?"
+ZONES = ["Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
+         "Pacific/Auckland", "Asia/Kolkata", "America/Sao_Paulo", "Asia/Dubai"]
+
+
+def daytime_zone() -> ZoneInfo:
+    """A zone where it is now between 11:00 and 19:00, far from quiet hours and 10:00."""
+    now = datetime.now(UTC)
+    for name in ZONES:
+        if 11 <= now.astimezone(ZoneInfo(name)).hour < 19:
+            return ZoneInfo(name)
+    pytest.skip("no listed zone is in daytime right now")
+
+
+async def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(POLL)
+
+
+@pytest.fixture
+async def front() -> AsyncIterator[SandboxHTTP]:
+    http = SandboxHTTP(SandboxTelegram())
+    yield http
+    await http.close()
+
+
+async def cli(env: dict[str, str], *args: str) -> dict[str, object]:
+    """Run an `aftercare` command (asynchronously: it asks the sandbox for the bot's name)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, "--json", env=env, cwd=env["WORKDIR"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
+    log = os.open(Path(env["WORKDIR"]) / "bot.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=env["WORKDIR"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
+    finally:
+        os.close(log)  # the child has its own copy
+
+
+async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path: Path) -> None:
+    zone = daytime_zone()
+    sandbox = front.server
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")} | {
+        "TELEGRAM_BOT_TOKEN": sandbox.token,
+        "TELEGRAM_API_URL": front.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "CLINIC_TIMEZONE": zone.key,
+        "DISPATCH_INTERVAL_SECONDS": "1",
+        "PYTHONPATH": str(ROOT),
+        "WORKDIR": str(tmp_path),
+    }
+    nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
+    session_at = (datetime.now(zone) - timedelta(days=2)).replace(hour=8, minute=0)
+    ana_link = await cli(
+        env, "enrol", "--name", "Ana Lopez", "--session-at", session_at.isoformat()
+    )
+    assert str(ana_link["link"]).startswith(f"https://t.me/{sandbox.bot_username}?start=")
+
+    bot = await start_bot(env)
+    try:
+        nurse, ana = sandbox.user("Nurse"), sandbox.user("Ana")
+        nurse.say(f"/start {nurse_link['token']}")
+        await wait_for(lambda: any("receives escalations" in (m.text or "")
+                                   for m in sandbox.sent(nurse.id)), "clinician registration")
+        ana.say(f"/start {ana_link['token']}")
+        await wait_for(lambda: "Yes, I agree" in sandbox.last(ana.id).labels
+                       if sandbox.sent(ana.id) else False, "consent question")
+        ana.press_button("Yes")
+        await wait_for(lambda: any(QUESTION in (m.text or "") for m in sandbox.sent(ana.id)),
+                       "the current day's check-in")
+        checkin = next(m for m in sandbox.sent(ana.id) if QUESTION in (m.text or ""))
+        assert (checkin.text or "").startswith("Day 2.")
+
+        for label in ("Soreness", "Severe", "Done"):
+            count = len(sandbox.callback_answers)
+            ana.press_button(label, message_id=checkin.message_id)
+            await wait_for(lambda c=count: len(sandbox.callback_answers) > c, f"tap {label}")
+        await wait_for(lambda: any("URGENT" in (m.text or "") for m in sandbox.sent(nurse.id)),
+                       "the clinician's ping")
+
+        bot.send_signal(signal.SIGKILL)
+        await bot.wait()
+        bot = await start_bot(env)
+        ping = next(m for m in sandbox.sent(nurse.id) if "URGENT" in (m.text or ""))
+        nurse.press_button("Acknowledge", message_id=ping.message_id)
+        await wait_for(lambda: "Acknowledged by Nurse Joy" in (
+            sandbox.message_json(nurse.id, ping.message_id).get("text", "")), "acknowledgement")
+        await asyncio.sleep(POLL * 40)  # a few dispatcher ticks after the restart
+        assert sum((m.text or "").startswith("Day 2.") for m in sandbox.sent(ana.id)) == 1
+        assert sum("URGENT" in (m.text or "") for m in sandbox.sent(nurse.id)) == 1
+        assert sandbox.violations == []
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        await bot.wait()
