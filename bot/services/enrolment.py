@@ -63,7 +63,6 @@ class Enrolment:
         tz_name = timezone or self.d.clinic_tz.key
         ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
         now = self.d.clock.now()
-        token = secrets.token_urlsafe(TOKEN_BYTES)
         async with self.d.db.tx() as repo:
             patient = await repo.patient(patient_id) if patient_id is not None else None
             if patient_id is not None and patient is None:
@@ -79,33 +78,39 @@ class Enrolment:
                 )
             )
             assert session.id is not None
-            await repo.add(
-                Invite(
-                    token_hash=hash_token(token),
-                    kind="patient",
-                    session_id=session.id,
-                    created_at=now,
-                    expires_at=now + self.d.token_ttl,
-                )
-            )
+            token = await self._mint(repo, now, kind="patient", session_id=session.id)
         return Invitation(token, patient_id=patient.id, session_id=session.id)
 
     async def invite_clinician(self, *, name: str) -> Invitation:
         now = self.d.clock.now()
-        token = secrets.token_urlsafe(TOKEN_BYTES)
         async with self.d.db.tx() as repo:
             clinician = await repo.add(Clinician(name=name, created_at=now))
             assert clinician.id is not None
-            await repo.add(
-                Invite(
-                    token_hash=hash_token(token),
-                    kind="clinician",
-                    clinician_id=clinician.id,
-                    created_at=now,
-                    expires_at=now + self.d.token_ttl,
-                )
-            )
+            token = await self._mint(repo, now, kind="clinician", clinician_id=clinician.id)
         return Invitation(token, clinician_id=clinician.id)
+
+    async def _mint(
+        self,
+        repo: Repo,
+        now: datetime,
+        *,
+        kind: str,
+        session_id: int | None = None,
+        clinician_id: int | None = None,
+    ) -> str:
+        """A new single-use token for a session or a clinician; only its hash is stored."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        await repo.add(
+            Invite(
+                token_hash=hash_token(token),
+                kind=kind,
+                session_id=session_id,
+                clinician_id=clinician_id,
+                created_at=now,
+                expires_at=now + self.d.token_ttl,
+            )
+        )
+        return token
 
     async def open_link(self, chat_id: int, token: str) -> Reply:
         """`/start <token>`: check the token; a patient is asked for consent."""

@@ -110,7 +110,19 @@ class Status:
     CANCELLED = "cancelled"
 
 
-class CheckIn(SQLModel, table=True):
+class Delivery(SQLModel):
+    """Columns of a row the dispatcher delivers: claimed under a lease, then recorded."""
+
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Status.PENDING
+    attempts: int = 0
+    claimed_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    reason: str | None = None  # why it was not sent, or how it went
+
+
+class CheckIn(Delivery, table=True):
     """A scheduled (or patient-started) check-in: the schedule is these rows."""
 
     __tablename__ = "checkin"
@@ -125,13 +137,6 @@ class CheckIn(SQLModel, table=True):
     kind: str = "scheduled"  # scheduled | adhoc
     day: int
     local_date: date
-    due_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Status.PENDING
-    attempts: int = 0
-    claimed_at: datetime | None = _ts()
-    sent_at: datetime | None = _ts()
-    message_id: int | None = Field(default=None, sa_type=BigInteger)
-    reason: str | None = None
     draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     answered_at: datetime | None = _ts()
 
@@ -168,7 +173,7 @@ class Escalation(SQLModel, table=True):
     acked_at: datetime | None = _ts()
 
 
-class Ping(SQLModel, table=True):
+class Ping(Delivery, table=True):
     """One escalation's copy for one clinician; delivered like a check-in row."""
 
     __table_args__ = (
@@ -179,10 +184,3 @@ class Ping(SQLModel, table=True):
     escalation_id: int = Field(foreign_key="escalation.id", index=True)
     clinician_id: int = Field(foreign_key="clinician.id")
     chat_id: int = Field(sa_type=BigInteger)
-    due_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Status.PENDING
-    attempts: int = 0
-    claimed_at: datetime | None = _ts()
-    sent_at: datetime | None = _ts()
-    message_id: int | None = Field(default=None, sa_type=BigInteger)
-    reason: str | None = None
