@@ -13,7 +13,17 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from bot.core.content import CarePlan, Clinic, Content, Messages, RedFlag, Rule, Symptom, Tip
+from bot.core.content import (
+    CarePlan,
+    Clinic,
+    Content,
+    Lexicon,
+    Messages,
+    RedFlag,
+    Rule,
+    Symptom,
+    Tip,
+)
 
 BUNDLED = Path(__file__).resolve().parent.parent / "content"
 
@@ -26,6 +36,7 @@ FILES: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "red_flags": ("red_flags.yaml", TypeAdapter(dict[str, RedFlag])),
     "rules": ("rules.yaml", TypeAdapter(list[Rule])),
     "messages": ("messages.yaml", TypeAdapter(dict[str, str])),
+    "lexicon": ("lexicon.yaml", TypeAdapter(Lexicon)),
 }
 
 
@@ -162,6 +173,7 @@ def load_content(content_dir: Path = BUNDLED, language: str = "en") -> Content:
         red_flags=parsed["red_flags"],
         rules=parsed["rules"],
         messages=parsed["messages"],
+        lexicon=parsed["lexicon"],
     )
     for key, loc, message in content.cross_check():
         path = folder / FILES[key][0]

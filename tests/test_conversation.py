@@ -147,12 +147,12 @@ async def test_free_text_is_stored_and_acknowledged_with_a_way_to_report(
     nurse = r.server.user("Nurse")
     await r.invite_clinician(nurse)
     ana = await enrolled(r)
-    await r.say(ana, "thanks, see you next week!")
+    await r.say(ana, "I put the cream on this morning as you said")
     reply = r.server.last(ana.id)
     assert "saved your message" in reply.text
     assert reply.labels == ["Report a symptom"]
     assert [(a.source, a.text) for a in await answers(r)] == [
-        ("note", "thanks, see you next week!")
+        ("note", "I put the cream on this morning as you said")
     ]
     assert await escalations(r) == []
     await r.press(ana, "Report a symptom")
@@ -261,3 +261,20 @@ async def test_forged_severity_codes_are_refused(rehearsal: Rehearsal) -> None:
         assert r.server.callback_answers[-1]["text"] == STALE
     await r.press(ana, "Mild")
     assert "Soreness (mild)" in r.server.last(ana.id).text
+
+
+async def test_off_topic_messages_get_a_polite_answer_and_trigger_nothing(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse = r.server.user("Nurse")
+    await r.invite_clinician(nurse)
+    ana = await enrolled(r)
+    await r.say(ana, "thanks so much, see you next week!")
+    assert r.server.last(ana.id).text.startswith("You're welcome!")
+    await r.say(ana, "how much is the next session? can I book for december")
+    assert "appointments, prices" in r.server.last(ana.id).text
+    await r.say(ana, "all good here 👍")
+    assert r.server.last(ana.id).text.startswith("Glad to hear")
+    assert await escalations(r) == []
+    assert [a.source for a in await answers(r)] == ["note", "note", "note"]

@@ -55,11 +55,19 @@ class AckPress:
 
 
 @dataclass(frozen=True, slots=True)
+class TrendPress:
+    """The answer to "better, the same, or worse?" about a written message."""
+
+    answer_id: int
+    code: str  # b, s, w
+
+
+@dataclass(frozen=True, slots=True)
 class ReportPress:
     """Start a report outside the schedule."""
 
 
-Callback = Consent | CheckinPress | StopPress | AckPress | ReportPress
+Callback = Consent | CheckinPress | StopPress | AckPress | TrendPress | ReportPress
 
 CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
 _ARG = re.compile(r"^[a-z0-9_-]{0,40}$")
@@ -93,6 +101,13 @@ def ack(escalation_id: int) -> str:
     return _fit(f"a:{escalation_id}")
 
 
+def trend(answer_id: int, code: str) -> str:
+    """Code for a Better / Same / Worse button under a written message."""
+    if code not in {"b", "s", "w"}:
+        raise ValueError(f"bad trend code {code!r}")
+    return _fit(f"t:{answer_id}:{code}")
+
+
 REPORT = "r"
 
 
@@ -120,6 +135,9 @@ def parse(data: str | None) -> Callback | None:
     if kind == "a" and len(rest) == 1:
         escalation_id = _int(rest[0])
         return AckPress(escalation_id) if escalation_id is not None else None
+    if kind == "t" and len(rest) == 2 and rest[1] in {"b", "s", "w"}:
+        answer_id = _int(rest[0])
+        return TrendPress(answer_id, rest[1]) if answer_id is not None else None
     if data == REPORT:
         return ReportPress()
     return None

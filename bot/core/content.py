@@ -220,6 +220,10 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "stop_kept": [],
         "resumed": ["next"],
         "unsupported": [],
+        "clarify_trend": ["symptom"],
+        "offtopic_admin": ["clinic", "phone"],
+        "offtopic_thanks": [],
+        "offtopic_well": [],
         "unknown_command": [],
         "clinician_help": ["name"],
         "ack_button": [],
@@ -266,6 +270,86 @@ class Messages(Strict):
         return self.messages[key].format(**values)
 
 
+Phrase = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class Combination(Strict):
+    """Words that mean more together: adds a symptom or raises a red flag when all hold."""
+
+    id: Ident
+    symptoms: list[Ident] | None = None  # any of these present
+    without: list[Ident] = []  # none of these present
+    all: list[Ident] = []  # groups that must all have a word in the message
+    any: list[Ident] = []  # groups of which one must have a word
+    day_min: int | None = None
+    adds: Ident | None = None
+    red_flag: Ident | None = None
+    replaces: list[Ident] = []  # symptoms the added one explains (dropped when it is added)
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> Combination:
+        if (self.adds is None) == (self.red_flag is None):
+            raise ValueError("a combination either adds a symptom or raises a red flag")
+        if not self.all and not self.any:
+            raise ValueError("a combination needs word groups in `all` or `any`")
+        return self
+
+
+class Negation(Strict):
+    """ConText-style negation triggers."""
+
+    before: list[Phrase]
+    after: list[Phrase]
+    pseudo: list[Phrase] = []
+
+
+class Contact(Strict):
+    """Asking to be contacted, or saying they are worried (rule G6)."""
+
+    request: list[Phrase]
+    worry: list[Phrase]
+
+
+class OffTopic(Strict):
+    """Messages that carry no symptom: admin questions, thanks, and 'all is well'."""
+
+    admin: list[Phrase]
+    thanks: list[Phrase]
+    well: list[Phrase]
+
+
+class Trends(Strict):
+    """Words comparing with before."""
+
+    worse: list[Phrase]
+    better: list[Phrase]
+    same: list[Phrase]
+
+
+class Lexicon(Strict):
+    """How patients say things: the vocabulary free-text triage reads."""
+
+    symptoms: dict[Ident, list[Phrase]]
+    groups: dict[Ident, list[Phrase]]
+    severity: dict[int, list[Phrase]]
+    trend: Trends
+    negation: Negation
+    hypothetical: list[Phrase]
+    other_person: list[Phrase]
+    clause_breaks: list[Phrase]
+    contact: Contact
+    off_topic: OffTopic
+    combinations: list[Combination] = []
+    never_correct: list[str] = []
+
+    @field_validator("severity")
+    @classmethod
+    def _grades(cls, value: dict[int, list[str]]) -> dict[int, list[str]]:
+        if not set(value) <= {1, 2, 3, 4}:
+            raise ValueError("severity grades are 1 (mild) to 4 (very severe)")
+        return value
+
+
 class Content(Strict):
     """Everything a clinic edits, for one language, checked as a whole."""
 
@@ -277,6 +361,7 @@ class Content(Strict):
     red_flags: dict[Ident, RedFlag]
     rules: list[Rule]
     messages: Messages
+    lexicon: Lexicon
 
     def cross_check(self) -> list[tuple[str, tuple[str | int, ...], str]]:
         """References between files that do not resolve: (file key, location, problem)."""
@@ -313,6 +398,31 @@ class Content(Strict):
         for name in self.red_flags:
             if not any(name in (r.when.red_flag or []) for r in self.rules):
                 problems.append(("red_flags", (name,), "no rule fires on this red flag"))
+        problems += self._check_lexicon()
+        return problems
+
+    def _check_lexicon(self) -> list[tuple[str, tuple[str | int, ...], str]]:
+        problems: list[tuple[str, tuple[str | int, ...], str]] = []
+        lex = self.lexicon
+        for name in lex.symptoms:
+            if name not in self.symptoms:
+                problems.append(("lexicon", ("symptoms", name), f"unknown symptom {name!r}"))
+        for i, combo in enumerate(lex.combinations):
+            where: tuple[str | int, ...] = ("combinations", i)
+            for key in ("symptoms", "without"):
+                for name in getattr(combo, key) or []:
+                    if name not in self.symptoms:
+                        problems.append(("lexicon", (*where, key), f"unknown symptom {name!r}"))
+            for key in ("all", "any"):
+                for name in getattr(combo, key):
+                    if name not in lex.groups:
+                        problems.append(("lexicon", (*where, key), f"unknown group {name!r}"))
+            if combo.adds is not None and combo.adds not in self.symptoms:
+                problems.append(("lexicon", (*where, "adds"), f"unknown symptom {combo.adds!r}"))
+            if combo.red_flag is not None and combo.red_flag not in self.red_flags:
+                problems.append(
+                    ("lexicon", (*where, "red_flag"), f"unknown red flag {combo.red_flag!r}")
+                )
         return problems
 
     @property

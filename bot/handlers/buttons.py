@@ -34,6 +34,8 @@ async def on_button(update: Update, context: Context) -> None:
         result = await svc.patients.stop(chat_id, press)
     elif isinstance(press, cb.AckPress):
         result = await svc.escalations.acknowledge(chat_id, press)
+    elif isinstance(press, cb.TrendPress):
+        result = await svc.checkins.clarify(chat_id, press)
     else:
         started = await svc.checkins.start_report(chat_id)
         result = PressResult() if started is not None else stale

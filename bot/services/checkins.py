@@ -8,8 +8,7 @@ from datetime import datetime
 
 from bot.core import callbacks as cb
 from bot.core import checkin_flow as flow
-from bot.core import redflags
-from bot.core.checkin_flow import Draft
+from bot.core.checkin_flow import TRENDS, Draft
 from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.rules import evaluate, with_trends
 from bot.core.texts import (
@@ -21,12 +20,14 @@ from bot.core.texts import (
     ping_text,
     tips_block,
 )
+from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, PressResult, Reply
 from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status
 from bot.store.repo import Repo
 
+TRENDS_WORD = {"b": "better", "s": "same", "w": "worse"}
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
 
 
@@ -36,6 +37,7 @@ class Recorded:
 
     assessment: Assessment
     escalation_id: int | None
+    answer_id: int
 
 
 class Checkins:
@@ -44,6 +46,7 @@ class Checkins:
     def __init__(self, deps: Deps, escalations: Escalations) -> None:
         self.d = deps
         self.escalations = escalations
+        self.triager = Triager(deps.content)
 
     # --- rendering
     def intro(self, checkin: CheckIn) -> str:
@@ -144,23 +147,49 @@ class Checkins:
     async def message(
         self, chat_id: int, text: str, *, photo_file_id: str | None = None
     ) -> MessageResult | None:
-        """A patient's own words (or a photo's caption); None if the chat is not a patient."""
+        """A patient's own words (or a photo's caption); None if the chat is not a patient.
+
+        Every message is triaged, whatever the patient's status: red flags are looked for
+        even after /stop.
+        """
         text = text[:TEXT_LIMIT]
         m = self.d.content.messages
+        now = self.d.clock.now()
         async with self.d.db.tx() as repo:
             patient = await repo.patient_by_chat(chat_id)
-            if patient is None:
+            if patient is None or patient.id is None:
                 return None
-            # Red flags are looked for in every patient's words, even after /stop.
-            flags = redflags.scan(text, self.d.content) if text else []
-            if flags:
-                recorded = await self._record(
-                    repo, patient, Report(tuple(flags)), source="text", text=text,
-                    photo_file_id=photo_file_id,
+            sessions = await repo.sessions_of(patient.id)
+            day = day_of(patient, sessions, now)
+            previous = await self._previous(repo, patient.id)
+            reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
+            if reading is not None and (
+                reading.report.observations or reading.report.contact_request
+            ):
+                unclear = (
+                    reading.unclear_trend[0]
+                    if reading.unclear_trend and reading.assessment.level < Level.EMERGENCY
+                    else None
                 )
-                reply = Reply(patient_reply(self.d.content, recorded.assessment))
-                return MessageResult((reply,), escalation_id=recorded.escalation_id)
-            await self._store_note(repo, patient, text, photo_file_id)
+                recorded = await self._record(
+                    repo, patient, reading.report, reading.assessment, source="text", text=text,
+                    photo_file_id=photo_file_id, pending_trend=unclear,
+                )
+                replies = [Reply(patient_reply(self.d.content, reading.assessment))]
+                if unclear is not None:
+                    replies.append(self._clarify_question(recorded.answer_id, unclear))
+                return MessageResult(tuple(replies), escalation_id=recorded.escalation_id)
+            await self._store_note(repo, patient, day, text, photo_file_id)
+        off_topic = reading.off_topic if reading is not None else None
+        if off_topic == "admin":
+            phone = self.d.content.clinic.clinic_phone
+            reply = m.format(
+                "offtopic_admin", clinic=self.d.content.clinic.name,
+                phone=f" on {phone}" if phone else "",
+            )
+            return MessageResult((Reply(reply),))
+        if off_topic in {"thanks", "well"}:
+            return MessageResult((Reply(m[f"offtopic_{off_topic}"]),))
         number = self.d.content.clinic.emergency_number
         keyboard: cb.Keyboard | None = ((cb.Button(m["report_button"], cb.REPORT),),)
         if patient.status != PatientStatus.ACTIVE:
@@ -168,22 +197,80 @@ class Checkins:
         ack = m.format("free_text_ack", emergency_number=number)
         return MessageResult((Reply(ack, keyboard),))
 
+    def _clarify_question(self, answer_id: int, symptom: str) -> Reply:
+        m = self.d.content.messages
+        label = self.d.content.symptoms[symptom].label
+        keyboard = (
+            tuple(
+                cb.Button(m[f"trend_{word}"], cb.trend(answer_id, code))
+                for code, word in (("b", "better"), ("s", "same"), ("w", "worse"))
+            ),
+        )
+        return Reply(m.format("clarify_trend", symptom=label), keyboard)
+
+    async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:
+        """The patient says whether a symptom they wrote about is better, same or worse."""
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            answer = await repo.answer(press.answer_id)
+            if (
+                patient is None
+                or patient.id is None
+                or answer is None
+                or answer.patient_id != patient.id
+                or answer.pending_trend is None
+            ):
+                return PressResult(toast=m["stale_button"])
+            if not await repo.close_clarification(press.answer_id):
+                return PressResult(toast=m["already_answered"])
+            symptom, trend = answer.pending_trend, TRENDS[press.code]
+            observations = tuple(
+                Observation(o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present)
+                if o.symptom == symptom and not o.red_flag
+                else o
+                for o in (Observation.from_json(raw) for raw in answer.observations)
+            )
+            report = Report(observations)
+            previous = await self._previous(repo, patient.id, before=answer.id)
+            assessment = evaluate(
+                report, day=answer.day, previous=previous, content=self.d.content
+            )
+            escalation_id = None
+            if assessment.level > Level.parse(answer.level):
+                recorded = await self._record(
+                    repo, patient, report, assessment, source="text", text=answer.text,
+                    photo_file_id=answer.photo_file_id,
+                )
+                escalation_id = recorded.escalation_id
+            else:
+                answer.observations = [o.to_json() for o in observations]
+                repo.session.add(answer)
+        label = self.d.content.symptoms[symptom].label
+        edit = Reply(f"{label}: {m[f'trend_{TRENDS_WORD[press.code]}']}")
+        reply = Reply(patient_reply(self.d.content, assessment))
+        return PressResult(edit=edit, replies=(reply,), escalation_id=escalation_id)
+
     async def _store_note(
-        self, repo: Repo, patient: Patient, text: str, photo_file_id: str | None
+        self, repo: Repo, patient: Patient, day: int, text: str, photo_file_id: str | None
     ) -> None:
         assert patient.id is not None
-        now = self.d.clock.now()
-        sessions = await repo.sessions_of(patient.id)
         await repo.add(
             Answer(
                 patient_id=patient.id,
-                day=day_of(patient, sessions, now),
-                created_at=now,
+                day=day,
+                created_at=self.d.clock.now(),
                 source="note",
                 text=text or None,
                 photo_file_id=photo_file_id,
             )
         )
+
+    async def _previous(
+        self, repo: Repo, patient_id: int, *, before: int | None = None
+    ) -> list[Observation] | None:
+        raw = await repo.previous_observations(patient_id, before=before)
+        return [Observation.from_json(o) for o in raw] if raw is not None else None
 
     # --- evaluation
     async def _record(
@@ -191,23 +278,23 @@ class Checkins:
         repo: Repo,
         patient: Patient,
         report: Report,
+        assessment: Assessment | None = None,
         *,
         source: str,
         checkin_id: int | None = None,
         text: str | None = None,
         photo_file_id: str | None = None,
+        pending_trend: str | None = None,
     ) -> Recorded:
-        """Store an answer, evaluate it, and escalate when a threshold is crossed."""
+        """Store an answer, evaluate it (unless already done), escalate past a threshold."""
         assert patient.id is not None
         now = self.d.clock.now()
         sessions = await repo.sessions_of(patient.id)
         day = day_of(patient, sessions, now)
-        raw_previous = await repo.previous_observations(patient.id)
-        previous = (
-            [Observation.from_json(o) for o in raw_previous] if raw_previous is not None else None
-        )
-        report = with_trends(report, previous)
-        assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
+        if assessment is None:
+            previous = await self._previous(repo, patient.id)
+            report = with_trends(report, previous)
+            assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
         answer = await repo.add(
             Answer(
                 patient_id=patient.id,
@@ -220,10 +307,12 @@ class Checkins:
                 observations=[o.to_json() for o in report.observations],
                 level=assessment.level.label,
                 rules=assessment.rule_ids,
+                pending_trend=pending_trend,
             )
         )
+        assert answer.id is not None
         if assessment.level is Level.NONE:
-            return Recorded(assessment, None)
+            return Recorded(assessment, None, answer.id)
         session = current_session(sessions, now)
         view = PingView(
             patient_id=patient.id,
@@ -245,7 +334,7 @@ class Checkins:
             rules=assessment.rule_ids,
             answer_id=answer.id,
         )
-        return Recorded(assessment, escalation.id)
+        return Recorded(assessment, escalation.id, answer.id)
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

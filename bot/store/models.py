@@ -155,6 +155,7 @@ class Answer(SQLModel, table=True):
     observations: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     level: str = "none"
     rules: list[str] = Field(default_factory=list, sa_type=JSON)
+    pending_trend: str | None = None  # symptom we asked "better, same or worse?" about
 
 
 class Escalation(SQLModel, table=True):

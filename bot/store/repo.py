@@ -279,16 +279,32 @@ class Repo:
         return bool(result.rowcount)
 
     # --- answers
-    async def previous_observations(self, patient_id: int) -> list[dict[str, Any]] | None:
-        """Observations of the patient's last evaluated answer; None if there is none."""
+    async def previous_observations(
+        self, patient_id: int, *, before: int | None = None
+    ) -> list[dict[str, Any]] | None:
+        """Observations of the patient's last evaluated answer (before answer `before`)."""
+        query = select(Answer.observations).where(
+            Answer.patient_id == patient_id, col(Answer.source) != "note"
+        )
+        if before is not None:
+            query = query.where(col(Answer.id) < before)
         result = await self.session.exec(
-            select(Answer.observations)
-            .where(Answer.patient_id == patient_id, col(Answer.source) != "note")
-            .order_by(col(Answer.created_at).desc(), col(Answer.id).desc())
-            .limit(1)
+            query.order_by(col(Answer.created_at).desc(), col(Answer.id).desc()).limit(1)
         )
         row = result.first()
         return list(row) if row is not None else None
+
+    async def answer(self, answer_id: int) -> Answer | None:
+        return await self.session.get(Answer, answer_id)
+
+    async def close_clarification(self, answer_id: int) -> bool:
+        """Take the pending trend question off an answer; False if already answered."""
+        result = await self.session.exec(
+            update(Answer)
+            .where(col(Answer.id) == answer_id, col(Answer.pending_trend).is_not(None))
+            .values(pending_trend=None)
+        )
+        return bool(result.rowcount)
 
     async def answers_of(self, patient_id: int) -> list[Answer]:
         result = await self.session.exec(
