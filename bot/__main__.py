@@ -85,6 +85,44 @@ def cmd_check_content(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    """Triage JSON Lines from stdin ({"day", "text", "id"?}); one JSON line out per line in."""
+    from bot.core.triage import Triager  # noqa: PLC0415
+
+    settings = _settings()
+    triager = Triager(load_content(settings.content_dir, settings.language))
+    failures = 0
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        item: Any = None
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise TypeError("each line must be a JSON object")
+            day, text = item.get("day"), item.get("text")
+            if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+                raise TypeError('"day" must be a whole number of days since the session')
+            if not isinstance(text, str):
+                raise TypeError('"text" must be a string')
+        except (ValueError, TypeError) as exc:
+            failures += 1
+            echo = item.get("id") if isinstance(item, dict) else None
+            print(json.dumps({"id": echo, "error": f"line {number}: {exc}"}), flush=True)
+            continue
+        reading = triager.read(text, day=day)
+        out: dict[str, Any] = {
+            "id": item.get("id"),
+            "level": reading.assessment.level.label,
+            "symptoms": reading.symptoms,
+            "rules": reading.assessment.rule_ids,
+        }
+        if args.explain:
+            out["explain"] = reading.explain()
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 1 if failures else 0
+
+
 def _parse_session_at(text: str, tz_name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -220,6 +258,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="rehearse a patient's follow-up against the sandbox").set_defaults(
         func=cmd_demo
     )
+    triage = sub.add_parser(
+        "triage", help="triage JSON Lines from stdin: {\"day\": 3, \"text\": \"...\"}"
+    )
+    triage.add_argument("--explain", action="store_true", help="add a human-readable reason")
+    triage.set_defaults(func=cmd_triage)
+
     check = sub.add_parser("check-content", help="validate a content folder")
     check.add_argument("dir", nargs="?", help="content folder (default: CONTENT_DIR)")
     check.set_defaults(func=cmd_check_content)

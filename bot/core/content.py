@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 from datetime import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -282,6 +282,8 @@ class Combination(Strict):
     all: list[Ident] = []  # groups that must all have a word in the message
     any: list[Ident] = []  # groups of which one must have a word
     day_min: int | None = None
+    scope: Literal["message", "clause"] = "message"  # where the groups must occur together
+    unless: list[Ident] = []  # groups that cancel it when they occur in the same scope
     adds: Ident | None = None
     red_flag: Ident | None = None
     replaces: list[Ident] = []  # symptoms the added one explains (dropped when it is added)
@@ -339,6 +341,7 @@ class Lexicon(Strict):
     clause_breaks: list[Phrase]
     contact: Contact
     off_topic: OffTopic
+    self_reference: list[Phrase] = []
     combinations: list[Combination] = []
     never_correct: list[str] = []
 
@@ -413,7 +416,7 @@ class Content(Strict):
                 for name in getattr(combo, key) or []:
                     if name not in self.symptoms:
                         problems.append(("lexicon", (*where, key), f"unknown symptom {name!r}"))
-            for key in ("all", "any"):
+            for key in ("all", "any", "unless"):
                 for name in getattr(combo, key):
                     if name not in lex.groups:
                         problems.append(("lexicon", (*where, key), f"unknown group {name!r}"))

@@ -29,16 +29,31 @@ from bot.core.rules import evaluate, with_trends
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\s\w]")
 _SENTENCE_END = frozenset({".", "!", "?", ";", ":", "\n"})
-_MODIFIER_SPAN = 6  # tokens a negation or severity word reaches (ConText's window)
+_MODIFIER_SPAN = 6
+_CLOSING = frozenset(
+    {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
+     "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
+     "by", "since", "this", "last", "after", "within", ","}
+)  # tokens a negation or severity word reaches (ConText's window)
 _TREND_RANK = {Trend.WORSE: 3, Trend.SAME: 2, Trend.BETTER: 1, Trend.UNKNOWN: 0, Trend.NEW: 0}
 _UNITS_C = frozenset({"c", "celsius", "°c"})
 _UNITS_F = frozenset({"f", "fahrenheit", "°f"})
+_NOT_TEMPERATURE = frozenset(
+    {"kg", "kilos", "cm", "mm", "ml", "mg", "%", "days", "day", "hours", "hrs", "weeks", "years"}
+)
 _DURATION = re.compile(
     r"\b(?:for|since|about|over|past|last)\s+(?:the\s+)?(?:last\s+|past\s+)?"
     r"(\d+|a|an|one|two|three|four|five|six|seven|few|couple of)\s+(hours?|days?|weeks?)\b"
     r"|\bsince\s+(yesterday|last night|this morning|monday|tuesday|wednesday|thursday|friday"
     r"|saturday|sunday|the weekend|my (?:treatment|session|appointment))\b"
 )
+
+
+def _ends_sentence(token: str) -> bool:
+    """Punctuation that ends a sentence, and emoji, which patients use the same way."""
+    return token in _SENTENCE_END or (
+        len(token) == 1 and unicodedata.category(token) == "So" and token != "°"
+    )
 
 
 def normalise(text: str) -> str:
@@ -124,7 +139,9 @@ class Triage:
             parts.append("combined signs: " + ", ".join(self.combinations))
         if self.off_topic:
             parts.append(f"no symptom ({self.off_topic})")
-        rules = "; ".join(f"{f.rule_id} -> {f.level.label}" for f in self.assessment.fired)
+        rules = "; ".join(
+            dict.fromkeys(f"{f.rule_id} -> {f.level.label}" for f in self.assessment.fired)
+        )
         found = " | ".join(parts) or "nothing clinical found"
         return f"{found}. Level {self.assessment.level.label}" + (f" ({rules})" if rules else "")
 
@@ -196,20 +213,26 @@ class Triager:
             "admin": lex.off_topic.admin,
             "thanks": lex.off_topic.thanks,
             "well": lex.off_topic.well,
+            "self": lex.self_reference,
         }
         for kind, phrases in simple.items():
             for phrase in phrases:
                 add(phrase, kind)
+        for phrase in lex.other_person:
+            add(phrase + "s", "other_person")  # "my sister's bruise" once apostrophes go
         # A longer phrase that contains a symptom word also names the symptom
         # ("very painful" is severe soreness, "more swollen" is worse swelling).
-        symptom_keys = {k: v for k, v in table.items() if any(t == "symptom" for t, _ in v)}
+        inner = {
+            k: [(t, v) for t, v in kinds if t in {"symptom", "group"}]
+            for k, kinds in table.items()
+        }
         for key, kinds in table.items():
             if any(kind == "symptom" for kind, _ in kinds) or len(key) < 2:
                 continue
             for size in range(1, len(key)):
                 for i in range(len(key) - size + 1):
-                    for kind, value in symptom_keys.get(key[i : i + size], []):
-                        if kind == "symptom" and (kind, value) not in kinds:
+                    for kind, value in inner.get(key[i : i + size], []):
+                        if (kind, value) not in kinds:
                             kinds.append((kind, value))
         self.table = {k: tuple(v) for k, v in table.items()}
         self.longest = max(len(k) for k in self.table)
@@ -266,13 +289,22 @@ class Triager:
                 return 1 if score <= 3 else 2 if score <= 6 else 3
         return None
 
+    @staticmethod
+    def _sentences(toks: list[str]) -> list[int]:
+        out, sentence = [], 0
+        for tok in toks:
+            if _ends_sentence(tok):
+                sentence += 1
+            out.append(sentence)
+        return out
+
     def _clauses(self, toks: list[str], hits: list[Hit]) -> list[int]:
         """Clause number of each token. A comma continues a list of symptoms."""
         by_start = {h.start: h for h in hits}
         clause, out = 0, []
         for i, tok in enumerate(toks):
             hit = by_start.get(i)
-            if tok in _SENTENCE_END or (hit is not None and hit.has("break")):
+            if _ends_sentence(tok) or (hit is not None and hit.has("break")):
                 clause += 1
             elif tok == ",":
                 nxt = next((h for h in hits if h.start > i), None)
@@ -308,9 +340,20 @@ class Triager:
                         return "someone else"
                     if m.has("neg_before") and h.start - m.end <= _MODIFIER_SPAN:
                         return "negated"
-                elif m.start >= h.end and m.has("neg_after") and m.start - h.end <= _MODIFIER_SPAN:
+                elif (
+                    m.start >= h.end
+                    and m.has("neg_after")
+                    and m.start - h.end <= _MODIFIER_SPAN
+                    and closes(m)
+                ):
                     return "negated"
             return ""
+
+        def closes(m: Hit) -> bool:
+            """'the itch has gone (now)' resolves; 'the bruise has gone grey' does not."""
+            if m.end >= len(toks) or clause_of[m.end] != clause_of[m.start]:
+                return True
+            return toks[m.end] in _CLOSING or toks[m.end] in _SENTENCE_END
 
         mentions: list[Mention] = []
         for h in hits:
@@ -326,6 +369,7 @@ class Triager:
         severity: dict[str, int] = {}
         trend: dict[str, Trend] = {}
         symptom_mentions = [m for m in mentions if not m.flag]
+        sentence_of = self._sentences(toks)
         for h in hits:
             grades = h.values("severity")
             trends = h.values("trend")
@@ -337,6 +381,16 @@ class Triager:
                 target = min(same, key=lambda m: abs(m.start - h.start))
                 if grades and not trends and abs(target.start - h.start) > _MODIFIER_SPAN:
                     target = None
+            elif grades and not trends:
+                # "itching drives me mad, really bad": the grade is the sentence's symptom's.
+                near = [
+                    m
+                    for m in symptom_mentions
+                    if m.present
+                    and sentence_of[m.start] == sentence_of[h.start]
+                    and abs(m.start - h.start) <= 2 * _MODIFIER_SPAN
+                ]
+                target = min(near, key=lambda m: abs(m.start - h.start)) if near else None
             elif trends:
                 before = [m for m in symptom_mentions if m.start < h.start and m.present]
                 target = before[-1] if before else None
@@ -349,13 +403,29 @@ class Triager:
                 old = trend.get(target.name, Trend.UNKNOWN)
                 trend[target.name] = new if _TREND_RANK[new] > _TREND_RANK[old] else old
 
+        # "my friend had a bruise like that, mine is still here": the patient has it too.
+        for h in hits:
+            if h.has("self") and not any(
+                m.clause == clause(h) and m.present for m in symptom_mentions
+            ):
+                theirs = [
+                    m for m in symptom_mentions
+                    if m.why_absent == "someone else" and m.start < h.start
+                ]
+                if theirs:
+                    m = theirs[-1]
+                    symptom_mentions.append(Mention(m.name, h.start, clause(h), True))
         present = {m.name for m in symptom_mentions if m.present}
         denied = {m.name for m in symptom_mentions if not m.present and m.why_absent == "negated"}
         flags = list(dict.fromkeys(m.name for m in mentions if m.flag and m.present))
 
-        groups = {
-            g for h in hits if not absent(h) for g in h.values("group")
-        } | {g for h in hits for g in h.values("group") if h.has("symptom") and not absent(h)}
+        # Word groups present (not negated), per clause, for the combinations.
+        groups_by_clause: dict[int, set[str]] = {}
+        for h in hits:
+            names = h.values("group")
+            if names and not absent(h):
+                groups_by_clause.setdefault(clause(h), set()).update(names)
+        everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
         temperature = self._temperature(toks, hits, clause_of)
         if temperature is not None:
             if temperature >= 38.0:
@@ -372,14 +442,34 @@ class Triager:
                 continue
             if combo.day_min is not None and day < combo.day_min:
                 continue
-            if not all(g in groups for g in combo.all):
-                continue
-            if combo.any and not any(g in groups for g in combo.any):
+            scopes = (
+                list(groups_by_clause.items()) if combo.scope == "clause" else [(-1, everywhere)]
+            )
+            where = {
+                c
+                for c, found in scopes
+                if all(g in found for g in combo.all)
+                and (not combo.any or any(g in found for g in combo.any))
+                and not any(g in found for g in combo.unless)
+            }
+            if not where:
                 continue
             fired_combos.append(combo.id)
+            for name in combo.replaces:
+                mentioned = {m.clause for m in symptom_mentions if m.name == name and m.present}
+                if name in present and (-1 in where or mentioned <= where):
+                    present.discard(name)
+                    if combo.adds:  # what was said of it is said of what explains it
+                        if name in severity:
+                            severity[combo.adds] = max(
+                                severity.get(combo.adds, 0), severity[name]
+                            )
+                        if name in trend and _TREND_RANK[trend[name]] > _TREND_RANK[
+                            trend.get(combo.adds, Trend.UNKNOWN)
+                        ]:
+                            trend[combo.adds] = trend[name]
             if combo.adds:
                 present.add(combo.adds)
-                present -= set(combo.replaces)
             if combo.red_flag and combo.red_flag not in flags:
                 flags.append(combo.red_flag)
 
@@ -448,6 +538,8 @@ class Triager:
             fahrenheit = unit in _UNITS_F or (unit not in _UNITS_C and 93 <= value <= 110)
             celsius = value if not fahrenheit else (value - 32) * 5 / 9
             has_unit = unit in _UNITS_C | _UNITS_F | {"°"}
-            if 34.0 <= celsius <= 43.5 and (has_unit or clause_of[i] in context):
+            # "38.1 this evening": a one-decimal number in body range reads as a temperature.
+            bare = "." in tok and 35.0 <= value <= 42.9 and unit not in _NOT_TEMPERATURE
+            if 34.0 <= celsius <= 43.5 and (has_unit or clause_of[i] in context or bare):
                 found.append(round(celsius, 1))
         return max(found) if found else None
