@@ -1,7 +1,7 @@
 """Free-text triage against labelled messages: the figures of issue 3.
 
     python bench/triage_eval.py                 # both sets in tests/data/
-    python bench/triage_eval.py FILE.jsonl ...  # any labelled JSON Lines ({"day","text","level","symptoms"})
+    python bench/triage_eval.py FILE.jsonl ...  # labelled JSON Lines: day, text, level, symptoms
     python bench/triage_eval.py --errors        # also list every disagreement
 
 Prints exact-level accuracy, recall of emergencies, recall of urgent-or-higher, false alarms

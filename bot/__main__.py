@@ -98,13 +98,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
         item: Any = None
         try:
             item = json.loads(line)
-            if not isinstance(item, dict):
-                raise TypeError("each line must be a JSON object")
-            day, text = item.get("day"), item.get("text")
-            if not isinstance(day, int) or isinstance(day, bool) or day < 0:
-                raise TypeError('"day" must be a whole number of days since the session')
-            if not isinstance(text, str):
-                raise TypeError('"text" must be a string')
+            day, text = _triage_input(item)
         except (ValueError, TypeError) as exc:
             failures += 1
             echo = item.get("id") if isinstance(item, dict) else None
@@ -121,6 +115,17 @@ def cmd_triage(args: argparse.Namespace) -> int:
             out["explain"] = reading.explain()
         print(json.dumps(out, ensure_ascii=False), flush=True)
     return 1 if failures else 0
+
+
+def _triage_input(item: Any) -> tuple[int, str]:
+    if not isinstance(item, dict):
+        raise TypeError("each line must be a JSON object")
+    day, text = item.get("day"), item.get("text")
+    if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+        raise TypeError('"day" must be a whole number of days since the session')
+    if not isinstance(text, str):
+        raise TypeError('"text" must be a string')
+    return day, text
 
 
 def _parse_session_at(text: str, tz_name: str) -> datetime:

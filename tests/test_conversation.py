@@ -278,3 +278,41 @@ async def test_off_topic_messages_get_a_polite_answer_and_trigger_nothing(
     assert r.server.last(ana.id).text.startswith("Glad to hear")
     assert await escalations(r) == []
     assert [a.source for a in await answers(r)] == ["note", "note", "note"]
+
+
+async def test_written_symptom_gets_tips_or_a_clarifying_question(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse = r.server.user("Nurse")
+    await r.invite_clinician(nurse)
+    ana = await enrolled(r)
+    await r.say(ana, "just a little itchy tonight")
+    reply = r.server.last(ana.id).text
+    assert "normal course" in reply
+    assert "Don't scratch" in reply
+    r.clock.set(paris(2026, 11, 6, 11, 0))  # day 3
+    await r.say(ana, "still itching, and my cheek is swollen now")
+    await r.say(ana, "the itching drives me mad")
+    question = r.server.last(ana.id)
+    assert question.text.startswith("Itching: compared with your last check-in")
+    assert question.labels == ["Better", "Same", "Worse"]
+    await r.press(ana, "Worse")
+    assert "passed this on to your clinic" in r.server.last(ana.id).text
+    assert "G3-worsening" in r.server.last(nurse.id).text
+    better = question.buttons[0][0][1]
+    assert better is not None
+    await r.process(ana.press(question.message_id, better))  # a replay changes nothing
+    assert r.server.callback_answers[-1]["text"] == STALE
+    assert len([m for m in r.server.sent(nurse.id) if "ROUTINE" in m.text]) == 1
+
+
+async def test_a_typed_red_flag_pages_in_the_same_second_at_night(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse = r.server.user("Nurse")
+    await r.invite_clinician(nurse)
+    ana = await enrolled(r)
+    r.clock.set(paris(2026, 11, 4, 3, 12))
+    await r.say(ana, "can't get air, throat feels like its closing up")
+    assert "Please call 112 now" in r.server.last(ana.id).text
+    ping = r.server.last(nurse.id)
+    assert "EMERGENCY" in ping.text
+    assert ping.date == r.clock.now().replace(microsecond=0)

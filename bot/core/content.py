@@ -220,6 +220,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "stop_kept": [],
         "resumed": ["next"],
         "unsupported": [],
+        "internal_error": ["emergency_number"],
         "clarify_trend": ["symptom"],
         "offtopic_admin": ["clinic", "phone"],
         "offtopic_thanks": [],

@@ -227,7 +227,8 @@ class Triager:
             for k, kinds in table.items()
         }
         for key, kinds in table.items():
-            if any(kind == "symptom" for kind, _ in kinds) or len(key) < 2:
+            # Pseudo phrases ("warm compress", "red wine") are there to mean nothing.
+            if any(kind in {"symptom", "pseudo"} for kind, _ in kinds) or len(key) < 2:
                 continue
             for size in range(1, len(key)):
                 for i in range(len(key) - size + 1):
@@ -415,6 +416,12 @@ class Triager:
                 if theirs:
                     m = theirs[-1]
                     symptom_mentions.append(Mention(m.name, h.start, clause(h), True))
+        compared = self._score_trend(toks, hits)
+        if compared is not None:
+            position, direction = compared
+            near = [m for m in symptom_mentions if m.present and m.start <= position]
+            if near and near[-1].name not in trend:
+                trend[near[-1].name] = direction
         present = {m.name for m in symptom_mentions if m.present}
         denied = {m.name for m in symptom_mentions if not m.present and m.why_absent == "negated"}
         flags = list(dict.fromkeys(m.name for m in mentions if m.flag and m.present))
@@ -520,6 +527,30 @@ class Triager:
         )
 
     @staticmethod
+    def _score_trend(toks: list[str], hits: list[Hit]) -> tuple[int, Trend] | None:
+        """Two 'N/10' scores, one said of now and one of before: their difference."""
+        scores = [
+            (i, int(toks[i]))
+            for i in range(len(toks) - 2)
+            if toks[i].isdigit() and toks[i + 1] == "/" and toks[i + 2] == "10"
+        ]
+        if len(scores) != 2:
+            return None
+        anchors = [(h.start, g) for h in hits for g in h.values("group")
+                   if g in {"now_words", "past_words"}]
+
+        def when(i: int) -> str | None:
+            near = [(abs(a - i), g) for a, g in anchors if abs(a - i) <= 3]
+            return min(near)[1] if near else None
+
+        tagged = {when(i): score for i, score in scores}
+        if "now_words" not in tagged or "past_words" not in tagged:
+            return None
+        now, before = tagged["now_words"], tagged["past_words"]
+        direction = Trend.WORSE if now > before else Trend.BETTER if now < before else Trend.SAME
+        return scores[0][0], direction
+
+    @staticmethod
     def _temperature(toks: list[str], hits: list[Hit], clause_of: list[int]) -> float | None:
         """The highest body temperature written, in °C (a number with a unit or near 'temp')."""
         context = {
@@ -527,6 +558,21 @@ class Triager:
             for h in hits
             if "fever_context" in h.values("group") or "fever" in h.values("symptom")
         }
+        found: list[float] = []
+        sentence_of = Triager._sentences(toks)
+        anchored: set[int] = set()
+        for _ in range(2):  # second pass: "from 37.6 this morning to 39 now"
+            found = Triager._read_temperatures(toks, clause_of, context, sentence_of, anchored)
+        return max(found) if found else None
+
+    @staticmethod
+    def _read_temperatures(
+        toks: list[str],
+        clause_of: list[int],
+        context: set[int],
+        sentence_of: list[int],
+        anchored: set[int],
+    ) -> list[float]:
         found: list[float] = []
         for i, tok in enumerate(toks):
             if not tok[0].isdigit():
@@ -540,6 +586,10 @@ class Triager:
             has_unit = unit in _UNITS_C | _UNITS_F | {"°"}
             # "38.1 this evening": a one-decimal number in body range reads as a temperature.
             bare = "." in tok and 35.0 <= value <= 42.9 and unit not in _NOT_TEMPERATURE
-            if 34.0 <= celsius <= 43.5 and (has_unit or clause_of[i] in context or bare):
+            beside = sentence_of[i] in anchored and 35 <= value <= 42.9 and unit != "/"
+            if 34.0 <= celsius <= 43.5 and (
+                has_unit or clause_of[i] in context or bare or beside
+            ):
                 found.append(round(celsius, 1))
-        return max(found) if found else None
+                anchored.add(sentence_of[i])
+        return found

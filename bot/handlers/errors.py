@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import TelegramError
 
-from bot.handlers.context import Context
+from bot.handlers.context import Context, private_chat_id, services
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log a failed update by id and error type; the traceback holds no message text."""
+    """Log a failed update by id and error type, and never leave a patient without an answer."""
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
     log.error(
@@ -21,3 +22,13 @@ async def on_error(update: object, context: Context) -> None:
         type(error).__name__,
         exc_info=(type(error), error, error.__traceback__) if error else None,
     )
+    if not isinstance(update, Update) or (chat_id := private_chat_id(update)) is None:
+        return
+    content = services(context).deps.content
+    text = content.messages.format(
+        "internal_error", emergency_number=content.clinic.emergency_number
+    )
+    try:
+        await context.bot.send_message(chat_id, text)
+    except TelegramError:
+        log.warning("could not send the apology for update %s", update_id)

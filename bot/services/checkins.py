@@ -222,9 +222,9 @@ class Checkins:
                 or answer.pending_trend is None
             ):
                 return PressResult(toast=m["stale_button"])
+            symptom, trend = answer.pending_trend, TRENDS[press.code]
             if not await repo.close_clarification(press.answer_id):
                 return PressResult(toast=m["already_answered"])
-            symptom, trend = answer.pending_trend, TRENDS[press.code]
             observations = tuple(
                 Observation(o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present)
                 if o.symptom == symptom and not o.red_flag

@@ -1,0 +1,169 @@
+"""Free-text triage, read as carefully as a nurse would (pure core, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.core.content import Content
+from bot.core.model import Level, Observation, Trend
+from bot.core.triage import Triager
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def triager(content: Content) -> Triager:
+    return Triager(content)
+
+
+def read(t: Triager, text: str, day: int = 2) -> tuple[str, list[str]]:
+    r = t.read(text, day=day)
+    return r.assessment.level.label, r.symptoms
+
+
+@pytest.mark.parametrize(
+    ("day", "text", "level", "symptoms"),
+    [
+        (1, "the bruise on my cheek is bigger and darker than yesterday", "routine",
+         ["bruising"]),
+        (4, "the bruise on my cheek is bigger and darker than yesterday", "routine",
+         ["bruising"]),
+        (2, "no swelling at all, just a little itch", "none", ["itching"]),
+        (5, "temp 38.4 and one spot has pus", "urgent", ["fever", "infection"]),
+        (1, "my lips feel tight and I can't breathe properly", "emergency",
+         ["allergic_reaction"]),
+        (3, "no pain but it's turning grey", "emergency", ["vascular_compromise"]),
+    ],
+)
+def test_the_examples_of_the_brief(
+    triager: Triager, day: int, text: str, level: str, symptoms: list[str]
+) -> None:
+    assert read(triager, text, day) == (level, symptoms)
+
+
+def test_every_red_flag_phrase_alone_is_an_emergency(triager: Triager, content: Content) -> None:
+    for flag_id, flag in content.red_flags.items():
+        for phrase in flag.phrases:
+            r = triager.read(phrase, day=5)
+            assert r.assessment.level is Level.EMERGENCY, (flag_id, phrase)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no trouble breathing, just a small bruise",
+        "breathing is fine and my vision is normal",
+        "what should I do if my lips swell up?",
+        "my friend said her skin went grey after hers, is that a thing?",
+        "the skin went white for a second when I pressed but the colour came straight back",
+    ],
+)
+def test_denied_hypothetical_or_someone_elses_red_flags_do_not_fire(
+    triager: Triager, text: str
+) -> None:
+    assert triager.read(text, day=1).assessment.level < Level.EMERGENCY
+
+
+def test_reassurance_never_lowers_a_red_flag(triager: Triager) -> None:
+    level, _ = read(triager, "feeling great, no pain at all 😊 but my tongue is swelling up", 0)
+    assert level == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("text", "symptom", "present"),
+    [
+        ("swelling is gone now", "swelling", False),
+        ("not itchy anymore", "itching", False),
+        ("the bruise has gone yellow", "bruising", True),
+        ("the bruise hasn't gone away", "bruising", True),
+        ("I think it might be a bit swollen?", "swelling", True),
+        ("my sister had hives after hers", "allergic_reaction", False),
+        ("my friend had a bruise like this, mine's still here", "bruising", True),
+    ],
+)
+def test_negation_resolution_hedges_and_experiencer(
+    triager: Triager, text: str, symptom: str, present: bool
+) -> None:
+    assert (symptom in triager.read(text, day=2).symptoms) is present
+
+
+@pytest.mark.parametrize(
+    ("text", "celsius"),
+    [("temp 38.4", 38.4), ("38,5 this evening", 38.5), ("101.3F", 38.5),
+     ("thermometer says 102 f", 38.9), ("went from 37.6 this morning to 39 now", 39.0)],
+)
+def test_temperatures_in_celsius_and_fahrenheit(
+    triager: Triager, text: str, celsius: float
+) -> None:
+    fever = [o for o in triager.read(text, day=3).report.present if o.symptom == "fever"]
+    assert fever
+    assert fever[0].temperature_c == celsius
+
+
+def test_a_normal_temperature_means_no_fever(triager: Triager) -> None:
+    assert read(triager, "felt feverish but the thermometer says 37.2", 3) == ("none", [])
+
+
+def test_severity_words_and_scores(triager: Triager) -> None:
+    for text in ("soreness is 8/10", "sore, 8 out of 10", "the pain is unbearable"):
+        assert read(triager, text, 1) == ("urgent", ["soreness"]), text
+    assert read(triager, "a bit sore", 1) == ("none", ["soreness"])
+
+
+def test_misspellings_slang_emoji_and_several_symptoms(triager: Triager) -> None:
+    r = triager.read("brusing n sweling, itchey af 😩 but no pain", day=1)
+    assert r.symptoms == ["bruising", "itching", "swelling"]
+    assert "soreness" not in r.symptoms
+
+
+def test_trend_against_the_previous_answer(triager: Triager) -> None:
+    previous = [Observation("swelling", 2)]
+    r = triager.read("my cheek is swollen", day=4, previous=previous)
+    assert r.unclear_trend == ("swelling",)  # the bot asks: better, same or worse?
+    r = triager.read("my cheek is more swollen than yesterday", day=4, previous=previous)
+    assert r.report.present[0].trend is Trend.WORSE
+    assert r.assessment.level is Level.URGENT
+
+
+def test_durations_contact_requests_and_off_topic(triager: Triager) -> None:
+    r = triager.read("itchy for 3 days now, can someone call me?", day=2)
+    assert r.durations == ("for 3 days",)
+    assert r.report.contact_request
+    assert r.assessment.level is Level.ROUTINE
+    assert triager.read("how much is the next session?", day=2).off_topic == "admin"
+    assert triager.read("thank you!!", day=2).off_topic == "thanks"
+    assert triager.read("all good 👍", day=2).off_topic == "well"
+
+
+def test_red_and_warm_swelling_is_an_infection(triager: Triager) -> None:
+    expected = ("urgent", ["infection", "swelling"])
+    assert read(triager, "cheek is red, hot and swollen", 3) == expected
+    assert read(triager, "used a warm compress on the swelling", 1) == ("none", ["swelling"])
+
+
+def _figures(triager: Triager, path: Path) -> dict[str, float]:
+    items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    got = [triager.read(i["text"], day=i["day"]).assessment.level for i in items]
+    want = [Level.parse(i["level"]) for i in items]
+    pairs = list(zip(want, got, strict=True))
+    emergencies = [g for w, g in pairs if w is Level.EMERGENCY]
+    urgent = [g for w, g in pairs if w >= Level.URGENT]
+    calm = [g for w, g in pairs if w is Level.NONE]
+    return {
+        "exact": sum(w == g for w, g in pairs) / len(pairs),
+        "emergency_recall": sum(g is Level.EMERGENCY for g in emergencies) / len(emergencies),
+        "urgent_recall": sum(g >= Level.URGENT for g in urgent) / len(urgent),
+        "false_alarms": sum(g > Level.NONE for g in calm) / len(calm),
+    }
+
+
+@pytest.mark.parametrize("name", ["triage_eval.jsonl", "triage_holdout.jsonl"])
+def test_labelled_messages_meet_the_targets(triager: Triager, name: str) -> None:
+    f = _figures(triager, DATA / name)
+    assert f["emergency_recall"] == 1.0
+    assert f["urgent_recall"] >= 0.97
+    assert f["exact"] >= 0.92
+    assert f["false_alarms"] <= 0.08
