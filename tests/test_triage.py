@@ -57,7 +57,6 @@ def test_every_red_flag_phrase_alone_is_an_emergency(triager: Triager, content: 
         "no trouble breathing, just a small bruise",
         "breathing is fine and my vision is normal",
         "what should I do if my lips swell up?",
-        "my friend said her skin went grey after hers, is that a thing?",
         "the skin went white for a second when I pressed but the colour came straight back",
     ],
 )
@@ -65,6 +64,14 @@ def test_denied_hypothetical_or_someone_elses_red_flags_do_not_fire(
     triager: Triager, text: str
 ) -> None:
     assert triager.read(text, day=1).assessment.level < Level.EMERGENCY
+
+
+def test_someone_elses_symptom_is_not_counted_but_their_red_flag_gets_the_advice(
+    triager: Triager,
+) -> None:
+    assert read(triager, "my friend had hives after hers", 2) == ("none", [])
+    level, _ = read(triager, "writing for my mum, her lips are swelling and she is wheezy", 0)
+    assert level == "emergency"
 
 
 def test_reassurance_never_lowers_a_red_flag(triager: Triager) -> None:
@@ -160,7 +167,9 @@ def _figures(triager: Triager, path: Path) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("name", ["triage_eval.jsonl", "triage_holdout.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["triage_eval.jsonl", "triage_holdout.jsonl", "triage_holdout2.jsonl"]
+)
 def test_labelled_messages_meet_the_targets(triager: Triager, name: str) -> None:
     f = _figures(triager, DATA / name)
     assert f["emergency_recall"] == 1.0

@@ -30,6 +30,7 @@ from bot.core.rules import evaluate, with_trends
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\s\w]")
 _SENTENCE_END = frozenset({".", "!", "?", ";", ":", "\n"})
 _MODIFIER_SPAN = 6
+_RELATIVE = frozenset({"that", "thats", "which", "whichs", "who", "whos"})
 _CLOSING = frozenset(
     {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
      "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
@@ -362,7 +363,10 @@ class Triager:
                 why = absent(h)
                 mentions.append(Mention(name, h.start, clause(h), not why, why_absent=why))
             for flag_id in h.values("flag"):
+                # A red flag about "my mum" still gets the emergency advice: carers write for
+                # patients, and a needless 112 costs less than a missed one.
                 why = absent(h)
+                why = "" if why == "someone else" else why
                 mentions.append(Mention(flag_id, h.start, clause(h), not why, True, why))
 
         # Severity and trend words attach to the nearest symptom mention of their clause;
@@ -376,11 +380,31 @@ class Triager:
             trends = h.values("trend")
             if not grades and not trends:
                 continue
+            why = absent(h)
+            if why == "negated":  # "not growing", "no bigger than yesterday": unchanged
+                grades, trends = [], [Trend.SAME.value] if trends else []
+            elif why:
+                continue
+            if not grades and not trends:
+                continue
             same = [m for m in symptom_mentions if m.clause == clause(h)]
             target: Mention | None = None
-            if same:
+            if same and trends:
+                # The trend is said of the clause's subject: "the lump under the bruise keeps
+                # getting bigger" is about the lump.
+                earlier = [m for m in same if m.start < h.start]
+                target = earlier[0] if earlier else min(same, key=lambda m: m.start)
+                # ...unless a relative pronoun binds it to the noun just before it: "a bruise
+                # with a lump in it that's getting bigger" is about the lump.
+                relative = [
+                    i for i in range(target.start, h.start) if toks[i] in _RELATIVE
+                ]
+                if relative and earlier:
+                    before_relative = [m for m in earlier if m.start < relative[-1]]
+                    target = before_relative[-1] if before_relative else target
+            elif same:
                 target = min(same, key=lambda m: abs(m.start - h.start))
-                if grades and not trends and abs(target.start - h.start) > _MODIFIER_SPAN:
+                if abs(target.start - h.start) > _MODIFIER_SPAN:
                     target = None
             elif grades and not trends:
                 # "itching drives me mad, really bad": the grade is the sentence's symptom's.
@@ -407,7 +431,8 @@ class Triager:
         # "my friend had a bruise like that, mine is still here": the patient has it too.
         for h in hits:
             if h.has("self") and not any(
-                m.clause == clause(h) and m.present for m in symptom_mentions
+                m.present and m.start > h.start and sentence_of[m.start] == sentence_of[h.start]
+                for m in symptom_mentions
             ):
                 theirs = [
                     m for m in symptom_mentions
@@ -430,7 +455,7 @@ class Triager:
         groups_by_clause: dict[int, set[str]] = {}
         for h in hits:
             names = h.values("group")
-            if names and not absent(h):
+            if names and absent(h) in {"", "someone else"}:
                 groups_by_clause.setdefault(clause(h), set()).update(names)
         everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
         temperature = self._temperature(toks, hits, clause_of)
