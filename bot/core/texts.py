@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button, Keyboard
-from bot.core.checkin_flow import Draft
+from bot.core.checkin_flow import TRENDS, Draft
 from bot.core.content import Content
 from bot.core.model import SEVERITY_WORDS, Assessment, Fired, Level, Observation, Trend
 
@@ -62,6 +62,14 @@ def join(*parts: str) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def trend_buttons(content: Content, data: Callable[[str], str]) -> tuple[Button, ...]:
+    """Better / Same / Worse, each sending `data(code)` with code b, s or w."""
+    return tuple(
+        Button(content.messages[f"trend_{trend.value}"], data(code))
+        for code, trend in TRENDS.items()
+    )
+
+
 def checkin_screen(
     content: Content, checkin_id: int, intro: str, draft: Draft
 ) -> tuple[str, Keyboard]:
@@ -83,10 +91,7 @@ def checkin_screen(
     if draft.screen == "trend" and draft.pending_symptom:
         label = content.symptoms[draft.pending_symptom].label
         rows = [
-            tuple(
-                Button(m[f"trend_{word}"], cb.checkin(checkin_id, "t", code))
-                for code, word in (("b", "better"), ("s", "same"), ("w", "worse"))
-            ),
+            trend_buttons(content, lambda code: cb.checkin(checkin_id, "t", code)),
             (Button(m["back"], cb.checkin(checkin_id, "b")),),
         ]
         return join(intro, selected, m.format("ask_trend", symptom=label)), tuple(rows)

@@ -19,6 +19,7 @@ from bot.core.texts import (
     patient_reply,
     ping_text,
     tips_block,
+    trend_buttons,
 )
 from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
@@ -27,7 +28,6 @@ from bot.services.ports import MessageResult, PressResult, Reply
 from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status
 from bot.store.repo import Repo
 
-TRENDS_WORD = {"b": "better", "s": "same", "w": "worse"}
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
 
 
@@ -200,12 +200,7 @@ class Checkins:
     def _clarify_question(self, answer_id: int, symptom: str) -> Reply:
         m = self.d.content.messages
         label = self.d.content.symptoms[symptom].label
-        keyboard = (
-            tuple(
-                cb.Button(m[f"trend_{word}"], cb.trend(answer_id, code))
-                for code, word in (("b", "better"), ("s", "same"), ("w", "worse"))
-            ),
-        )
+        keyboard = (trend_buttons(self.d.content, lambda code: cb.trend(answer_id, code)),)
         return Reply(m.format("clarify_trend", symptom=label), keyboard)
 
     async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:
@@ -247,7 +242,7 @@ class Checkins:
                 answer.observations = [o.to_json() for o in observations]
                 repo.session.add(answer)
         label = self.d.content.symptoms[symptom].label
-        edit = Reply(f"{label}: {m[f'trend_{TRENDS_WORD[press.code]}']}")
+        edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
         reply = Reply(patient_reply(self.d.content, assessment))
         return PressResult(edit=edit, replies=(reply,), escalation_id=escalation_id)
 
