@@ -167,9 +167,7 @@ def _figures(triager: Triager, path: Path) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize(
-    "name", ["triage_eval.jsonl", "triage_holdout.jsonl", "triage_holdout2.jsonl"]
-)
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("triage_*.jsonl")))
 def test_labelled_messages_meet_the_targets(triager: Triager, name: str) -> None:
     f = _figures(triager, DATA / name)
     assert f["emergency_recall"] == 1.0

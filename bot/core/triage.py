@@ -191,7 +191,11 @@ class Triager:
                 add(phrase, "flag", flag_id)
         for name, phrases in lex.groups.items():
             for phrase in phrases:
-                add(phrase, "group", name)
+                if phrase.startswith("@"):  # every phrase of a symptom: "@swelling"
+                    for term in lex.symptoms.get(phrase[1:], []):
+                        add(term, "group", name)
+                else:
+                    add(phrase, "group", name)
         for grade, phrases in lex.severity.items():
             for phrase in phrases:
                 add(phrase, "severity", str(grade))
@@ -329,6 +333,10 @@ class Triager:
 
         modifiers = [h for h in hits if not h.has("pseudo")]
 
+        def compared(c: int) -> bool:
+            """'my sister had hives after hers' compares; 'my wife's face is burning' reports."""
+            return any(clause(h) == c and "comparison" in h.values("group") for h in hits)
+
         def absent(h: Hit) -> str:
             """Why a mention does not count ('' when it does)."""
             c = clause(h)
@@ -338,7 +346,7 @@ class Triager:
                 if m.end <= h.start:
                     if m.has("hypothetical"):
                         return "hypothetical"
-                    if m.has("other_person"):
+                    if m.has("other_person") and compared(c):
                         return "someone else"
                     if m.has("neg_before") and h.start - m.end <= _MODIFIER_SPAN:
                         return "negated"
@@ -404,7 +412,8 @@ class Triager:
                     target = before_relative[-1] if before_relative else target
             elif same:
                 target = min(same, key=lambda m: abs(m.start - h.start))
-                if abs(target.start - h.start) > _MODIFIER_SPAN:
+                reach = 2 * _MODIFIER_SPAN if "3" in grades else _MODIFIER_SPAN
+                if abs(target.start - h.start) > reach:
                     target = None
             elif grades and not trends:
                 # "itching drives me mad, really bad": the grade is the sentence's symptom's.
@@ -441,9 +450,9 @@ class Triager:
                 if theirs:
                     m = theirs[-1]
                     symptom_mentions.append(Mention(m.name, h.start, clause(h), True))
-        compared = self._score_trend(toks, hits)
-        if compared is not None:
-            position, direction = compared
+        scored = self._score_trend(toks, hits)
+        if scored is not None:
+            position, direction = scored
             near = [m for m in symptom_mentions if m.present and m.start <= position]
             if near and near[-1].name not in trend:
                 trend[near[-1].name] = direction
@@ -591,6 +600,25 @@ class Triager:
         return max(found) if found else None
 
     @staticmethod
+    def _unit(toks: list[str], i: int, sentence_of: list[int]) -> str:
+        """'c', 'f', '°' or '' for the number at i: written after it, or named in its sentence."""
+        after = toks[i + 1 : i + 3]
+        if after and after[0] in {"°", "º", "deg", "degrees"}:
+            after = after[1:]
+            if not after or after[0] not in _UNITS_C | _UNITS_F:
+                return "°"
+        if after and after[0] in _UNITS_C:
+            return "c"
+        if after and after[0] in _UNITS_F:
+            return "f"
+        for j in range(i + 1, min(len(toks), i + 6)):  # "101.9 this morning (fahrenheit)"
+            if sentence_of[j] != sentence_of[i]:
+                break
+            if toks[j] in {"celsius", "fahrenheit"}:
+                return toks[j][0]
+        return ""
+
+    @staticmethod
     def _read_temperatures(
         toks: list[str],
         clause_of: list[int],
@@ -600,21 +628,18 @@ class Triager:
     ) -> list[float]:
         found: list[float] = []
         for i, tok in enumerate(toks):
-            if not tok[0].isdigit():
+            if not tok[0].isdigit() or (i + 1 < len(toks) and toks[i + 1] in _NOT_TEMPERATURE):
                 continue
             value = float(tok)
-            unit = toks[i + 1] if i + 1 < len(toks) else ""
-            if unit in {"°", "º", "deg", "degrees"} and i + 2 < len(toks):
-                unit = toks[i + 2] if toks[i + 2] in _UNITS_C | _UNITS_F else "°"
-            fahrenheit = unit in _UNITS_F or (unit not in _UNITS_C and 93 <= value <= 110)
-            celsius = value if not fahrenheit else (value - 32) * 5 / 9
-            has_unit = unit in _UNITS_C | _UNITS_F | {"°"}
-            # "38.1 this evening": a one-decimal number in body range reads as a temperature.
-            bare = "." in tok and 35.0 <= value <= 42.9 and unit not in _NOT_TEMPERATURE
-            beside = sentence_of[i] in anchored and 35 <= value <= 42.9 and unit != "/"
-            if 34.0 <= celsius <= 43.5 and (
-                has_unit or clause_of[i] in context or bare or beside
-            ):
+            unit = Triager._unit(toks, i, sentence_of)
+            fahrenheit = unit == "f" or (unit in {"", "°"} and 93 <= value <= 110)
+            celsius = (value - 32) * 5 / 9 if fahrenheit else value
+            if not 34.0 <= celsius <= 43.5:
+                continue
+            said = unit != "" or clause_of[i] in context  # 38°C, 101 F, "temp 38"
+            bare = "." in tok  # "38.1 this evening", "101.9": a decimal in body range
+            beside = sentence_of[i] in anchored  # "from 37.6 this morning to 39 now"
+            if said or bare or beside:
                 found.append(round(celsius, 1))
                 anchored.add(sentence_of[i])
         return found
