@@ -12,14 +12,17 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot import handlers
+from bot.charts import MatplotlibCharts
 from bot.config import Settings
 from bot.content import load_content
 from bot.core.clock import Clock, SystemClock
 from bot.core.content import Content
+from bot.core.ladder import ClinicHours
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.ports import Messenger
 from bot.store.db import Database
+from bot.store.files import PhotoStore
 from bot.telegram_io import TelegramMessenger
 from scheduler import jobs
 
@@ -82,6 +85,14 @@ def build_services(
         messenger=messenger,
         clinic_tz=ZoneInfo(settings.clinic_timezone),
         token_ttl=timedelta(days=settings.token_ttl_days),
+        clinic_hours=ClinicHours.parse(settings.clinic_hours),
+        ack_timeout_urgent=timedelta(minutes=settings.ack_timeout_urgent_minutes),
+        ack_timeout_emergency=timedelta(minutes=settings.ack_timeout_emergency_minutes),
+        reask_after=timedelta(hours=settings.reask_after_hours),
+        missed_checkins_alert=settings.missed_checkins_alert,
+        charts=MatplotlibCharts(),
+        photo_store=PhotoStore(settings.storage_dir / "photos"),
+        max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
     )
     return Services(deps)
 

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.content import BUNDLED
+from bot.core.ladder import ClinicHours
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,19 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(default=20, gt=0)
     rate_limit: bool = True
     log_level: str = "INFO"
+    clinic_hours: str = "Mon-Fri 09:00-18:00"
+    ack_timeout_emergency_minutes: float = Field(default=5, gt=0)
+    ack_timeout_urgent_minutes: float = Field(default=30, gt=0)
+    reask_after_hours: float = Field(default=6, gt=0)
+    missed_checkins_alert: int = Field(default=2, ge=1)
+    storage_dir: Path = Path("data")
+    max_photo_mb: float = Field(default=10, gt=0, le=20)  # the Bot API serves files up to 20 MB
+
+    @field_validator("clinic_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        ClinicHours.parse(value)
+        return value
 
     @field_validator("clinic_timezone")
     @classmethod

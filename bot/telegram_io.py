@@ -60,6 +60,20 @@ class TelegramMessenger:
             raise delivery_error(exc) from exc
         return int(message.message_id)
 
+    async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
+        try:
+            message = await self.bot.send_photo(chat_id, photo, caption=caption)
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc
+        return int(message.message_id)
+
+    async def fetch_file(self, file_id: str) -> bytes:
+        try:
+            file = await self.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc
+
     async def edit(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
     ) -> None:

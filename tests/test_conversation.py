@@ -116,7 +116,7 @@ async def test_forged_and_garbage_presses_change_nothing(rehearsal: Rehearsal) -
     ana_done = ana_checkin.buttons[0][0][1]  # Ana's "All good"
     await r.process(bob.press(r.server.last(bob.id).message_id, ana_done))
     assert r.server.callback_answers[-1]["text"] == STALE
-    for data in ("c:99999:ok", "zz", "a:1", "k:1:y", "c:1:s:../../etc", "x"):
+    for data in ("c:99999:ok", "zz", "e:1:a", "k:1:y", "c:1:s:../../etc", "x"):
         await r.process(bob.press(r.server.last(bob.id).message_id, data))
         assert r.server.callback_answers[-1]["text"] in {
             STALE,
@@ -134,7 +134,7 @@ async def test_a_patient_cannot_acknowledge_a_ping(rehearsal: Rehearsal) -> None
     await r.invite_clinician(nurse)
     ana = await enrolled(r)
     await r.say(ana, "I can't breathe")
-    await r.process(ana.press(r.server.last(ana.id).message_id, cb.ack(1)))
+    await r.process(ana.press(r.server.last(ana.id).message_id, cb.escalation(1, "a")))
     assert r.server.callback_answers[-1]["text"].startswith("Sorry, this is only")
     (escalation,) = await escalations(r)
     assert escalation.acked_at is None
@@ -201,6 +201,7 @@ async def test_stop_confirm_then_silence_then_start_resumes(rehearsal: Rehearsal
     await r.say(ana, "/stop")
     await r.press(ana, "Yes")
     assert "nothing more will be sent" in r.server.last(ana.id).text
+    await r.tick()  # Tuesday 09:00: the clinic is open, the notice comes in the summary
     assert "stopped the follow-up" in r.server.last(nurse.id).text
     before = len(r.server.sent(ana.id))
     await r.run_until(paris(2026, 11, 5, 12, 0))
@@ -297,11 +298,13 @@ async def test_written_symptom_gets_tips_or_a_clarifying_question(rehearsal: Reh
     assert question.labels == ["Better", "Same", "Worse"]
     await r.press(ana, "Worse")
     assert "passed this on to your clinic" in r.server.last(ana.id).text
+    await r.tick()  # routine: in the summary, which goes out during clinic hours
     assert "G3-worsening" in r.server.last(nurse.id).text
     better = question.buttons[0][0][1]
     assert better is not None
     await r.process(ana.press(question.message_id, better))  # a replay changes nothing
     assert r.server.callback_answers[-1]["text"] == STALE
+    await r.tick()
     assert len([m for m in r.server.sent(nurse.id) if "ROUTINE" in m.text]) == 1
 
 

@@ -55,14 +55,14 @@ async def test_red_flag_pages_clinician_and_ack_updates_every_copy(rehearsal: Re
         assert "EMERGENCY" in ping.text
         assert "Ana" in ping.text
         assert "RF-ANA" in ping.text
-        assert ping.labels == ["Acknowledge"]
+        assert ping.labels == ["Acknowledge", "Resolve", "📞 Call patient", "📈 Timeline"]
 
     await r.press(nurse, "Acknowledge")
     for clinician in (nurse, doctor):
         ping = r.server.last(clinician.id)
         assert "Acknowledged by Nurse" in ping.text
-        assert ping.labels == []
-    await r.process(doctor.press(r.server.last(doctor.id).message_id, "a:1"))
+        assert ping.labels == ["Resolve", "📞 Call patient", "📈 Timeline"]
+    await r.process(doctor.press(r.server.last(doctor.id).message_id, "e:1:a"))
     assert "Already acknowledged by Nurse" in r.server.callback_answers[-1]["text"]
 
 
@@ -106,10 +106,12 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
         assert "normal course" in replies[7]  # bruising on day 7 is still normal
         assert "passed this on to your clinic" in replies[8]
         assert "Please call 112 now" in replies[11]
-        pings = [m.text for m in r.server.sent(martin.id)[1:]]
-        assert len(pings) == 2
-        assert pings[0].startswith("🟡 ROUTINE · Ana")
-        assert "Day 8" in pings[0]
-        assert "G5-persistence" in pings[0]
-        assert pings[1].startswith("🔴 EMERGENCY · Ana")
-        assert "✅ Acknowledged by Martin" in pings[1]
+        messages = [m.text or "" for m in r.server.sent(martin.id)[1:]]
+        assert len(messages) == 2
+        # The routine item (day 8, 18:00 on a Wednesday) waits for Thursday's summary.
+        summary = next(m for m in r.server.sent(martin.id) if "Summary" in (m.text or ""))
+        assert summary.date.astimezone(PARIS).strftime("%a %H") == "Thu 09"  # first tick
+        assert "🟡 ROUTINE · Ana (#1) · day 8" in (summary.text or "")
+        assert "G5-persistence" in (summary.text or "")
+        emergency = next(m for m in messages if m.startswith("🔴 EMERGENCY · Ana"))
+        assert "✅ Acknowledged by Martin" in emergency

@@ -166,7 +166,7 @@ async def test_a_blocked_patient_is_marked_unreachable_and_the_clinic_told(
     invitation = await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
     r.server.inject("sendMessage", __import__("bot.sandbox").sandbox.Fault.blocked(),
                     chat_id=ana.id)
-    await r.run_until(paris(2026, 11, 3, 19, 10))
+    await r.run_until(paris(2026, 11, 4, 9, 10))  # the notice waits for the morning summary
     assert "blocked the bot" in r.server.last(nurse.id).text
     by_step = await rows(r, invitation.patient_id)
     assert all(c.status == Status.CANCELLED for c in by_step.values())
@@ -180,6 +180,7 @@ async def test_blocking_via_my_chat_member_stops_the_schedule(rehearsal: Rehears
     await r.invite_clinician(nurse)
     await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
     await r.process(ana.block())
+    await r.tick()
     assert "blocked the bot" in r.server.last(nurse.id).text
     await r.process(ana.unblock())
     await r.run_until(paris(2026, 11, 4, 12, 0))

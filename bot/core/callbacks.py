@@ -48,10 +48,11 @@ class StopPress:
 
 
 @dataclass(frozen=True, slots=True)
-class AckPress:
-    """A clinician acknowledging an escalation."""
+class EscalationPress:
+    """A clinician's button on a ping or summary: acknowledge, resolve, call, timeline."""
 
     escalation_id: int
+    action: str  # a, r, c, t
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class ReportPress:
     """Start a report outside the schedule."""
 
 
-Callback = Consent | CheckinPress | StopPress | AckPress | TrendPress | ReportPress
+Callback = Consent | CheckinPress | StopPress | EscalationPress | TrendPress | ReportPress
 
 CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
 _ARG = re.compile(r"^[a-z0-9_-]{0,40}$")
@@ -96,9 +97,14 @@ def stop(*, yes: bool) -> str:
     return _fit(f"x:{'y' if yes else 'n'}")
 
 
-def ack(escalation_id: int) -> str:
-    """Code for an Acknowledge button."""
-    return _fit(f"a:{escalation_id}")
+ESCALATION_ACTIONS = frozenset({"a", "r", "c", "t"})
+
+
+def escalation(escalation_id: int, action: str) -> str:
+    """Code for a clinician's button: a(cknowledge), r(esolve), c(all patient), t(imeline)."""
+    if action not in ESCALATION_ACTIONS:
+        raise ValueError(f"bad escalation action {action!r}")
+    return _fit(f"e:{escalation_id}:{action}")
 
 
 def trend(answer_id: int, code: str) -> str:
@@ -132,9 +138,9 @@ def parse(data: str | None) -> Callback | None:
         return CheckinPress(checkin_id, rest[1], arg)
     if kind == "x" and rest in (["y"], ["n"]):
         return StopPress(rest[0] == "y")
-    if kind == "a" and len(rest) == 1:
+    if kind == "e" and len(rest) == 2 and rest[1] in ESCALATION_ACTIONS:
         escalation_id = _int(rest[0])
-        return AckPress(escalation_id) if escalation_id is not None else None
+        return EscalationPress(escalation_id, rest[1]) if escalation_id is not None else None
     if kind == "t" and len(rest) == 2 and rest[1] in {"b", "s", "w"}:
         answer_id = _int(rest[0])
         return TrendPress(answer_id, rest[1]) if answer_id is not None else None

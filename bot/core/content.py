@@ -142,6 +142,7 @@ class Condition(Strict):
     red_flag: list[Ident] | None = None
     measured: bool | None = None  # a temperature was given
     temperature_min_c: float | None = None
+    temperature_min_f: float | None = None  # the same threshold as written in °F
     contact_request: bool | None = None  # message-level: the patient asks to be contacted
 
     @property
@@ -228,8 +229,17 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "unknown_command": [],
         "clinician_help": ["name"],
         "ack_button": [],
+        "resolve_button": [],
+        "call_button": [],
+        "timeline_button": [],
         "acked_toast": [],
         "already_acked": ["who", "when"],
+        "already_resolved": ["who", "when"],
+        "ask_outcome": ["id"],
+        "resolved_toast": ["id"],
+        "call_patient": ["patient", "phone"],
+        "no_phone": ["patient"],
+        "digest_header": ["date", "count"],
         "not_clinician": [],
         "notice_stopped": ["patient"],
         "notice_unreachable": ["patient"],
@@ -288,6 +298,8 @@ class Combination(Strict):
     adds: Ident | None = None
     red_flag: Ident | None = None
     replaces: list[Ident] = []  # symptoms the added one explains (dropped when it is added)
+    inherits: list[Ident] = []  # symptoms whose severity and trend also describe it (kept)
+    severity: int | None = Field(default=None, ge=1, le=4)  # grade given to the added one
 
     @model_validator(mode="after")
     def _one_effect(self) -> Combination:
@@ -343,6 +355,7 @@ class Lexicon(Strict):
     contact: Contact
     off_topic: OffTopic
     self_reference: list[Phrase] = []
+    historical: list[Phrase] = []
     combinations: list[Combination] = []
     never_correct: list[str] = []
 

@@ -46,6 +46,7 @@ class Observation:
     red_flag: str | None = None  # id of a red flag this observation is evidence of
     temperature_c: float | None = None
     present: bool = True
+    temperature_f: float | None = None  # the reading itself, when it was given in °F
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"symptom": self.symptom, "trend": self.trend.value}
@@ -55,6 +56,8 @@ class Observation:
             data["red_flag"] = self.red_flag
         if self.temperature_c is not None:
             data["temperature_c"] = self.temperature_c
+        if self.temperature_f is not None:
+            data["temperature_f"] = self.temperature_f
         if not self.present:
             data["present"] = False
         return data
@@ -63,6 +66,7 @@ class Observation:
     def from_json(cls, data: dict[str, object]) -> Observation:
         severity = data.get("severity")
         temperature = data.get("temperature_c")
+        fahrenheit = data.get("temperature_f")
         red_flag = data.get("red_flag")
         return cls(
             symptom=str(data["symptom"]),
@@ -71,6 +75,7 @@ class Observation:
             red_flag=str(red_flag) if red_flag else None,
             temperature_c=float(temperature) if isinstance(temperature, int | float) else None,
             present=bool(data.get("present", True)),
+            temperature_f=float(fahrenheit) if isinstance(fahrenheit, int | float) else None,
         )
 
 

@@ -28,7 +28,9 @@ def with_trends(report: Report, previous: Sequence[Observation] | None) -> Repor
 
 
 def _replace_trend(o: Observation, trend: Trend) -> Observation:
-    return Observation(o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present)
+    return Observation(
+        o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present, o.temperature_f
+    )
 
 
 def outside_window(symptom: Symptom, day: int) -> bool:
@@ -62,7 +64,13 @@ def _matches(cond: Condition, o: Observation, day: int, symptom: Symptom) -> boo
     if cond.measured is not None:
         checks.append((o.temperature_c is not None) is cond.measured)
     if cond.temperature_min_c is not None:
-        checks.append(o.temperature_c is not None and o.temperature_c >= cond.temperature_min_c)
+        # A reading in °F is held to the °F threshold the clinic wrote (102 °F is 38.9 °C).
+        if o.temperature_f is not None and cond.temperature_min_f is not None:
+            checks.append(o.temperature_f >= cond.temperature_min_f)
+        else:
+            checks.append(
+                o.temperature_c is not None and o.temperature_c >= cond.temperature_min_c
+            )
     return all(checks)
 
 

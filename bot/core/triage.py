@@ -31,6 +31,7 @@ _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\s\w]")
 _SENTENCE_END = frozenset({".", "!", "?", ";", ":", "\n"})
 _MODIFIER_SPAN = 6
 _RELATIVE = frozenset({"that", "thats", "which", "whichs", "who", "whos"})
+_REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
 _CLOSING = frozenset(
     {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
      "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
@@ -50,16 +51,38 @@ _DURATION = re.compile(
 )
 
 
-def _ends_sentence(token: str) -> bool:
-    """Punctuation that ends a sentence, and emoji, which patients use the same way."""
+def _ends_sentence(token: str, known: frozenset[str] = frozenset()) -> bool:
+    """Punctuation that ends a sentence, and emoji, which patients use the same way
+    (unless the lexicon gives the emoji a meaning: "lips 👄 double size")."""
     return token in _SENTENCE_END or (
-        len(token) == 1 and unicodedata.category(token) == "So" and token != "°"
+        len(token) == 1
+        and unicodedata.category(token) == "So"
+        and token != "°"
+        and token not in known
     )
+
+
+_UNITS_WORDS = {w: n for n, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+)}
+_TENS_WORDS = {"thirty": 30, "forty": 40}
+_SPELLED = re.compile(
+    r"\b(thirty|forty|a hundred and|one hundred and|hundred and)(?:[ -](one|two|three|four|five"
+    r"|six|seven|eight|nine))?(?: point (zero|one|two|three|four|five|six|seven|eight|nine))?\b"
+)
+
+
+def _spelled(match: re.Match[str]) -> str:
+    """'thirty nine point five' -> '39.5', 'a hundred and two' -> '102'."""
+    head, unit, decimal = match.groups()
+    value = _TENS_WORDS.get(head, 100) + (_UNITS_WORDS[unit] if unit else 0)
+    return f"{value}.{_UNITS_WORDS[decimal]}" if decimal else str(value)
 
 
 def normalise(text: str) -> str:
     """Lowercase text with apostrophes dropped ("can't" -> "cant") and decimals with points."""
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _SPELLED.sub(_spelled, text)
     text = re.sub(r"[\u200d\ufe0f\U0001F3FB-\U0001F3FF]", "", text)  # emoji joiners, skin tones
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'").replace("'", "")
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
@@ -219,6 +242,7 @@ class Triager:
             "thanks": lex.off_topic.thanks,
             "well": lex.off_topic.well,
             "self": lex.self_reference,
+            "historical": lex.historical,
         }
         for kind, phrases in simple.items():
             for phrase in phrases:
@@ -295,11 +319,10 @@ class Triager:
                 return 1 if score <= 3 else 2 if score <= 6 else 3
         return None
 
-    @staticmethod
-    def _sentences(toks: list[str]) -> list[int]:
+    def _sentences(self, toks: list[str]) -> list[int]:
         out, sentence = [], 0
         for tok in toks:
-            if _ends_sentence(tok):
+            if _ends_sentence(tok, self.known):
                 sentence += 1
             out.append(sentence)
         return out
@@ -310,7 +333,7 @@ class Triager:
         clause, out = 0, []
         for i, tok in enumerate(toks):
             hit = by_start.get(i)
-            if _ends_sentence(tok) or (hit is not None and hit.has("break")):
+            if _ends_sentence(tok, self.known) or (hit is not None and hit.has("break")):
                 clause += 1
             elif tok == ",":
                 nxt = next((h for h in hits if h.start > i), None)
@@ -338,26 +361,29 @@ class Triager:
             return any(clause(h) == c and "comparison" in h.values("group") for h in hits)
 
         def absent(h: Hit) -> str:
-            """Why a mention does not count ('' when it does)."""
+            """Why a mention does not count ('' when it does); the strongest reason wins."""
             c = clause(h)
+            reasons = set()
             for m in modifiers:
                 if clause(m) != c or m is h:
                     continue
-                if m.end <= h.start:
-                    if m.has("hypothetical"):
-                        return "hypothetical"
-                    if m.has("other_person") and compared(c):
-                        return "someone else"
-                    if m.has("neg_before") and h.start - m.end <= _MODIFIER_SPAN:
-                        return "negated"
-                elif (
-                    m.start >= h.end
+                before, after = m.end <= h.start, m.start >= h.end
+                if m.has("historical") and (before or after):
+                    reasons.add("in the past")
+                if before and m.has("hypothetical"):
+                    reasons.add("hypothetical")
+                if before and m.has("other_person") and compared(c):
+                    reasons.add("someone else")
+                if before and m.has("neg_before") and h.start - m.end <= _MODIFIER_SPAN:
+                    reasons.add("negated")
+                if (
+                    after
                     and m.has("neg_after")
                     and m.start - h.end <= _MODIFIER_SPAN
                     and closes(m)
                 ):
-                    return "negated"
-            return ""
+                    reasons.add("negated")
+            return next((r for r in _REASONS if r in reasons), "")
 
         def closes(m: Hit) -> bool:
             """'the itch has gone (now)' resolves; 'the bruise has gone grey' does not."""
@@ -467,9 +493,14 @@ class Triager:
             if names and absent(h) in {"", "someone else"}:
                 groups_by_clause.setdefault(clause(h), set()).update(names)
         everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
-        temperature = self._temperature(toks, hits, clause_of)
+        silenced = {
+            clause(h) for h in modifiers
+            if h.has("hypothetical") or h.has("historical") or h.has("neg_before")
+        }
+        reading = self._temperature(toks, hits, clause_of, silenced)
+        temperature, fahrenheit = reading if reading else (None, None)
         if temperature is not None:
-            if temperature >= 38.0:
+            if temperature >= 38.0 or (fahrenheit is not None and fahrenheit >= 100.4):
                 present.add("fever")
             else:  # measured and normal: whatever "feverish" said, there is no fever
                 present.discard("fever")
@@ -511,6 +542,15 @@ class Triager:
                             trend[combo.adds] = trend[name]
             if combo.adds:
                 present.add(combo.adds)
+                for name in combo.inherits:
+                    if name in severity:
+                        severity[combo.adds] = max(severity.get(combo.adds, 0), severity[name])
+                    if name in trend and _TREND_RANK[trend[name]] > _TREND_RANK[
+                        trend.get(combo.adds, Trend.UNKNOWN)
+                    ]:
+                        trend[combo.adds] = trend[name]
+                if combo.severity is not None:
+                    severity[combo.adds] = max(severity.get(combo.adds, 0), combo.severity)
             if combo.red_flag and combo.red_flag not in flags:
                 flags.append(combo.red_flag)
 
@@ -524,6 +564,7 @@ class Triager:
                     severity.get(name),
                     trend.get(name, Trend.UNKNOWN),
                     temperature_c=temperature if name == "fever" else None,
+                    temperature_f=fahrenheit if name == "fever" else None,
                 )
             )
         for flag_id in flags:
@@ -584,20 +625,25 @@ class Triager:
         direction = Trend.WORSE if now > before else Trend.BETTER if now < before else Trend.SAME
         return scores[0][0], direction
 
-    @staticmethod
-    def _temperature(toks: list[str], hits: list[Hit], clause_of: list[int]) -> float | None:
-        """The highest body temperature written, in °C (a number with a unit or near 'temp')."""
+    def _temperature(
+        self, toks: list[str], hits: list[Hit], clause_of: list[int], silenced: set[int]
+    ) -> tuple[float, float | None] | None:
+        """The highest body temperature written, in °C, and the °F reading if given in °F.
+
+        A number counts when it has a unit, sits near 'temp'/'fever', or has a decimal in body
+        range; not in a clause that is hypothetical, in the past or negated.
+        """
         context = {
             clause_of[h.start]
             for h in hits
             if "fever_context" in h.values("group") or "fever" in h.values("symptom")
         }
-        found: list[float] = []
-        sentence_of = Triager._sentences(toks)
+        sentence_of = self._sentences(toks)
         anchored: set[int] = set()
         for _ in range(2):  # second pass: "from 37.6 this morning to 39 now"
-            found = Triager._read_temperatures(toks, clause_of, context, sentence_of, anchored)
-        return max(found) if found else None
+            raw = self._read_temperatures(toks, clause_of, context, sentence_of, anchored)
+        readings = [reading for reading, i in raw if clause_of[i] not in silenced]
+        return max(readings, key=lambda r: r[0]) if readings else None
 
     @staticmethod
     def _unit(toks: list[str], i: int, sentence_of: list[int]) -> str:
@@ -625,8 +671,8 @@ class Triager:
         context: set[int],
         sentence_of: list[int],
         anchored: set[int],
-    ) -> list[float]:
-        found: list[float] = []
+    ) -> list[tuple[tuple[float, float | None], int]]:
+        found: list[tuple[tuple[float, float | None], int]] = []
         for i, tok in enumerate(toks):
             if not tok[0].isdigit() or (i + 1 < len(toks) and toks[i + 1] in _NOT_TEMPERATURE):
                 continue
@@ -640,6 +686,6 @@ class Triager:
             bare = "." in tok  # "38.1 this evening", "101.9": a decimal in body range
             beside = sentence_of[i] in anchored  # "from 37.6 this morning to 39 now"
             if said or bare or beside:
-                found.append(round(celsius, 1))
+                found.append(((round(celsius, 1), value if fahrenheit else None), i))
                 anchored.add(sentence_of[i])
         return found

@@ -13,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import buttons, errors, membership, patient
+from bot.handlers import buttons, clinician, errors, membership, patient
 
 COMMANDS = [
     ("start", "Start or resume the follow-up"),
@@ -32,6 +32,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("status", patient.status, filters=private))
     app.add_handler(CommandHandler("stop", patient.stop, filters=private))
     app.add_handler(CommandHandler("report", patient.report, filters=private))
+    app.add_handler(CommandHandler("patient", clinician.patient, filters=private))
+    app.add_handler(CommandHandler("patients", clinician.patients, filters=private))
+    app.add_handler(CommandHandler("open", clinician.open_escalations, filters=private))
+    app.add_handler(CommandHandler("clinicians", clinician.clinicians, filters=private))
+    app.add_handler(CommandHandler("rota", clinician.rota, filters=private))
+    app.add_handler(CommandHandler("deactivate", clinician.deactivate, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, patient.unknown_command))
     app.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO), patient.text))
     app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, patient.unsupported))

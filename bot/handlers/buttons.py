@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import BadRequest
 
 from bot.core import callbacks as cb
+from bot.handlers.clinician import show_timeline
 from bot.handlers.context import Context, keyboard_markup, private_chat_id, send, services
 from bot.services.ports import PressResult
 
@@ -32,14 +33,19 @@ async def on_button(update: Update, context: Context) -> None:
         result = await svc.checkins.press(chat_id, message.message_id, press)
     elif isinstance(press, cb.StopPress):
         result = await svc.patients.stop(chat_id, press)
-    elif isinstance(press, cb.AckPress):
-        result = await svc.escalations.acknowledge(chat_id, press)
+    elif isinstance(press, cb.EscalationPress):
+        pressed = await svc.escalations.press(chat_id, press)
+        result = pressed.result
+        if pressed.timeline_for is not None:
+            await query.answer()
+            await show_timeline(context, chat_id, pressed.timeline_for)
+            return
     elif isinstance(press, cb.TrendPress):
         result = await svc.checkins.clarify(chat_id, press)
     else:
         started = await svc.checkins.start_report(chat_id)
         result = PressResult() if started is not None else stale
-    await query.answer(result.toast)
+    await query.answer(result.toast, show_alert=result.alert)
     if result.edit is not None and message is not None:
         try:
             await query.edit_message_text(

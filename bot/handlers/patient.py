@@ -68,8 +68,13 @@ async def text(update: Update, context: Context) -> None:
     if chat_id is None or message is None:
         return
     words = message.text or message.caption or ""
+    svc = services(context)
+    note = await svc.escalations.outcome_note(chat_id, words) if message.text else None
+    if note is not None:
+        await send(context, chat_id, note)
+        return
     photo = message.photo[-1].file_id if message.photo else None
-    result = await services(context).checkins.message(chat_id, words, photo_file_id=photo)
+    result = await svc.checkins.message(chat_id, words, photo_file_id=photo)
     if result is None:
         await _reply_or_greet(context, chat_id, None)
         return

@@ -221,7 +221,10 @@ class Checkins:
             if not await repo.close_clarification(press.answer_id):
                 return PressResult(toast=m["already_answered"])
             observations = tuple(
-                Observation(o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present)
+                Observation(
+                    o.symptom, o.severity, trend, o.red_flag, o.temperature_c, o.present,
+                    o.temperature_f,
+                )
                 if o.symptom == symptom and not o.red_flag
                 else o
                 for o in (Observation.from_json(raw) for raw in answer.observations)
@@ -321,11 +324,16 @@ class Checkins:
             fired=assessment.fired,
             reported_local=self._reported(now),
         )
+        described = "; ".join(describe(o, self.d.content) for o in report.present)
+        summary = f"day {day} · {described or 'asks to be contacted'} · " + ", ".join(
+            assessment.rule_ids
+        )
         escalation = await self.escalations.create(
             repo,
             patient=patient,
             level=assessment.level,
             body=ping_text(self.d.content, view),
+            summary=summary,
             rules=assessment.rule_ids,
             answer_id=answer.id,
         )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import schedule
 from bot.core.clock import Clock
 from bot.core.content import Content
-from bot.services.ports import Messenger
+from bot.core.ladder import ClinicHours
+from bot.services.ports import Charts, Messenger
 from bot.store.db import Database
+from bot.store.files import PhotoStore
 from bot.store.models import Patient, TreatmentSession
+
+WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,14 @@ class Deps:
     claim_batch: int = 200
     claim_lease: timedelta = timedelta(minutes=2)
     max_attempts: int = 5
+    clinic_hours: ClinicHours = WEEKDAYS
+    ack_timeout_urgent: timedelta = timedelta(minutes=30)
+    ack_timeout_emergency: timedelta = timedelta(minutes=5)
+    reask_after: timedelta = timedelta(hours=6)
+    missed_checkins_alert: int = 2
+    charts: Charts | None = None
+    photo_store: PhotoStore | None = None
+    max_photo_bytes: int = 10 * 1024 * 1024
 
 
 def hash_token(token: str) -> str:

@@ -85,7 +85,10 @@ class Dispatcher:
         for escalation_id in report.escalations:
             await self.escalations.deliver(escalation_id)
         if patient_id is None:
+            await self.escalations.advance_ladders()
+            await self.escalations.summarise()
             report.pings = await self.escalations.deliver()
+            report.pings += await self.escalations.deliver_digests()
         return report
 
     async def _handle(self, row: CheckIn, report: TickReport) -> None:

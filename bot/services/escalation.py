@@ -1,18 +1,23 @@
-"""Escalations: create them with one ping row per clinician, deliver pings, acknowledge.
+"""Escalations: page the on-call ladder, summarise routine items, acknowledge, resolve.
 
 Ping rows are written in the same transaction as the answer that caused them, so a crash
-can delay a ping (the dispatcher retries it) but never lose it.
+can delay a page (the dispatcher retries it) but never lose it. A ladder step is claimed and
+its pings written in one transaction, and a ping is unique per (escalation, clinician, step),
+so nothing is paged twice for one step.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.core import callbacks as cb
-from bot.core import schedule
+from bot.core import ladder
 from bot.core.callbacks import Button, Keyboard
 from bot.core.model import Level
+from bot.core.texts import LEVEL_MARK, clip
 from bot.services.common import Deps, local_text
 from bot.services.ports import (
     DeliveryError,
@@ -22,13 +27,24 @@ from bot.services.ports import (
     RecipientBlocked,
     RecipientGone,
     Rejected,
+    Reply,
 )
-from bot.store.models import Escalation, Patient, Ping, Status
+from bot.store.models import Digest, Escalation, Patient, Ping, Status
 from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 15
+Sent = TypeVar("Sent", Ping, Digest)
+DIGEST_ITEMS_PER_MESSAGE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """A clinician's press, answered; `timeline_for` asks the caller to show a timeline."""
+
+    result: PressResult
+    timeline_for: int | None = None
 
 
 class Escalations:
@@ -37,6 +53,7 @@ class Escalations:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
+    # --- creating and laddering
     async def create(
         self,
         repo: Repo,
@@ -44,11 +61,12 @@ class Escalations:
         patient: Patient,
         level: Level,
         body: str,
+        summary: str,
         rules: list[str],
         answer_id: int | None = None,
         kind: str = "clinical",
     ) -> Escalation:
-        """Record an escalation and queue one ping per active clinician (same transaction)."""
+        """Record an escalation; urgent and emergency ones page the first ladder step now."""
         assert patient.id is not None
         now = self.d.clock.now()
         escalation = await repo.add(
@@ -59,44 +77,152 @@ class Escalations:
                 level=level.label,
                 rules=rules,
                 body=body,
+                summary=summary,
                 created_at=now,
+                ladder_step=0,
             )
         )
-        assert escalation.id is not None
-        # Urgent and emergency pings go at once, day or night; routine ones and notices wait
-        # for the clinic's waking hours.
-        due = (
-            now
-            if level >= Level.URGENT
-            else schedule.next_allowed(now, self.d.content.clinic.quiet_hours, self.d.clinic_tz)
-        )
-        clinicians = await repo.active_clinicians()
-        await repo.add_all(
-            [
-                Ping(escalation_id=escalation.id, clinician_id=c.id, chat_id=c.chat_id, due_at=due)
-                for c in clinicians
-                if c.id is not None and c.chat_id is not None
-            ]
-        )
-        if not clinicians:
-            log.error("escalation %s has no active clinician to page", escalation.id)
+        if kind == "clinical" and self.timeout(level) is not None:
+            await self._page(repo, escalation, now)
         return escalation
 
-    def keyboard(self, escalation: Escalation) -> Keyboard | None:
-        if escalation.kind != "clinical" or escalation.acked_at is not None:
-            return None
+    def timeout(self, level: Level) -> timedelta | None:
+        return ladder.ack_timeout(
+            level, urgent=self.d.ack_timeout_urgent, emergency=self.d.ack_timeout_emergency
+        )
+
+    async def _page(self, repo: Repo, escalation: Escalation, now: datetime) -> None:
+        """Write the pings of the escalation's current step and when the next one is due."""
         assert escalation.id is not None
-        return ((Button(self.d.content.messages["ack_button"], cb.ack(escalation.id)),),)
+        rota = [c.id for c in await repo.rota() if c.id is not None]
+        active = {c.id: c for c in await repo.active_clinicians() if c.id is not None}
+        who = ladder.recipients(escalation.ladder_step, rota, list(active))
+        timeout = self.timeout(Level.parse(escalation.level))
+        if who is None or timeout is None:
+            log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation.id)
+            return
+        if not who:
+            log.error("escalation %s has no active clinician to page", escalation.id)
+        await repo.add_all(
+            [
+                Ping(
+                    escalation_id=escalation.id,
+                    clinician_id=clinician_id,
+                    step=escalation.ladder_step,
+                    chat_id=active[clinician_id].chat_id or 0,
+                    due_at=now,
+                )
+                for clinician_id in who
+            ]
+        )
+        escalation.next_step_at = now + timeout
+        repo.session.add(escalation)
+
+    async def advance_ladders(self) -> list[int]:
+        """Move every unacknowledged page whose time is up one step; returns their ids."""
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            moved = await repo.claim_ladder_steps(now, limit=self.d.claim_batch)
+            for escalation in moved:
+                await self._page(repo, escalation, now)
+        return [e.id for e in moved if e.id is not None]
+
+    # --- morning summary
+    async def summarise(self) -> int:
+        """During clinic hours, once a day: routine items and notices in one summary each."""
+        now = self.d.clock.now()
+        tz = self.d.clinic_tz
+        if not self.d.clinic_hours.is_open(now, tz):
+            return 0
+        today = now.astimezone(tz).date()
+        async with self.d.db.tx() as repo:
+            if await repo.digest_sent_on(today):
+                return 0
+            items = await repo.claim_unsummarised(now, limit=500)
+            if not items:
+                return 0
+            clinicians = await repo.active_clinicians()
+            ids = [e.id for e in items if e.id is not None]
+            parts = [
+                ids[i : i + DIGEST_ITEMS_PER_MESSAGE]
+                for i in range(0, len(ids), DIGEST_ITEMS_PER_MESSAGE)
+            ]
+            await repo.add_all(
+                [
+                    Digest(
+                        clinic_date=today,
+                        part=n,
+                        clinician_id=c.id,
+                        chat_id=c.chat_id,
+                        escalation_ids=part,
+                        due_at=now,
+                    )
+                    for c in clinicians
+                    if c.id is not None and c.chat_id is not None
+                    for n, part in enumerate(parts)
+                ]
+            )
+        return len(items)
+
+    async def _digest_screen(self, repo: Repo, digest: Digest) -> Reply:
+        m = self.d.content.messages
+        items = await repo.escalations(digest.escalation_ids)
+        date = digest.clinic_date.strftime("%a %d %b")
+        lines = [m.format("digest_header", date=date, count=len(items))]
+        rows: list[tuple[Button, ...]] = []
+        for n, e in enumerate(items, 1):
+            assert e.id is not None
+            state = await self._state_line(repo, e)
+            patient = await repo.patient(e.patient_id)
+            name = patient.name if patient else f"patient #{e.patient_id}"
+            mark = LEVEL_MARK[Level.parse(e.level)]
+            lines.append(f"{n}. {mark} · {name} (#{e.patient_id}) · {e.summary}{state}")
+            if e.kind == "clinical":
+                buttons = [Button(f"📈 {n}", cb.escalation(e.id, "t"))]
+                if e.acked_at is None:
+                    buttons.insert(0, Button(f"✅ {n}", cb.escalation(e.id, "a")))
+                rows.append(tuple(buttons))
+        return Reply(clip("\n".join(lines), 4000), tuple(rows) or None)
+
+    # --- what a ping says and offers
+    async def _state_line(self, repo: Repo, e: Escalation) -> str:
+        parts = []
+        if e.acked_at is not None:
+            who = await repo.clinician(e.acked_by or 0)
+            parts.append(
+                f"✅ Acknowledged by {who.name if who else '?'} at "
+                f"{local_text(e.acked_at, self.d.clinic_tz)}"
+            )
+        if e.resolved_at is not None:
+            who = await repo.clinician(e.resolved_by or 0)
+            parts.append(
+                f"✔️ Resolved by {who.name if who else '?'} at "
+                f"{local_text(e.resolved_at, self.d.clinic_tz)}: {e.outcome or ''}"
+            )
+        return "".join(f"\n   {p}" for p in parts)
 
     async def text(self, repo: Repo, escalation: Escalation) -> str:
-        """The ping as it should read now (with who acknowledged, once someone did)."""
-        if escalation.acked_at is None or escalation.acked_by is None:
-            return escalation.body
-        clinician = await repo.clinician(escalation.acked_by)
-        who = clinician.name if clinician else f"clinician #{escalation.acked_by}"
-        when = local_text(escalation.acked_at, self.d.clinic_tz)
-        return f"{escalation.body}\n✅ Acknowledged by {who} at {when}"
+        """The ping as it should read now (who acknowledged, who resolved and how)."""
+        state = await self._state_line(repo, escalation)
+        return clip(escalation.body + state.replace("\n   ", "\n"), 4000)
 
+    def keyboard(self, escalation: Escalation) -> Keyboard | None:
+        if escalation.kind != "clinical":
+            return None
+        assert escalation.id is not None
+        m, eid = self.d.content.messages, escalation.id
+        first: list[Button] = []
+        if escalation.acked_at is None:
+            first.append(Button(m["ack_button"], cb.escalation(eid, "a")))
+        if escalation.resolved_at is None:
+            first.append(Button(m["resolve_button"], cb.escalation(eid, "r")))
+        second = (
+            Button(m["call_button"], cb.escalation(eid, "c")),
+            Button(m["timeline_button"], cb.escalation(eid, "t")),
+        )
+        return (tuple(first), second) if first else ((second[1],),)
+
+    # --- delivery
     async def deliver(self, escalation_id: int | None = None) -> int:
         """Send due pings (of one escalation, or all); returns how many were delivered."""
         now = self.d.clock.now()
@@ -109,82 +235,173 @@ class Escalations:
             )
         sent = 0
         for ping in pings:
-            sent += await self._send(ping)
+            async with self.d.db.tx() as repo:
+                escalation = await repo.escalation(ping.escalation_id)
+                assert escalation is not None
+                screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
+            # A lost emergency page costs more than a duplicate one: timeouts are resent.
+            sent += await self._send(Ping, ping, screen, resend_on_timeout=True)
         return sent
 
-    async def _send(self, ping: Ping) -> int:
-        assert ping.id is not None and ping.claimed_at is not None
+    async def deliver_digests(self) -> int:
+        now = self.d.clock.now()
         async with self.d.db.tx() as repo:
-            escalation = await repo.escalation(ping.escalation_id)
-            assert escalation is not None
-            text = await self.text(repo, escalation)
-        keyboard = self.keyboard(escalation)
+            digests = await repo.claim_due(
+                Digest, now, limit=self.d.claim_batch, lease=self.d.claim_lease
+            )
+        sent = 0
+        for digest in digests:
+            async with self.d.db.tx() as repo:
+                screen = await self._digest_screen(repo, digest)
+            sent += await self._send(Digest, digest, screen, resend_on_timeout=False)
+        return sent
+
+    async def _send(
+        self, model: type[Sent], row: Sent, screen: Reply, *, resend_on_timeout: bool
+    ) -> int:
+        assert row.id is not None and row.claimed_at is not None
         now = self.d.clock.now()
         outcome: dict[str, object]
         try:
-            message_id = await self.d.messenger.send(ping.chat_id, text, keyboard)
+            message_id = await self.d.messenger.send(row.chat_id, screen.text, screen.keyboard)
         except RateLimited as exc:
-            outcome = self._retry(ping, now, exc.retry_after, str(exc), count=False)
+            outcome = self._retry(row, now, exc.retry_after, str(exc), count=False)
         except (RecipientBlocked, RecipientGone, Rejected) as exc:
-            log.warning("ping %s to clinician %s failed: %s", ping.id, ping.clinician_id, exc)
+            log.warning("%s %s to clinician %s failed: %s", model.__name__, row.id,
+                        row.clinician_id, exc)
             outcome = {"status": Status.FAILED, "reason": type(exc).__name__}
         except MaybeDelivered:
-            # A lost emergency page costs more than a duplicate one: resend.
-            outcome = self._retry(ping, now, RETRY_BASE_SECONDS, "timed out; resending")
+            outcome = (
+                self._retry(row, now, RETRY_BASE_SECONDS, "timed out; resending")
+                if resend_on_timeout
+                else {"status": Status.SENT, "sent_at": now, "reason": "timed out"}
+            )
         except DeliveryError as exc:
-            outcome = self._retry(ping, now, RETRY_BASE_SECONDS * 2**ping.attempts, str(exc))
+            outcome = self._retry(row, now, RETRY_BASE_SECONDS * 2**row.attempts, str(exc))
         else:
             outcome = {"status": Status.SENT, "sent_at": now, "message_id": message_id}
         async with self.d.db.tx() as repo:
-            await repo.finish(Ping, ping.id, ping.claimed_at, **outcome)
+            await repo.finish(model, row.id, row.claimed_at, **outcome)
         return 1 if outcome["status"] == Status.SENT else 0
 
     def _retry(
-        self, ping: Ping, now: datetime, delay: float, reason: str, *, count: bool = True
+        self, row: Ping | Digest, now: datetime, delay: float, reason: str, *, count: bool = True
     ) -> dict[str, object]:
-        if count and ping.attempts >= self.d.max_attempts:
-            log.error("ping %s gave up after %s attempts: %s", ping.id, ping.attempts, reason)
+        if count and row.attempts >= self.d.max_attempts:
+            log.error("%s %s gave up after %s attempts: %s", type(row).__name__, row.id,
+                      row.attempts, reason)
             return {"status": Status.FAILED, "reason": f"gave up: {reason}"}
-        return {
+        outcome: dict[str, object] = {
             "status": Status.PENDING,
             "due_at": now + timedelta(seconds=delay),
             "reason": reason,
         }
+        if not count:
+            outcome["attempts"] = row.attempts - 1
+        return outcome
 
-    async def acknowledge(self, chat_id: int, press: cb.AckPress) -> PressResult:
-        """A clinician takes an escalation; every copy of the ping is updated."""
+    # --- clinicians act
+    async def press(self, chat_id: int, press: cb.EscalationPress) -> Pressed:
+        """A clinician's button on a ping or a summary."""
         m = self.d.content.messages
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
             clinician = await repo.clinician_by_chat(chat_id)
             if clinician is None or not clinician.active or clinician.id is None:
-                return PressResult(toast=m["not_clinician"])
+                return Pressed(PressResult(toast=m["not_clinician"]))
             escalation = await repo.escalation(press.escalation_id)
             if escalation is None or escalation.kind != "clinical":
-                return PressResult(toast=m["stale_button"])
-            if not await repo.acknowledge(press.escalation_id, clinician.id, now):
-                await repo.session.refresh(escalation)
-                who = await repo.clinician(escalation.acked_by or 0)
-                when = local_text(escalation.acked_at or now, self.d.clinic_tz)
-                return PressResult(
-                    toast=m.format("already_acked", who=who.name if who else "?", when=when)
+                return Pressed(PressResult(toast=m["stale_button"]))
+            patient = await repo.patient(escalation.patient_id)
+            label = f"{patient.name} (#{escalation.patient_id})" if patient else "?"
+            if press.action == "t":
+                return Pressed(PressResult(), timeline_for=escalation.patient_id)
+            if press.action == "c":
+                phone = patient.phone if patient else None
+                toast = (
+                    m.format("call_patient", patient=label, phone=phone)
+                    if phone
+                    else m.format("no_phone", patient=label)
                 )
-            await repo.session.refresh(escalation)
-            text = await self.text(repo, escalation)
-            copies = [
-                p for p in await repo.pings_of(press.escalation_id) if p.message_id is not None
-            ]
-        for ping in copies:
+                return Pressed(PressResult(toast=toast, alert=True))
+            if press.action == "r":
+                if escalation.resolved_at is not None:
+                    return Pressed(PressResult(toast=await self._taken(repo, escalation)))
+                await repo.acknowledge(escalation.id or 0, clinician.id, now)
+                clinician.awaiting_outcome_for = escalation.id
+                repo.session.add(clinician)
+                result = PressResult(replies=(Reply(m.format("ask_outcome", id=escalation.id)),))
+            elif not await repo.acknowledge(escalation.id or 0, clinician.id, now):
+                await repo.session.refresh(escalation)
+                return Pressed(PressResult(toast=await self._taken(repo, escalation)))
+            else:
+                result = PressResult(toast=m["acked_toast"])
+            copies = await self._copies(repo, escalation)
+        await self._rewrite(copies)
+        return Pressed(result)
+
+    async def _taken(self, repo: Repo, escalation: Escalation) -> str:
+        m = self.d.content.messages
+        if escalation.resolved_at is not None:
+            who = await repo.clinician(escalation.resolved_by or 0)
+            when = local_text(escalation.resolved_at, self.d.clinic_tz)
+            return m.format("already_resolved", who=who.name if who else "?", when=when)
+        who = await repo.clinician(escalation.acked_by or 0)
+        when = local_text(escalation.acked_at or self.d.clock.now(), self.d.clinic_tz)
+        return m.format("already_acked", who=who.name if who else "?", when=when)
+
+    async def outcome_note(self, chat_id: int, text: str) -> Reply | None:
+        """A clinician's text after Resolve is the outcome note; None if we asked none."""
+        async with self.d.db.tx() as repo:
+            clinician = await repo.clinician_by_chat(chat_id)
+            if clinician is None or not clinician.active or clinician.id is None:
+                return None
+            escalation_id = clinician.awaiting_outcome_for
+            if escalation_id is None:
+                return None
+            clinician.awaiting_outcome_for = None
+            repo.session.add(clinician)
+            note = clip(text.strip(), 500) or "(no note)"
+            await repo.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
+            escalation = await repo.escalation(escalation_id)
+            copies = await self._copies(repo, escalation) if escalation is not None else []
+        await self._rewrite(copies)
+        return Reply(self.d.content.messages.format("resolved_toast", id=escalation_id))
+
+    async def _copies(
+        self, repo: Repo, escalation: Escalation
+    ) -> list[tuple[int, int, Reply]]:
+        """Every message showing this escalation, as it should now read: pings and summaries."""
+        await repo.session.flush()
+        await repo.session.refresh(escalation)
+        assert escalation.id is not None
+        screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
+        copies = [
+            (p.chat_id, p.message_id, screen)
+            for p in await repo.pings_of(escalation.id)
+            if p.message_id is not None
+        ]
+        since = escalation.created_at.astimezone(self.d.clinic_tz).date()
+        for digest in await repo.digests_with(escalation.id, since):
+            if digest.message_id is not None:
+                copies.append(
+                    (digest.chat_id, digest.message_id, await self._digest_screen(repo, digest))
+                )
+        return copies
+
+    async def _rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
+        """Edit the copies, after the transaction: never hold one across network calls."""
+        for chat_id, message_id, screen in copies:
             try:
-                await self.d.messenger.edit(ping.chat_id, ping.message_id or 0, text, None)
+                await self.d.messenger.edit(chat_id, message_id, screen.text, screen.keyboard)
             except DeliveryError as exc:
-                log.warning("could not update ping %s: %s", ping.id, exc)
-        return PressResult(toast=m["acked_toast"])
+                log.warning("could not update message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def notice(self, repo: Repo, patient: Patient, key: str, **values: str) -> Escalation:
         """Tell the clinic something about a patient that is not a clinical threshold."""
         label = f"{patient.name} (patient #{patient.id})"
         body = self.d.content.messages.format(key, patient=label, **values)
         return await self.create(
-            repo, patient=patient, level=Level.NONE, body=body, rules=[], kind="notice"
+            repo, patient=patient, level=Level.NONE, body=body, summary=body, rules=[],
+            kind="notice",
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bot.services.checkins import Checkins
+from bot.services.clinic import Clinic
 from bot.services.common import Deps
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
 from bot.services.patients import Patients
+from bot.services.timeline import Timeline
 
 
 class Services:
@@ -20,6 +22,8 @@ class Services:
         self.checkins = Checkins(deps, self.escalations)
         self.patients = Patients(deps, self.escalations)
         self.dispatcher = Dispatcher(deps, self.checkins, self.escalations)
+        self.timeline = Timeline(deps)
+        self.clinic = Clinic(deps)
 
 
 class BotData:

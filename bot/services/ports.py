@@ -13,6 +13,7 @@ Delivery errors, as the messenger adapter reports them:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,6 +65,43 @@ class Messenger(Protocol):
         """Replace a message's text and buttons (no buttons when keyboard is None)."""
         ...
 
+    async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
+        """Send a picture (PNG or JPEG bytes); returns its message id."""
+        ...
+
+    async def fetch_file(self, file_id: str) -> bytes:
+        """Download a file a person sent (photos) through the Bot API."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomSeries:
+    """One symptom's severity by day, with its normal window, for a chart."""
+
+    label: str
+    points: tuple[tuple[int, int], ...]  # (day since the session, grade 0..4)
+    window: tuple[int, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoTile:
+    """One photo for the side-by-side strip."""
+
+    day: int
+    data: bytes
+
+
+class Charts(Protocol):
+    """Draws the timeline's pictures."""
+
+    def severity(self, title: str, series: Sequence[SymptomSeries], last_day: int) -> bytes:
+        """Severity by day, one row per symptom, normal window shaded (PNG)."""
+        ...
+
+    def photos(self, title: str, tiles: Sequence[PhotoTile]) -> bytes:
+        """Photos side by side by day (PNG)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -78,6 +116,7 @@ class PressResult:
     """What answers a button press: a toast, an edit of the pressed message, new messages."""
 
     toast: str | None = None
+    alert: bool = False  # show the toast as a dialog the clinician must dismiss
     edit: Reply | None = None
     replies: tuple[Reply, ...] = ()
     escalation_id: int | None = None  # pings to deliver once the patient has their reply
@@ -105,3 +144,9 @@ class OfflineMessenger:
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
     ) -> None:
         raise Rejected("this command runs without a bot connection and cannot edit messages")
+
+    async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
+        raise Rejected("this command runs without a bot connection and cannot send photos")
+
+    async def fetch_file(self, file_id: str) -> bytes:
+        raise Rejected("this command runs without a bot connection and cannot fetch files")

@@ -81,6 +81,9 @@ class Clinician(SQLModel, table=True):
     name: str
     chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     active: bool = True
+    is_admin: bool = False
+    rota_position: int | None = None  # order on the on-call rota (None: not on it)
+    awaiting_outcome_for: int | None = None  # escalation whose outcome note we asked for
     created_at: datetime = Field(sa_type=UTCDateTime)
     registered_at: datetime | None = _ts()
 
@@ -168,20 +171,61 @@ class Escalation(SQLModel, table=True):
     level: str
     rules: list[str] = Field(default_factory=list, sa_type=JSON)
     body: str
-    status: str = "open"  # open | acknowledged
+    summary: str = ""  # one line for lists and morning summaries
+    status: str = "open"  # open | acknowledged | resolved
     created_at: datetime = Field(sa_type=UTCDateTime)
     acked_by: int | None = Field(default=None, foreign_key="clinician.id")
     acked_at: datetime | None = _ts()
+    resolved_by: int | None = Field(default=None, foreign_key="clinician.id")
+    resolved_at: datetime | None = _ts()
+    outcome: str | None = None
+    ladder_step: int = 0
+    next_step_at: datetime | None = _ts(index=True)  # when an unacknowledged page moves on
+    summarised_at: datetime | None = _ts()  # routine items: when a morning summary took them
 
 
 class Ping(Delivery, table=True):
     """One escalation's copy for one clinician; delivered like a check-in row."""
 
     __table_args__ = (
-        UniqueConstraint("escalation_id", "clinician_id", name="uq_ping_escalation_clinician"),
+        UniqueConstraint(
+            "escalation_id", "clinician_id", "step", name="uq_ping_escalation_clinician_step"
+        ),
         Index("ix_ping_due", "status", "due_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     escalation_id: int = Field(foreign_key="escalation.id", index=True)
     clinician_id: int = Field(foreign_key="clinician.id")
+    step: int = 0  # ladder step that paged this clinician
     chat_id: int = Field(sa_type=BigInteger)
+
+
+class Digest(Delivery, table=True):
+    """One clinician's morning summary of routine escalations and notices."""
+
+    __table_args__ = (
+        UniqueConstraint("clinic_date", "clinician_id", "part", name="uq_digest_day_clinician"),
+        Index("ix_digest_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_date: date
+    part: int = 0  # a long summary is split over several messages
+    clinician_id: int = Field(foreign_key="clinician.id")
+    chat_id: int = Field(sa_type=BigInteger)
+    escalation_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+
+
+class Photo(SQLModel, table=True):
+    """A photo a patient sent, kept at full resolution in the photo store."""
+
+    __table_args__ = (UniqueConstraint("patient_id", "file_unique_id", name="uq_photo_file"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    answer_id: int | None = Field(default=None, foreign_key="answer.id")
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    file_unique_id: str = Field(max_length=128)
+    path: str  # inside the photo store
+    size: int
+    mime: str
+    day: int
+    created_at: datetime = Field(sa_type=UTCDateTime)

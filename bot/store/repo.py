@@ -14,16 +14,18 @@ from bot.store.models import (
     Answer,
     CheckIn,
     Clinician,
+    Digest,
     Escalation,
     Invite,
     Patient,
     PatientStatus,
+    Photo,
     Ping,
     Status,
     TreatmentSession,
 )
 
-Row = TypeVar("Row", CheckIn, Ping)
+Row = TypeVar("Row", CheckIn, Ping, Digest)
 M = TypeVar("M", bound=SQLModel)
 
 
@@ -110,6 +112,23 @@ class Repo:
     async def clinician_by_chat(self, chat_id: int) -> Clinician | None:
         result = await self.session.exec(select(Clinician).where(Clinician.chat_id == chat_id))
         return result.first()
+
+    async def rota(self) -> list[Clinician]:
+        """Active, registered clinicians on the on-call rota, in order."""
+        result = await self.session.exec(
+            select(Clinician)
+            .where(
+                col(Clinician.active).is_(True),
+                col(Clinician.chat_id).is_not(None),
+                col(Clinician.rota_position).is_not(None),
+            )
+            .order_by(col(Clinician.rota_position), col(Clinician.id))
+        )
+        return list(result.all())
+
+    async def clinicians(self) -> list[Clinician]:
+        result = await self.session.exec(select(Clinician).order_by(col(Clinician.id)))
+        return list(result.all())
 
     async def active_clinicians(self) -> list[Clinician]:
         result = await self.session.exec(
@@ -325,17 +344,148 @@ class Repo:
         return list(result.all())
 
     async def acknowledge(self, escalation_id: int, clinician_id: int, now: datetime) -> bool:
-        """Record the first acknowledgement; False if someone already acknowledged."""
+        """Record the first acknowledgement and stop the ladder; False if already taken."""
         result = await self.session.exec(
             update(Escalation)
             .where(col(Escalation.id) == escalation_id, col(Escalation.acked_at).is_(None))
-            .values(status="acknowledged", acked_by=clinician_id, acked_at=now)
+            .values(status="acknowledged", acked_by=clinician_id, acked_at=now, next_step_at=None)
         )
         return bool(result.rowcount)
+
+    async def resolve(
+        self, escalation_id: int, clinician_id: int, now: datetime, outcome: str
+    ) -> bool:
+        """Close an escalation with its outcome; False if it was already resolved."""
+        result = await self.session.exec(
+            update(Escalation)
+            .where(col(Escalation.id) == escalation_id, col(Escalation.resolved_at).is_(None))
+            .values(
+                status="resolved",
+                resolved_by=clinician_id,
+                resolved_at=now,
+                outcome=outcome,
+                next_step_at=None,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def claim_ladder_steps(self, now: datetime, *, limit: int) -> list[Escalation]:
+        """Take the escalations whose page went unacknowledged past its time, one step on.
+
+        The step is counted in the same statement that claims them, so two dispatchers never
+        page the same step twice (SKIP LOCKED on PostgreSQL, one writer on SQLite).
+        """
+        due = (
+            select(Escalation.id)
+            .where(col(Escalation.status) == "open", col(Escalation.next_step_at) <= now)
+            .order_by(col(Escalation.next_step_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.exec(
+            update(Escalation)
+            .where(col(Escalation.id).in_(due.scalar_subquery()))
+            .values(ladder_step=col(Escalation.ladder_step) + 1, next_step_at=None)
+            .returning(Escalation)
+            .execution_options(synchronize_session=False)
+        )
+        return list(result.scalars().all())
+
+    async def claim_unsummarised(self, now: datetime, *, limit: int) -> list[Escalation]:
+        """Routine escalations and notices not yet in a morning summary, marked as taken."""
+        due = (
+            select(Escalation.id)
+            .where(
+                col(Escalation.level).in_(["none", "routine"]),
+                col(Escalation.summarised_at).is_(None),
+                col(Escalation.status) != "resolved",
+                col(Escalation.created_at) <= now,
+            )
+            .order_by(col(Escalation.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.exec(
+            update(Escalation)
+            .where(col(Escalation.id).in_(due.scalar_subquery()))
+            .values(summarised_at=now)
+            .returning(Escalation)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(result.scalars().all(), key=lambda e: e.id or 0)
+
+    async def digest_sent_on(self, clinic_date: date) -> bool:
+        result = await self.session.exec(
+            select(func.count()).select_from(Digest).where(Digest.clinic_date == clinic_date)
+        )
+        return bool(result.one())
+
+    async def digests_with(self, escalation_id: int, since: date) -> list[Digest]:
+        """Summary messages that list this escalation (to update every copy)."""
+        result = await self.session.exec(
+            select(Digest).where(col(Digest.clinic_date) >= since).order_by(col(Digest.id))
+        )
+        return [d for d in result.all() if escalation_id in d.escalation_ids]
+
+    async def escalations(self, ids: Sequence[int]) -> list[Escalation]:
+        result = await self.session.exec(
+            select(Escalation).where(col(Escalation.id).in_(list(ids))).order_by(col(Escalation.id))
+        )
+        return list(result.all())
+
+    async def open_escalations(self) -> list[Escalation]:
+        result = await self.session.exec(
+            select(Escalation)
+            .where(col(Escalation.status) != "resolved", col(Escalation.kind) == "clinical")
+            .order_by(col(Escalation.created_at))
+        )
+        return list(result.all())
 
     async def pings_of(self, escalation_id: int) -> list[Ping]:
         result = await self.session.exec(
             select(Ping).where(Ping.escalation_id == escalation_id).order_by(col(Ping.id))
+        )
+        return list(result.all())
+
+    async def photos_of(self, patient_id: int) -> list[Photo]:
+        result = await self.session.exec(
+            select(Photo).where(Photo.patient_id == patient_id).order_by(col(Photo.id))
+        )
+        return list(result.all())
+
+    async def photo_known(self, patient_id: int, file_unique_id: str) -> bool:
+        result = await self.session.exec(
+            select(func.count()).select_from(Photo).where(
+                Photo.patient_id == patient_id, Photo.file_unique_id == file_unique_id
+            )
+        )
+        return bool(result.one())
+
+    async def latest_open_escalation(self, patient_id: int, since: datetime) -> Escalation | None:
+        result = await self.session.exec(
+            select(Escalation)
+            .where(
+                Escalation.patient_id == patient_id,
+                Escalation.kind == "clinical",
+                col(Escalation.status) != "resolved",
+                col(Escalation.created_at) >= since,
+            )
+            .order_by(col(Escalation.created_at).desc())
+            .limit(1)
+        )
+        return result.first()
+
+    async def patients(self) -> list[Patient]:
+        result = await self.session.exec(select(Patient).order_by(col(Patient.id)))
+        return list(result.all())
+
+    async def find_patients(self, name: str) -> list[Patient]:
+        """Patients whose name contains `name`, ignoring case."""
+        result = await self.session.exec(
+            select(Patient)
+            .where(func.lower(Patient.name).contains(name.lower()))
+            .order_by(col(Patient.id))
+            .limit(20)
         )
         return list(result.all())
 

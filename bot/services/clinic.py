@@ -1,0 +1,157 @@
+"""What clinicians and admins can ask of the bot: patients, open escalations, the rota."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core import callbacks as cb
+from bot.core.callbacks import Button
+from bot.core.model import Level
+from bot.core.texts import LEVEL_MARK, clip
+from bot.services.common import Deps, day_of, local_text
+from bot.services.ports import Reply
+from bot.store.models import Clinician
+from bot.store.repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The result of looking a patient up: one id, or a reply listing the candidates."""
+
+    patient_id: int | None
+    reply: Reply | None = None
+
+
+class Clinic:
+    """Clinician commands, each behind the same authorisation."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def clinician(self, chat_id: int, *, admin: bool = False) -> Clinician | None:
+        """The active clinician (or admin) using this chat; None for anyone else."""
+        async with self.d.db.tx() as repo:
+            clinician = await repo.clinician_by_chat(chat_id)
+        if clinician is None or not clinician.active or (admin and not clinician.is_admin):
+            return None
+        return clinician
+
+    async def find(self, query: str) -> Found:
+        """A patient by id ('12', '#12') or by part of their name."""
+        query = query.strip().lstrip("#")
+        async with self.d.db.tx() as repo:
+            if query.isdigit():
+                patient = await repo.patient(int(query))
+                if patient is not None:
+                    return Found(patient.id)
+                return Found(None, Reply(f"No patient #{query}."))
+            matches = await repo.find_patients(query) if query else []
+        if len(matches) == 1:
+            return Found(matches[0].id)
+        if not matches:
+            return Found(None, Reply("No patient matches that. Try /patients."))
+        lines = ["Several patients match; send /patient with the number:"]
+        lines += [f"#{p.id} {p.name} ({p.status})" for p in matches]
+        return Found(None, Reply("\n".join(lines)))
+
+    async def patients(self) -> Reply:
+        """Active patients with their day and last status, worst first."""
+        now = self.d.clock.now()
+        rows: list[tuple[int, int, str]] = []
+        async with self.d.db.tx() as repo:
+            open_levels = await self._open_levels(repo)
+            for p in await repo.active_patients():
+                assert p.id is not None
+                day = day_of(p, await repo.sessions_of(p.id), now)
+                answers = [a for a in await repo.answers_of(p.id) if a.source != "note"]
+                last = answers[-1] if answers else None
+                worst = open_levels.get(p.id, -1)
+                status = (
+                    f"{LEVEL_MARK[Level(worst)]} open"
+                    if worst >= 0
+                    else f"last answer: {last.level}" if last else "no answer yet"
+                )
+                last_level = Level.parse(last.level) if last else Level.NONE
+                rows.append((worst, last_level, f"#{p.id} {p.name} · day {day} · {status}"))
+        if not rows:
+            return Reply("No active patients.")
+        rows.sort(key=lambda r: (-r[0], -r[1], r[2]))
+        return Reply(clip("Active patients, most worrying first:\n" + "\n".join(
+            r[2] for r in rows
+        ), 4000))
+
+    async def _open_levels(self, repo: Repo) -> dict[int, int]:
+        levels: dict[int, int] = {}
+        for e in await repo.open_escalations():
+            level = int(Level.parse(e.level))
+            levels[e.patient_id] = max(levels.get(e.patient_id, -1), level)
+        return levels
+
+    async def open_escalations(self) -> Reply:
+        """Escalations not yet resolved, oldest first, with their buttons."""
+        tz = self.d.clinic_tz
+        lines, rows = [], []
+        async with self.d.db.tx() as repo:
+            for e in (await repo.open_escalations())[:30]:
+                assert e.id is not None
+                patient = await repo.patient(e.patient_id)
+                name = patient.name if patient else "?"
+                state = "acknowledged" if e.acked_at else "NOT acknowledged"
+                lines.append(
+                    f"#{e.id} {LEVEL_MARK[Level.parse(e.level)]} · {name} (#{e.patient_id}) · "
+                    f"{local_text(e.created_at, tz)} · {state}\n   {clip(e.summary, 200)}"
+                )
+                buttons = [Button(f"📈 #{e.id}", cb.escalation(e.id, "t"))]
+                if e.acked_at is None:
+                    buttons.insert(0, Button(f"✅ #{e.id}", cb.escalation(e.id, "a")))
+                buttons.append(Button(f"✔️ #{e.id}", cb.escalation(e.id, "r")))
+                rows.append(tuple(buttons))
+        if not lines:
+            return Reply("No open escalations. 🎉")
+        return Reply(clip("Open escalations:\n" + "\n".join(lines), 4000), tuple(rows[:10]))
+
+    # --- admins
+    async def clinicians(self) -> str:
+        async with self.d.db.tx() as repo:
+            everyone = await repo.clinicians()
+        if not everyone:
+            return "No clinicians yet: invite one with `aftercare clinician invite --name NAME`."
+        return "\n".join(describe_clinician(c) for c in everyone)
+
+    async def set_rota(self, ids: list[int]) -> str:
+        """The on-call order: these clinicians first to last; everyone else off the rota."""
+        async with self.d.db.tx() as repo:
+            everyone = {c.id: c for c in await repo.clinicians()}
+            unknown = [i for i in ids if i not in everyone]
+            if unknown:
+                return f"Unknown clinician id(s): {', '.join(map(str, unknown))}. Nothing changed."
+            inactive = [i for i in ids if not everyone[i].active]
+            if inactive:
+                return f"Inactive clinician(s): {', '.join(map(str, inactive))}. Nothing changed."
+            for c in everyone.values():
+                c.rota_position = ids.index(c.id) if c.id in ids else None
+                repo.session.add(c)
+        return "On-call rota: " + " → ".join(everyone[i].name for i in ids) if ids else (
+            "The rota is empty: urgent pages go to every active clinician."
+        )
+
+    async def deactivate(self, clinician_id: int) -> str:
+        async with self.d.db.tx() as repo:
+            clinician = await repo.clinician(clinician_id)
+            if clinician is None:
+                return f"No clinician #{clinician_id}."
+            clinician.active = False
+            clinician.rota_position = None
+            repo.session.add(clinician)
+        return f"{clinician.name} (#{clinician_id}) is deactivated: no more pages, no access."
+
+
+def describe_clinician(c: Clinician) -> str:
+    """'#3 Dr Martin · active, admin, rota #1, registered'."""
+    flags = [
+        "active" if c.active else "inactive",
+        "admin" if c.is_admin else "",
+        f"rota #{c.rota_position + 1}" if c.rota_position is not None else "",
+        "registered" if c.chat_id else "link not opened yet",
+    ]
+    return f"#{c.id} {c.name} · " + ", ".join(f for f in flags if f)

@@ -1,0 +1,159 @@
+"""A patient's course for clinicians: sessions, check-ins, answers, escalations, photos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.model import Level, Observation
+from bot.core.texts import LEVEL_MARK, clip, describe
+from bot.services.common import Deps, local_text
+from bot.services.ports import PhotoTile, SymptomSeries
+from bot.store.models import Answer, CheckIn, Patient, Status
+from bot.store.repo import Repo
+
+MESSAGE_LIMIT = 3900  # below Telegram's 4096, leaving room for nothing to be cut mid-line
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineView:
+    """What a clinician is shown: texts in order, then the chart and the photos."""
+
+    texts: tuple[str, ...]
+    chart: bytes | None
+    photos: bytes | None
+
+
+class Timeline:
+    """Builds a patient's timeline from the record."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def build(self, patient_id: int) -> TimelineView | None:
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient(patient_id)
+            if patient is None or patient.id is None:
+                return None
+            lines = self._header(patient) + await self._events(repo, patient)
+            answers = await repo.answers_of(patient.id)
+            photos = await repo.photos_of(patient.id)
+        chart = None
+        if self.d.charts is not None:
+            series, last_day = self._series(answers)
+            chart = self.d.charts.severity(f"{patient.name} (#{patient.id})", series, last_day)
+        strip = None
+        if photos and self.d.charts is not None and self.d.photo_store is not None:
+            tiles = [
+                PhotoTile(p.day, await self.d.photo_store.read(p.path)) for p in photos[-12:]
+            ]
+            strip = self.d.charts.photos(f"{patient.name}: photos by day", tiles)
+        return TimelineView(tuple(_pages(lines)), chart, strip)
+
+    def _header(self, patient: Patient) -> list[str]:
+        phone = f" · 📞 {patient.phone}" if patient.phone else ""
+        return [
+            f"📋 {patient.name} (patient #{patient.id}) · {patient.status}{phone}",
+            f"Time zone {patient.timezone}; times below are the clinic's ({self.d.clinic_tz.key})",
+        ]
+
+    async def _events(self, repo: Repo, patient: Patient) -> list[str]:
+        assert patient.id is not None
+        tz = self.d.clinic_tz
+        events: list[tuple[datetime, int, str]] = []
+        for s in await repo.sessions_of(patient.id):
+            areas = f" · areas: {s.areas}" if s.areas else ""
+            events.append((s.session_at, 0, f"💉 Session #{s.id}{areas}"))
+        for c in await repo.checkins_of(patient.id):
+            events.append(self._checkin(c))
+        for a in await repo.answers_of(patient.id):
+            events.append((a.created_at, 2, self._answer(a)))
+        for e in await repo.escalations_of(patient.id):
+            mark = LEVEL_MARK[Level.parse(e.level)]
+            state = {"open": "not acknowledged", "acknowledged": "acknowledged"}.get(
+                e.status, "resolved"
+            )
+            who = ""
+            if e.acked_at is not None:
+                clinician = await repo.clinician(e.acked_by or 0)
+                who = f" by {clinician.name if clinician else '?'} at {local_text(e.acked_at, tz)}"
+            outcome = f"; outcome: {e.outcome}" if e.outcome else ""
+            events.append(
+                (e.created_at, 3, f"{mark} #{e.id} {clip(e.summary, 160)} · {state}{who}{outcome}")
+            )
+        for p in await repo.photos_of(patient.id):
+            linked = f" (with #{p.escalation_id})" if p.escalation_id else ""
+            events.append((p.created_at, 4, f"📷 photo, day {p.day}{linked}"))
+        events.sort(key=lambda item: (item[0], item[1]))
+        return [f"{local_text(when, tz)} · {text}" for when, _, text in events]
+
+    def _checkin(self, c: CheckIn) -> tuple[datetime, int, str]:
+        name = f"day {c.day} check-in" if c.kind == "scheduled" else "report on request"
+        if c.status == Status.SENT:
+            answered = (
+                f", answered {local_text(c.answered_at, self.d.clinic_tz)}"
+                if c.answered_at
+                else ", not answered"
+            )
+            return (c.sent_at or c.due_at, 1, f"📨 {name} sent{answered}")
+        if c.status in (Status.PENDING, Status.CLAIMED):
+            return (c.due_at, 1, f"🕒 {name} planned")
+        reason = f": {c.reason}" if c.reason else ""
+        return (c.due_at, 1, f"⏭ {name} {c.status}{reason}")
+
+    def _answer(self, a: Answer) -> str:
+        observations = [Observation.from_json(o) for o in a.observations]
+        said = "; ".join(describe(o, self.d.content) for o in observations if o.present)
+        denied = [o.symptom for o in observations if not o.present]
+        if denied:
+            said += ("; " if said else "") + "denies " + ", ".join(denied)
+        words = f' "{clip(a.text, 200)}"' if a.text else ""
+        if a.source == "note":
+            return f"💬 day {a.day} message{words}"
+        level = Level.parse(a.level)
+        return f"🗒 day {a.day} answer: {said or 'all good'} → {level.label}{words}"
+
+    def _series(self, answers: list[Answer]) -> tuple[list[SymptomSeries], int]:
+        """Severity by day per symptom ever reported; a later answer without it counts as 0."""
+        evaluated = [a for a in answers if a.source != "note"]
+        reported: dict[str, dict[int, int]] = {}
+        for a in evaluated:
+            for raw in a.observations:
+                o = Observation.from_json(raw)
+                if o.present and not o.red_flag:
+                    reported.setdefault(o.symptom, {})
+        for a in evaluated:
+            present = {
+                o.symptom: o for o in map(Observation.from_json, a.observations) if o.present
+            }
+            for symptom, by_day in reported.items():
+                if symptom in present:  # a grade left unsaid is drawn as mild
+                    by_day[a.day] = max(by_day.get(a.day, 0), present[symptom].severity or 1)
+                else:
+                    by_day.setdefault(a.day, 0)
+        series = [
+            SymptomSeries(
+                label=self.d.content.symptoms[name].label if name in self.d.content.symptoms
+                else name,
+                points=tuple(sorted(by_day.items())),
+                window=self.d.content.symptoms[name].normal_days
+                if name in self.d.content.symptoms
+                else None,
+            )
+            for name, by_day in reported.items()
+        ]
+        last_day = max((a.day for a in answers), default=0)
+        return series, last_day
+
+
+def _pages(lines: list[str]) -> list[str]:
+    pages, current = [], ""
+    for line in lines:
+        if len(current) + len(line) + 1 > MESSAGE_LIMIT and current:
+            pages.append(current)
+            current = ""
+        current += ("\n" if current else "") + clip(line, MESSAGE_LIMIT)
+    if current:
+        pages.append(current)
+    return pages
+
