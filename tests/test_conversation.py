@@ -20,6 +20,12 @@ async def enrolled(r: Rehearsal, name: str = "Ana") -> SandboxUser:
     return user
 
 
+def photo_file_id(r: Rehearsal, user: SandboxUser) -> str:
+    """The file id of the largest size of the last photo the user sent."""
+    sent = [q for q in r.server.requests if q.method == "getFile"]
+    return str(sent[-1].params["file_id"])
+
+
 async def answers(r: Rehearsal) -> list[Answer]:
     async with r.db.tx() as repo:
         return list((await repo.session.exec(select(Answer).order_by(Answer.id))).all())
@@ -176,9 +182,10 @@ async def test_a_photo_caption_with_a_red_flag_is_an_emergency(rehearsal: Rehear
     ana = await enrolled(r)
     await r.process(ana.send_photo(caption="the spot is turning blue and cold"))
     assert "Please call 112 now" in r.server.last(ana.id).text
-    assert "RF-VASC" in r.server.last(nurse.id).text
-    (answer,) = await answers(r)
-    assert answer.photo_file_id
+    ping, photo = r.server.sent(nurse.id)[-2:]
+    assert "RF-VASC" in (ping.text or "")
+    assert photo.photo == r.server.file_bytes(photo_file_id(r, ana))
+    assert "for escalation #1" in (photo.text or "")
 
 
 async def test_huge_text_is_kept_and_answered(rehearsal: Rehearsal) -> None:

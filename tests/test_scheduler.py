@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal
-from bot.sandbox import SandboxTelegram
+from bot.sandbox import BotMessage, SandboxTelegram
 from bot.store.db import Database
 from bot.store.models import CheckIn, Status
 from scheduler import jobs
@@ -18,10 +18,18 @@ from tests.conftest import paris
 PARIS = ZoneInfo("Europe/Paris")
 HOUR = timedelta(hours=1)
 QUESTION = "How are you feeling?"
+NUDGE = "Just checking in again"
+
+
+def checkins(server: SandboxTelegram, chat_id: int) -> list[BotMessage]:
+    """Check-in messages as first sent (re-asks of an unanswered one are not new check-ins)."""
+    return [
+        m for m in server.sent(chat_id) if QUESTION in m.text and not m.text.startswith(NUDGE)
+    ]
 
 
 def checkins_sent(server: SandboxTelegram, chat_id: int) -> list[str]:
-    return [m.text.split("\n")[0] for m in server.sent(chat_id) if QUESTION in m.text]
+    return [m.text.split("\n")[0] for m in checkins(server, chat_id)]
 
 
 async def rows(r: Rehearsal, patient_id: int | None) -> dict[str, CheckIn]:
@@ -99,7 +107,7 @@ async def test_the_whole_plan_across_dst_one_checkin_a_day_at_local_hour(
         ana = r.server.user("Ana")
         invitation = await r.enrol(ana, session_at=paris(2027, 3, 23, 9, 0))
         await r.run_until(paris(2027, 4, 21, 12, 0), step=HOUR)
-        sent = [m for m in r.server.sent(ana.id) if QUESTION in m.text]
+        sent = checkins(r.server, ana.id)
         local = [m.date.astimezone(PARIS) for m in sent]
         assert [t.date().day for t in local] == [23, 24, 25, 26, 28, 30, 2, 6, 13, 20]
         assert [t.hour for t in local] == [19] + [10] * 9  # 10:00 both sides of 28 March

@@ -39,7 +39,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("rota", clinician.rota, filters=private))
     app.add_handler(CommandHandler("deactivate", clinician.deactivate, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, patient.unknown_command))
-    app.add_handler(MessageHandler(private & (filters.TEXT | filters.PHOTO), patient.text))
+    pictures = filters.PHOTO | filters.Document.ALL
+    app.add_handler(MessageHandler(private & pictures, patient.photo))
+    app.add_handler(MessageHandler(private & filters.TEXT, patient.text))
     app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, patient.unsupported))
     app.add_handler(CallbackQueryHandler(buttons.on_button))
     app.add_handler(ChatMemberHandler(membership.on_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -81,6 +81,32 @@ async def text(update: Update, context: Context) -> None:
     await deliver(context, chat_id, result)
 
 
+async def photo(update: Update, context: Context) -> None:
+    """A photo, or an image sent as a file (full resolution), with its caption."""
+    chat_id = private_chat_id(update)
+    message = update.effective_message
+    if chat_id is None or message is None:
+        return
+    if message.photo:
+        best = message.photo[-1]  # Telegram lists sizes smallest first
+        file_id, unique_id, size = best.file_id, best.file_unique_id, best.file_size
+        mime = "image/jpeg"
+    elif message.document is not None:
+        doc = message.document
+        file_id, unique_id, size = doc.file_id, doc.file_unique_id, doc.file_size
+        mime = doc.mime_type or "application/octet-stream"
+    else:
+        return
+    result = await services(context).photos.receive(
+        chat_id, file_id=file_id, unique_id=unique_id, size=size, mime=mime,
+        caption=message.caption or "",
+    )
+    if result is None:
+        await _reply_or_greet(context, chat_id, None)
+        return
+    await deliver(context, chat_id, result)
+
+
 async def unsupported(update: Update, context: Context) -> None:
     """Stickers, voice, locations...: say what the bot can read."""
     chat_id = private_chat_id(update)
@@ -100,8 +126,11 @@ async def deliver(context: Context, chat_id: int, result: MessageResult) -> None
     """Send the replies first, then page clinicians (the patient's instruction comes first)."""
     for reply in result.replies:
         await send(context, chat_id, reply)
+    svc = services(context)
     if result.escalation_id is not None:
-        await services(context).escalations.deliver(result.escalation_id)
+        await svc.escalations.deliver(result.escalation_id)
+    if result.photo_id is not None:
+        await svc.photos.forward(result.photo_id)
 
 
 async def _reply_or_greet(context: Context, chat_id: int, reply: Reply | None) -> None:

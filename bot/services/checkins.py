@@ -178,7 +178,11 @@ class Checkins:
                 replies = [Reply(patient_reply(self.d.content, reading.assessment))]
                 if unclear is not None:
                     replies.append(self._clarify_question(recorded.answer_id, unclear))
-                return MessageResult(tuple(replies), escalation_id=recorded.escalation_id)
+                return MessageResult(
+                    tuple(replies),
+                    escalation_id=recorded.escalation_id,
+                    emergency=reading.assessment.level is Level.EMERGENCY,
+                )
             await self._store_note(repo, patient, day, text, photo_file_id)
         off_topic = reading.off_topic if reading is not None else None
         if off_topic == "admin":

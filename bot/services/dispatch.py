@@ -29,6 +29,7 @@ from bot.services.ports import (
     RecipientGone,
     Rejected,
 )
+from bot.services.silence import Silence
 from bot.store.models import CheckIn, Patient, PatientStatus, Status
 from bot.store.repo import Repo
 
@@ -48,16 +49,20 @@ class TickReport:
     skipped: int = 0
     failed: int = 0
     pings: int = 0
+    nudged: int = 0
     escalations: list[int] = field(default_factory=list)
 
 
 class Dispatcher:
     """Runs on the scheduler; safe to run in several processes at once."""
 
-    def __init__(self, deps: Deps, checkins: Checkins, escalations: Escalations) -> None:
+    def __init__(
+        self, deps: Deps, checkins: Checkins, escalations: Escalations, silence: Silence
+    ) -> None:
         self.d = deps
         self.checkins = checkins
         self.escalations = escalations
+        self.silence = silence
 
     async def tick(self) -> TickReport:
         """One pass: due check-ins, then due pings."""
@@ -85,6 +90,8 @@ class Dispatcher:
         for escalation_id in report.escalations:
             await self.escalations.deliver(escalation_id)
         if patient_id is None:
+            report.nudged = await self.silence.nudge()
+            await self.silence.alert()
             await self.escalations.advance_ladders()
             await self.escalations.summarise()
             report.pings = await self.escalations.deliver()

@@ -9,6 +9,8 @@ from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
 from bot.services.patients import Patients
+from bot.services.photos import Photos
+from bot.services.silence import Silence
 from bot.services.timeline import Timeline
 
 
@@ -21,9 +23,11 @@ class Services:
         self.enrolment = Enrolment(deps)
         self.checkins = Checkins(deps, self.escalations)
         self.patients = Patients(deps, self.escalations)
-        self.dispatcher = Dispatcher(deps, self.checkins, self.escalations)
+        self.silence = Silence(deps, self.checkins, self.escalations)
+        self.dispatcher = Dispatcher(deps, self.checkins, self.escalations, self.silence)
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
+        self.photos = Photos(deps, self.checkins)
 
 
 class BotData:

@@ -130,6 +130,8 @@ class MessageResult:
     replies: tuple[Reply, ...] = ()
     escalation_id: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    emergency: bool = False  # the replies tell the patient to call emergency services
+    photo_id: int | None = None  # a stored photo to forward once the pings are out
 
 
 class OfflineMessenger:

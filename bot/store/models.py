@@ -60,6 +60,7 @@ class Patient(SQLModel, table=True):
     consent_text: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     stopped_at: datetime | None = _ts()
+    silence_alerted_at: datetime | None = _ts()  # when the clinic was told they went quiet
 
 
 class TreatmentSession(SQLModel, table=True):
@@ -142,6 +143,7 @@ class CheckIn(Delivery, table=True):
     local_date: date
     draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     answered_at: datetime | None = _ts()
+    nudged_at: datetime | None = _ts()  # re-asked once when left unanswered
 
 
 class Answer(SQLModel, table=True):

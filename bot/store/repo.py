@@ -231,6 +231,82 @@ class Repo:
         )
         return result.first()
 
+    async def unanswered_since(self, cutoff: datetime, *, limit: int) -> list[CheckIn]:
+        """Scheduled check-ins sent before `cutoff`, unanswered, not yet re-asked."""
+        result = await self.session.exec(
+            select(CheckIn)
+            .join(Patient, col(Patient.id) == CheckIn.patient_id)
+            .where(
+                CheckIn.kind == "scheduled",
+                CheckIn.status == Status.SENT,
+                col(CheckIn.answered_at).is_(None),
+                col(CheckIn.nudged_at).is_(None),
+                col(CheckIn.sent_at) <= cutoff,
+                Patient.status == PatientStatus.ACTIVE,
+            )
+            .order_by(col(CheckIn.sent_at))
+            .limit(limit)
+        )
+        return list(result.all())
+
+    async def claim_nudge(self, checkin_id: int, now: datetime) -> bool:
+        """Mark a check-in as re-asked; False if another dispatcher got there first."""
+        result = await self.session.exec(
+            update(CheckIn)
+            .where(col(CheckIn.id) == checkin_id, col(CheckIn.nudged_at).is_(None))
+            .values(nudged_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def newer_checkin_sent(self, checkin: CheckIn) -> bool:
+        result = await self.session.exec(
+            select(func.count()).select_from(CheckIn).where(
+                CheckIn.patient_id == checkin.patient_id,
+                CheckIn.status == Status.SENT,
+                col(CheckIn.due_at) > checkin.due_at,
+            )
+        )
+        return bool(result.one())
+
+    async def quiet_patients(self, cutoff: datetime) -> list[Patient]:
+        """Active patients with a scheduled check-in sent before `cutoff` and unanswered."""
+        result = await self.session.exec(
+            select(Patient)
+            .where(
+                Patient.status == PatientStatus.ACTIVE,
+                col(Patient.id).in_(
+                    select(CheckIn.patient_id).where(
+                        CheckIn.kind == "scheduled",
+                        CheckIn.status == Status.SENT,
+                        col(CheckIn.answered_at).is_(None),
+                        col(CheckIn.sent_at) <= cutoff,
+                    )
+                ),
+            )
+            .order_by(col(Patient.id))
+        )
+        return list(result.all())
+
+    async def last_answer_at(self, patient_id: int) -> datetime | None:
+        result = await self.session.exec(
+            select(func.max(Answer.created_at)).where(Answer.patient_id == patient_id)
+        )
+        value = result.one()
+        return value if isinstance(value, datetime) else None
+
+    async def sent_scheduled(self, patient_id: int) -> list[CheckIn]:
+        """The patient's delivered scheduled check-ins, newest first."""
+        result = await self.session.exec(
+            select(CheckIn)
+            .where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                CheckIn.status == Status.SENT,
+            )
+            .order_by(col(CheckIn.due_at).desc())
+        )
+        return list(result.all())
+
     async def save_draft(self, checkin_id: int, draft: dict[str, Any]) -> None:
         await self.session.exec(
             update(CheckIn).where(col(CheckIn.id) == checkin_id).values(draft=draft)
@@ -452,6 +528,9 @@ class Repo:
             select(Photo).where(Photo.patient_id == patient_id).order_by(col(Photo.id))
         )
         return list(result.all())
+
+    async def photo(self, photo_id: int) -> Photo | None:
+        return await self.session.get(Photo, photo_id)
 
     async def photo_known(self, patient_id: int, file_unique_id: str) -> bool:
         result = await self.session.exec(

@@ -1,0 +1,122 @@
+"""Photos patients send: kept at full resolution, attached to what they reported."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.services.checkins import Checkins
+from bot.services.common import Deps, day_of
+from bot.services.ports import DeliveryError, MessageResult, Reply
+from bot.store.models import Photo
+
+log = logging.getLogger(__name__)
+
+TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+ATTACH_WINDOW = timedelta(hours=48)  # a photo joins an open escalation this recent
+
+
+class Photos:
+    """Receive, store and route patients' photos."""
+
+    def __init__(self, deps: Deps, checkins: Checkins) -> None:
+        self.d = deps
+        self.checkins = checkins
+
+    async def receive(
+        self,
+        chat_id: int,
+        *,
+        file_id: str,
+        unique_id: str,
+        size: int | None,
+        mime: str,
+        caption: str = "",
+    ) -> MessageResult | None:
+        """A photo (or image file) from a chat; None if the chat is not a patient's."""
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+        if patient is None or patient.id is None:
+            return None
+        if mime not in TYPES:
+            return MessageResult((Reply(m["photo_wrong_type"]),))
+        limit_mb = self.d.max_photo_bytes / (1024 * 1024)
+        if size is not None and size > self.d.max_photo_bytes:
+            return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
+        # The caption is the patient's words: triaged first, so a red flag is never delayed.
+        said = await self.checkins.message(chat_id, caption) if caption.strip() else None
+        try:
+            data = await self.d.messenger.fetch_file(file_id)
+        except DeliveryError as exc:
+            log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
+            replies = (*(said.replies if said else ()), Reply(m["photo_failed"]))
+            return MessageResult(replies, escalation_id=said.escalation_id if said else None)
+        if len(data) > self.d.max_photo_bytes:
+            return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            escalation = None
+            if said is not None and said.escalation_id is not None:
+                escalation = await repo.escalation(said.escalation_id)
+            if escalation is None:
+                escalation = await repo.latest_open_escalation(patient.id, now - ATTACH_WINDOW)
+            if await repo.photo_known(patient.id, unique_id):
+                return self._reply(said, escalation is not None, None)
+            day = day_of(patient, await repo.sessions_of(patient.id), now)
+            assert self.d.photo_store is not None
+            path = await self.d.photo_store.save(
+                patient.id, f"day{day}-{unique_id}", data, TYPES[mime]
+            )
+            photo = await repo.add(
+                Photo(
+                    patient_id=patient.id,
+                    escalation_id=escalation.id if escalation else None,
+                    file_unique_id=unique_id,
+                    path=path,
+                    size=len(data),
+                    mime=mime,
+                    day=day,
+                    created_at=now,
+                )
+            )
+        return self._reply(said, escalation is not None, photo.id)
+
+    async def forward(self, photo_id: int) -> int:
+        """Send a photo to every clinician who got a page for its escalation."""
+        async with self.d.db.tx() as repo:
+            photo = await repo.photo(photo_id)
+            if photo is None or photo.escalation_id is None:
+                return 0
+            patient = await repo.patient(photo.patient_id)
+            chats = sorted(
+                {p.chat_id for p in await repo.pings_of(photo.escalation_id) if p.message_id}
+            )
+        if not chats or patient is None or self.d.photo_store is None:
+            return 0
+        data = await self.d.photo_store.read(photo.path)
+        caption = (
+            f"📷 {patient.name} (#{patient.id}), day {photo.day}, "
+            f"for escalation #{photo.escalation_id}"
+        )
+        sent = 0
+        for chat_id in chats:
+            try:
+                await self.d.messenger.send_photo(chat_id, data, caption)
+                sent += 1
+            except DeliveryError as exc:
+                log.warning("photo %s not forwarded: %s", photo_id, exc)
+        return sent
+
+    def _reply(
+        self, said: MessageResult | None, attached: bool, photo_id: int | None
+    ) -> MessageResult:
+        m = self.d.content.messages
+        thanks = Reply(m["photo_attached"] if attached else m["photo_saved"])
+        if said is None:
+            return MessageResult((thanks,), photo_id=photo_id)
+        replies = said.replies if said.emergency else (*said.replies, thanks)
+        # Nothing follows, and so dilutes, an instruction to call emergency services.
+        return MessageResult(
+            replies, escalation_id=said.escalation_id, emergency=said.emergency, photo_id=photo_id
+        )

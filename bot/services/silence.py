@@ -1,0 +1,125 @@
+"""Non-response: re-ask an unanswered check-in once, and tell the clinic about a silence.
+
+A check-in counts as missed once a day has passed since it was sent with no answer and no
+message from the patient. After `missed_checkins_alert` missed in a row the clinic gets one
+routine "not responding" escalation; the next silence can alert again after an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.core import schedule
+from bot.core.checkin_flow import Draft
+from bot.core.model import Level
+from bot.core.texts import join
+from bot.services.checkins import Checkins
+from bot.services.common import Deps, day_of, local_text, zone
+from bot.services.escalation import Escalations
+from bot.services.ports import DeliveryError
+from bot.store.models import CheckIn, Patient
+from bot.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+MISSED_AFTER = timedelta(hours=24)
+ALERT_EVERY = timedelta(minutes=10)  # a silence is a matter of days: no need to look each tick
+
+
+class Silence:
+    """Nudges and non-response alerts, run by the dispatcher tick."""
+
+    def __init__(self, deps: Deps, checkins: Checkins, escalations: Escalations) -> None:
+        self.d = deps
+        self.checkins = checkins
+        self.escalations = escalations
+        self._last_alert_pass: datetime | None = None
+
+    async def nudge(self) -> int:
+        """Re-ask once the check-ins left unanswered for `reask_after` (not at night)."""
+        now = self.d.clock.now()
+        sent = 0
+        async with self.d.db.tx() as repo:
+            due = await repo.unanswered_since(now - self.d.reask_after, limit=self.d.claim_batch)
+        for checkin in due:
+            sent += await self._nudge_one(checkin)
+        return sent
+
+    async def _nudge_one(self, checkin: CheckIn) -> int:
+        assert checkin.id is not None
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient(checkin.patient_id)
+            if patient is None or patient.chat_id is None:
+                return 0
+            if self.d.content.clinic.quiet_hours.contains(now.astimezone(zone(patient)).time()):
+                return 0  # tried again after the quiet hours
+            stale = await repo.newer_checkin_sent(checkin) or (
+                schedule.local_date(now, zone(patient)) > checkin.local_date
+            )
+            if not await repo.claim_nudge(checkin.id, now) or stale:
+                return 0  # a newer check-in or a new day took its place: no nudge
+        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft))
+        text = join(self.d.content.messages["nudge"], screen.text)
+        try:
+            message_id = await self.d.messenger.send(patient.chat_id, text, screen.keyboard)
+        except DeliveryError as exc:
+            log.warning("nudge for check-in %s not delivered: %s", checkin.id, exc)
+            return 0
+        async with self.d.db.tx() as repo:
+            fresh = await repo.checkin(checkin.id)
+            if fresh is not None:
+                fresh.message_id = message_id  # the re-asked message carries the buttons now
+                repo.session.add(fresh)
+        return 1
+
+    async def alert(self) -> list[int]:
+        """Escalate patients who missed enough check-ins in a row; returns escalation ids."""
+        now = self.d.clock.now()
+        if self._last_alert_pass is not None and now - self._last_alert_pass < ALERT_EVERY:
+            return []
+        self._last_alert_pass = now
+        raised: list[int] = []
+        async with self.d.db.tx() as repo:
+            for patient in await repo.quiet_patients(now - MISSED_AFTER):
+                escalation_id = await self._check(repo, patient)
+                if escalation_id is not None:
+                    raised.append(escalation_id)
+        return raised
+
+    async def _check(self, repo: Repo, patient: Patient) -> int | None:
+        assert patient.id is not None
+        current = self.d.clock.now()
+        last_answer = await repo.last_answer_at(patient.id)
+        if patient.silence_alerted_at is not None and (
+            last_answer is None or last_answer < patient.silence_alerted_at
+        ):
+            return None  # already told about this silence
+        missed = []
+        for checkin in await repo.sent_scheduled(patient.id):
+            sent_at = checkin.sent_at or checkin.due_at
+            if sent_at > current - MISSED_AFTER:
+                continue  # too recent to call missed
+            if checkin.answered_at is not None or (last_answer and last_answer >= sent_at):
+                break
+            missed.append(checkin)
+        if len(missed) < self.d.missed_checkins_alert:
+            return None
+        patient.silence_alerted_at = current
+        repo.session.add(patient)
+        tz = self.d.clinic_tz
+        last_sent = local_text(missed[0].sent_at or missed[0].due_at, tz)
+        day = day_of(patient, await repo.sessions_of(patient.id), current)
+        summary = f"day {day} · not responding: {len(missed)} check-ins in a row unanswered"
+        body = (
+            f"🟡 ROUTINE · {patient.name} (patient #{patient.id})\n"
+            f"Not responding: the last {len(missed)} check-ins went unanswered "
+            f"(latest sent {last_sent}).\nWhy: non-response (routine): the patient may need "
+            "a call."
+        )
+        escalation = await self.escalations.create(
+            repo, patient=patient, level=Level.ROUTINE, body=body, summary=summary,
+            rules=["non-response"],
+        )
+        return escalation.id
