@@ -233,6 +233,45 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
     return 1 if failures else 0
 
 
+async def _with_services(work: Any) -> Any:
+    """Run `work(services)` against the configured database, without a bot."""
+    from bot.app import build_services  # noqa: PLC0415
+    from bot.services.ports import OfflineMessenger  # noqa: PLC0415
+
+    services = build_services(_settings(), messenger=OfflineMessenger())
+    await services.deps.db.create_all()
+    try:
+        return await work(services)
+    finally:
+        await services.deps.db.dispose()
+
+
+def cmd_clinician_list(_args: argparse.Namespace) -> int:
+    """Print every clinician: active, admin, place on the rota."""
+    print(asyncio.run(_with_services(lambda s: s.clinic.clinicians())))
+    return 0
+
+
+def cmd_clinician_deactivate(args: argparse.Namespace) -> int:
+    """Stop paging a clinician and refuse them access."""
+    print(asyncio.run(_with_services(lambda s: s.clinic.deactivate(args.id))))
+    return 0
+
+
+def cmd_clinician_rota(args: argparse.Namespace) -> int:
+    """Set the on-call order (first paged first); no ids empties the rota."""
+    text = asyncio.run(_with_services(lambda s: s.clinic.set_rota(args.ids)))
+    print(text)
+    return 1 if "Nothing changed" in text else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Clinic figures, as text or JSON."""
+    figures = asyncio.run(_with_services(lambda s: s.stats.figures()))
+    print(json.dumps(figures.to_json()) if args.json else figures.text())
+    return 0
+
+
 async def _invite_clinician(args: argparse.Namespace) -> int:
     from bot.app import build_services  # noqa: PLC0415
     from bot.services.enrolment import deep_link  # noqa: PLC0415
@@ -243,7 +282,7 @@ async def _invite_clinician(args: argparse.Namespace) -> int:
     services = build_services(settings, messenger=OfflineMessenger())
     await services.deps.db.create_all()
     try:
-        invitation = await services.enrolment.invite_clinician(name=args.name)
+        invitation = await services.enrolment.invite_clinician(name=args.name, admin=args.admin)
     finally:
         await services.deps.db.dispose()
     link = deep_link(username, invitation.token)
@@ -289,8 +328,20 @@ def parser() -> argparse.ArgumentParser:
     csub = clinician.add_subparsers(dest="action", required=True)
     invite = csub.add_parser("invite", help="print a clinician's registration link")
     invite.add_argument("--name", required=True)
+    invite.add_argument("--admin", action="store_true", help="may manage clinicians and the rota")
     invite.add_argument("--json", action="store_true")
     invite.set_defaults(func=lambda a: asyncio.run(_invite_clinician(a)))
+    csub.add_parser("list", help="list clinicians").set_defaults(func=cmd_clinician_list)
+    deactivate = csub.add_parser("deactivate", help="stop paging a clinician")
+    deactivate.add_argument("id", type=int)
+    deactivate.set_defaults(func=cmd_clinician_deactivate)
+    rota = csub.add_parser("rota", help="set the on-call order: aftercare clinician rota 3 1 2")
+    rota.add_argument("ids", type=int, nargs="*")
+    rota.set_defaults(func=cmd_clinician_rota)
+
+    stats = sub.add_parser("stats", help="clinic figures")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_stats)
     return p
 
 

@@ -13,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import buttons, clinician, errors, membership, patient
+from bot.handlers import buttons, clinician, enrol, errors, membership, patient
 
 COMMANDS = [
     ("start", "Start or resume the follow-up"),
@@ -27,6 +27,7 @@ COMMANDS = [
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Route every kind of update; anything unrouted is ignored on purpose."""
     private = filters.ChatType.PRIVATE
+    app.add_handler(enrol.conversation())  # first: while it runs it owns the clinician's chat
     app.add_handler(CommandHandler("start", patient.start, filters=private))
     app.add_handler(CommandHandler("help", patient.help_command, filters=private))
     app.add_handler(CommandHandler("status", patient.status, filters=private))
@@ -35,6 +36,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("patient", clinician.patient, filters=private))
     app.add_handler(CommandHandler("patients", clinician.patients, filters=private))
     app.add_handler(CommandHandler("open", clinician.open_escalations, filters=private))
+    app.add_handler(CommandHandler("stats", clinician.stats, filters=private))
     app.add_handler(CommandHandler("clinicians", clinician.clinicians, filters=private))
     app.add_handler(CommandHandler("rota", clinician.rota, filters=private))
     app.add_handler(CommandHandler("deactivate", clinician.deactivate, filters=private))

@@ -64,6 +64,14 @@ async def open_escalations(update: Update, context: Context) -> None:
         await send(context, chat_id, await services(context).clinic.open_escalations())
 
 
+async def stats(update: Update, context: Context) -> None:
+    """`/stats`: clinic figures."""
+    chat_id = await _clinician_chat(update, context)
+    if chat_id is not None:
+        figures = await services(context).stats.figures()
+        await send(context, chat_id, Reply(figures.text()))
+
+
 async def clinicians(update: Update, context: Context) -> None:
     """`/clinicians` (admin): who is registered, active, on the rota."""
     chat_id = await _clinician_chat(update, context, admin=True)

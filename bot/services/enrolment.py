@@ -81,10 +81,10 @@ class Enrolment:
             token = await self._mint(repo, now, kind="patient", session_id=session.id)
         return Invitation(token, patient_id=patient.id, session_id=session.id)
 
-    async def invite_clinician(self, *, name: str) -> Invitation:
+    async def invite_clinician(self, *, name: str, admin: bool = False) -> Invitation:
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
-            clinician = await repo.add(Clinician(name=name, created_at=now))
+            clinician = await repo.add(Clinician(name=name, created_at=now, is_admin=admin))
             assert clinician.id is not None
             token = await self._mint(repo, now, kind="clinician", clinician_id=clinician.id)
         return Invitation(token, clinician_id=clinician.id)

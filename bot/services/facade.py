@@ -11,6 +11,7 @@ from bot.services.escalation import Escalations
 from bot.services.patients import Patients
 from bot.services.photos import Photos
 from bot.services.silence import Silence
+from bot.services.stats import Stats
 from bot.services.timeline import Timeline
 
 
@@ -28,6 +29,7 @@ class Services:
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)
+        self.stats = Stats(deps)
 
 
 class BotData:

@@ -554,6 +554,12 @@ class Repo:
         )
         return result.first()
 
+    async def all_checkins(self) -> list[CheckIn]:
+        return list((await self.session.exec(select(CheckIn))).all())
+
+    async def all_escalations(self) -> list[Escalation]:
+        return list((await self.session.exec(select(Escalation))).all())
+
     async def patients(self) -> list[Patient]:
         result = await self.session.exec(select(Patient).order_by(col(Patient.id)))
         return list(result.all())

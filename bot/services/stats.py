@@ -1,0 +1,106 @@
+"""Clinic figures: enrolment, reply rate by plan day, escalations, time to acknowledge."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.services.common import Deps
+from bot.store.models import PatientStatus, Status
+
+RESOLVED_WITHIN = timedelta(hours=48)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What `/stats` and `aftercare stats` show."""
+
+    enrolled: int
+    active: int
+    reply_rate: list[tuple[int, int, int]]  # (plan day, check-ins delivered, answered)
+    escalations: dict[str, int] = field(default_factory=dict)
+    ack_median_minutes: float | None = None
+    ack_p90_minutes: float | None = None
+    resolved_within_48h: float | None = None  # share of escalations at least 48 h old
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "enrolled": self.enrolled,
+            "active": self.active,
+            "reply_rate_by_day": [
+                {"day": d, "sent": s, "answered": a, "rate": round(a / s, 3) if s else None}
+                for d, s, a in self.reply_rate
+            ],
+            "escalations_by_level": self.escalations,
+            "ack_minutes_median": self.ack_median_minutes,
+            "ack_minutes_p90": self.ack_p90_minutes,
+            "resolved_within_48h": self.resolved_within_48h,
+        }
+
+    def text(self) -> str:
+        def minutes(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.0f} min"
+
+        rates = ", ".join(
+            f"day {d}: {a}/{s} ({a / s:.0%})" for d, s, a in self.reply_rate if s
+        ) or "no check-in delivered yet"
+        levels = ", ".join(f"{k} {v}" for k, v in self.escalations.items()) or "none"
+        resolved = (
+            "n/a" if self.resolved_within_48h is None else f"{self.resolved_within_48h:.0%}"
+        )
+        return "\n".join(
+            [
+                "📊 Clinic figures",
+                f"Patients enrolled: {self.enrolled}, active: {self.active}",
+                f"Reply rate by plan day: {rates}",
+                f"Escalations: {levels}",
+                f"Time to acknowledge: median {minutes(self.ack_median_minutes)}, "
+                f"90th percentile {minutes(self.ack_p90_minutes)}",
+                f"Resolved within 48 h: {resolved}",
+            ]
+        )
+
+
+class Stats:
+    """Computes the figures from the record."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def figures(self) -> Figures:
+        now = self.d.clock.now()
+        async with self.d.db.tx() as repo:
+            patients = await repo.patients()
+            checkins = await repo.all_checkins()
+            escalations = [e for e in await repo.all_escalations() if e.kind == "clinical"]
+        by_day: dict[int, list[int]] = {}
+        for c in checkins:
+            if c.kind == "scheduled" and c.status == Status.SENT:
+                sent_answered = by_day.setdefault(c.day, [0, 0])
+                sent_answered[0] += 1
+                sent_answered[1] += c.answered_at is not None
+        acks = sorted(
+            (e.acked_at - e.created_at).total_seconds() / 60
+            for e in escalations
+            if e.acked_at is not None
+        )
+        old = [e for e in escalations if now - e.created_at >= RESOLVED_WITHIN]
+        resolved = [
+            e for e in old if e.resolved_at is not None and e.resolved_at - e.created_at
+            <= RESOLVED_WITHIN
+        ]
+        order = ["emergency", "urgent", "routine"]
+        levels = Counter(e.level for e in escalations)
+        return Figures(
+            enrolled=sum(p.consent_at is not None for p in patients),
+            active=sum(p.status == PatientStatus.ACTIVE for p in patients),
+            reply_rate=[(d, sa[0], sa[1]) for d, sa in sorted(by_day.items())],
+            escalations={k: levels[k] for k in order if levels[k]},
+            ack_median_minutes=round(statistics.median(acks), 1) if acks else None,
+            ack_p90_minutes=round(acks[min(len(acks) - 1, int(0.9 * len(acks)))], 1)
+            if acks
+            else None,
+            resolved_within_48h=round(len(resolved) / len(old), 3) if old else None,
+        )
