@@ -89,7 +89,9 @@ async def rehearse() -> None:
         db = Database(f"sqlite:///{Path(tmp) / 'demo.db'}")
         await db.create_all()
         clock = FakeClock(SESSION - timedelta(minutes=40))
-        settings = sandbox_settings(db.url, clinic_timezone="Europe/Paris")
+        settings = sandbox_settings(
+            db.url, clinic_timezone="Europe/Paris", storage_dir=Path(tmp) / "storage"
+        )
         async with Rehearsal(db, clock, settings=settings) as r:
             ana = r.server.user("Ana")
             martin = r.server.user("Dr Martin")

@@ -6,8 +6,10 @@ clock moves only when told, and the dispatcher runs when a tick is asked for.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -29,6 +31,7 @@ SANDBOX_TOKEN = "123456:SANDBOX"
 def sandbox_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for an offline rehearsal (no .env, no network, no pacing)."""
     values: dict[str, Any] = {
+        "storage_dir": Path(tempfile.gettempdir()) / "aftercare-rehearsal",
         "telegram_bot_token": SecretStr(SANDBOX_TOKEN),
         "telegram_api_url": "https://sandbox.invalid",
         "database_url": database_url,

@@ -14,7 +14,7 @@ import pytest
 from bot.content import load_content
 from bot.core.clock import FakeClock
 from bot.core.content import Content
-from bot.rehearsal import Rehearsal
+from bot.rehearsal import Rehearsal, sandbox_settings
 from bot.store.db import Database
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -55,7 +55,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def rehearsal(database: Database, clock: FakeClock) -> AsyncIterator[Rehearsal]:
-    async with Rehearsal(database, clock) as r:
+async def rehearsal(
+    database: Database, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Rehearsal]:
+    settings = sandbox_settings(database.url, storage_dir=tmp_path / "storage")
+    async with Rehearsal(database, clock, settings=settings) as r:
         yield r
     assert r.server.violations == [], "the bot made requests the Bot API would refuse"

@@ -322,6 +322,14 @@ class SandboxTelegram:
         self._chats[uid] = _Chat(uid, "private", user=user)
         return SandboxUser(self, user)
 
+    def users(self) -> list[SandboxUser]:
+        """Every person created in this sandbox, in creation order."""
+        return [
+            SandboxUser(self, chat.user)
+            for chat in self._chats.values()
+            if chat.type == "private" and chat.user is not None
+        ]
+
     def group(self, title: str = "Sandbox group", *, chat_id: int | None = None) -> int:
         """Create a basic group chat the bot is in; returns its (negative) chat id."""
         gid = next(self._group_ids) if chat_id is None else chat_id
