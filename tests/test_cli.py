@@ -113,3 +113,27 @@ def test_check_content_names_file_line_and_field(
     assert f"rules.yaml:{line}: [" in err
     assert "].level: Value error, level must be none, routine, urgent or emergency" in err
     assert main(["check-content", str(broken)]) == 1
+
+
+def test_clinician_list_rota_deactivate_and_stats(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("Dr Martin", "Nurse Joy"):
+        assert main(["clinician", "invite", "--name", name, "--json"]) == 0
+    assert main(["clinician", "invite", "--name", "Boss", "--admin", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["clinician", "rota", "2", "1"]) == 0
+    assert capsys.readouterr().out.strip() == "On-call rota: Nurse Joy → Dr Martin"
+    assert main(["clinician", "rota", "9"]) == 1
+    assert "Unknown clinician id(s): 9" in capsys.readouterr().out
+    assert main(["clinician", "deactivate", "2"]) == 0
+    capsys.readouterr()
+    assert main(["clinician", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0] == "#1 Dr Martin · active, rota #2, link not opened yet"
+    assert listing[1] == "#2 Nurse Joy · inactive, link not opened yet"
+    assert listing[2] == "#3 Boss · active, admin, link not opened yet"
+    assert main(["stats", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["enrolled"] == 0
+    assert figures["escalations_by_level"] == {}
