@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import handlers
@@ -18,9 +18,11 @@ from bot.content import load_content
 from bot.core.clock import Clock, SystemClock
 from bot.core.content import Content
 from bot.core.ladder import ClinicHours
+from bot.pacing import Pacer
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.ports import Messenger
+from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.files import PhotoStore
 from bot.telegram_io import TelegramMessenger
@@ -57,8 +59,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     if settings.rate_limit:
-        # PTB types the builder by its rate limiter's argument type; ours takes none.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
+        # PTB types the builder by its limiter's argument type; ours takes a dict.
+        builder = builder.rate_limiter(pacer(settings, db))  # type: ignore[arg-type]
     app: AnyApp = builder.build()
     app.bot_data.services = build_services(
         settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db
@@ -67,6 +69,20 @@ def build_application(
     if schedule_jobs and app.job_queue is not None:
         jobs.install(app.job_queue, settings.dispatch_interval_seconds)
     return app
+
+
+def pacer(settings: Settings, db: Database) -> Pacer:
+    """Telegram's limits; shared by every worker through the database when asked (or PG)."""
+    shared = settings.global_pace if settings.global_pace is not None else (
+        db.dialect == "postgresql"
+    )
+    budget = DatabaseBudget(db, int(settings.send_per_second)) if shared else None
+    return Pacer(
+        per_second=settings.send_per_second,
+        chat_interval=settings.send_chat_interval_seconds,
+        group_interval=60 / settings.send_group_per_minute,
+        budget=budget,
+    )
 
 
 def build_services(
@@ -93,6 +109,8 @@ def build_services(
         charts=MatplotlibCharts(),
         photo_store=PhotoStore(settings.storage_dir / "photos"),
         max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
+        claim_lease=timedelta(seconds=settings.claim_lease_seconds),
+        send_concurrency=settings.send_concurrency,
     )
     return Services(deps)
 

@@ -26,7 +26,14 @@ class Settings(BaseSettings):
     language: str = "en"
     token_ttl_days: float = Field(default=7, gt=0)
     dispatch_interval_seconds: float = Field(default=20, gt=0)
-    rate_limit: bool = True
+    rate_limit: bool = True  # pace sends under Telegram's limits (off only for benchmarks)
+    send_per_second: float = Field(default=30, gt=0)
+    send_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    send_group_per_minute: float = Field(default=20, gt=0)
+    global_pace: bool | None = None  # share one pace between workers (default: on PostgreSQL)
+    send_concurrency: int = Field(default=16, ge=1, le=256)
+    claim_lease_seconds: float = Field(default=120, gt=0)
+    receive_updates: bool = True  # false: a worker that only dispatches (several workers)
     log_level: str = "INFO"
     clinic_hours: str = "Mon-Fri 09:00-18:00"
     ack_timeout_emergency_minutes: float = Field(default=5, gt=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -52,10 +53,19 @@ class TelegramMessenger:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        # PTB refuses rate_limit_args on a bot without a rate limiter (pacing off).
+        self.paced = getattr(bot, "rate_limiter", None) is not None
 
-    async def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> int:
+    async def send(
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
+    ) -> int:
+        extra: dict[str, Any] = {}
+        if routine and self.paced:
+            extra["rate_limit_args"] = {"routine": True}
         try:
-            message = await self.bot.send_message(chat_id, text, reply_markup=markup(keyboard))
+            message = await self.bot.send_message(
+                chat_id, text, reply_markup=markup(keyboard), **extra
+            )
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise delivery_error(exc) from exc
         return int(message.message_id)

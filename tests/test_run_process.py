@@ -38,6 +38,12 @@ def daytime_zone() -> ZoneInfo:
     pytest.skip("no listed zone is in daytime right now")
 
 
+def labels(sandbox: SandboxTelegram, chat_id: int, message_id: int) -> list[str]:
+    """The button labels a message shows right now."""
+    markup = sandbox.message_json(chat_id, message_id).get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
 async def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not check():
@@ -110,10 +116,15 @@ async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path
         checkin = next(m for m in sandbox.sent(ana.id) if QUESTION in (m.text or ""))
         assert (checkin.text or "").startswith("Day 2.")
 
-        for label in ("Soreness", "Severe", "Done"):
-            count = len(sandbox.callback_answers)
+        for label, then in (("Soreness", "Severe"), ("Severe", "Done"), ("Done", None)):
             ana.press_button(label, message_id=checkin.message_id)
-            await wait_for(lambda c=count: len(sandbox.callback_answers) > c, f"tap {label}")
+            if then is not None:  # wait for the next screen before the next tap
+                await wait_for(
+                    lambda t=then: any(
+                        b.startswith(t) for b in labels(sandbox, ana.id, checkin.message_id)
+                    ),
+                    f"the screen offering {then}",
+                )
         await wait_for(lambda: any("URGENT" in (m.text or "") for m in sandbox.sent(nurse.id)),
                        "the clinician's ping")
 

@@ -40,6 +40,7 @@ class Deps:
     charts: Charts | None = None
     photo_store: PhotoStore | None = None
     max_photo_bytes: int = 10 * 1024 * 1024
+    send_concurrency: int = 16
 
 
 def hash_token(token: str) -> str:

@@ -12,6 +12,7 @@ Check-in delivery policy (per Telegram outcome):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,8 +86,15 @@ class Dispatcher:
                 patient_id=patient_id,
             )
         report.claimed = len(rows)
-        for row in rows:
-            await self._handle(row, report)
+        # Sends overlap so that Telegram's pace, not our round trips, bounds throughput; at
+        # most `send_concurrency` are in flight, which also bounds what a crash can repeat.
+        gate = asyncio.Semaphore(self.d.send_concurrency)
+
+        async def handle(row: CheckIn) -> None:
+            async with gate:
+                await self._handle(row, report)
+
+        await asyncio.gather(*(handle(row) for row in rows))
         for escalation_id in report.escalations:
             await self.escalations.deliver(escalation_id)
         if patient_id is None:
@@ -141,7 +149,9 @@ class Dispatcher:
         now = self.d.clock.now()
         outcome: dict[str, object]
         try:
-            message_id = await self.d.messenger.send(patient.chat_id, screen.text, screen.keyboard)
+            message_id = await self.d.messenger.send(
+                patient.chat_id, screen.text, screen.keyboard, routine=True
+            )
         except RateLimited as exc:
             # Telegram's pacing is not the message's fault: this try does not count.
             outcome = _pending(now, exc.retry_after, str(exc)) | {"attempts": row.attempts - 1}

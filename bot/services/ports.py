@@ -55,8 +55,10 @@ class MaybeDelivered(DeliveryError):
 class Messenger(Protocol):
     """Sends and edits messages in a chat."""
 
-    async def send(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> int:
-        """Send a text message; returns its message id."""
+    async def send(
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
+    ) -> int:
+        """Send a text message; returns its message id. Routine ones yield to all others."""
         ...
 
     async def edit(
@@ -138,7 +140,7 @@ class OfflineMessenger:
     """For commands that run without a bot (enrolment from the CLI): sending is refused."""
 
     async def send(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
     ) -> int:
         raise Rejected("this command runs without a bot connection and cannot send messages")
 

@@ -231,3 +231,11 @@ class Photo(SQLModel, table=True):
     mime: str
     day: int
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SendSlot(SQLModel, table=True):
+    """Messages sent per wall-clock second by all workers: one global pace for Telegram."""
+
+    __tablename__ = "send_slot"
+    second: int = Field(primary_key=True, sa_type=BigInteger)  # unix time, whole seconds
+    used: int = 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, delete, func, or_, text, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,11 +21,23 @@ from bot.store.models import (
     PatientStatus,
     Photo,
     Ping,
+    SendSlot,
     Status,
     TreatmentSession,
 )
 
 Row = TypeVar("Row", CheckIn, Ping, Digest)
+
+# The same upsert is valid on PostgreSQL and SQLite (3.35+): one statement, so atomic.
+_TAKE_SLOT = text(
+    "INSERT INTO send_slot (second, used) VALUES (:second, 1) "
+    "ON CONFLICT (second) DO UPDATE SET used = send_slot.used + 1 "
+    "WHERE send_slot.used < :limit RETURNING used"
+)
+_FILL_SLOT = text(
+    "INSERT INTO send_slot (second, used) VALUES (:second, :limit) "
+    "ON CONFLICT (second) DO UPDATE SET used = :limit"
+)
 M = TypeVar("M", bound=SQLModel)
 
 
@@ -573,6 +585,22 @@ class Repo:
             .limit(20)
         )
         return list(result.all())
+
+    async def take_send_slot(self, second: int, limit: int) -> bool:
+        """Count one message against `second`; False if that second is already full."""
+        connection = await self.session.connection()
+        result = await connection.execute(_TAKE_SLOT, {"second": second, "limit": limit})
+        return result.first() is not None
+
+    async def fill_send_slots(self, first: int, last: int, limit: int) -> None:
+        """Mark seconds as full (after a 429: nobody sends until Telegram's retry_after)."""
+        rows = [{"second": s, "limit": limit} for s in range(first, last + 1)]
+        if rows:
+            connection = await self.session.connection()
+            await connection.execute(_FILL_SLOT, rows)
+
+    async def prune_send_slots(self, before: int) -> None:
+        await self.session.exec(delete(SendSlot).where(col(SendSlot.second) < before))
 
     async def active_patients(self) -> list[Patient]:
         result = await self.session.exec(

@@ -1,0 +1,180 @@
+"""Pacing under Telegram's limits, as python-telegram-bot's rate limiter.
+
+- Overall: one message every 1/rate seconds (30/s by default), spaced rather than in bursts,
+  so Telegram never sees a burst worth a 429.
+- Across workers: when a shared budget is given, each message also takes a slot of its
+  wall-clock second in the database, so N workers together keep to one pace.
+- Per chat: 1 message/s in a private chat, 20/min in a group.
+- Priority: routine check-ins (sent with `rate_limit_args={"routine": True}`) wait while any
+  other message (a patient's reply, an emergency, a page) is waiting.
+- 429: the message waits `retry_after` and is retried once; every sender pauses meanwhile
+  (the shared budget fills those seconds for the other workers too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any, Protocol
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+Answer = bool | dict[str, Any] | list[dict[str, Any]]
+SENDS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage", "forwardMessage"}
+)
+# Editing the message a person is tapping keeps the overall pace but not the 1/s per chat:
+# that limit is about new messages, and a keyboard that lags a second per tap feels broken.
+EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
+PACED = SENDS | EDITS
+
+
+class SharedBudget(Protocol):
+    """Seconds of wall-clock time shared by every worker."""
+
+    async def take(self, second: int) -> bool:
+        """Count one message against `second`; False if it is full."""
+        ...
+
+    async def fill(self, first: int, last: int) -> None:
+        """Mark seconds full (a 429 pauses every worker)."""
+        ...
+
+
+class Pacer(BaseRateLimiter[dict[str, Any]]):
+    """Spaces Bot API calls under Telegram's limits; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 30,
+        chat_interval: float = 1.0,
+        group_interval: float = 3.0,
+        budget: SharedBudget | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1 / per_second
+        self.chat_interval = chat_interval
+        self.group_interval = group_interval
+        self.budget = budget
+        self.monotonic, self.wall, self.sleep = monotonic, wall, sleep
+        self._next = 0.0  # monotonic time of the next free overall slot
+        self._chats: dict[int, float] = {}  # when each chat may get its next message
+        self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._routine: deque[asyncio.Future[None]] = deque()
+        self._releaser: asyncio.Task[None] | None = None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Stop releasing."""
+        if self._releaser is not None:
+            self._releaser.cancel()
+
+    async def process_request(  # noqa: PLR0917 (PTB's signature)
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Answer]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> Answer:
+        if endpoint not in PACED:
+            return await callback(*args, **kwargs)
+        routine = bool(rate_limit_args and rate_limit_args.get("routine"))
+        chat_id = _chat(data.get("chat_id")) if endpoint in SENDS else None
+        for attempt in range(2):
+            await self.acquire(chat_id, routine=routine)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                pause = _seconds(exc.retry_after)
+                log.warning("Telegram asked to wait %.1f s (429); pausing all sends", pause)
+                await self.pause(pause)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def acquire(self, chat_id: int | None, *, routine: bool) -> None:
+        """Wait for this message's turn: its chat's gap, then an overall slot."""
+        if chat_id is None:
+            await self._slot(routine)
+            return
+        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:  # one message of a chat at a time, so the gap is kept exactly
+            ready = self._chats.get(chat_id, 0.0)
+            if ready > self.monotonic():
+                await self.sleep(ready - self.monotonic())
+            await self._slot(routine)
+            gap = self.group_interval if chat_id < 0 else self.chat_interval
+            self._chats[chat_id] = self.monotonic() + gap
+        if not lock.locked() and len(self._chat_locks) > 10_000:
+            now = self.monotonic()  # forget chats whose gap has passed
+            self._chats = {c: t for c, t in self._chats.items() if t > now}
+            self._chat_locks = {c: lk for c, lk in self._chat_locks.items() if lk.locked()}
+
+    async def _slot(self, routine: bool) -> None:
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._routine if routine else self._urgent).append(turn)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.create_task(self._release())
+        await turn
+        if self.budget is not None:
+            await self._take_budget()
+
+    async def _release(self) -> None:
+        """Hand out one slot per interval, the urgent lane before the routine one."""
+        while self._urgent or self._routine:
+            now = self.monotonic()
+            if now < self._next:
+                await self.sleep(self._next - now)
+                continue
+            lane = self._urgent if self._urgent else self._routine
+            turn = lane.popleft()
+            if turn.done():  # its sender gave up (cancelled)
+                continue
+            turn.set_result(None)
+            self._next = max(now, self._next) + self.interval
+
+    async def _take_budget(self) -> None:
+        assert self.budget is not None
+        while True:
+            now = self.wall()
+            second = int(now)
+            for ahead in range(120):
+                if await self.budget.take(second + ahead):
+                    if ahead:
+                        await self.sleep(second + ahead - now)
+                    return
+            await self.sleep(1.0)  # two minutes fully booked: wait, then look again
+
+    async def pause(self, seconds: float) -> None:
+        """Nobody sends for `seconds` (after a 429)."""
+        self._next = max(self._next, self.monotonic() + seconds)
+        if self.budget is not None:
+            now = int(self.wall())
+            await self.budget.fill(now, now + int(seconds + 0.999))
+
+
+def _chat(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -1,0 +1,34 @@
+"""The send budget every worker shares: messages per wall-clock second, in the database."""
+
+from __future__ import annotations
+
+import time
+
+from bot.store.db import Database
+
+
+class DatabaseBudget:
+    """`take` counts a message against a second; the database makes it atomic for everyone."""
+
+    PRUNE_EVERY = 300  # seconds between clean-ups of old rows
+
+    def __init__(self, db: Database, per_second: int) -> None:
+        self.db = db
+        self.per_second = per_second
+        self._pruned = 0.0
+
+    async def take(self, second: int) -> bool:
+        async with self.db.tx() as repo:
+            taken = await repo.take_send_slot(second, self.per_second)
+            if second - self._pruned > self.PRUNE_EVERY:
+                await repo.prune_send_slots(second - 60)
+                self._pruned = second
+        return taken
+
+    async def fill(self, first: int, last: int) -> None:
+        async with self.db.tx() as repo:
+            await repo.fill_send_slots(first, last, self.per_second)
+
+    @staticmethod
+    def now() -> float:
+        return time.time()

@@ -1,0 +1,156 @@
+"""Pacing under Telegram's limits, on virtual time (nothing here waits for real)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from telegram.error import RetryAfter
+
+from bot.pacing import Pacer
+from bot.store.budget import DatabaseBudget
+from bot.store.db import Database
+from bot.store.models import SendSlot
+
+
+class VirtualTime:
+    """monotonic/wall/sleep for a Pacer: sleepers wake in time order as `run` moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._seq), wake))
+        await wake
+
+    async def run(self, *coroutines: Awaitable[Any]) -> None:
+        """Run coroutines to the end, moving the clock to the next waker when all wait."""
+        tasks = [asyncio.ensure_future(c) for c in coroutines]
+        while not all(t.done() for t in tasks):
+            for _ in range(20):  # let every task run until it waits
+                await asyncio.sleep(0)
+            if not self._sleepers:
+                await asyncio.sleep(0.001)  # someone is in real I/O (the database)
+                continue
+            when, _, wake = heapq.heappop(self._sleepers)
+            self.now = max(self.now, when)
+            wake.set_result(None)
+        for t in tasks:
+            t.result()
+
+
+def pacer(vt: VirtualTime, **kwargs: Any) -> Pacer:
+    return Pacer(monotonic=vt.monotonic, wall=vt.wall, sleep=vt.sleep, **kwargs)
+
+
+async def send(p: Pacer, log: list[tuple[float, int]], vt: VirtualTime, chat: int,
+               endpoint: str = "sendMessage", **rla: Any) -> None:
+    async def call() -> bool:
+        log.append((vt.now, chat))
+        return True
+
+    await p.process_request(call, (), {}, endpoint, {"chat_id": chat}, rla or None)
+
+
+async def test_messages_are_spaced_at_30_per_second() -> None:
+    vt, log = VirtualTime(), []
+    p = pacer(vt, per_second=30)
+    start = vt.now
+    await vt.run(*(send(p, log, vt, chat) for chat in range(900)))
+    assert log[-1][0] - start == pytest.approx(899 / 30)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(log)]
+    assert min(gaps) == pytest.approx(1 / 30)
+
+
+async def test_one_message_a_second_per_chat_and_three_seconds_per_group() -> None:
+    vt, log = VirtualTime(), []
+    p = pacer(vt, per_second=30)
+    await vt.run(*(send(p, log, vt, chat) for chat in [42, -100] * 3))
+    private = [t for t, c in log if c == 42]
+    group = [t for t, c in log if c == -100]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(private)] == [1.0, 1.0]
+    assert [round(b - a, 3) for a, b in itertools.pairwise(group)] == [3.0, 3.0]
+
+
+async def test_edits_keep_the_overall_pace_but_not_the_per_chat_gap() -> None:
+    vt, log = VirtualTime(), []
+    p = pacer(vt, per_second=30)
+    await vt.run(send(p, log, vt, 7), send(p, log, vt, 7, endpoint="editMessageText"))
+    assert log[1][0] - log[0][0] == pytest.approx(1 / 30)
+
+
+async def test_routine_check_ins_wait_while_anything_else_is_waiting() -> None:
+    vt = VirtualTime()
+    p = pacer(vt, per_second=1)
+    order: list[str] = []
+
+    async def go(name: str, chat: int, **rla: Any) -> None:
+        async def call() -> bool:
+            order.append(name)
+            return True
+
+        await p.process_request(call, (), {}, "sendMessage", {"chat_id": chat}, rla or None)
+
+    await vt.run(
+        go("routine-1", 1, routine=True),
+        go("routine-2", 2, routine=True),
+        go("urgent", 3),
+        go("routine-3", 4, routine=True),
+    )
+    # All four wait together: the urgent one goes first, then the routine ones in order.
+    assert order == ["urgent", "routine-1", "routine-2", "routine-3"]
+
+
+async def test_429_pauses_everyone_then_retries_once() -> None:
+    vt = VirtualTime()
+    p = pacer(vt, per_second=30)
+    calls: list[float] = []
+
+    async def flaky() -> bool:
+        calls.append(vt.now)
+        if len(calls) == 1:
+            raise RetryAfter(timedelta(seconds=7))
+        return True
+
+    await vt.run(p.process_request(flaky, (), {}, "sendMessage", {"chat_id": 1}, None))
+    assert calls[1] - calls[0] >= 7
+    log: list[tuple[float, int]] = []
+    await vt.run(send(p, log, vt, 2))
+    assert log[0][0] >= calls[0] + 7  # the pause held for the other chats too
+
+    async def always_429() -> bool:
+        raise RetryAfter(timedelta(seconds=1))
+
+    with pytest.raises(RetryAfter):
+        await vt.run(p.process_request(always_429, (), {}, "sendMessage", {"chat_id": 3}, None))
+
+
+async def test_two_workers_share_one_pace_through_the_database(database: Database) -> None:
+    vt = VirtualTime()
+    budget = DatabaseBudget(database, per_second=30)
+    workers = [pacer(vt, per_second=30, budget=budget) for _ in range(2)]
+    log: list[tuple[float, int]] = []
+    await vt.run(*(send(workers[i % 2], log, vt, chat=i) for i in range(240)))
+    assert len(log) == 240
+    async with database.tx() as repo:
+        slots = (await repo.session.exec(select(SendSlot))).all()
+    assert sum(s.used for s in slots) == 240
+    assert max(s.used for s in slots) <= 30  # two workers, one pace
