@@ -20,7 +20,8 @@ $(DEV): $(RUNTIME)
 demo: $(RUNTIME)  ## rehearse a patient's follow-up against the sandbox Telegram
 	$(BIN)/aftercare demo
 
-run: $(RUNTIME)  ## run the real bot (needs TELEGRAM_BOT_TOKEN)
+run: $(RUNTIME)  ## migrate the database, then run the real bot (needs TELEGRAM_BOT_TOKEN)
+	$(BIN)/aftercare db upgrade
 	$(BIN)/aftercare run
 
 test: $(DEV)  ## lint, types, architecture contracts, then the test suite

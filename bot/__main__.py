@@ -60,8 +60,38 @@ def cmd_run(_args: argparse.Namespace) -> int:
         raise CliError(NO_TOKEN)
     _logging(settings)
     load_content(settings.content_dir, settings.language)
+    asyncio.run(_check_schema(settings))
     app = build_application(settings)
     app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+async def _check_schema(settings: Settings) -> None:
+    from bot.store.db import Database  # noqa: PLC0415
+    from bot.store.migrate import SchemaOutOfDate, ensure_current  # noqa: PLC0415
+
+    db = Database(settings.database_url)
+    try:
+        await ensure_current(db)
+    except SchemaOutOfDate as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        await db.dispose()
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    """Create or migrate the database schema to this version's."""
+    from bot.store.db import Database  # noqa: PLC0415
+    from bot.store.migrate import upgrade  # noqa: PLC0415
+
+    async def go() -> str:
+        db = Database(_settings().database_url)
+        try:
+            return await upgrade(db)
+        finally:
+            await db.dispose()
+
+    print(f"database schema at revision {asyncio.run(go())}")
     return 0
 
 
@@ -195,10 +225,10 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
     from bot.services.ports import OfflineMessenger  # noqa: PLC0415
 
     settings = _settings()
+    await _check_schema(settings)
     username = await _bot_username(settings)
     services = build_services(settings, messenger=OfflineMessenger())
     db = services.deps.db
-    await db.create_all()
     failures = 0
     try:
         for row in rows:
@@ -238,8 +268,9 @@ async def _with_services(work: Any) -> Any:
     from bot.app import build_services  # noqa: PLC0415
     from bot.services.ports import OfflineMessenger  # noqa: PLC0415
 
-    services = build_services(_settings(), messenger=OfflineMessenger())
-    await services.deps.db.create_all()
+    settings = _settings()
+    await _check_schema(settings)
+    services = build_services(settings, messenger=OfflineMessenger())
     try:
         return await work(services)
     finally:
@@ -278,9 +309,9 @@ async def _invite_clinician(args: argparse.Namespace) -> int:
     from bot.services.ports import OfflineMessenger  # noqa: PLC0415
 
     settings = _settings()
+    await _check_schema(settings)
     username = await _bot_username(settings)
     services = build_services(settings, messenger=OfflineMessenger())
-    await services.deps.db.create_all()
     try:
         invitation = await services.enrolment.invite_clinician(name=args.name, admin=args.admin)
     finally:
@@ -338,6 +369,12 @@ def parser() -> argparse.ArgumentParser:
     rota = csub.add_parser("rota", help="set the on-call order: aftercare clinician rota 3 1 2")
     rota.add_argument("ids", type=int, nargs="*")
     rota.set_defaults(func=cmd_clinician_rota)
+
+    database = sub.add_parser("db", help="the database schema")
+    dsub = database.add_subparsers(dest="action", required=True)
+    dsub.add_parser("upgrade", help="create or migrate the schema").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     stats = sub.add_parser("stats", help="clinic figures")
     stats.add_argument("--json", action="store_true")

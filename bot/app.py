@@ -116,9 +116,7 @@ def build_services(
 
 
 async def prepare(app: AnyApp) -> None:
-    """Before the first update: the schema exists and Telegram shows our commands."""
-    services: Services = app.bot_data.services
-    await services.deps.db.create_all()
+    """Before the first update: Telegram shows our commands (the schema is checked earlier)."""
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
 
 

@@ -71,6 +71,7 @@ class Rehearsal:
         self.on_update: Callable[[dict[str, Any]], None] | None = None
 
     async def __aenter__(self) -> Rehearsal:
+        await self.db.create_all()  # a rehearsal's database is fresh or already its own
         await self.app.initialize()
         await prepare(self.app)
         return self

@@ -24,6 +24,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BOT_USERNAME", "aftercare_test_bot")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("CLINIC_TIMEZONE", "Europe/Paris")
+    assert main(["db", "upgrade"]) == 0
     return tmp_path
 
 

@@ -59,15 +59,15 @@ async def front() -> AsyncIterator[SandboxHTTP]:
     await http.close()
 
 
-async def cli(env: dict[str, str], *args: str) -> dict[str, object]:
+async def cli(env: dict[str, str], *args: str, json_out: bool = True) -> dict[str, object]:
     """Run an `aftercare` command (asynchronously: it asks the sandbox for the bot's name)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, "--json", env=env, cwd=env["WORKDIR"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable, "-m", "bot", *args, *(["--json"] if json_out else []), env=env,
+        cwd=env["WORKDIR"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
-    result: dict[str, object] = json.loads(out)
+    result: dict[str, object] = json.loads(out) if json_out else {}
     return result
 
 
@@ -94,6 +94,7 @@ async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path
         "PYTHONPATH": str(ROOT),
         "WORKDIR": str(tmp_path),
     }
+    await cli(env, "db", "upgrade", json_out=False)
     nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
     session_at = (datetime.now(zone) - timedelta(days=2)).replace(hour=8, minute=0)
     ana_link = await cli(
