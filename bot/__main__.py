@@ -62,8 +62,33 @@ def cmd_run(_args: argparse.Namespace) -> int:
     load_content(settings.content_dir, settings.language)
     asyncio.run(_check_schema(settings))
     app = build_application(settings)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    if settings.webhook_url:
+        from bot.webhook import serve  # noqa: PLC0415
+
+        if settings.webhook_secret is None:
+            raise CliError("WEBHOOK_SECRET is required with WEBHOOK_URL (Telegram echoes it)")
+        asyncio.run(serve(app, settings))
+    elif settings.receive_updates:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    else:
+        asyncio.run(_dispatch_only(app))
     return 0
+
+
+async def _dispatch_only(app: Any) -> None:
+    """A worker that only sends what is due (another process receives the updates)."""
+    import signal  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.initialize()
+    await app.start()
+    logging.getLogger(__name__).info("dispatch-only worker started")
+    await stop.wait()
+    await app.stop()
+    await app.shutdown()
 
 
 async def _check_schema(settings: Settings) -> None:

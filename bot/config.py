@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=16, ge=1, le=256)
     claim_lease_seconds: float = Field(default=120, gt=0)
     receive_updates: bool = True  # false: a worker that only dispatches (several workers)
+    webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
+    webhook_listen: str = "0.0.0.0:8443"
+    webhook_secret: SecretStr | None = None  # checked on every request Telegram makes
     log_level: str = "INFO"
     clinic_hours: str = "Mon-Fri 09:00-18:00"
     ack_timeout_emergency_minutes: float = Field(default=5, gt=0)

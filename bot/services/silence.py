@@ -106,8 +106,8 @@ class Silence:
             missed.append(checkin)
         if len(missed) < self.d.missed_checkins_alert:
             return None
-        patient.silence_alerted_at = current
-        repo.session.add(patient)
+        if not await repo.claim_silence_alert(patient.id, patient.silence_alerted_at, current):
+            return None  # another worker raised it a moment ago
         tz = self.d.clinic_tz
         last_sent = local_text(missed[0].sent_at or missed[0].due_at, tz)
         day = day_of(patient, await repo.sessions_of(patient.id), current)

@@ -299,6 +299,21 @@ class Repo:
         )
         return list(result.all())
 
+    async def claim_silence_alert(
+        self, patient_id: int, previous: datetime | None, now: datetime
+    ) -> bool:
+        """Record that the clinic is told of this silence; False if another worker was first."""
+        stamp = col(Patient.silence_alerted_at)
+        result = await self.session.exec(
+            update(Patient)
+            .where(
+                col(Patient.id) == patient_id,
+                stamp.is_(None) if previous is None else stamp == previous,
+            )
+            .values(silence_alerted_at=now)
+        )
+        return bool(result.rowcount)
+
     async def last_answer_at(self, patient_id: int) -> datetime | None:
         result = await self.session.exec(
             select(func.max(Answer.created_at)).where(Answer.patient_id == patient_id)
