@@ -46,7 +46,9 @@ def _logging(settings: Settings) -> None:
     )
     # httpx logs request URLs, which contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
+    # APScheduler logs every tick at INFO and every skipped overlapping tick (by design, with
+    # max_instances=1) as a warning; its errors still show.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:

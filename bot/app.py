@@ -110,6 +110,7 @@ def build_services(
         photo_store=PhotoStore(settings.storage_dir / "photos"),
         max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
+        claim_batch=settings.claim_batch,
         send_concurrency=settings.send_concurrency,
     )
     return Services(deps)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     global_pace: bool | None = None  # share one pace between workers (default: on PostgreSQL)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     claim_lease_seconds: float = Field(default=120, gt=0)
+    claim_batch: int = Field(default=200, ge=1, le=5000)
     receive_updates: bool = True  # false: a worker that only dispatches (several workers)
     webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
     webhook_listen: str = "0.0.0.0:8443"

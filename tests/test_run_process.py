@@ -7,49 +7,18 @@ an answer pings the clinician, and `kill -9` plus a restart loses and duplicates
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
+from tests.procs import POLL, cli, daytime_zone, environment, start_bot, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-POLL = 0.05  # how often the test looks at the sandbox while the bot process works
 QUESTION = "How are you feeling?"
-ZONES = ["Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
-         "Pacific/Auckland", "Asia/Kolkata", "America/Sao_Paulo", "Asia/Dubai"]
-
-
-def daytime_zone() -> ZoneInfo:
-    """A zone where it is now between 11:00 and 19:00, far from quiet hours and 10:00."""
-    now = datetime.now(UTC)
-    for name in ZONES:
-        if 11 <= now.astimezone(ZoneInfo(name)).hour < 19:
-            return ZoneInfo(name)
-    pytest.skip("no listed zone is in daytime right now")
-
-
-def labels(sandbox: SandboxTelegram, chat_id: int, message_id: int) -> list[str]:
-    """The button labels a message shows right now."""
-    markup = sandbox.message_json(chat_id, message_id).get("reply_markup") or {}
-    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
-
-
-async def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(POLL)
 
 
 @pytest.fixture
@@ -59,41 +28,16 @@ async def front() -> AsyncIterator[SandboxHTTP]:
     await http.close()
 
 
-async def cli(env: dict[str, str], *args: str, json_out: bool = True) -> dict[str, object]:
-    """Run an `aftercare` command (asynchronously: it asks the sandbox for the bot's name)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, *(["--json"] if json_out else []), env=env,
-        cwd=env["WORKDIR"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    result: dict[str, object] = json.loads(out) if json_out else {}
-    return result
-
-
-async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
-    log = os.open(Path(env["WORKDIR"]) / "bot.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, cwd=env["WORKDIR"],
-            stdout=subprocess.DEVNULL, stderr=log,
-        )
-    finally:
-        os.close(log)  # the child has its own copy
+def labels(sandbox: SandboxTelegram, chat_id: int, message_id: int) -> list[str]:
+    """The button labels a message shows right now."""
+    markup = sandbox.message_json(chat_id, message_id).get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path: Path) -> None:
     zone = daytime_zone()
     sandbox = front.server
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")} | {
-        "TELEGRAM_BOT_TOKEN": sandbox.token,
-        "TELEGRAM_API_URL": front.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "CLINIC_TIMEZONE": zone.key,
-        "DISPATCH_INTERVAL_SECONDS": "1",
-        "PYTHONPATH": str(ROOT),
-        "WORKDIR": str(tmp_path),
-    }
+    env = environment(tmp_path, front.url, sandbox.token, CLINIC_TIMEZONE=zone.key)
     await cli(env, "db", "upgrade", json_out=False)
     nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
     session_at = (datetime.now(zone) - timedelta(days=2)).replace(hour=8, minute=0)

@@ -23,12 +23,24 @@ from .server import SandboxTelegram
 __all__ = ["SandboxHTTP"]
 
 
-def _string_fields() -> dict[str, set[str]]:
+def _field_types() -> dict[str, dict[str, list[str]]]:
     raw = json.loads(resources.files(__package__).joinpath("api.min.json").read_text("utf-8"))
     return {
-        method: {f["name"] for f in spec.get("fields", []) if "String" in f["types"]}
+        method: {f["name"]: f["types"] for f in spec.get("fields", [])}
         for method, spec in raw["methods"].items()
     }
+
+
+def _decode(text: str, types: list[str]) -> Any:
+    """A form value as the Bot API reads it: strings stay strings, others are JSON."""
+    if "Integer" in types and text.lstrip("-").isdigit():
+        return int(text)  # chat_id is "Integer or String": a number is the integer
+    if "String" in types:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 class _Handler(RequestHandler):
@@ -40,17 +52,11 @@ class _Handler(RequestHandler):
 
     async def post(self, path: str) -> None:
         method = path.rsplit("/", 1)[-1]
-        strings = self.front.string_fields.get(method, set())
-        params = []
-        for name, values in self.request.body_arguments.items():
-            text = values[-1].decode("utf-8")
-            value: Any = text
-            if name not in strings:
-                try:
-                    value = json.loads(text)
-                except json.JSONDecodeError:
-                    value = text
-            params.append(RequestParameter(name, value, None))
+        fields = self.front.field_types.get(method, {})
+        params = [
+            RequestParameter(name, _decode(values[-1].decode("utf-8"), fields.get(name, [])), None)
+            for name, values in self.request.body_arguments.items()
+        ]
         await self._answer("POST", RequestData(params))
 
     async def _answer(self, method: str, data: RequestData | None) -> None:
@@ -68,7 +74,7 @@ class SandboxHTTP:
 
     def __init__(self, server: SandboxTelegram, host: str = "127.0.0.1") -> None:
         self.server = server
-        self.string_fields = _string_fields()
+        self.field_types = _field_types()
         self._app = Application([(r"/(.*)", _Handler, {"front": self})])
         self._http = HTTPServer(self._app)
         sockets = bind_sockets(0, host)

@@ -1,0 +1,101 @@
+"""Helpers for tests that run `aftercare` as real processes against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.store.db import Database
+from bot.store.models import CheckIn, Patient, PatientStatus, TreatmentSession
+
+ROOT = Path(__file__).resolve().parent.parent
+POLL = 0.05  # how often a test looks at the sandbox while a bot process works
+ZONES = ["Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
+         "Pacific/Auckland", "Asia/Kolkata", "America/Sao_Paulo", "Asia/Dubai"]
+
+
+def daytime_zone() -> ZoneInfo:
+    """A zone where it is now between 11:00 and 19:00, far from quiet hours and 10:00."""
+    now = datetime.now(UTC)
+    for name in ZONES:
+        if 11 <= now.astimezone(ZoneInfo(name)).hour < 19:
+            return ZoneInfo(name)
+    pytest.skip("no listed zone is in daytime right now")
+
+
+async def wait_for(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(POLL)
+
+
+def environment(tmp_path: Path, api_url: str, token: str, **extra: str) -> dict[str, str]:
+    """The environment of a bot process: sandbox API, its own folder, our settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE"))}
+    return env | {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": api_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "DISPATCH_INTERVAL_SECONDS": "0.5",
+        "PYTHONPATH": str(ROOT),
+        "WORKDIR": str(tmp_path),
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "LOG_LEVEL": "INFO",
+    } | extra
+
+
+async def cli(env: dict[str, str], *args: str, json_out: bool = True) -> dict[str, object]:
+    """Run an `aftercare` command (asynchronously: it may ask the sandbox for the bot's name)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, *(["--json"] if json_out else []), env=env,
+        cwd=env["WORKDIR"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    result: dict[str, object] = json.loads(out) if json_out else {}
+    return result
+
+
+async def start_bot(env: dict[str, str], log_name: str = "bot.log") -> asyncio.subprocess.Process:
+    """`aftercare run` in the background, its log in the work folder."""
+    log = os.open(Path(env["WORKDIR"]) / log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=env["WORKDIR"],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )
+    finally:
+        os.close(log)  # the child has its own copy
+
+
+async def seed_due_checkins(db: Database, chat_ids: list[int], zone: ZoneInfo) -> None:
+    """Active patients whose day-0 check-in is due now (as after a mass enrolment)."""
+    now = datetime.now(UTC)
+    today: date = now.astimezone(zone).date()
+    async with db.tx() as repo:
+        for n, chat_id in enumerate(chat_ids):
+            patient = await repo.add(
+                Patient(name=f"Patient {n}", timezone=zone.key, chat_id=chat_id,
+                        status=PatientStatus.ACTIVE, created_at=now, consent_at=now)
+            )
+            assert patient.id is not None
+            session = await repo.add(
+                TreatmentSession(patient_id=patient.id, session_at=now - timedelta(hours=2),
+                                 created_at=now)
+            )
+            assert session.id is not None
+            repo.session.add(
+                CheckIn(patient_id=patient.id, session_id=session.id, step_id="day0", day=0,
+                        local_date=today, due_at=now - timedelta(minutes=1))
+            )
