@@ -1,0 +1,106 @@
+"""Every Telegram outcome has its policy: delivered once, or not delivered with a reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.rehearsal import Rehearsal
+from bot.sandbox import Fault
+from bot.store.models import CheckIn, Ping
+from tests.conftest import paris
+
+QUESTION = "How are you feeling?"
+
+
+async def day0(r: Rehearsal) -> CheckIn:
+    async with r.db.tx() as repo:
+        rows = (await repo.session.exec(select(CheckIn).where(CheckIn.step_id == "day0"))).all()
+    return rows[0]
+
+
+async def test_server_errors_are_retried_with_backoff_then_failed_and_surfaced(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.server.inject("sendMessage", Fault.server_error(), chat_id=ana.id, times=99)
+    r.clock.set(paris(2026, 11, 3, 19, 0))
+    await r.tick()
+    first = await day0(r)
+    assert (first.status, first.attempts) == ("pending", 1)
+    assert first.due_at == r.clock.now() + timedelta(seconds=30)  # backoff
+    await r.advance(timedelta(minutes=30), step=timedelta(seconds=30))
+    failed = await day0(r)
+    assert failed.status == "failed"
+    assert failed.attempts == 5
+    assert "gave up after retries" in (failed.reason or "")
+    await r.run_until(paris(2026, 11, 4, 9, 5))  # the clinic hears of it in the summary
+    assert "could not be delivered" in (r.server.last(nurse.id).text or "")
+
+
+async def test_chat_not_found_is_not_retried(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.server.inject("sendMessage", Fault.chat_not_found(), chat_id=ana.id)
+    r.clock.set(paris(2026, 11, 3, 19, 0))
+    await r.tick()
+    row = await day0(r)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "chat not found" in (row.reason or "").lower()
+    sends = [q for q in r.server.requests if q.method == "sendMessage"
+             and q.params.get("chat_id") == ana.id and QUESTION in str(q.params.get("text"))]
+    assert len(sends) == 1
+
+
+async def test_a_check_in_that_timed_out_after_delivery_is_not_sent_again(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.server.inject("sendMessage", Fault.timeout_after_delivery(), chat_id=ana.id)
+    r.clock.set(paris(2026, 11, 3, 19, 0))
+    await r.advance(timedelta(hours=1))
+    row = await day0(r)
+    assert row.status == "sent"
+    assert "timed out" in (row.reason or "")
+    assert len([m for m in r.server.sent(ana.id) if QUESTION in (m.text or "")]) == 1
+
+
+async def test_a_page_that_timed_out_is_sent_again(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.server.inject("sendMessage", Fault.timeout(), chat_id=nurse.id)
+    await r.say(ana, "I can't breathe properly")
+    assert "Please call 112 now" in (r.server.last(ana.id).text or "")
+    await r.advance(timedelta(seconds=30), step=timedelta(seconds=15))
+    pages = [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")]
+    assert len(pages) == 1  # the lost attempt never arrived; the retry did
+
+
+async def test_a_crashed_page_claim_is_taken_back_after_its_lease(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.server.inject("sendMessage", Fault.timeout(), chat_id=nurse.id)  # the first try is lost
+    await r.say(ana, "my tongue is swelling")
+    async with r.db.tx() as repo:  # a worker claims the retry, then dies before sending
+        claimed = await repo.claim_due(
+            Ping, r.clock.now() + timedelta(seconds=20), limit=10, lease=timedelta(minutes=2)
+        )
+    assert len(claimed) == 1
+    r.clock.advance(seconds=30)
+    await r.tick()
+    assert [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")] == []
+    r.clock.advance(minutes=2)  # the lease runs out
+    await r.tick()
+    pages = [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")]
+    assert len(pages) == 1
