@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     content_dir: Path = BUNDLED
     language: str = "en"
     token_ttl_days: float = Field(default=7, gt=0)
-    dispatch_interval_seconds: float = Field(default=20, gt=0)
+    dispatch_interval_seconds: float = Field(default=1, gt=0)  # bounds how late a send is
     rate_limit: bool = True  # pace sends under Telegram's limits (off only for benchmarks)
     send_per_second: float = Field(default=30, gt=0)
     send_chat_interval_seconds: float = Field(default=1.0, ge=0)

@@ -66,7 +66,9 @@ async def test_kill_9_mid_dispatch_loses_nothing_and_repeats_at_most_what_was_in
         await bot.wait()
     counts = delivered(sandbox, chats)
     twice = [c for c, n in counts.items() if n > 1]
-    assert len(twice) <= CONCURRENCY  # only messages in flight at the kill can repeat
+    # Only messages in flight at the kill can repeat: at most `CONCURRENCY` being sent plus
+    # fewer than `CONCURRENCY` sent and waiting to be recorded in the next batch write.
+    assert len(twice) < 2 * CONCURRENCY
     assert max(counts.values()) <= 2
     async with db.tx() as repo:
         rows = (await repo.session.exec(select(CheckIn))).all()

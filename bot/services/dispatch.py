@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
@@ -31,6 +31,7 @@ from bot.services.ports import (
     Rejected,
 )
 from bot.services.silence import Silence
+from bot.store.db import Database
 from bot.store.models import CheckIn, Patient, PatientStatus, Status
 from bot.store.repo import Repo
 
@@ -80,21 +81,40 @@ class Dispatcher:
     async def _pass(self, patient_id: int | None) -> TickReport:
         report = TickReport()
         now = self.d.clock.now()
+        patients: dict[int, Patient] = {}
+        dates: dict[int, list[date]] = {}
         async with self.d.db.tx() as repo:
             rows = await repo.claim_due(
                 CheckIn, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
                 patient_id=patient_id,
             )
+            if rows:  # what the decisions need, for the whole batch in two queries
+                ids = {r.patient_id for r in rows}
+                patients = await repo.patients_by_ids(ids)
+                dates = await repo.live_checkin_dates(ids)
         report.claimed = len(rows)
-        # Sends overlap so that Telegram's pace, not our round trips, bounds throughput; at
-        # most `send_concurrency` are in flight, which also bounds what a crash can repeat.
+        recorder = _Recorder(self.d.db, flush_at=self.d.send_concurrency)
+        to_send: list[tuple[CheckIn, Patient]] = []
+        for row in rows:
+            patient = patients.get(row.patient_id)
+            outcome = self._decide(row, patient, dates.get(row.patient_id, []), now, report)
+            if outcome is None and patient is not None:
+                to_send.append((row, patient))
+            elif outcome is not None:
+                await recorder.add(row, outcome)
+        # Sends overlap so that Telegram's pace, not our round trips, bounds throughput.
+        # Outcomes are recorded every `send_concurrency` sends: a crash can repeat at most
+        # what was sent and not yet recorded (fewer than twice that many messages).
         gate = asyncio.Semaphore(self.d.send_concurrency)
 
-        async def handle(row: CheckIn) -> None:
+        async def send(row: CheckIn, patient: Patient) -> None:
             async with gate:
-                await self._handle(row, report)
+                outcome = await self._send(row, patient, report)
+            if outcome is not None:
+                await recorder.add(row, outcome)
 
-        await asyncio.gather(*(handle(row) for row in rows))
+        await asyncio.gather(*(send(row, patient) for row, patient in to_send))
+        await recorder.flush()
         for escalation_id in report.escalations:
             await self.escalations.deliver(escalation_id)
         if patient_id is None:
@@ -106,58 +126,54 @@ class Dispatcher:
             report.pings += await self.escalations.deliver_digests()
         return report
 
-    async def _handle(self, row: CheckIn, report: TickReport) -> None:
-        assert row.id is not None and row.claimed_at is not None
-        now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient(row.patient_id)
-            if patient is None or patient.status != PatientStatus.ACTIVE or not patient.chat_id:
-                status = patient.status if patient else "deleted"
-                await repo.finish(
-                    CheckIn, row.id, row.claimed_at,
-                    status=Status.CANCELLED, reason=f"patient {status}",
-                )
-                report.skipped += 1
-                return
-            tz = zone(patient)
-            next_date = await repo.next_checkin_date(patient.id or 0, row.local_date)
-            until = schedule.current_until(
-                row.local_date, next_date, self.d.content.clinic.late_send_days
-            )
-            decision = schedule.decide(
-                now=now, tz=tz, quiet=self.d.content.clinic.quiet_hours,
-                row_date=row.local_date, until=until,
-            )
-            if isinstance(decision, schedule.Skip):
-                await repo.finish(
-                    CheckIn, row.id, row.claimed_at, status=Status.SKIPPED, reason=decision.reason
-                )
-                report.skipped += 1
-                return
-            if isinstance(decision, schedule.Defer):
-                await repo.finish(
-                    CheckIn, row.id, row.claimed_at,
-                    status=Status.PENDING, due_at=decision.until, reason=decision.reason,
-                )
-                report.deferred += 1
-                return
-        await self._send(row, patient, report)
+    def _decide(
+        self,
+        row: CheckIn,
+        patient: Patient | None,
+        dates: list[date],
+        now: datetime,
+        report: TickReport,
+    ) -> dict[str, object] | None:
+        """What to record without sending (None: send it)."""
+        if patient is None or patient.status != PatientStatus.ACTIVE or not patient.chat_id:
+            report.skipped += 1
+            return {"status": Status.CANCELLED,
+                    "reason": f"patient {patient.status if patient else 'deleted'}"}
+        later = [d for d in dates if d > row.local_date]
+        until = schedule.current_until(
+            row.local_date, min(later) if later else None, self.d.content.clinic.late_send_days
+        )
+        decision = schedule.decide(
+            now=now, tz=zone(patient), quiet=self.d.content.clinic.quiet_hours,
+            row_date=row.local_date, until=until,
+        )
+        if isinstance(decision, schedule.Skip):
+            report.skipped += 1
+            return {"status": Status.SKIPPED, "reason": decision.reason}
+        if isinstance(decision, schedule.Defer):
+            report.deferred += 1
+            return {"status": Status.PENDING, "due_at": decision.until, "reason": decision.reason}
+        return None
 
-    async def _send(self, row: CheckIn, patient: Patient, report: TickReport) -> None:
+    async def _send(
+        self, row: CheckIn, patient: Patient, report: TickReport
+    ) -> dict[str, object] | None:
+        """Send one check-in; returns the outcome to record (None: recorded already)."""
         assert row.id is not None and row.claimed_at is not None and patient.chat_id
         screen = self.checkins.screen(row, Draft())
         now = self.d.clock.now()
-        outcome: dict[str, object]
         try:
             message_id = await self.d.messenger.send(
                 patient.chat_id, screen.text, screen.keyboard, routine=True
             )
         except RateLimited as exc:
             # Telegram's pacing is not the message's fault: this try does not count.
-            outcome = _pending(now, exc.retry_after, str(exc)) | {"attempts": row.attempts - 1}
+            report.deferred += 1
+            return _pending(now, exc.retry_after, str(exc)) | {"attempts": row.attempts - 1}
         except MaybeDelivered:
-            outcome = {"status": Status.SENT, "sent_at": now,
-                       "reason": "timed out: may not have been delivered; not resent"}
+            report.sent += 1
+            return {"status": Status.SENT, "sent_at": now,
+                    "reason": "timed out: may not have been delivered; not resent"}
         except RecipientBlocked:
             async with self.d.db.tx() as repo:
                 await repo.finish(
@@ -167,31 +183,40 @@ class Dispatcher:
             if escalation_id is not None:
                 report.escalations.append(escalation_id)
             report.failed += 1
-            return
-        except (RecipientGone, Rejected) as exc:
-            outcome = {"status": Status.FAILED, "reason": f"not delivered: {exc}"}
-        except DeliveryError as exc:
-            if row.attempts >= self.d.max_attempts:
-                outcome = {"status": Status.FAILED, "reason": f"gave up after retries: {exc}"}
-            else:
+            return None
+        except (RecipientGone, Rejected, DeliveryError) as exc:
+            gave_up = not isinstance(exc, RecipientGone | Rejected) and (
+                row.attempts < self.d.max_attempts
+            )
+            if gave_up:  # network or server trouble: try again later
+                report.deferred += 1
                 delay = RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
-                outcome = _pending(now, delay, f"retrying: {exc}")
-        else:
-            outcome = {"status": Status.SENT, "sent_at": now, "message_id": message_id}
+                return _pending(now, delay, f"retrying: {exc}")
+            reason = (
+                f"not delivered: {exc}"
+                if isinstance(exc, RecipientGone | Rejected)
+                else f"gave up after retries: {exc}"
+            )
+            await self._failed(row, patient, reason, report)
+            return None
+        report.sent += 1
+        return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
+
+    async def _failed(
+        self, row: CheckIn, patient: Patient, reason: str, report: TickReport
+    ) -> None:
+        """Record a check-in that will not be delivered, and tell the clinic."""
+        assert row.id is not None and row.claimed_at is not None
         async with self.d.db.tx() as repo:
-            recorded = await repo.finish(CheckIn, row.id, row.claimed_at, **outcome)
-            if recorded and outcome["status"] == Status.FAILED:
+            if await repo.finish(
+                CheckIn, row.id, row.claimed_at, status=Status.FAILED, reason=reason
+            ):
                 escalation = await self.escalations.notice(
-                    repo, patient, "notice_failed", reason=str(outcome["reason"])
+                    repo, patient, "notice_failed", reason=reason
                 )
                 report.escalations.append(escalation.id or 0)
-        if outcome["status"] == Status.SENT:
-            report.sent += 1
-        elif outcome["status"] == Status.FAILED:
-            report.failed += 1
-            log.warning("check-in %s failed: %s", row.id, outcome["reason"])
-        else:
-            report.deferred += 1
+        report.failed += 1
+        log.warning("check-in %s failed: %s", row.id, reason)
 
     async def blocked(self, chat_id: int) -> int | None:
         """Telegram says this chat blocked the bot; returns the clinic notice's escalation."""
@@ -212,6 +237,29 @@ class Dispatcher:
         await repo.cancel_pending(patient.id, UNREACHABLE)
         escalation = await self.escalations.notice(repo, patient, "notice_unreachable")
         return escalation.id
+
+
+class _Recorder:
+    """Buffers outcomes of claimed check-ins and writes them in one statement per batch."""
+
+    def __init__(self, db: Database, *, flush_at: int) -> None:
+        self.db = db
+        self.flush_at = flush_at
+        self.buffer: list[tuple[int, datetime, dict[str, object]]] = []
+        self.lock = asyncio.Lock()
+
+    async def add(self, row: CheckIn, outcome: dict[str, object]) -> None:
+        assert row.id is not None and row.claimed_at is not None
+        self.buffer.append((row.id, row.claimed_at, outcome))
+        if len(self.buffer) >= self.flush_at:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            batch, self.buffer = self.buffer, []
+            if batch:
+                async with self.db.tx() as repo:
+                    await repo.finish_many(CheckIn, batch)
 
 
 def _pending(now: datetime, delay: float, reason: str) -> dict[str, object]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, text, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -399,6 +399,47 @@ class Repo:
             .values(**values)
         )
         return bool(result.rowcount)
+
+    async def finish_many(
+        self, model: type[Row], outcomes: Sequence[tuple[int, datetime, dict[str, Any]]]
+    ) -> None:
+        """`finish` for many rows at once: one UPDATE per shape of outcome, executemany."""
+        table = model.__table__  # type: ignore[attr-defined]
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row_id, claimed_at, values in outcomes:
+            row: dict[str, Any] = {"row_id": row_id, "claim": claimed_at}
+            row.update({f"new_{k}": v for k, v in values.items()})
+            groups.setdefault(tuple(sorted(values)), []).append(row)
+        connection = await self.session.connection()
+        for keys, params in groups.items():
+            stmt = (
+                update(table)
+                .where(
+                    table.c.id == bindparam("row_id"),
+                    table.c.claimed_at == bindparam("claim", type_=table.c.claimed_at.type),
+                    table.c.status == Status.CLAIMED,
+                )
+                .values({k: bindparam(f"new_{k}", type_=table.c[k].type) for k in keys})
+            )
+            await connection.execute(stmt, params)
+
+    async def patients_by_ids(self, ids: Sequence[int] | set[int]) -> dict[int, Patient]:
+        result = await self.session.exec(select(Patient).where(col(Patient.id).in_(list(ids))))
+        return {p.id: p for p in result.all() if p.id is not None}
+
+    async def live_checkin_dates(self, patient_ids: set[int]) -> dict[int, list[date]]:
+        """Local dates of the patients' scheduled check-ins that are not cancelled."""
+        result = await self.session.exec(
+            select(col(CheckIn.patient_id), col(CheckIn.local_date)).where(
+                col(CheckIn.patient_id).in_(list(patient_ids)),
+                CheckIn.kind == "scheduled",
+                col(CheckIn.status) != Status.CANCELLED,
+            )
+        )
+        dates: dict[int, list[date]] = {}
+        for patient_id, local_date in result.all():
+            dates.setdefault(patient_id, []).append(local_date)
+        return dates
 
     # --- answers
     async def previous_observations(
