@@ -69,13 +69,12 @@ async def text(update: Update, context: Context) -> None:
         return
     words = message.text or message.caption or ""
     svc = services(context)
-    note = await svc.escalations.outcome_note(chat_id, words) if message.text else None
-    if note is not None:
-        await send(context, chat_id, note)
-        return
-    photo = message.photo[-1].file_id if message.photo else None
-    result = await svc.checkins.message(chat_id, words, photo_file_id=photo)
-    if result is None:
+    result = await svc.checkins.message(chat_id, words)
+    if result is None:  # not a patient: a clinician's outcome note, or a stranger
+        note = await svc.escalations.outcome_note(chat_id, words)
+        if note is not None:
+            await send(context, chat_id, note)
+            return
         await _reply_or_greet(context, chat_id, None)
         return
     await deliver(context, chat_id, result)

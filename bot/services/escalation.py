@@ -69,6 +69,7 @@ class Escalations:
         """Record an escalation; urgent and emergency ones page the first ladder step now."""
         assert patient.id is not None
         now = self.d.clock.now()
+        timeout = self.timeout(level) if kind == "clinical" else None
         escalation = await repo.add(
             Escalation(
                 patient_id=patient.id,
@@ -80,9 +81,10 @@ class Escalations:
                 summary=summary,
                 created_at=now,
                 ladder_step=0,
+                next_step_at=now + timeout if timeout is not None else None,
             )
         )
-        if kind == "clinical" and self.timeout(level) is not None:
+        if timeout is not None:
             await self._page(repo, escalation, now)
         return escalation
 
@@ -94,11 +96,16 @@ class Escalations:
     async def _page(self, repo: Repo, escalation: Escalation, now: datetime) -> None:
         """Write the pings of the escalation's current step and when the next one is due."""
         assert escalation.id is not None
-        rota = [c.id for c in await repo.rota() if c.id is not None]
         active = {c.id: c for c in await repo.active_clinicians() if c.id is not None}
+        rota = [
+            c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id or 0))
+            if c.rota_position is not None and c.id is not None
+        ]
         who = ladder.recipients(escalation.ladder_step, rota, list(active))
         timeout = self.timeout(Level.parse(escalation.level))
         if who is None or timeout is None:
+            escalation.next_step_at = None
+            repo.session.add(escalation)
             log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation.id)
             return
         if not who:
@@ -115,8 +122,9 @@ class Escalations:
                 for clinician_id in who
             ]
         )
-        escalation.next_step_at = now + timeout
-        repo.session.add(escalation)
+        if escalation.next_step_at != now + timeout:
+            escalation.next_step_at = now + timeout
+            repo.session.add(escalation)
 
     async def advance_ladders(self) -> list[int]:
         """Move every unacknowledged page whose time is up one step; returns their ids."""
@@ -226,22 +234,28 @@ class Escalations:
     async def deliver(self, escalation_id: int | None = None) -> int:
         """Send due pings (of one escalation, or all); returns how many were delivered."""
         now = self.d.clock.now()
+        screens: dict[int, Reply] = {}
         async with self.d.db.tx() as repo:
-            ids = None
-            if escalation_id is not None:
-                ids = [p.id for p in await repo.pings_of(escalation_id) if p.id is not None]
             pings = await repo.claim_due(
-                Ping, now, limit=self.d.claim_batch, lease=self.d.claim_lease, ids=ids
+                Ping, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
+                escalation_id=escalation_id,
             )
-        sent = 0
-        for ping in pings:
-            async with self.d.db.tx() as repo:
-                escalation = await repo.escalation(ping.escalation_id)
-                assert escalation is not None
-                screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
-            # A lost emergency page costs more than a duplicate one: timeouts are resent.
-            sent += await self._send(Ping, ping, screen, resend_on_timeout=True)
-        return sent
+            for escalation in await repo.escalations({p.escalation_id for p in pings}):
+                assert escalation.id is not None
+                screens[escalation.id] = Reply(
+                    await self.text(repo, escalation), self.keyboard(escalation)
+                )
+        # A lost emergency page costs more than a duplicate one: timeouts are resent.
+        outcomes = [
+            await self._attempt(ping, screens[ping.escalation_id], resend_on_timeout=True)
+            for ping in pings
+        ]
+        async with self.d.db.tx() as repo:
+            await repo.finish_many(
+                Ping, [(p.id or 0, p.claimed_at, o) for p, o in zip(pings, outcomes, strict=True)
+                       if p.claimed_at is not None]
+            )
+        return sum(o["status"] == Status.SENT for o in outcomes)
 
     async def deliver_digests(self) -> int:
         now = self.d.clock.now()
@@ -260,6 +274,15 @@ class Escalations:
         self, model: type[Sent], row: Sent, screen: Reply, *, resend_on_timeout: bool
     ) -> int:
         assert row.id is not None and row.claimed_at is not None
+        outcome = await self._attempt(row, screen, resend_on_timeout=resend_on_timeout)
+        async with self.d.db.tx() as repo:
+            await repo.finish(model, row.id, row.claimed_at, **outcome)
+        return 1 if outcome["status"] == Status.SENT else 0
+
+    async def _attempt(
+        self, row: Ping | Digest, screen: Reply, *, resend_on_timeout: bool
+    ) -> dict[str, object]:
+        """Send one page or summary; the outcome to record."""
         now = self.d.clock.now()
         outcome: dict[str, object]
         try:
@@ -267,7 +290,7 @@ class Escalations:
         except RateLimited as exc:
             outcome = self._retry(row, now, exc.retry_after, str(exc), count=False)
         except (RecipientBlocked, RecipientGone, Rejected) as exc:
-            log.warning("%s %s to clinician %s failed: %s", model.__name__, row.id,
+            log.warning("%s %s to clinician %s failed: %s", type(row).__name__, row.id,
                         row.clinician_id, exc)
             outcome = {"status": Status.FAILED, "reason": type(exc).__name__}
         except MaybeDelivered:
@@ -280,9 +303,7 @@ class Escalations:
             outcome = self._retry(row, now, RETRY_BASE_SECONDS * 2**row.attempts, str(exc))
         else:
             outcome = {"status": Status.SENT, "sent_at": now, "message_id": message_id}
-        async with self.d.db.tx() as repo:
-            await repo.finish(model, row.id, row.claimed_at, **outcome)
-        return 1 if outcome["status"] == Status.SENT else 0
+        return outcome
 
     def _retry(
         self, row: Ping | Digest, now: datetime, delay: float, reason: str, *, count: bool = True

@@ -358,6 +358,7 @@ class Repo:
         lease: timedelta,
         ids: Sequence[int] | None = None,
         patient_id: int | None = None,
+        escalation_id: int | None = None,
     ) -> list[Row]:
         """Claim up to `limit` due rows in one statement; expired claims are taken back.
 
@@ -374,6 +375,8 @@ class Repo:
             chosen = chosen.where(col(model.id).in_(list(ids)))
         if patient_id is not None and model is CheckIn:
             chosen = chosen.where(col(CheckIn.patient_id) == patient_id)
+        if escalation_id is not None and model is Ping:
+            chosen = chosen.where(col(Ping.escalation_id) == escalation_id)
         chosen = chosen.order_by(due_at).limit(limit).with_for_update(skip_locked=True)
         stmt = (
             update(model)
@@ -571,7 +574,7 @@ class Repo:
         )
         return [d for d in result.all() if escalation_id in d.escalation_ids]
 
-    async def escalations(self, ids: Sequence[int]) -> list[Escalation]:
+    async def escalations(self, ids: Sequence[int] | set[int]) -> list[Escalation]:
         result = await self.session.exec(
             select(Escalation).where(col(Escalation.id).in_(list(ids))).order_by(col(Escalation.id))
         )
