@@ -36,8 +36,14 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(DEV)
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+bench: $(DEV)  ## every benchmark once (SQLite; PG=postgresql://... adds PostgreSQL runs)
+	$(BIN)/python -m bench.triage_eval
+	$(BIN)/python -m bench.dispatch
+	$(BIN)/python -m bench.replies
+	$(BIN)/python -m bench.timeliness
+	$(BIN)/python -m bench.scale
+	if [ -n "$(PG)" ]; then $(BIN)/python -m bench.scale --database $(PG); fi
+	$(BIN)/python -m bench.negation_compare
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

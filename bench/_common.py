@@ -45,13 +45,13 @@ def temp_sqlite() -> str:
 
 def app_for(
     db: Database, server: SandboxTelegram, *, pacing: bool, clock: Clock | None = None,
-    **settings: Any,
+    jobs: bool = False, **settings: Any,
 ) -> AnyApp:
     """The real Application on `db`, talking to the in-process sandbox."""
     config = sandbox_settings(db.url, rate_limit=pacing, clinic_timezone="UTC", **settings)
     return build_application(
         config, clock=clock or SystemClock(), database=db, request=server.request(),
-        updates_request=server.request(), schedule_jobs=False,
+        updates_request=server.request(), schedule_jobs=jobs,
     )
 
 
