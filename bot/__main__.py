@@ -39,11 +39,38 @@ def _settings() -> Settings:
         raise CliError(f"configuration: {problems}") from exc
 
 
+class Redact(logging.Filter):
+    """Removes secrets (the bot token, the webhook secret) from messages and tracebacks."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        for secret in self.secrets:
+            message = message.replace(secret, "[redacted]")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "[redacted]")
+        record.msg, record.args = message, ()
+        return True
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.telegram_bot_token, settings.webhook_secret)
+        if s is not None
+    ]
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(secrets))
     # httpx logs request URLs, which contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler logs every tick at INFO and every skipped overlapping tick (by design, with

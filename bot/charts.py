@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from bot.services.ports import PhotoTile, SymptomSeries
 
@@ -19,11 +20,7 @@ class MatplotlibCharts:
 
     def severity(self, title: str, series: Sequence[SymptomSeries], last_day: int) -> bytes:
         """One row per symptom: severity by day since the session, normal window shaded."""
-        import matplotlib  # noqa: PLC0415
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt  # noqa: PLC0415
-
+        plt = _pyplot()
         rows = max(1, len(series))
         fig, axes = plt.subplots(rows, 1, figsize=(8, 1.6 * rows + 1), sharex=True, squeeze=False)
         span = max(last_day, 14) + 1
@@ -48,20 +45,13 @@ class MatplotlibCharts:
                             transform=axes[0, 0].transAxes)
         axes[-1, 0].set_xlim(-0.5, span)
         axes[-1, 0].set_xlabel("days since the session")
-        fig.suptitle(title, fontsize=11)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=110)
-        plt.close(fig)
-        return out.getvalue()
+        return _png(plt, fig, title, dpi=110)
 
     def photos(self, title: str, tiles: Sequence[PhotoTile]) -> bytes:
         """The patient's photos side by side, each labelled with its day."""
-        import matplotlib  # noqa: PLC0415
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt  # noqa: PLC0415
         from PIL import Image  # noqa: PLC0415
+
+        plt = _pyplot()
 
         columns = min(4, max(1, len(tiles)))
         rows = (len(tiles) + columns - 1) // columns
@@ -78,9 +68,23 @@ class MatplotlibCharts:
             except (OSError, ValueError):
                 ax.text(0.5, 0.5, "unreadable image", ha="center", va="center")
             ax.set_title(f"day {tile.day}", fontsize=10)
-        fig.suptitle(title, fontsize=11)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=100)
-        plt.close(fig)
-        return out.getvalue()
+        return _png(plt, fig, title, dpi=100)
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend (no screen on a server)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # noqa: PLC0415
+
+    return pyplot
+
+
+def _png(plt: Any, fig: Any, title: str, *, dpi: int) -> bytes:
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=dpi)
+    plt.close(fig)
+    return out.getvalue()

@@ -138,3 +138,28 @@ def test_clinician_list_rota_deactivate_and_stats(
     figures = json.loads(capsys.readouterr().out)
     assert figures["enrolled"] == 0
     assert figures["escalations_by_level"] == {}
+
+
+def _fail(token: str) -> None:
+    raise RuntimeError(f"failed calling /bot{token}/getMe")
+
+
+def test_the_token_never_reaches_a_log_line_or_traceback() -> None:
+    import logging
+    import sys
+
+    from bot.__main__ import Redact
+
+    token = "123456:SECRET-token-value"
+    record = logging.LogRecord(
+        "telegram", logging.ERROR, __file__, 1, "POST https://api.telegram.org/bot%s/x",
+        (token,), None,
+    )
+    try:
+        _fail(token)
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    Redact([token]).filter(record)
+    assert token not in record.getMessage()
+    assert token not in (record.exc_text or "")
+    assert "[redacted]" in record.getMessage()

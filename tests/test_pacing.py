@@ -18,6 +18,8 @@ from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.models import SendSlot
 
+IO_WAIT = 0.001  # real seconds given to a database call before virtual time moves on
+
 
 class VirtualTime:
     """monotonic/wall/sleep for a Pacer: sleepers wake in time order as `run` moves the clock."""
@@ -48,7 +50,7 @@ class VirtualTime:
             for _ in range(20):  # let every task run until it waits
                 await asyncio.sleep(0)
             if not self._sleepers:
-                await asyncio.sleep(0.001)  # someone is in real I/O (the database)
+                await asyncio.sleep(IO_WAIT)  # someone is in real I/O (the database)
                 continue
             when, _, wake = heapq.heappop(self._sleepers)
             self.now = max(self.now, when)

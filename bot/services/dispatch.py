@@ -251,13 +251,15 @@ class _Recorder:
     async def add(self, row: CheckIn, outcome: dict[str, object]) -> None:
         assert row.id is not None and row.claimed_at is not None
         self.buffer.append((row.id, row.claimed_at, outcome))
-        if len(self.buffer) >= self.flush_at:
+        # One writer at a time: the one flushing takes what piled up meanwhile too, rather
+        # than every sender queueing a write of its own.
+        if len(self.buffer) >= self.flush_at and not self.lock.locked():
             await self.flush()
 
     async def flush(self) -> None:
         async with self.lock:
-            batch, self.buffer = self.buffer, []
-            if batch:
+            while self.buffer:
+                batch, self.buffer = self.buffer, []
                 async with self.db.tx() as repo:
                     await repo.finish_many(CheckIn, batch)
 

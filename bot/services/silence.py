@@ -63,7 +63,9 @@ class Silence:
         screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft))
         text = join(self.d.content.messages["nudge"], screen.text)
         try:
-            message_id = await self.d.messenger.send(patient.chat_id, text, screen.keyboard)
+            message_id = await self.d.messenger.send(
+                patient.chat_id, text, screen.keyboard, routine=True
+            )
         except DeliveryError as exc:
             log.warning("nudge for check-in %s not delivered: %s", checkin.id, exc)
             return 0

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.services.common import Deps
-from bot.store.models import PatientStatus, Status
 
 RESOLVED_WITHIN = timedelta(hours=48)
 
@@ -72,15 +71,9 @@ class Stats:
     async def figures(self) -> Figures:
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
-            patients = await repo.patients()
-            checkins = await repo.all_checkins()
+            enrolled, active = await repo.patient_counts()
+            reply_rate = await repo.reply_rate_by_day()  # counted by the database, not here
             escalations = [e for e in await repo.all_escalations() if e.kind == "clinical"]
-        by_day: dict[int, list[int]] = {}
-        for c in checkins:
-            if c.kind == "scheduled" and c.status == Status.SENT:
-                sent_answered = by_day.setdefault(c.day, [0, 0])
-                sent_answered[0] += 1
-                sent_answered[1] += c.answered_at is not None
         acks = sorted(
             (e.acked_at - e.created_at).total_seconds() / 60
             for e in escalations
@@ -94,9 +87,9 @@ class Stats:
         order = ["emergency", "urgent", "routine"]
         levels = Counter(e.level for e in escalations)
         return Figures(
-            enrolled=sum(p.consent_at is not None for p in patients),
-            active=sum(p.status == PatientStatus.ACTIVE for p in patients),
-            reply_rate=[(d, sa[0], sa[1]) for d, sa in sorted(by_day.items())],
+            enrolled=enrolled,
+            active=active,
+            reply_rate=reply_rate,
             escalations={k: levels[k] for k in order if levels[k]},
             ack_median_minutes=round(statistics.median(acks), 1) if acks else None,
             ack_p90_minutes=round(acks[min(len(acks) - 1, int(0.9 * len(acks)))], 1)

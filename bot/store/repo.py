@@ -625,8 +625,26 @@ class Repo:
         )
         return result.first()
 
-    async def all_checkins(self) -> list[CheckIn]:
-        return list((await self.session.exec(select(CheckIn))).all())
+    async def patient_counts(self) -> tuple[int, int]:
+        """(enrolled: ever consented, active now)."""
+        result = await self.session.exec(
+            select(
+                func.count(col(Patient.consent_at)),
+                func.count().filter(col(Patient.status) == PatientStatus.ACTIVE),
+            )
+        )
+        enrolled, active = result.one()
+        return int(enrolled), int(active)
+
+    async def reply_rate_by_day(self) -> list[tuple[int, int, int]]:
+        """(plan day, scheduled check-ins delivered, of which answered), by day."""
+        result = await self.session.exec(
+            select(col(CheckIn.day), func.count(), func.count(col(CheckIn.answered_at)))
+            .where(CheckIn.kind == "scheduled", CheckIn.status == Status.SENT)
+            .group_by(col(CheckIn.day))
+            .order_by(col(CheckIn.day))
+        )
+        return [(int(d), int(s), int(a)) for d, s, a in result.all()]
 
     async def all_escalations(self) -> list[Escalation]:
         return list((await self.session.exec(select(Escalation))).all())
