@@ -91,7 +91,7 @@ class Dispatcher:
             if rows:  # what the decisions need, for the whole batch in two queries
                 ids = {r.patient_id for r in rows}
                 patients = await repo.patients_by_ids(ids)
-                dates = await repo.live_checkin_dates(ids)
+                dates = await repo.live_checkin_dates(ids, min(r.local_date for r in rows))
         report.claimed = len(rows)
         recorder = _Recorder(self.d.db, flush_at=self.d.send_concurrency)
         to_send: list[tuple[CheckIn, Patient]] = []

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MISSED_AFTER = timedelta(hours=24)
 ALERT_EVERY = timedelta(minutes=10)  # a silence is a matter of days: no need to look each tick
+NUDGE_EVERY = timedelta(seconds=30)  # a re-ask is a matter of hours
 
 
 class Silence:
@@ -35,10 +36,14 @@ class Silence:
         self.checkins = checkins
         self.escalations = escalations
         self._last_alert_pass: datetime | None = None
+        self._last_nudge_pass: datetime | None = None
 
     async def nudge(self) -> int:
         """Re-ask once the check-ins left unanswered for `reask_after` (not at night)."""
         now = self.d.clock.now()
+        if self._last_nudge_pass is not None and now - self._last_nudge_pass < NUDGE_EVERY:
+            return 0
+        self._last_nudge_pass = now
         sent = 0
         async with self.d.db.tx() as repo:
             due = await repo.unanswered_since(now - self.d.reask_after, limit=self.d.claim_batch)

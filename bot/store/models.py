@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -126,6 +126,9 @@ class Delivery(SQLModel):
     reason: str | None = None  # why it was not sent, or how it went
 
 
+UNANSWERED = "status = 'sent' AND answered_at IS NULL AND nudged_at IS NULL"
+
+
 class CheckIn(Delivery, table=True):
     """A scheduled (or patient-started) check-in: the schedule is these rows."""
 
@@ -133,6 +136,13 @@ class CheckIn(Delivery, table=True):
     __table_args__ = (
         UniqueConstraint("session_id", "step_id", name="uq_checkin_session_step"),
         Index("ix_checkin_due", "status", "due_at"),
+        # Delivered check-ins only accumulate; the re-ask looks at the few still unanswered.
+        Index(
+            "ix_checkin_unanswered",
+            "sent_at",
+            postgresql_where=text(UNANSWERED),
+            sqlite_where=text(UNANSWERED),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)

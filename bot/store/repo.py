@@ -430,12 +430,15 @@ class Repo:
         result = await self.session.exec(select(Patient).where(col(Patient.id).in_(list(ids))))
         return {p.id: p for p in result.all() if p.id is not None}
 
-    async def live_checkin_dates(self, patient_ids: set[int]) -> dict[int, list[date]]:
-        """Local dates of the patients' scheduled check-ins that are not cancelled."""
+    async def live_checkin_dates(
+        self, patient_ids: set[int], after: date
+    ) -> dict[int, list[date]]:
+        """Local dates after `after` of the patients' scheduled check-ins not cancelled."""
         result = await self.session.exec(
             select(col(CheckIn.patient_id), col(CheckIn.local_date)).where(
                 col(CheckIn.patient_id).in_(list(patient_ids)),
                 CheckIn.kind == "scheduled",
+                col(CheckIn.local_date) > after,
                 col(CheckIn.status) != Status.CANCELLED,
             )
         )
