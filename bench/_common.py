@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from bot.app import AnyApp, build_application
 from bot.content import load_content
@@ -99,6 +99,8 @@ async def seed_patients(
                 ]
                 await connection.execute(insert(CheckIn), checkins)
                 rows += len(checkins)
+    async with db.engine.begin() as connection:  # planner statistics, as autovacuum keeps them
+        await connection.execute(text("ANALYZE"))
     return rows
 
 
