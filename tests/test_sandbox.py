@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +63,15 @@ def keyboard(*labels: str) -> InlineKeyboardMarkup:
         [[InlineKeyboardButton(label, callback_data=f"pick:{label.lower()}")] for label in labels]
     )
 
+
+
+async def until(condition: Callable[[], bool], turns: int = 100_000) -> None:
+    """Let the event loop run (no clock involved) until `condition` holds."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -397,7 +406,7 @@ async def test_get_updates_long_poll_wakes_on_new_update(
 ) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=30))
-    await asyncio.sleep(0.02)
+    await until(lambda: bool(sandbox._pollers))  # the long poll is waiting
     pat.say("are you there?")
     updates = await poll
 
@@ -443,10 +452,7 @@ async def test_polling_application_end_to_end(sandbox: SandboxTelegram) -> None:
         await application.updater.start_polling(timeout=1)
         await application.start()
         pat.say("/start")
-        for _ in range(200):
-            if sandbox.sent(pat.id):
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(sandbox.sent(pat.id)))
         await application.updater.stop()
         await application.stop()
 
@@ -866,9 +872,11 @@ async def test_reply_parameters(sandbox: SandboxTelegram, bot: Bot, pat: Sandbox
 
 
 @pytest.mark.asyncio
-async def test_newer_get_updates_terminates_older_long_poll(bot: Bot) -> None:
+async def test_newer_get_updates_terminates_older_long_poll(
+    sandbox: SandboxTelegram, bot: Bot
+) -> None:
     older = asyncio.create_task(bot.get_updates(timeout=30))
-    await asyncio.sleep(0.02)
+    await until(lambda: bool(sandbox._pollers))  # the older poll is waiting
 
     assert await bot.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):
