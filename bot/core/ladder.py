@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.model import Level
@@ -54,16 +54,6 @@ class ClinicHours:
     def is_open(self, moment: datetime, tz: ZoneInfo) -> bool:
         local = moment.astimezone(tz)
         return local.weekday() in self.days and self.opens <= local.time() < self.closes
-
-    def next_opening(self, moment: datetime, tz: ZoneInfo) -> datetime:
-        """The first opening time at or after `moment` (UTC)."""
-        local = moment.astimezone(tz)
-        for offset in range(8):
-            day = local.date() + timedelta(days=offset)
-            opening = datetime.combine(day, self.opens, tzinfo=tz)
-            if day.weekday() in self.days and opening >= local:
-                return opening.astimezone(UTC)
-        raise ValueError("clinic hours name no day")  # unreachable: parse requires a day
 
 
 def ack_timeout(level: Level, *, urgent: timedelta, emergency: timedelta) -> timedelta | None:

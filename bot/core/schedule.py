@@ -86,13 +86,6 @@ def quiet_end(now: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:
     return end.astimezone(UTC)
 
 
-def next_allowed(now: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:
-    """`now`, or the end of quiet hours if `now` falls inside them."""
-    if quiet.contains(now.astimezone(tz).time()):
-        return quiet_end(now, quiet, tz)
-    return now
-
-
 def current_until(row_date: date, next_date: date | None, late_send_days: int) -> date:
     """First local date on which a check-in is too late to send (exclusive bound).
 

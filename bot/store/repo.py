@@ -209,18 +209,6 @@ class Repo:
         )
         return set(result.all())
 
-    async def next_checkin_date(self, patient_id: int, after: date) -> date | None:
-        """The local date of the patient's next live scheduled check-in after `after`."""
-        result = await self.session.exec(
-            select(func.min(CheckIn.local_date)).where(
-                CheckIn.patient_id == patient_id,
-                CheckIn.kind == "scheduled",
-                col(CheckIn.local_date) > after,
-                col(CheckIn.status).not_in([Status.CANCELLED]),
-            )
-        )
-        return result.one()
-
     async def next_pending(self, patient_id: int) -> CheckIn | None:
         result = await self.session.exec(
             select(CheckIn)
