@@ -25,7 +25,7 @@ from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, PressResult, Reply
-from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status
+from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status, TreatmentSession
 from bot.store.repo import Repo
 
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
@@ -38,6 +38,7 @@ class Recorded:
     assessment: Assessment
     escalation_id: int | None
     answer_id: int
+    paged: bool = False  # the escalation's first pings were written: deliver them now
 
 
 class Checkins:
@@ -173,7 +174,7 @@ class Checkins:
                 )
                 recorded = await self._record(
                     repo, patient, reading.report, reading.assessment, source="text", text=text,
-                    photo_file_id=photo_file_id, pending_trend=unclear,
+                    photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
                 )
                 replies = [Reply(patient_reply(self.d.content, reading.assessment))]
                 if unclear is not None:
@@ -181,6 +182,7 @@ class Checkins:
                 return MessageResult(
                     tuple(replies),
                     escalation_id=recorded.escalation_id,
+                    paged=recorded.paged,
                     emergency=reading.assessment.level is Level.EMERGENCY,
                 )
             await self._store_note(repo, patient, day, text, photo_file_id)
@@ -287,11 +289,13 @@ class Checkins:
         text: str | None = None,
         photo_file_id: str | None = None,
         pending_trend: str | None = None,
+        sessions: list[TreatmentSession] | None = None,
     ) -> Recorded:
         """Store an answer, evaluate it (unless already done), escalate past a threshold."""
         assert patient.id is not None
         now = self.d.clock.now()
-        sessions = await repo.sessions_of(patient.id)
+        if sessions is None:
+            sessions = await repo.sessions_of(patient.id)
         day = day_of(patient, sessions, now)
         if assessment is None:
             previous = await self._previous(repo, patient.id)
@@ -341,7 +345,9 @@ class Checkins:
             rules=assessment.rule_ids,
             answer_id=answer.id,
         )
-        return Recorded(assessment, escalation.id, answer.id)
+        return Recorded(
+            assessment, escalation.id, answer.id, paged=escalation.next_step_at is not None
+        )
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -51,7 +51,10 @@ class Photos:
         except DeliveryError as exc:
             log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
             replies = (*(said.replies if said else ()), Reply(m["photo_failed"]))
-            return MessageResult(replies, escalation_id=said.escalation_id if said else None)
+            return MessageResult(
+                replies, escalation_id=said.escalation_id if said else None,
+                paged=said.paged if said else True,
+            )
         if len(data) > self.d.max_photo_bytes:
             return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
         now = self.d.clock.now()
@@ -118,5 +121,6 @@ class Photos:
         replies = said.replies if said.emergency else (*said.replies, thanks)
         # Nothing follows, and so dilutes, an instruction to call emergency services.
         return MessageResult(
-            replies, escalation_id=said.escalation_id, emergency=said.emergency, photo_id=photo_id
+            replies, escalation_id=said.escalation_id, paged=said.paged, emergency=said.emergency,
+            photo_id=photo_id,
         )

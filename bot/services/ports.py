@@ -131,6 +131,7 @@ class MessageResult:
 
     replies: tuple[Reply, ...] = ()
     escalation_id: int | None = None
+    paged: bool = True  # False when the escalation waits for the morning summary
     extra: dict[str, object] = field(default_factory=dict)
     emergency: bool = False  # the replies tell the patient to call emergency services
     photo_id: int | None = None  # a stored photo to forward once the pings are out

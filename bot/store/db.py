@@ -7,11 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store import (
+    inline_sqlite,
+    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+)
 from bot.store.repo import Repo
 
 
@@ -27,6 +31,9 @@ def async_url(url: str) -> str:
     return url
 
 
+POOL_TIMEOUT_SECONDS = 60
+
+
 class Database:
     """One engine per process; every unit of work is a short transaction."""
 
@@ -34,7 +41,13 @@ class Database:
         self.url = async_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
         if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            # One connection, run on the loop (see inline_sqlite): tasks queue for it, so no
+            # task ever busy-waits on a lock another task of this process holds.
+            path = make_url(self.url).database or ":memory:"
+            kwargs.update(
+                async_creator=inline_sqlite.creator(path), pool_size=1, max_overflow=0,
+                pool_timeout=POOL_TIMEOUT_SECONDS,
+            )
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
