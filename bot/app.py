@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.content import load_content
 from bot.core.clock import Clock, SystemClock
 from bot.core.content import Content
+from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
 from bot.pacing import Pacer
 from bot.services.common import Deps
@@ -65,7 +66,7 @@ def build_application(
     app.bot_data.services = build_services(
         settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db
     )
-    handlers.register(app)
+    handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
     if schedule_jobs and app.job_queue is not None:
         jobs.install(app.job_queue, settings.dispatch_interval_seconds)
     return app

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0:8443"
     webhook_secret: SecretStr | None = None  # checked on every request Telegram makes
     log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")  # json for production
+    flood_burst: int = Field(default=20, ge=1)  # updates one user may send at once...
+    flood_per_minute: float = Field(default=30, gt=0)  # ...then this many a minute
     clinic_hours: str = "Mon-Fri 09:00-18:00"
     ack_timeout_emergency_minutes: float = Field(default=5, gt=0)
     ack_timeout_urgent_minutes: float = Field(default=30, gt=0)

@@ -48,6 +48,13 @@ class StopPress:
 
 
 @dataclass(frozen=True, slots=True)
+class ForgetPress:
+    """A tap confirming or cancelling /forget."""
+
+    yes: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EscalationPress:
     """A clinician's button on a ping or summary: acknowledge, resolve, call, timeline."""
 
@@ -68,7 +75,9 @@ class ReportPress:
     """Start a report outside the schedule."""
 
 
-Callback = Consent | CheckinPress | StopPress | EscalationPress | TrendPress | ReportPress
+Callback = (
+    Consent | CheckinPress | StopPress | ForgetPress | EscalationPress | TrendPress | ReportPress
+)
 
 CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
 _ARG = re.compile(r"^[a-z0-9_-]{0,40}$")
@@ -95,6 +104,11 @@ def checkin(checkin_id: int, op: str, arg: str = "") -> str:
 def stop(*, yes: bool) -> str:
     """Code for a /stop confirmation button."""
     return _fit(f"x:{'y' if yes else 'n'}")
+
+
+def forget(*, yes: bool) -> str:
+    """Code for a /forget confirmation button."""
+    return _fit(f"f:{'y' if yes else 'n'}")
 
 
 ESCALATION_ACTIONS = frozenset({"a", "r", "c", "t"})
@@ -138,6 +152,8 @@ def parse(data: str | None) -> Callback | None:
         return CheckinPress(checkin_id, rest[1], arg)
     if kind == "x" and rest in (["y"], ["n"]):
         return StopPress(rest[0] == "y")
+    if kind == "f" and rest in (["y"], ["n"]):
+        return ForgetPress(rest[0] == "y")
     if kind == "e" and len(rest) == 2 and rest[1] in ESCALATION_ACTIONS:
         escalation_id = _int(rest[0])
         return EscalationPress(escalation_id, rest[1]) if escalation_id is not None else None

@@ -59,6 +59,8 @@ class Clinic(Strict):
     routine_response: str = Field(min_length=1)
     urgent_response: str = Field(min_length=1)
     late_send_days: int = Field(default=2, ge=0, le=14)
+    # Courses older than this (from the last session) are erased automatically.
+    retention_days: int = Field(default=730, ge=30, le=36500)
 
 
 class Step(Strict):
@@ -250,6 +252,16 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "notice_stopped": ["patient"],
         "notice_unreachable": ["patient"],
         "notice_failed": ["patient", "reason"],
+        "mydata_summary": ["name", "status", "consent", "sessions", "checkins", "answers",
+                           "escalations", "photos"],
+        "mydata_caption": [],
+        "forget_confirm": ["clinic"],
+        "forget_yes": [],
+        "forget_no": [],
+        "forgotten": ["clinic"],
+        "forget_kept": [],
+        "slow_down": ["emergency_number"],
+        "too_many_tokens": ["clinic"],
     }.items()
 }
 

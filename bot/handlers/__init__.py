@@ -1,19 +1,25 @@
-"""All handlers, registered in one place."""
+"""All handlers, registered in one place, each through the one authorisation point."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
+from bot.core.flood import FloodLimit
 from bot.handlers import buttons, clinician, enrol, errors, membership, patient
+from bot.handlers.gate import Gate
+from bot.handlers.guard import allow
+from bot.services.access import Role
 
 COMMANDS = [
     ("start", "Start or resume the follow-up"),
@@ -21,30 +27,44 @@ COMMANDS = [
     ("report", "Tell your care team how you feel"),
     ("help", "What I can do"),
     ("stop", "Stop the follow-up"),
+    ("mydata", "Everything stored about you"),
+    ("forget", "Erase your data"),
 ]
+ANYONE, CLINICIAN, ADMIN = Role.ANYONE, Role.CLINICIAN, Role.ADMIN
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) -> None:
     """Route every kind of update; anything unrouted is ignored on purpose."""
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, Gate(flood)), group=-1)
     app.add_handler(enrol.conversation())  # first: while it runs it owns the clinician's chat
-    app.add_handler(CommandHandler("start", patient.start, filters=private))
-    app.add_handler(CommandHandler("help", patient.help_command, filters=private))
-    app.add_handler(CommandHandler("status", patient.status, filters=private))
-    app.add_handler(CommandHandler("stop", patient.stop, filters=private))
-    app.add_handler(CommandHandler("report", patient.report, filters=private))
-    app.add_handler(CommandHandler("patient", clinician.patient, filters=private))
-    app.add_handler(CommandHandler("patients", clinician.patients, filters=private))
-    app.add_handler(CommandHandler("open", clinician.open_escalations, filters=private))
-    app.add_handler(CommandHandler("stats", clinician.stats, filters=private))
-    app.add_handler(CommandHandler("clinicians", clinician.clinicians, filters=private))
-    app.add_handler(CommandHandler("rota", clinician.rota, filters=private))
-    app.add_handler(CommandHandler("deactivate", clinician.deactivate, filters=private))
-    app.add_handler(MessageHandler(private & filters.COMMAND, patient.unknown_command))
+    commands = [
+        ("start", ANYONE, patient.start),
+        ("help", ANYONE, patient.help_command),
+        ("status", ANYONE, patient.status),
+        ("stop", ANYONE, patient.stop),
+        ("report", ANYONE, patient.report),
+        ("mydata", ANYONE, patient.mydata),
+        ("forget", ANYONE, patient.forget),
+        ("patient", CLINICIAN, clinician.patient),
+        ("patients", CLINICIAN, clinician.patients),
+        ("open", CLINICIAN, clinician.open_escalations),
+        ("stats", CLINICIAN, clinician.stats),
+        ("clinicians", ADMIN, clinician.clinicians),
+        ("rota", ADMIN, clinician.rota),
+        ("deactivate", ADMIN, clinician.deactivate),
+    ]
+    for name, role, callback in commands:
+        app.add_handler(CommandHandler(name, allow(role, callback), filters=private))
+    app.add_handler(
+        MessageHandler(private & filters.COMMAND, allow(ANYONE, patient.unknown_command))
+    )
     pictures = filters.PHOTO | filters.Document.ALL
-    app.add_handler(MessageHandler(private & pictures, patient.photo))
-    app.add_handler(MessageHandler(private & filters.TEXT, patient.text))
-    app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, patient.unsupported))
-    app.add_handler(CallbackQueryHandler(buttons.on_button))
+    app.add_handler(MessageHandler(private & pictures, allow(ANYONE, patient.photo)))
+    app.add_handler(MessageHandler(private & filters.TEXT, allow(ANYONE, patient.text)))
+    app.add_handler(
+        MessageHandler(private & ~filters.StatusUpdate.ALL, allow(ANYONE, patient.unsupported))
+    )
+    app.add_handler(CallbackQueryHandler(buttons.on_button))  # authorised per press
     app.add_handler(ChatMemberHandler(membership.on_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(errors.on_error)

@@ -10,6 +10,7 @@ from telegram.error import BadRequest
 from bot.core import callbacks as cb
 from bot.handlers.clinician import show_timeline
 from bot.handlers.context import Context, keyboard_markup, private_chat_id, send, services
+from bot.handlers.guard import authorize, press_role
 from bot.services.ports import PressResult
 
 log = logging.getLogger(__name__)
@@ -25,20 +26,29 @@ async def on_button(update: Update, context: Context) -> None:
     message = query.message
     press = cb.parse(query.data)
     stale = PressResult(toast=svc.deps.content.messages["stale_button"])
+    who = (
+        await authorize(context, chat_id, press_role(press))
+        if chat_id is not None and press is not None
+        else None
+    )
     if chat_id is None or message is None or press is None:
         result = stale
+    elif who is None:
+        result = PressResult(toast=svc.deps.content.messages["not_clinician"])
     elif isinstance(press, cb.Consent):
         result = await svc.enrolment.consent(chat_id, press)
     elif isinstance(press, cb.CheckinPress):
         result = await svc.checkins.press(chat_id, message.message_id, press)
     elif isinstance(press, cb.StopPress):
         result = await svc.patients.stop(chat_id, press)
+    elif isinstance(press, cb.ForgetPress):
+        result = await svc.privacy.forget(chat_id, press)
     elif isinstance(press, cb.EscalationPress):
         pressed = await svc.escalations.press(chat_id, press)
         result = pressed.result
         if pressed.timeline_for is not None:
             await query.answer()
-            await show_timeline(context, chat_id, pressed.timeline_for)
+            await show_timeline(context, who, pressed.timeline_for)
             return
     elif isinstance(press, cb.TrendPress):
         result = await svc.checkins.clarify(chat_id, press)

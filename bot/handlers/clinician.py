@@ -1,28 +1,18 @@
-"""Clinician and admin commands. Anyone else gets the same polite refusal and learns nothing."""
+"""Clinician and admin commands; `guard.allow` has checked the role before any of these runs."""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from bot.handlers.context import Context, private_chat_id, send, services
+from bot.handlers.context import Context, send, services
+from bot.services.access import Principal
 from bot.services.ports import Reply
 
 
-async def _clinician_chat(update: Update, context: Context, *, admin: bool = False) -> int | None:
-    """The chat id if an active clinician (or admin) wrote; otherwise refuse and return None."""
-    chat_id = private_chat_id(update)
-    if chat_id is None:
-        return None
-    svc = services(context)
-    if await svc.clinic.clinician(chat_id, admin=admin) is None:
-        await send(context, chat_id, Reply(svc.deps.content.messages["not_clinician"]))
-        return None
-    return chat_id
-
-
-async def show_timeline(context: Context, chat_id: int, patient_id: int) -> None:
+async def show_timeline(context: Context, who: Principal, patient_id: int) -> None:
     """Send a patient's timeline: the course as text, then the chart, then the photos."""
-    view = await services(context).timeline.build(patient_id)
+    chat_id = who.chat_id
+    view = await services(context).timeline.build(patient_id, actor=who.actor)
     if view is None:
         await send(context, chat_id, Reply(f"No patient #{patient_id}."))
         return
@@ -34,11 +24,9 @@ async def show_timeline(context: Context, chat_id: int, patient_id: int) -> None
         await context.bot.send_photo(chat_id, view.photos, caption="Photos by day")
 
 
-async def patient(update: Update, context: Context) -> None:
+async def patient(_update: Update, context: Context, who: Principal) -> None:
     """`/patient <id or name>`: the patient's timeline."""
-    chat_id = await _clinician_chat(update, context)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     query = " ".join(context.args or [])
     if not query:
         await send(context, chat_id, Reply("Usage: /patient 12  or  /patient Lopez"))
@@ -47,59 +35,55 @@ async def patient(update: Update, context: Context) -> None:
     if found.patient_id is None:
         await send(context, chat_id, found.reply or Reply("No such patient."))
         return
-    await show_timeline(context, chat_id, found.patient_id)
+    await show_timeline(context, who, found.patient_id)
 
 
-async def patients(update: Update, context: Context) -> None:
+async def patients(_update: Update, context: Context, who: Principal) -> None:
     """`/patients`: active patients, most worrying first."""
-    chat_id = await _clinician_chat(update, context)
-    if chat_id is not None:
-        await send(context, chat_id, await services(context).clinic.patients())
+    chat_id = who.chat_id
+    await send(context, chat_id, await services(context).clinic.patients())
 
 
-async def open_escalations(update: Update, context: Context) -> None:
+async def open_escalations(_update: Update, context: Context, who: Principal) -> None:
     """`/open`: escalations not yet resolved."""
-    chat_id = await _clinician_chat(update, context)
-    if chat_id is not None:
-        await send(context, chat_id, await services(context).clinic.open_escalations())
+    chat_id = who.chat_id
+    await send(context, chat_id, await services(context).clinic.open_escalations())
 
 
-async def stats(update: Update, context: Context) -> None:
+async def stats(_update: Update, context: Context, who: Principal) -> None:
     """`/stats`: clinic figures."""
-    chat_id = await _clinician_chat(update, context)
-    if chat_id is not None:
-        figures = await services(context).stats.figures()
-        await send(context, chat_id, Reply(figures.text()))
+    chat_id = who.chat_id
+    figures = await services(context).stats.figures()
+    await send(context, chat_id, Reply(figures.text()))
 
 
-async def clinicians(update: Update, context: Context) -> None:
+async def clinicians(_update: Update, context: Context, who: Principal) -> None:
     """`/clinicians` (admin): who is registered, active, on the rota."""
-    chat_id = await _clinician_chat(update, context, admin=True)
-    if chat_id is not None:
-        await send(context, chat_id, Reply(await services(context).clinic.clinicians()))
+    chat_id = who.chat_id
+    await send(context, chat_id, Reply(await services(context).clinic.clinicians()))
 
 
-async def rota(update: Update, context: Context) -> None:
+async def rota(_update: Update, context: Context, who: Principal) -> None:
     """`/rota 3 1 2` (admin): the on-call order."""
-    chat_id = await _clinician_chat(update, context, admin=True)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     args = context.args or []
     if not all(a.lstrip("#").isdigit() for a in args):
         await send(context, chat_id, Reply("Usage: /rota 3 1 2  (clinician numbers, in order)"))
         return
-    text = await services(context).clinic.set_rota([int(a.lstrip("#")) for a in args])
+    text = await services(context).clinic.set_rota(
+        [int(a.lstrip("#")) for a in args], actor=who.actor
+    )
     await send(context, chat_id, Reply(text))
 
 
-async def deactivate(update: Update, context: Context) -> None:
+async def deactivate(_update: Update, context: Context, who: Principal) -> None:
     """`/deactivate 3` (admin)."""
-    chat_id = await _clinician_chat(update, context, admin=True)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     args = context.args or []
     if len(args) != 1 or not args[0].lstrip("#").isdigit():
         await send(context, chat_id, Reply("Usage: /deactivate 3"))
         return
-    text = await services(context).clinic.deactivate(int(args[0].lstrip("#")))
+    text = await services(context).clinic.deactivate(
+        int(args[0].lstrip("#")), actor=who.actor
+    )
     await send(context, chat_id, Reply(text))

@@ -20,6 +20,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.handlers.context import Context, private_chat_id, services
+from bot.handlers.guard import authorize
+from bot.services.access import Role
 from bot.services.enrolment import deep_link
 
 NAME, WHEN, AREAS = range(3)
@@ -59,7 +61,7 @@ async def start(update: Update, context: Context) -> int:
     """`/enrol`: only clinicians; asks the patient's name."""
     chat_id = private_chat_id(update)
     svc = services(context)
-    if chat_id is None or await svc.clinic.clinician(chat_id) is None:
+    if chat_id is None or await authorize(context, chat_id, Role.CLINICIAN) is None:
         if chat_id is not None:
             await context.bot.send_message(chat_id, svc.deps.content.messages["not_clinician"])
         return ConversationHandler.END
@@ -149,14 +151,19 @@ async def done(update: Update, context: Context) -> int:
     chat_id = private_chat_id(update)
     if query is None or chat_id is None:
         return ConversationHandler.END
+    svc = services(context)
+    who = await authorize(context, chat_id, Role.CLINICIAN)  # deactivated meanwhile?
+    if who is None:
+        await query.answer(svc.deps.content.messages["not_clinician"])
+        return ConversationHandler.END
     await query.answer()
     draft = _draft(context)
-    svc = services(context)
     if draft.session_at is None or not draft.name:
         await query.edit_message_text("Something was missing; start again with /enrol.")
         return ConversationHandler.END
     invitation = await svc.enrolment.invite_patient(
-        name=draft.name, session_at=draft.session_at, areas=", ".join(draft.areas)
+        name=draft.name, session_at=draft.session_at, areas=", ".join(draft.areas),
+        actor=who.actor,
     )
     link = deep_link(context.bot.username, invitation.token)
     png = io.BytesIO()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.handlers.context import Context, private_chat_id, send, services
+from bot.handlers.context import Context, send, services
+from bot.services.access import Principal
 from bot.services.ports import MessageResult, Reply
 
 
-async def start(update: Update, context: Context) -> None:
+async def start(_update: Update, context: Context, who: Principal) -> None:
     """`/start [token]`: open an invitation link, or greet / resume."""
-    chat_id = private_chat_id(update)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     svc = services(context)
     token = context.args[0] if context.args else ""
     if token:
@@ -25,47 +24,40 @@ async def start(update: Update, context: Context) -> None:
         await svc.dispatcher.for_chat(chat_id)
 
 
-async def help_command(update: Update, context: Context) -> None:
+async def help_command(_update: Update, context: Context, who: Principal) -> None:
     """`/help`."""
-    chat_id = private_chat_id(update)
-    if chat_id is not None:
-        await send(context, chat_id, services(context).patients.help())
+    chat_id = who.chat_id
+    await send(context, chat_id, services(context).patients.help())
 
 
-async def status(update: Update, context: Context) -> None:
+async def status(_update: Update, context: Context, who: Principal) -> None:
     """`/status`: what comes next and when."""
-    chat_id = private_chat_id(update)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     svc = services(context)
     reply = await svc.patients.status(chat_id)
     await _reply_or_greet(context, chat_id, reply)
 
 
-async def stop(update: Update, context: Context) -> None:
+async def stop(_update: Update, context: Context, who: Principal) -> None:
     """`/stop`: asks for confirmation first."""
-    chat_id = private_chat_id(update)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     reply = await services(context).patients.ask_stop(chat_id)
     await _reply_or_greet(context, chat_id, reply)
 
 
-async def report(update: Update, context: Context) -> None:
+async def report(_update: Update, context: Context, who: Principal) -> None:
     """`/report`: a check-in on the patient's own initiative."""
-    chat_id = private_chat_id(update)
-    if chat_id is None:
-        return
+    chat_id = who.chat_id
     sent = await services(context).checkins.start_report(chat_id)
     if sent is None:
         await _reply_or_greet(context, chat_id, None)
 
 
-async def text(update: Update, context: Context) -> None:
+async def text(update: Update, context: Context, who: Principal) -> None:
     """Anything a person writes (new or edited), and photos by their caption."""
-    chat_id = private_chat_id(update)
+    chat_id = who.chat_id
     message = update.effective_message
-    if chat_id is None or message is None:
+    if message is None:
         return
     words = message.text or message.caption or ""
     svc = services(context)
@@ -80,11 +72,11 @@ async def text(update: Update, context: Context) -> None:
     await deliver(context, chat_id, result)
 
 
-async def photo(update: Update, context: Context) -> None:
+async def photo(update: Update, context: Context, who: Principal) -> None:
     """A photo, or an image sent as a file (full resolution), with its caption."""
-    chat_id = private_chat_id(update)
+    chat_id = who.chat_id
     message = update.effective_message
-    if chat_id is None or message is None:
+    if message is None:
         return
     if message.photo:
         best = message.photo[-1]  # Telegram lists sizes smallest first
@@ -106,19 +98,17 @@ async def photo(update: Update, context: Context) -> None:
     await deliver(context, chat_id, result)
 
 
-async def unsupported(update: Update, context: Context) -> None:
+async def unsupported(_update: Update, context: Context, who: Principal) -> None:
     """Stickers, voice, locations...: say what the bot can read."""
-    chat_id = private_chat_id(update)
-    if chat_id is not None:
-        await send(context, chat_id, Reply(services(context).deps.content.messages["unsupported"]))
+    chat_id = who.chat_id
+    await send(context, chat_id, Reply(services(context).deps.content.messages["unsupported"]))
 
 
-async def unknown_command(update: Update, context: Context) -> None:
+async def unknown_command(_update: Update, context: Context, who: Principal) -> None:
     """A command the bot does not know."""
-    chat_id = private_chat_id(update)
-    if chat_id is not None:
-        m = services(context).deps.content.messages
-        await send(context, chat_id, Reply(m["unknown_command"]))
+    chat_id = who.chat_id
+    m = services(context).deps.content.messages
+    await send(context, chat_id, Reply(m["unknown_command"]))
 
 
 async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
@@ -137,3 +127,22 @@ async def _reply_or_greet(context: Context, chat_id: int, reply: Reply | None) -
         await send(context, chat_id, reply)
         return
     await deliver(context, chat_id, await services(context).patients.greet(chat_id))
+
+
+async def mydata(_update: Update, context: Context, who: Principal) -> None:
+    """`/mydata`: a readable summary, then everything as a JSON file."""
+    export = await services(context).privacy.export(who.chat_id)
+    if export is None:
+        await _reply_or_greet(context, who.chat_id, None)
+        return
+    await send(context, who.chat_id, export.summary)
+    m = services(context).deps.content.messages
+    await context.bot.send_document(
+        who.chat_id, export.document, filename=export.filename, caption=m["mydata_caption"]
+    )
+
+
+async def forget(_update: Update, context: Context, who: Principal) -> None:
+    """`/forget`: asks for confirmation first."""
+    reply = await services(context).privacy.ask_forget(who.chat_id)
+    await _reply_or_greet(context, who.chat_id, reply)

@@ -23,18 +23,10 @@ class Found:
 
 
 class Clinic:
-    """Clinician commands, each behind the same authorisation."""
+    """What clinicians and admins ask of the bot (their role is checked by the caller)."""
 
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-
-    async def clinician(self, chat_id: int, *, admin: bool = False) -> Clinician | None:
-        """The active clinician (or admin) using this chat; None for anyone else."""
-        async with self.d.db.tx() as repo:
-            clinician = await repo.clinician_by_chat(chat_id)
-        if clinician is None or not clinician.active or (admin and not clinician.is_admin):
-            return None
-        return clinician
 
     async def find(self, query: str) -> Found:
         """A patient by id ('12', '#12') or by part of their name."""
@@ -118,7 +110,7 @@ class Clinic:
             return "No clinicians yet: invite one with `aftercare clinician invite --name NAME`."
         return "\n".join(describe_clinician(c) for c in everyone)
 
-    async def set_rota(self, ids: list[int]) -> str:
+    async def set_rota(self, ids: list[int], *, actor: str = "cli") -> str:
         """The on-call order: these clinicians first to last; everyone else off the rota."""
         async with self.d.db.tx() as repo:
             everyone = {c.id: c for c in await repo.clinicians()}
@@ -131,11 +123,13 @@ class Clinic:
             for c in everyone.values():
                 c.rota_position = ids.index(c.id) if c.id in ids else None
                 repo.session.add(c)
+            await repo.audit(self.d.clock.now(), actor, "set_rota",
+                             detail=" ".join(f"#{i}" for i in ids))
         return "On-call rota: " + " → ".join(everyone[i].name for i in ids) if ids else (
             "The rota is empty: urgent pages go to every active clinician."
         )
 
-    async def deactivate(self, clinician_id: int) -> str:
+    async def deactivate(self, clinician_id: int, *, actor: str = "cli") -> str:
         async with self.d.db.tx() as repo:
             clinician = await repo.clinician(clinician_id)
             if clinician is None:
@@ -143,6 +137,8 @@ class Clinic:
             clinician.active = False
             clinician.rota_position = None
             repo.session.add(clinician)
+            await repo.audit(self.d.clock.now(), actor, "deactivate",
+                             detail=f"clinician #{clinician_id}")
         return f"{clinician.name} (#{clinician_id}) is deactivated: no more pages, no access."
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,10 @@ from bot.store.models import (
 from bot.store.repo import Repo
 
 TOKEN_BYTES = 24  # 192 random bits; token_urlsafe gives 32 characters of [A-Za-z0-9_-]
+TOKEN_FAILURES_PER_HOUR = 5  # per chat, across workers (rate_window)
+HOUR = 3600
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class Enrolment:
         areas: str = "",
         phone: str | None = None,
         patient_id: int | None = None,
+        actor: str = "cli",
     ) -> Invitation:
         """Create (or reuse) the patient, record the session, and mint a link token."""
         if session_at.tzinfo is None:
@@ -79,14 +85,20 @@ class Enrolment:
             )
             assert session.id is not None
             token = await self._mint(repo, now, kind="patient", session_id=session.id)
+            await repo.audit(now, actor, "enrol", patient_id=patient.id,
+                             detail=f"session #{session.id}")
         return Invitation(token, patient_id=patient.id, session_id=session.id)
 
-    async def invite_clinician(self, *, name: str, admin: bool = False) -> Invitation:
+    async def invite_clinician(
+        self, *, name: str, admin: bool = False, actor: str = "cli"
+    ) -> Invitation:
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
             clinician = await repo.add(Clinician(name=name, created_at=now, is_admin=admin))
             assert clinician.id is not None
             token = await self._mint(repo, now, kind="clinician", clinician_id=clinician.id)
+            await repo.audit(now, actor, "invite_clinician",
+                             detail=f"clinician #{clinician.id}{' (admin)' if admin else ''}")
         return Invitation(token, clinician_id=clinician.id)
 
     async def _mint(
@@ -113,17 +125,29 @@ class Enrolment:
         return token
 
     async def open_link(self, chat_id: int, token: str) -> Reply:
-        """`/start <token>`: check the token; a patient is asked for consent."""
+        """`/start <token>`: check the token; a patient is asked for consent.
+
+        Wrong, used and expired tokens count against the chat: after a few in an hour every
+        token is refused, so guessing is pointless even before the 2^192 odds.
+        """
         m, clinic = self.d.content.messages, self.d.content.clinic.name
         now = self.d.clock.now()
+        window, key = int(now.timestamp()) // HOUR, f"token:{chat_id}"
         async with self.d.db.tx() as repo:
+            if await repo.attempts(key, window) >= TOKEN_FAILURES_PER_HOUR:
+                log.warning("chat %s: too many invalid link tokens this hour", chat_id)
+                return Reply(m.format("too_many_tokens", clinic=clinic))
             invite = await repo.invite_by_hash(hash_token(token)) if token else None
-            if invite is None:
-                return Reply(m.format("token_invalid", clinic=clinic))
-            if invite.used_at is not None:
-                return Reply(m.format("token_used", clinic=clinic))
-            if invite.expires_at <= now:
-                return Reply(m.format("token_expired", clinic=clinic))
+            failure = (
+                "token_invalid" if invite is None
+                else "token_used" if invite.used_at is not None
+                else "token_expired" if invite.expires_at <= now
+                else None
+            )
+            if failure is not None or invite is None:
+                await repo.count_attempt(key, window)
+                await repo.prune_rate_windows(window - 24)
+                return Reply(m.format(failure or "token_invalid", clinic=clinic))
             assert invite.id is not None
             if invite.kind == "clinician":
                 return await self._register_clinician(repo, invite, chat_id, now)

@@ -35,6 +35,8 @@ from bot.store.repo import Repo
 log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 15
+# The timeline is audited when it is built, so its button is not listed here.
+AUDITED = {"a": "acknowledge", "r": "resolve_started", "c": "view_phone"}
 Sent = TypeVar("Sent", Ping, Digest)
 DIGEST_ITEMS_PER_MESSAGE = 20
 
@@ -335,6 +337,11 @@ class Escalations:
                 return Pressed(PressResult(toast=m["stale_button"]))
             patient = await repo.patient(escalation.patient_id)
             label = f"{patient.name} (#{escalation.patient_id})" if patient else "?"
+            actor = f"clinician:{clinician.id}"
+            if press.action in AUDITED:
+                await repo.audit(now, actor, AUDITED[press.action],
+                                 patient_id=escalation.patient_id,
+                                 detail=f"escalation #{escalation.id}")
             if press.action == "t":
                 return Pressed(PressResult(), timeline_for=escalation.patient_id)
             if press.action == "c":
@@ -357,8 +364,8 @@ class Escalations:
                 return Pressed(PressResult(toast=await self._taken(repo, escalation)))
             else:
                 result = PressResult(toast=m["acked_toast"])
-            copies = await self._copies(repo, escalation)
-        await self._rewrite(copies)
+            copies = await self.copies(repo, escalation)
+        await self.rewrite(copies)
         return Pressed(result)
 
     async def _taken(self, repo: Repo, escalation: Escalation) -> str:
@@ -385,11 +392,16 @@ class Escalations:
             note = clip(text.strip(), 500) or "(no note)"
             await repo.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
             escalation = await repo.escalation(escalation_id)
-            copies = await self._copies(repo, escalation) if escalation is not None else []
-        await self._rewrite(copies)
+            await repo.audit(
+                self.d.clock.now(), f"clinician:{clinician.id}", "resolve",
+                patient_id=escalation.patient_id if escalation else None,
+                detail=f"escalation #{escalation_id}",
+            )
+            copies = await self.copies(repo, escalation) if escalation is not None else []
+        await self.rewrite(copies)
         return Reply(self.d.content.messages.format("resolved_toast", id=escalation_id))
 
-    async def _copies(
+    async def copies(
         self, repo: Repo, escalation: Escalation
     ) -> list[tuple[int, int, Reply]]:
         """Every message showing this escalation, as it should now read: pings and summaries."""
@@ -410,7 +422,7 @@ class Escalations:
                 )
         return copies
 
-    async def _rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
+    async def rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
         """Edit the copies, after the transaction: never hold one across network calls."""
         for chat_id, message_id, screen in copies:
             try:

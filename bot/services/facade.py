@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.services.access import Access
 from bot.services.checkins import Checkins
 from bot.services.clinic import Clinic
 from bot.services.common import Deps
@@ -10,6 +11,7 @@ from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
 from bot.services.patients import Patients
 from bot.services.photos import Photos
+from bot.services.privacy import Privacy
 from bot.services.silence import Silence
 from bot.services.stats import Stats
 from bot.services.timeline import Timeline
@@ -20,6 +22,7 @@ class Services:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.access = Access(deps)
         self.escalations = Escalations(deps)
         self.enrolment = Enrolment(deps)
         self.checkins = Checkins(deps, self.escalations)
@@ -30,6 +33,7 @@ class Services:
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)
         self.stats = Stats(deps)
+        self.privacy = Privacy(deps, self.escalations)
 
 
 class BotData:

@@ -30,11 +30,13 @@ class Timeline:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    async def build(self, patient_id: int) -> TimelineView | None:
+    async def build(self, patient_id: int, *, actor: str = "cli") -> TimelineView | None:
+        """The patient's timeline; the viewing is audited."""
         async with self.d.db.tx() as repo:
             patient = await repo.patient(patient_id)
             if patient is None or patient.id is None:
                 return None
+            await repo.audit(self.d.clock.now(), actor, "view_timeline", patient_id=patient.id)
             lines = self._header(patient) + await self._events(repo, patient)
             answers = await repo.answers_of(patient.id)
             photos = await repo.photos_of(patient.id)

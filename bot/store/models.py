@@ -44,6 +44,7 @@ class PatientStatus:
     ACTIVE = "active"
     STOPPED = "stopped"  # asked to stop with /stop
     UNREACHABLE = "unreachable"  # blocked the bot
+    ERASED = "erased"  # asked to be forgotten, or past the retention period: anonymised
 
 
 class Patient(SQLModel, table=True):
@@ -61,6 +62,7 @@ class Patient(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     stopped_at: datetime | None = _ts()
     silence_alerted_at: datetime | None = _ts()  # when the clinic was told they went quiet
+    erased_at: datetime | None = _ts()  # personal data erased; the row stays for the figures
 
 
 class TreatmentSession(SQLModel, table=True):
@@ -248,4 +250,25 @@ class SendSlot(SQLModel, table=True):
 
     __tablename__ = "send_slot"
     second: int = Field(primary_key=True, sa_type=BigInteger)  # unix time, whole seconds
+    used: int = 0
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when: clinicians' and admins' actions, erasures. No health details."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str  # "clinician:3", "patient:12", "cli", "system"
+    action: str  # acknowledge | resolve | view_timeline | enrol | invite_clinician | erase ...
+    patient_id: int | None = Field(default=None, index=True)  # no foreign key: outlives rows
+    detail: str = ""  # ids and counts only
+
+
+class RateWindow(SQLModel, table=True):
+    """Attempts per key per time window, shared by every worker (token guessing, say)."""
+
+    __tablename__ = "rate_window"
+    key: str = Field(primary_key=True, max_length=64)
+    window: int = Field(primary_key=True, sa_type=BigInteger)  # unix time // window length
     used: int = 0

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.models import (
     Answer,
+    AuditEvent,
     CheckIn,
     Clinician,
     Digest,
@@ -21,6 +22,7 @@ from bot.store.models import (
     PatientStatus,
     Photo,
     Ping,
+    RateWindow,
     SendSlot,
     Status,
     TreatmentSession,
@@ -34,6 +36,12 @@ _TAKE_SLOT = text(
     "ON CONFLICT (second) DO UPDATE SET used = send_slot.used + 1 "
     "WHERE send_slot.used < :limit RETURNING used"
 )
+_COUNT_ATTEMPT = text(
+    "INSERT INTO rate_window (key, \"window\", used) VALUES (:key, :window, 1) "
+    "ON CONFLICT (key, \"window\") DO UPDATE SET used = rate_window.used + 1 RETURNING used"
+)
+ERASED_NAME = "(erased)"
+ERASED_TEXT = "(erased at the patient's request or after the retention period)"
 _FILL_SLOT = text(
     "INSERT INTO send_slot (second, used) VALUES (:second, :limit) "
     "ON CONFLICT (second) DO UPDATE SET used = :limit"
@@ -675,3 +683,105 @@ class Repo:
             select(Patient).where(Patient.status == PatientStatus.ACTIVE)
         )
         return list(result.all())
+
+    # --- privacy: rate limits, audit, erasure, retention
+    async def count_attempt(self, key: str, window: int) -> int:
+        """Count one attempt under `key` in `window`; the number so far, this one included."""
+        connection = await self.session.connection()
+        result = await connection.execute(_COUNT_ATTEMPT, {"key": key, "window": window})
+        return int(result.scalar_one())
+
+    async def attempts(self, key: str, window: int) -> int:
+        result = await self.session.exec(
+            select(RateWindow.used).where(RateWindow.key == key, RateWindow.window == window)
+        )
+        return result.first() or 0
+
+    async def prune_rate_windows(self, before: int) -> None:
+        await self.session.exec(delete(RateWindow).where(col(RateWindow.window) < before))
+
+    async def audit(
+        self, at: datetime, actor: str, action: str, *, patient_id: int | None = None,
+        detail: str = "",
+    ) -> None:
+        self.session.add(
+            AuditEvent(at=at, actor=actor, action=action, patient_id=patient_id, detail=detail)
+        )
+
+    async def audit_events(
+        self, *, since: datetime | None = None, patient_id: int | None = None, limit: int = 1000
+    ) -> list[AuditEvent]:
+        query = select(AuditEvent)
+        if since is not None:
+            query = query.where(col(AuditEvent.at) >= since)
+        if patient_id is not None:
+            query = query.where(AuditEvent.patient_id == patient_id)
+        result = await self.session.exec(query.order_by(col(AuditEvent.id)).limit(limit))
+        return list(result.all())
+
+    async def erase_patient(self, patient_id: int, now: datetime) -> list[str]:
+        """Remove a patient's personal data and words, keep the anonymous counts.
+
+        Kept: levels, days, timestamps and delivery states (the clinic's figures). Gone: name,
+        phone, chat, free text, photos, treated areas, invitation tokens, ping and outcome
+        texts. Returns the stored photo paths, for the caller to delete from the photo store.
+        """
+        photos = await self.photos_of(patient_id)
+        await self.session.exec(delete(Photo).where(col(Photo.patient_id) == patient_id))
+        sessions = select(TreatmentSession.id).where(TreatmentSession.patient_id == patient_id)
+        await self.session.exec(delete(Invite).where(col(Invite.session_id).in_(sessions)))
+        await self.session.exec(
+            update(TreatmentSession)
+            .where(col(TreatmentSession.patient_id) == patient_id)
+            .values(areas="")
+        )
+        await self.session.exec(
+            update(Answer)
+            .where(col(Answer.patient_id) == patient_id)
+            .values(text=None, photo_file_id=None, pending_trend=None)
+        )
+        await self.session.exec(
+            update(CheckIn)
+            .where(col(CheckIn.patient_id) == patient_id, col(CheckIn.draft).is_not(None))
+            .values(draft=None)
+        )
+        await self.cancel_pending(patient_id, "erased")
+        escalations = select(Escalation.id).where(Escalation.patient_id == patient_id)
+        await self.session.exec(
+            update(Ping)
+            .where(col(Ping.escalation_id).in_(escalations), col(Ping.status) == Status.PENDING)
+            .values(status=Status.CANCELLED, reason="erased")
+        )
+        await self.session.exec(
+            update(Escalation)
+            .where(col(Escalation.patient_id) == patient_id)
+            .values(body=ERASED_TEXT, summary=ERASED_NAME, outcome=None, next_step_at=None)
+        )
+        await self.session.exec(
+            update(Patient)
+            .where(col(Patient.id) == patient_id)
+            .values(
+                name=ERASED_NAME, phone=None, chat_id=None, status=PatientStatus.ERASED,
+                consent_text=None, erased_at=now,
+            )
+        )
+        return [p.path for p in photos]
+
+    async def expired_patients(self, cutoff: datetime, *, limit: int) -> list[int]:
+        """Patients not yet erased whose last session (and enrolment) is before `cutoff`."""
+        last_session = (
+            select(func.max(TreatmentSession.session_at))
+            .where(TreatmentSession.patient_id == Patient.id)
+            .scalar_subquery()
+        )
+        result = await self.session.exec(
+            select(Patient.id)
+            .where(
+                col(Patient.erased_at).is_(None),
+                col(Patient.created_at) < cutoff,
+                or_(last_session.is_(None), last_session < cutoff),
+            )
+            .order_by(col(Patient.id))
+            .limit(limit)
+        )
+        return [pid for pid in result.all() if pid is not None]

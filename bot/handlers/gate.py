@@ -1,0 +1,80 @@
+"""Before any handler: drop what the bot ignores on purpose, and slow down floods.
+
+Ignored on purpose: updates from other bots, group and channel posts, and update kinds
+without a chat (inline queries, polls, reactions...). Added to a group, the bot leaves: it
+talks about health one to one only. Over the flood limit, a message that reads as a red
+flag still goes through (safety first); anything else is dropped with one "slow down".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from telegram import ChatMember, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.core.flood import FloodLimit
+from bot.core.model import Level
+from bot.handlers.context import Context, services
+
+log = logging.getLogger(__name__)
+
+JOINED = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.RESTRICTED})
+
+
+class Gate:
+    """A group -1 handler callback: returns to let the update through, or stops it."""
+
+    def __init__(self, limit: FloodLimit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+
+    async def __call__(self, update: Update, context: Context) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or user.is_bot:
+            raise ApplicationHandlerStop
+        if chat.type != chat.PRIVATE:
+            await self._leave_groups(update, context)
+            raise ApplicationHandlerStop
+        if self.limit.take(user.id, self.clock()) or self._red_flag(update, context):
+            return
+        log.info("user %s over the flood limit: update %s dropped", user.id, update.update_id)
+        await self._refuse(update, context)
+        raise ApplicationHandlerStop
+
+    @staticmethod
+    async def _leave_groups(update: Update, context: Context) -> None:
+        change = update.my_chat_member
+        if change is None or change.new_chat_member.status not in JOINED:
+            return
+        try:
+            await context.bot.leave_chat(change.chat.id)
+        except TelegramError as exc:
+            log.warning("could not leave chat %s: %s", change.chat.id, type(exc).__name__)
+
+    @staticmethod
+    def _red_flag(update: Update, context: Context) -> bool:
+        message = update.effective_message
+        words = (message.text or message.caption or "") if message is not None else ""
+        if not words.strip():
+            return False
+        reading = services(context).checkins.triager.read(words[:4096], day=1)
+        return reading.assessment.level is Level.EMERGENCY
+
+    async def _refuse(self, update: Update, context: Context) -> None:
+        content = services(context).deps.content
+        text = content.messages.format(
+            "slow_down", emergency_number=content.clinic.emergency_number
+        )
+        user = update.effective_user
+        assert user is not None
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(text)
+            elif self.limit.first_refusal(user.id):
+                await context.bot.send_message(user.id, text)
+        except TelegramError as exc:
+            log.warning("could not tell user %s to slow down: %s", user.id, type(exc).__name__)

@@ -1,0 +1,157 @@
+"""Patients' rights over their data: see it all (/mydata), erase it (/forget), retention.
+
+Erasure keeps the anonymous rows the clinic's figures count (levels, days, delivery states)
+and removes everything that names the person or carries their words. The clinicians' copies
+of the pings are rewritten to the erased wording, so the words do not survive in their chats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import SQLModel
+
+from bot.core import callbacks as cb
+from bot.core.callbacks import Button
+from bot.services.common import Deps
+from bot.services.escalation import Escalations
+from bot.services.ports import PressResult, Reply
+from bot.store.models import Patient
+from bot.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+RETENTION_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A patient's data: a readable summary and the whole of it as a JSON file."""
+
+    summary: Reply
+    document: bytes
+    filename: str
+
+
+def _rows(rows: list[Any], *, drop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        assert isinstance(row, SQLModel)
+        data = row.model_dump(mode="json")
+        out.append({k: v for k, v in data.items() if k not in drop})
+    return out
+
+
+class Privacy:
+    """Access, erasure and retention of a patient's data."""
+
+    def __init__(self, deps: Deps, escalations: Escalations) -> None:
+        self.d = deps
+        self.escalations = escalations
+
+    # --- access
+    async def export(self, chat_id: int) -> Export | None:
+        """Everything stored about the patient using this chat; None for anyone else."""
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None or patient.id is None:
+                return None
+            data: dict[str, Any] = {
+                "exported_at": self.d.clock.now().isoformat(),
+                "clinic": self.d.content.clinic.name,
+                "patient": _rows([patient], drop=frozenset({"silence_alerted_at"}))[0],
+                "treatment_sessions": _rows(await repo.sessions_of(patient.id)),
+                "checkins": _rows(await repo.checkins_of(patient.id), drop=frozenset(
+                    {"claimed_at", "attempts", "draft"}
+                )),
+                "answers": _rows(await repo.answers_of(patient.id)),
+                "messages_to_clinicians": _rows(
+                    await repo.escalations_of(patient.id),
+                    drop=frozenset({"ladder_step", "next_step_at", "summarised_at"}),
+                ),
+                "photos": _rows(await repo.photos_of(patient.id), drop=frozenset({"path"})),
+            }
+            await repo.audit(self.d.clock.now(), f"patient:{patient.id}", "export",
+                             patient_id=patient.id)
+        return Export(self._summary(patient, data), _json(data), f"mydata-{patient.id}.json")
+
+    def _summary(self, patient: Patient, data: dict[str, Any]) -> Reply:
+        consent = (
+            f"given {patient.consent_at:%Y-%m-%d %H:%M} UTC" if patient.consent_at else "not given"
+        )
+        return Reply(self.d.content.messages.format(
+            "mydata_summary", name=patient.name, status=patient.status, consent=consent,
+            sessions=str(len(data["treatment_sessions"])), checkins=str(len(data["checkins"])),
+            answers=str(len(data["answers"])),
+            escalations=str(len(data["messages_to_clinicians"])),
+            photos=str(len(data["photos"])),
+        ))
+
+    # --- erasure
+    async def ask_forget(self, chat_id: int) -> Reply | None:
+        """The confirmation question; None if this chat is not a patient's."""
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+        if patient is None:
+            return None
+        keyboard = (
+            (Button(m["forget_yes"], cb.forget(yes=True)),),
+            (Button(m["forget_no"], cb.forget(yes=False)),),
+        )
+        return Reply(m.format("forget_confirm", clinic=self.d.content.clinic.name), keyboard)
+
+    async def forget(self, chat_id: int, press: cb.ForgetPress) -> PressResult:
+        """Erase the patient using this chat, once they confirmed."""
+        m = self.d.content.messages
+        async with self.d.db.tx() as repo:
+            patient = await repo.patient_by_chat(chat_id)
+            if patient is None or patient.id is None:
+                return PressResult(toast=m["stale_button"])
+            if not press.yes:
+                return PressResult(edit=Reply(m["forget_kept"]))
+            copies = await self._erase(repo, patient.id, f"patient:{patient.id}", "request")
+        await self._after_erase(patient.id, copies)
+        return PressResult(edit=Reply(m.format("forgotten", clinic=self.d.content.clinic.name)))
+
+    async def expire(self) -> int:
+        """Erase every course past the clinic's retention period; returns how many."""
+        now = self.d.clock.now()
+        cutoff = now - timedelta(days=self.d.content.clinic.retention_days)
+        async with self.d.db.tx() as repo:
+            due = await repo.expired_patients(cutoff, limit=RETENTION_BATCH)
+        for patient_id in due:
+            async with self.d.db.tx() as repo:
+                patient = await repo.patient(patient_id)
+                if patient is None or patient.erased_at is not None:
+                    continue  # another worker got there first
+                copies = await self._erase(repo, patient_id, "system", "retention")
+            await self._after_erase(patient_id, copies)
+        return len(due)
+
+    async def _erase(
+        self, repo: Repo, patient_id: int, actor: str, why: str
+    ) -> list[tuple[int, int, Reply]]:
+        now = self.d.clock.now()
+        await repo.erase_patient(patient_id, now)
+        await repo.audit(now, actor, "erase", patient_id=patient_id, detail=why)
+        copies: list[tuple[int, int, Reply]] = []
+        for escalation in await repo.escalations_of(patient_id):
+            copies.extend(await self.escalations.copies(repo, escalation))
+        return copies
+
+    async def _after_erase(self, patient_id: int, copies: list[tuple[int, int, Reply]]) -> None:
+        """Outside the transaction: delete the photo files, rewrite the clinicians' copies."""
+        if self.d.photo_store is not None:
+            await self.d.photo_store.delete_patient(patient_id)
+        await self.escalations.rewrite(copies)
+        log.info("patient %s erased", patient_id)
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+
