@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from bot import logs
 from bot.config import Settings
 from bot.content import ContentError, load_content
 
@@ -39,43 +40,13 @@ def _settings() -> Settings:
         raise CliError(f"configuration: {problems}") from exc
 
 
-class Redact(logging.Filter):
-    """Removes secrets (the bot token, the webhook secret) from messages and tracebacks."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        for secret in self.secrets:
-            message = message.replace(secret, "[redacted]")
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, "[redacted]")
-        record.msg, record.args = message, ()
-        return True
-
-
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     secrets = [
         s.get_secret_value()
         for s in (settings.telegram_bot_token, settings.webhook_secret)
         if s is not None
     ]
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact(secrets))
-    # httpx logs request URLs, which contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # APScheduler logs every tick at INFO and every skipped overlapping tick (by design, with
-    # max_instances=1) as a warning; its errors still show.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logs.configure(settings.log_level, settings.log_format, secrets)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
@@ -331,6 +302,31 @@ async def _with_services(work: Any) -> Any:
         await services.deps.db.dispose()
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Who did what and when: clinicians' and admins' actions, exports, erasures."""
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError as exc:
+            raise CliError(f"--since: expected a date like 2026-11-20: {args.since!r}") from exc
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=ZoneInfo(_settings().clinic_timezone))
+    events = asyncio.run(
+        _with_services(lambda s: s.clinic.audit(since=since, patient_id=args.patient))
+    )
+    for e in events:
+        if args.json:
+            print(json.dumps({"id": e.id, "at": e.at.isoformat(), "actor": e.actor,
+                              "action": e.action, "patient_id": e.patient_id,
+                              "detail": e.detail}))
+        else:
+            patient = f" patient #{e.patient_id}" if e.patient_id is not None else ""
+            detail = f" ({e.detail})" if e.detail else ""
+            print(f"{e.at:%Y-%m-%d %H:%M:%S}Z {e.actor} {e.action}{patient}{detail}")
+    return 0
+
+
 def cmd_clinician_list(_args: argparse.Namespace) -> int:
     """Print every clinician: active, admin, place on the rota."""
     print(asyncio.run(_with_services(lambda s: s.clinic.clinicians())))
@@ -429,6 +425,12 @@ def parser() -> argparse.ArgumentParser:
     dsub.add_parser("upgrade", help="create or migrate the schema").set_defaults(
         func=cmd_db_upgrade
     )
+
+    audit = sub.add_parser("audit", help="print the audit log (who did what, when)")
+    audit.add_argument("--since", help="from this date or time (clinic time), e.g. 2026-11-20")
+    audit.add_argument("--patient", type=int, help="only events about this patient id")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(func=cmd_audit)
 
     stats = sub.add_parser("stats", help="clinic figures")
     stats.add_argument("--json", action="store_true")

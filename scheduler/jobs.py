@@ -25,8 +25,23 @@ async def dispatch_tick(context: Context) -> None:
         )
 
 
+async def retention(context: Context) -> None:
+    """Erase the courses past the clinic's retention period (several workers: claimed)."""
+    erased = await context.bot_data.services.privacy.expire()
+    if erased:
+        log.info("retention: %s course(s) erased", erased)
+
+
+RETENTION_EVERY_SECONDS = 3600
+
+
 def install(job_queue: JobQueue[Any], interval_seconds: float) -> Job[Any]:
-    """Run the tick every `interval_seconds`; overdue runs coalesce into one, never pile up."""
+    """Run the tick every `interval_seconds`, and retention hourly; overdue runs coalesce
+    into one, never pile up."""
+    job_queue.run_repeating(
+        retention, interval=RETENTION_EVERY_SECONDS, first=60.0, name="retention",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )
     return job_queue.run_repeating(
         dispatch_tick,
         interval=interval_seconds,

@@ -148,7 +148,7 @@ def test_the_token_never_reaches_a_log_line_or_traceback() -> None:
     import logging
     import sys
 
-    from bot.__main__ import Redact
+    from bot.logs import Redact
 
     token = "123456:SECRET-token-value"
     record = logging.LogRecord(

@@ -69,6 +69,7 @@ class _Chat:
     title: str | None = None
     user: JSONDict | None = None  # the other party of a private chat
     blocked: bool = False
+    left: bool = False  # the bot left this group
     last_message_id: int = 0
 
     def to_json(self) -> JSONDict:
@@ -264,6 +265,7 @@ class SandboxTelegram:
             "close": self._true,
             "logOut": self._true,
             "getChat": self._get_chat,
+            "leaveChat": self._leave_chat,
         }
 
     # -- wiring ------------------------------------------------------------------------------
@@ -724,6 +726,31 @@ class SandboxTelegram:
     async def _delete_my_commands(self, params: JSONDict) -> bool:
         self._commands.pop(self._commands_key(params), None)
         return True
+
+    async def _leave_chat(self, params: JSONDict) -> bool:
+        chat_id = _to_chat_id(params["chat_id"])
+        chat = self._chats.get(chat_id) if chat_id is not None else None
+        if chat is None or chat.left:
+            raise ApiError(400, _CHAT_NOT_FOUND)
+        if chat.type == "private":
+            raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
+        chat.left = True
+        return True
+
+    def has_left(self, chat_id: int) -> bool:
+        """Whether the bot left this group (leaveChat)."""
+        return self._chats[chat_id].left
+
+    def added_to_group(self, user: JSONDict, group_id: int) -> JSONDict:
+        """`user` adds the bot to a group: the `my_chat_member` update Telegram sends."""
+        bot = self._bot_sender()
+        return self.push_update("my_chat_member", {
+            "chat": self.chat_json(group_id),
+            "from": user,
+            "date": int(self.now().timestamp()),
+            "old_chat_member": {"user": bot, "status": "left"},
+            "new_chat_member": {"user": bot, "status": "member"},
+        })
 
     async def _get_chat(self, params: JSONDict) -> JSONDict:
         chat_id = _to_chat_id(params["chat_id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button
@@ -10,7 +11,7 @@ from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip
 from bot.services.common import Deps, day_of, local_text
 from bot.services.ports import Reply
-from bot.store.models import Clinician
+from bot.store.models import AuditEvent, Clinician
 from bot.store.repo import Repo
 
 
@@ -140,6 +141,14 @@ class Clinic:
             await repo.audit(self.d.clock.now(), actor, "deactivate",
                              detail=f"clinician #{clinician_id}")
         return f"{clinician.name} (#{clinician_id}) is deactivated: no more pages, no access."
+
+
+    async def audit(
+        self, *, since: datetime | None = None, patient_id: int | None = None, limit: int = 10_000
+    ) -> list[AuditEvent]:
+        """The audit log, oldest first."""
+        async with self.d.db.tx() as repo:
+            return await repo.audit_events(since=since, patient_id=patient_id, limit=limit)
 
 
 def describe_clinician(c: Clinician) -> str:

@@ -115,7 +115,8 @@ class Privacy:
             if not press.yes:
                 return PressResult(edit=Reply(m["forget_kept"]))
             copies = await self._erase(repo, patient.id, f"patient:{patient.id}", "request")
-        await self._after_erase(patient.id, copies)
+        if copies is not None:
+            await self._after_erase(patient.id, copies)
         return PressResult(edit=Reply(m.format("forgotten", clinic=self.d.content.clinic.name)))
 
     async def expire(self) -> int:
@@ -126,18 +127,17 @@ class Privacy:
             due = await repo.expired_patients(cutoff, limit=RETENTION_BATCH)
         for patient_id in due:
             async with self.d.db.tx() as repo:
-                patient = await repo.patient(patient_id)
-                if patient is None or patient.erased_at is not None:
-                    continue  # another worker got there first
                 copies = await self._erase(repo, patient_id, "system", "retention")
-            await self._after_erase(patient_id, copies)
+            if copies is not None:  # None: another worker got there first
+                await self._after_erase(patient_id, copies)
         return len(due)
 
     async def _erase(
         self, repo: Repo, patient_id: int, actor: str, why: str
-    ) -> list[tuple[int, int, Reply]]:
+    ) -> list[tuple[int, int, Reply]] | None:
         now = self.d.clock.now()
-        await repo.erase_patient(patient_id, now)
+        if not await repo.erase_patient(patient_id, now):
+            return None
         await repo.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
         for escalation in await repo.escalations_of(patient_id):

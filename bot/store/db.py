@@ -39,7 +39,8 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Errors must not carry patients' words into logs: SQL errors show no parameters.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.url.startswith("sqlite"):
             # One connection, run on the loop (see inline_sqlite): tasks queue for it, so no
             # task ever busy-waits on a lock another task of this process holds.

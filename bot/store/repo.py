@@ -719,14 +719,20 @@ class Repo:
         result = await self.session.exec(query.order_by(col(AuditEvent.id)).limit(limit))
         return list(result.all())
 
-    async def erase_patient(self, patient_id: int, now: datetime) -> list[str]:
+    async def erase_patient(self, patient_id: int, now: datetime) -> bool:
         """Remove a patient's personal data and words, keep the anonymous counts.
 
         Kept: levels, days, timestamps and delivery states (the clinic's figures). Gone: name,
-        phone, chat, free text, photos, treated areas, invitation tokens, ping and outcome
-        texts. Returns the stored photo paths, for the caller to delete from the photo store.
+        phone, chat, free text, photos (rows; the caller deletes the files), treated areas,
+        invitation tokens, ping and outcome texts. False if already erased (by another worker).
         """
-        photos = await self.photos_of(patient_id)
+        claimed = await self.session.exec(
+            update(Patient)
+            .where(col(Patient.id) == patient_id, col(Patient.erased_at).is_(None))
+            .values(erased_at=now)
+        )
+        if not claimed.rowcount:
+            return False
         await self.session.exec(delete(Photo).where(col(Photo.patient_id) == patient_id))
         sessions = select(TreatmentSession.id).where(TreatmentSession.patient_id == patient_id)
         await self.session.exec(delete(Invite).where(col(Invite.session_id).in_(sessions)))
@@ -762,10 +768,10 @@ class Repo:
             .where(col(Patient.id) == patient_id)
             .values(
                 name=ERASED_NAME, phone=None, chat_id=None, status=PatientStatus.ERASED,
-                consent_text=None, erased_at=now,
+                consent_text=None,
             )
         )
-        return [p.path for p in photos]
+        return True
 
     async def expired_patients(self, cutoff: datetime, *, limit: int) -> list[int]:
         """Patients not yet erased whose last session (and enrolment) is before `cutoff`."""
