@@ -79,15 +79,18 @@ async def test_forged_and_other_chats_presses_change_nothing(rehearsal: Rehearsa
     # Garbage and the other patient's trend button.
     async with r.db.tx() as repo:
         answer = (await repo.session.exec(select(Answer))).first()
-    assert answer is not None and answer.id is not None
-    for data in ("zz", "c:99999:ok", "t:%d:w" % answer.id, "k:1:y", "e:1:a" * 20):
+    assert answer is not None
+    assert answer.id is not None
+    for data in ("zz", "c:99999:ok", f"t:{answer.id}:w", "k:1:y", "e:1:a" * 20):
         await r.process(eve.press(own.message_id, data[:64]))
         assert r.server.callback_answers[-1]["text"] in {
             "This button is no longer valid.", r.services.deps.content.messages["not_clinician"]
         }
     async with r.db.tx() as repo:
         after = await repo.escalation(escalation.id)
-    assert after is not None and after.acked_at is None and after.status == "open"
+    assert after is not None
+    assert after.acked_at is None
+    assert after.status == "open"
     assert not any(ana.first_name in m.text for m in eve.sent() if m.text)
     assert all("+33" not in (m.text or "") for m in eve.sent())
 

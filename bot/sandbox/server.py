@@ -733,7 +733,9 @@ class SandboxTelegram:
         if chat is None or chat.left:
             raise ApiError(400, _CHAT_NOT_FOUND)
         if chat.type == "private":
-            raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
+            raise ApiError(
+                400, "Bad Request: chat member status can't be changed in private chats"
+            )
         chat.left = True
         return True
 
