@@ -54,7 +54,8 @@ class Transcript:
                     self._print(f"bot updates its message to {name}", m)
 
     def _print(self, who: str, m: BotMessage) -> None:
-        lines = [line for line in (m.text or "").splitlines() if line.strip()] or [""]
+        text = m.text or (f"📎 {m.file_name}" if m.file_name else "")
+        lines = [line for line in text.splitlines() if line.strip()] or [""]
         print(f"[{self.stamp()}] {who}: {lines[0]}")
         shown = lines[1:MAX_LINES]
         for line in shown:
@@ -145,6 +146,14 @@ async def rehearse() -> None:
                     t.say("Dr Martin", "taps “Acknowledge”")
                     await r.press(martin, "Acknowledge")
                     t.flush()
+            # The end of the course: Ana asks for her data, then to be forgotten.
+            for step in ("/mydata", "/forget"):
+                t.say("Ana", step)
+                await r.say(ana, step)
+                t.flush()
+            t.say("Ana", "taps “Yes, erase my data”")
+            await r.press(ana, "Yes, erase my data")
+            t.flush()
         await db.dispose()
         print("=== end of rehearsal: 14 days, no request broke the Bot API schema"
               f" ({len(r.server.requests)} requests, {len(r.server.violations)} violations) ===")
