@@ -182,3 +182,17 @@ async def test_groups_channels_and_other_bots_are_ignored_and_the_bot_leaves_gro
     assert sent == []
     async with r.db.tx() as repo:
         assert (await repo.session.exec(select(Escalation))).first() is None
+
+
+async def test_control_characters_are_dropped_and_the_message_kept(rehearsal: Rehearsal) -> None:
+    """PostgreSQL refuses NUL in text: the words must still be stored and triaged."""
+    r = rehearsal
+    nurse = r.server.user("Nurse")
+    await r.invite_clinician(nurse)
+    ana = await enrolled(r)
+    await r.say(ana, "I can't\x00 breathe\x1b[31m and my lips\u0085 are swelling")
+    assert "112" in r.server.last(ana.id).text
+    assert "EMERGENCY" in r.server.last(nurse.id).text
+    async with r.db.tx() as repo:
+        answer = (await repo.session.exec(select(Answer))).all()[-1]
+    assert answer.text == "I can't breathe[31m and my lips are swelling"

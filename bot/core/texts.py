@@ -26,6 +26,15 @@ TREND_WORDS = {
 MAX_WORDS = 600  # patient's words quoted in a ping; the whole ping stays far below 4096
 
 
+_CONTROL = {c: None for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def plain(text: str) -> str:
+    """What people write, safe to store: control characters removed (PostgreSQL refuses NUL
+    in text, and terminals and logs misread the others); newlines and tabs kept."""
+    return text.translate(_CONTROL)
+
+
 def clip(text: str, limit: int) -> str:
     """Shorten to `limit` characters, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

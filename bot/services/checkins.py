@@ -18,6 +18,7 @@ from bot.core.texts import (
     join,
     patient_reply,
     ping_text,
+    plain,
     tips_block,
     trend_buttons,
 )
@@ -153,7 +154,7 @@ class Checkins:
         Every message is triaged, whatever the patient's status: red flags are looked for
         even after /stop.
         """
-        text = text[:TEXT_LIMIT]
+        text = plain(text)[:TEXT_LIMIT]
         m = self.d.content.messages
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.core import callbacks as cb
 from bot.core import schedule
 from bot.core.callbacks import Button
-from bot.core.texts import join, tips_block
+from bot.core.texts import join, plain, tips_block
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
 from bot.store.models import (
@@ -75,12 +75,16 @@ class Enrolment:
                 raise LookupError(f"no patient #{patient_id}")
             if patient is None:
                 patient = await repo.add(
-                    Patient(name=name, phone=phone, timezone=tz_name, created_at=now)
+                    Patient(
+                        name=plain(name).strip(), phone=plain(phone) if phone else None,
+                        timezone=tz_name, created_at=now,
+                    )
                 )
             assert patient.id is not None
             session = await repo.add(
                 TreatmentSession(
-                    patient_id=patient.id, session_at=session_at, areas=areas, created_at=now
+                    patient_id=patient.id, session_at=session_at, areas=plain(areas),
+                    created_at=now,
                 )
             )
             assert session.id is not None

@@ -17,7 +17,7 @@ from bot.core import callbacks as cb
 from bot.core import ladder
 from bot.core.callbacks import Button, Keyboard
 from bot.core.model import Level
-from bot.core.texts import LEVEL_MARK, clip
+from bot.core.texts import LEVEL_MARK, clip, plain
 from bot.services.common import Deps, local_text
 from bot.services.ports import (
     DeliveryError,
@@ -389,7 +389,7 @@ class Escalations:
                 return None
             clinician.awaiting_outcome_for = None
             repo.session.add(clinician)
-            note = clip(text.strip(), 500) or "(no note)"
+            note = clip(plain(text).strip(), 500) or "(no note)"
             await repo.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
             escalation = await repo.escalation(escalation_id)
             await repo.audit(
