@@ -65,6 +65,8 @@ def configure(level: str, fmt: str, secrets: list[str]) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # At DEBUG, python-telegram-bot logs whole updates and requests: patients' words.
     logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))
+    # At INFO and below, SQLAlchemy's engine logs statements and result rows.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     # APScheduler logs every tick at INFO and every skipped overlapping tick (by design, with
     # max_instances=1) as a warning; its errors still show.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

@@ -130,6 +130,10 @@ async def test_retention_erases_courses_past_the_clinics_period(rehearsal: Rehea
     assert bob_row.name == "Bob"
     assert ("system", "erase", "retention") in [(e.actor, e.action, e.detail) for e in events]
     assert await r.services.privacy.expire() == 0
+    with pytest.raises(LookupError):  # an erased record is never linked to anyone again
+        await r.services.enrolment.invite_patient(
+            name="Ana", session_at=r.clock.now(), patient_id=1
+        )
 
 
 async def test_logs_carry_ids_never_names_or_words(

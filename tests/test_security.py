@@ -196,3 +196,33 @@ async def test_control_characters_are_dropped_and_the_message_kept(rehearsal: Re
     async with r.db.tx() as repo:
         answer = (await repo.session.exec(select(Answer))).all()[-1]
     assert answer.text == "I can't breathe[31m and my lips are swelling"
+
+
+async def test_a_later_sessions_link_opened_by_someone_else_hands_over_nothing(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    later = await r.services.enrolment.invite_patient(
+        name="Ana", session_at=paris(2026, 11, 20, 8, 0), patient_id=1
+    )
+    eve = r.server.user("Eve")
+    await r.say(eve, f"/start {later.token}")
+    assert "belongs to another Telegram account" in r.server.last(eve.id).text
+    await r.say(eve, "/mydata")
+    assert r.server.last(eve.id).document is None
+    await r.say(ana, f"/start {later.token}")  # Ana herself may use it
+    assert "agree" in r.server.last(ana.id).text
+
+
+async def test_business_messages_are_ignored(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    update = ana.say("I can't breathe")
+    update["business_message"] = update.pop("message")
+    update["business_message"]["business_connection_id"] = "conn"
+    before = len(r.server.requests)
+    await r.process(update)
+    assert [q for q in r.server.requests[before:] if q.method == "sendMessage"] == []

@@ -262,6 +262,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "forget_kept": [],
         "slow_down": ["emergency_number"],
         "too_many_tokens": ["clinic"],
+        "token_other_chat": ["clinic"],
     }.items()
 }
 

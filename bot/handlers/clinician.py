@@ -67,7 +67,7 @@ async def rota(_update: Update, context: Context, who: Principal) -> None:
     """`/rota 3 1 2` (admin): the on-call order."""
     chat_id = who.chat_id
     args = context.args or []
-    if not all(a.lstrip("#").isdigit() for a in args):
+    if not all(a.lstrip("#").isdecimal() for a in args):
         await send(context, chat_id, Reply("Usage: /rota 3 1 2  (clinician numbers, in order)"))
         return
     text = await services(context).clinic.set_rota(
@@ -80,7 +80,7 @@ async def deactivate(_update: Update, context: Context, who: Principal) -> None:
     """`/deactivate 3` (admin)."""
     chat_id = who.chat_id
     args = context.args or []
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    if len(args) != 1 or not args[0].lstrip("#").isdecimal():
         await send(context, chat_id, Reply("Usage: /deactivate 3"))
         return
     text = await services(context).clinic.deactivate(

@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 JOINED = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.RESTRICTED})
 
 
+def _on_behalf(update: Update) -> bool:
+    """Business and guest messages: written in someone else's chat, never a patient's own."""
+    return any(
+        getattr(update, name, None) is not None
+        for name in ("business_connection", "business_message", "edited_business_message",
+                     "deleted_business_messages", "guest_message")
+    )
+
+
 class Gate:
     """A group -1 handler callback: returns to let the update through, or stops it."""
 
@@ -34,11 +43,13 @@ class Gate:
 
     async def __call__(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user
-        if chat is None or user is None or user.is_bot:
+        if chat is None or user is None or user.is_bot or _on_behalf(update):
             raise ApplicationHandlerStop
         if chat.type != chat.PRIVATE:
             await self._leave_groups(update, context)
             raise ApplicationHandlerStop
+        if update.my_chat_member is not None:  # blocking the bot is never "too fast"
+            return
         if self.limit.take(user.id, self.clock()) or self._red_flag(update, context):
             return
         log.info("user %s over the flood limit: update %s dropped", user.id, update.update_id)

@@ -71,8 +71,8 @@ class Enrolment:
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
             patient = await repo.patient(patient_id) if patient_id is not None else None
-            if patient_id is not None and patient is None:
-                raise LookupError(f"no patient #{patient_id}")
+            if patient_id is not None and (patient is None or patient.erased_at is not None):
+                raise LookupError(f"no patient #{patient_id} (or their data was erased)")
             if patient is None:
                 patient = await repo.add(
                     Patient(
@@ -155,6 +155,11 @@ class Enrolment:
             assert invite.id is not None
             if invite.kind == "clinician":
                 return await self._register_clinician(repo, invite, chat_id, now)
+            owner = await self._invited_patient(repo, invite)
+            if owner is not None and owner.chat_id not in (None, chat_id):
+                # A later session's link reaching someone else must not hand them the record.
+                log.warning("invite %s opened from a chat other than its patient's", invite.id)
+                return Reply(m.format("token_other_chat", clinic=clinic))
             invite.opened_by_chat = chat_id
             repo.session.add(invite)
             name = await self._patient_name(repo, invite)
@@ -172,9 +177,12 @@ class Enrolment:
             (Button(m["consent_no"], cb.consent(invite_id, yes=False)),),
         )
 
-    async def _patient_name(self, repo: Repo, invite: Invite) -> str:
+    async def _invited_patient(self, repo: Repo, invite: Invite) -> Patient | None:
         session = await repo.session_(invite.session_id or 0)
-        patient = await repo.patient(session.patient_id) if session else None
+        return await repo.patient(session.patient_id) if session else None
+
+    async def _patient_name(self, repo: Repo, invite: Invite) -> str:
+        patient = await self._invited_patient(repo, invite)
         return patient.name.split()[0] if patient and patient.name else ""
 
     async def _register_clinician(

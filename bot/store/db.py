@@ -88,5 +88,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # a power cut) and saves an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erasure must not leave patients' words recoverable from free pages of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

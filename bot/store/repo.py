@@ -758,6 +758,11 @@ class Repo:
         await self.cancel_pending(patient_id, "erased")
         escalations = select(Escalation.id).where(Escalation.patient_id == patient_id)
         await self.session.exec(
+            update(Clinician)
+            .where(col(Clinician.awaiting_outcome_for).in_(escalations))
+            .values(awaiting_outcome_for=None)
+        )
+        await self.session.exec(
             update(Ping)
             .where(col(Ping.escalation_id).in_(escalations), col(Ping.status) == Status.PENDING)
             .values(status=Status.CANCELLED, reason="erased")
