@@ -28,7 +28,6 @@ class Principal:
     chat_id: int
     role: Role
     clinician_id: int | None = None
-    patient_id: int | None = None
 
     def can(self, needed: Role) -> bool:
         return self.role >= needed
@@ -38,9 +37,7 @@ class Principal:
         """How the audit log names them."""
         if self.clinician_id is not None:
             return f"clinician:{self.clinician_id}"
-        if self.patient_id is not None:
-            return f"patient:{self.patient_id}"
-        return "stranger"
+        return f"chat:{self.chat_id}"
 
 
 class Access:
@@ -53,9 +50,7 @@ class Access:
         """The role of whoever uses this chat (only active clinicians count as clinicians)."""
         async with self.d.db.tx() as repo:
             clinician = await repo.clinician_by_chat(chat_id)
-            patient = await repo.patient_by_chat(chat_id)
-        patient_id = patient.id if patient is not None else None
         if clinician is not None and clinician.active and clinician.id is not None:
             role = Role.ADMIN if clinician.is_admin else Role.CLINICIAN
-            return Principal(chat_id, role, clinician.id, patient_id)
-        return Principal(chat_id, Role.ANYONE, None, patient_id)
+            return Principal(chat_id, role, clinician.id)
+        return Principal(chat_id, Role.ANYONE)

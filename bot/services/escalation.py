@@ -35,8 +35,6 @@ from bot.store.repo import Repo
 log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 15
-# The timeline is audited when it is built, so its button is not listed here.
-AUDITED = {"a": "acknowledge", "r": "resolve_started", "c": "view_phone"}
 Sent = TypeVar("Sent", Ping, Digest)
 DIGEST_ITEMS_PER_MESSAGE = 20
 
@@ -337,14 +335,16 @@ class Escalations:
                 return Pressed(PressResult(toast=m["stale_button"]))
             patient = await repo.patient(escalation.patient_id)
             label = f"{patient.name} (#{escalation.patient_id})" if patient else "?"
-            actor = f"clinician:{clinician.id}"
-            if press.action in AUDITED:
-                await repo.audit(now, actor, AUDITED[press.action],
+
+            async def audit(action: str) -> None:  # only what took effect
+                await repo.audit(now, f"clinician:{clinician.id}", action,
                                  patient_id=escalation.patient_id,
                                  detail=f"escalation #{escalation.id}")
-            if press.action == "t":
+
+            if press.action == "t":  # the viewing is audited where the timeline is built
                 return Pressed(PressResult(), timeline_for=escalation.patient_id)
             if press.action == "c":
+                await audit("view_phone")
                 phone = patient.phone if patient else None
                 toast = (
                     m.format("call_patient", patient=label, phone=phone)
@@ -358,11 +358,13 @@ class Escalations:
                 await repo.acknowledge(escalation.id or 0, clinician.id, now)
                 clinician.awaiting_outcome_for = escalation.id
                 repo.session.add(clinician)
+                await audit("resolve_started")
                 result = PressResult(replies=(Reply(m.format("ask_outcome", id=escalation.id)),))
             elif not await repo.acknowledge(escalation.id or 0, clinician.id, now):
                 await repo.session.refresh(escalation)
                 return Pressed(PressResult(toast=await self._taken(repo, escalation)))
             else:
+                await audit("acknowledge")
                 result = PressResult(toast=m["acked_toast"])
             copies = await self.copies(repo, escalation)
         await self.rewrite(copies)
