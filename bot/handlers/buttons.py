@@ -68,7 +68,7 @@ async def on_button(update: Update, context: Context) -> None:
         return
     for reply in result.replies:
         await send(context, chat_id, reply)
-    if result.escalation_id is not None:
-        await svc.escalations.deliver(result.escalation_id)
+    if result.pages:
+        await svc.escalations.send(result.pages)
     if result.dispatch:
         await svc.dispatcher.for_chat(chat_id)

@@ -116,8 +116,8 @@ async def deliver(context: Context, chat_id: int, result: MessageResult) -> None
     for reply in result.replies:
         await send(context, chat_id, reply)
     svc = services(context)
-    if result.escalation_id is not None and result.paged:
-        await svc.escalations.deliver(result.escalation_id)
+    if result.pages:
+        await svc.escalations.send(result.pages)
     if result.photo_id is not None:
         await svc.photos.forward(result.photo_id)
 

@@ -25,7 +25,7 @@ from bot.core.texts import (
 from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations
-from bot.services.ports import MessageResult, PressResult, Reply
+from bot.services.ports import MessageResult, Page, PressResult, Reply
 from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status, TreatmentSession
 from bot.store.repo import Repo
 
@@ -39,7 +39,7 @@ class Recorded:
     assessment: Assessment
     escalation_id: int | None
     answer_id: int
-    paged: bool = False  # the escalation's first pings were written: deliver them now
+    pages: tuple[Page, ...] = ()  # the escalation's first pings, claimed: send them now
 
 
 class Checkins:
@@ -111,7 +111,7 @@ class Checkins:
         return PressResult(
             edit=Reply(join(self.intro(checkin), f"✔ {summary}")),
             replies=(Reply(patient_reply(self.d.content, recorded.assessment)),),
-            escalation_id=recorded.escalation_id,
+            pages=recorded.pages,
         )
 
     async def start_report(self, chat_id: int) -> Reply | None:
@@ -158,12 +158,12 @@ class Checkins:
         m = self.d.content.messages
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
-            if patient is None or patient.id is None:
+            found = await repo.reply_context(chat_id)
+            if found is None or found[0].id is None:
                 return None
-            sessions = await repo.sessions_of(patient.id)
+            patient, sessions, raw = found
             day = day_of(patient, sessions, now)
-            previous = await self._previous(repo, patient.id)
+            previous = [Observation.from_json(o) for o in raw] if raw is not None else None
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request
@@ -183,7 +183,7 @@ class Checkins:
                 return MessageResult(
                     tuple(replies),
                     escalation_id=recorded.escalation_id,
-                    paged=recorded.paged,
+                    pages=recorded.pages,
                     emergency=reading.assessment.level is Level.EMERGENCY,
                 )
             await self._store_note(repo, patient, day, text, photo_file_id)
@@ -241,26 +241,26 @@ class Checkins:
             assessment = evaluate(
                 report, day=answer.day, previous=previous, content=self.d.content
             )
-            escalation_id = None
+            pages: tuple[Page, ...] = ()
             if assessment.level > Level.parse(answer.level):
                 recorded = await self._record(
                     repo, patient, report, assessment, source="text", text=answer.text,
                     photo_file_id=answer.photo_file_id,
                 )
-                escalation_id = recorded.escalation_id
+                pages = recorded.pages
             else:
                 answer.observations = [o.to_json() for o in observations]
                 repo.session.add(answer)
         label = self.d.content.symptoms[symptom].label
         edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
         reply = Reply(patient_reply(self.d.content, assessment))
-        return PressResult(edit=edit, replies=(reply,), escalation_id=escalation_id)
+        return PressResult(edit=edit, replies=(reply,), pages=pages)
 
     async def _store_note(
         self, repo: Repo, patient: Patient, day: int, text: str, photo_file_id: str | None
     ) -> None:
         assert patient.id is not None
-        await repo.add(
+        await repo.insert(
             Answer(
                 patient_id=patient.id,
                 day=day,
@@ -302,21 +302,20 @@ class Checkins:
             previous = await self._previous(repo, patient.id)
             report = with_trends(report, previous)
             assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
-        answer = await repo.add(
-            Answer(
-                patient_id=patient.id,
-                checkin_id=checkin_id,
-                day=day,
-                created_at=now,
-                source=source,
-                text=text,
-                photo_file_id=photo_file_id,
-                observations=[o.to_json() for o in report.observations],
-                level=assessment.level.label,
-                rules=assessment.rule_ids,
-                pending_trend=pending_trend,
-            )
+        answer = Answer(
+            patient_id=patient.id,
+            checkin_id=checkin_id,
+            day=day,
+            created_at=now,
+            source=source,
+            text=text,
+            photo_file_id=photo_file_id,
+            observations=[o.to_json() for o in report.observations],
+            level=assessment.level.label,
+            rules=assessment.rule_ids,
+            pending_trend=pending_trend,
         )
+        await repo.insert(answer)
         assert answer.id is not None
         if assessment.level is Level.NONE:
             return Recorded(assessment, None, answer.id)
@@ -337,7 +336,7 @@ class Checkins:
         summary = f"day {day} · {described or 'asks to be contacted'} · " + ", ".join(
             assessment.rule_ids
         )
-        escalation = await self.escalations.create(
+        raised = await self.escalations.create(
             repo,
             patient=patient,
             level=assessment.level,
@@ -345,10 +344,9 @@ class Checkins:
             summary=summary,
             rules=assessment.rule_ids,
             answer_id=answer.id,
+            claim=True,
         )
-        return Recorded(
-            assessment, escalation.id, answer.id, paged=escalation.next_step_at is not None
-        )
+        return Recorded(assessment, raised.escalation.id, answer.id, raised.pages)
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -9,6 +9,7 @@ so nothing is paged twice for one step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -22,6 +23,7 @@ from bot.services.common import Deps, local_text
 from bot.services.ports import (
     DeliveryError,
     MaybeDelivered,
+    Page,
     PressResult,
     RateLimited,
     RecipientBlocked,
@@ -37,6 +39,14 @@ log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 15
 Sent = TypeVar("Sent", Ping, Digest)
 DIGEST_ITEMS_PER_MESSAGE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """A new escalation, and its first pings if the caller asked to send them itself."""
+
+    escalation: Escalation
+    pages: tuple[Page, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +75,17 @@ class Escalations:
         rules: list[str],
         answer_id: int | None = None,
         kind: str = "clinical",
-    ) -> Escalation:
-        """Record an escalation; urgent and emergency ones page the first ladder step now."""
+        claim: bool = False,
+    ) -> Raised:
+        """Record an escalation; urgent and emergency ones page the first ladder step now.
+
+        With `claim`, the pings are written claimed and returned, for `send` once the
+        transaction has committed (the patient's reply goes first, no second claim).
+        """
         assert patient.id is not None
         now = self.d.clock.now()
         timeout = self.timeout(level) if kind == "clinical" else None
-        escalation = await repo.add(
-            Escalation(
+        escalation = Escalation(
                 patient_id=patient.id,
                 answer_id=answer_id,
                 kind=kind,
@@ -83,18 +97,23 @@ class Escalations:
                 ladder_step=0,
                 next_step_at=now + timeout if timeout is not None else None,
             )
-        )
-        if timeout is not None:
-            await self._page(repo, escalation, now)
-        return escalation
+        await repo.insert(escalation)
+        if timeout is None:
+            return Raised(escalation)
+        return Raised(escalation, await self._page(repo, escalation, now, claim=claim))
 
     def timeout(self, level: Level) -> timedelta | None:
         return ladder.ack_timeout(
             level, urgent=self.d.ack_timeout_urgent, emergency=self.d.ack_timeout_emergency
         )
 
-    async def _page(self, repo: Repo, escalation: Escalation, now: datetime) -> None:
-        """Write the pings of the escalation's current step and when the next one is due."""
+    async def _page(
+        self, repo: Repo, escalation: Escalation, now: datetime, *, claim: bool = False
+    ) -> tuple[Page, ...]:
+        """Write the pings of the escalation's current step and when the next one is due.
+
+        With `claim` they are written claimed by this process and returned as pages.
+        """
         assert escalation.id is not None
         active = {c.id: c for c in await repo.active_clinicians() if c.id is not None}
         rota = [
@@ -105,26 +124,35 @@ class Escalations:
         timeout = self.timeout(Level.parse(escalation.level))
         if who is None or timeout is None:
             escalation.next_step_at = None
-            repo.session.add(escalation)
+            await repo.set_next_step(escalation.id, None)
             log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation.id)
-            return
+            return ()
         if not who:
             log.error("escalation %s has no active clinician to page", escalation.id)
-        await repo.add_all(
-            [
-                Ping(
-                    escalation_id=escalation.id,
-                    clinician_id=clinician_id,
-                    step=escalation.ladder_step,
-                    chat_id=active[clinician_id].chat_id or 0,
-                    due_at=now,
-                )
-                for clinician_id in who
-            ]
-        )
+        pings = [
+            Ping(
+                escalation_id=escalation.id,
+                clinician_id=clinician_id,
+                step=escalation.ladder_step,
+                chat_id=active[clinician_id].chat_id or 0,
+                due_at=now,
+                status=Status.CLAIMED if claim else Status.PENDING,
+                claimed_at=now if claim else None,
+                attempts=1 if claim else 0,
+            )
+            for clinician_id in who
+        ]
+        await repo.insert(*pings)
         if escalation.next_step_at != now + timeout:
             escalation.next_step_at = now + timeout
-            repo.session.add(escalation)
+            await repo.set_next_step(escalation.id, escalation.next_step_at)
+        if not claim:
+            return ()
+        screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
+        return tuple(
+            Page(p.id or 0, now, p.chat_id, p.clinician_id, 1, escalation.id, screen)
+            for p in pings
+        )
 
     async def advance_ladders(self) -> list[int]:
         """Move every unacknowledged page whose time is up one step; returns their ids."""
@@ -257,6 +285,17 @@ class Escalations:
             )
         return sum(o["status"] == Status.SENT for o in outcomes)
 
+    async def send(self, pages: Sequence[Page]) -> int:
+        """Send pings claimed when they were written (see `create`); how many were delivered."""
+        outcomes = [
+            await self._attempt(page, page.screen, resend_on_timeout=True) for page in pages
+        ]
+        async with self.d.db.tx() as repo:
+            await repo.finish_many(
+                Ping, [(p.id, p.claimed_at, o) for p, o in zip(pages, outcomes, strict=True)]
+            )
+        return sum(o["status"] == Status.SENT for o in outcomes)
+
     async def deliver_digests(self) -> int:
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
@@ -280,7 +319,7 @@ class Escalations:
         return 1 if outcome["status"] == Status.SENT else 0
 
     async def _attempt(
-        self, row: Ping | Digest, screen: Reply, *, resend_on_timeout: bool
+        self, row: Ping | Digest | Page, screen: Reply, *, resend_on_timeout: bool
     ) -> dict[str, object]:
         """Send one page or summary; the outcome to record."""
         now = self.d.clock.now()
@@ -290,7 +329,7 @@ class Escalations:
         except RateLimited as exc:
             outcome = self._retry(row, now, exc.retry_after, str(exc), count=False)
         except (RecipientBlocked, RecipientGone, Rejected) as exc:
-            log.warning("%s %s to clinician %s failed: %s", type(row).__name__, row.id,
+            log.warning("%s %s to clinician %s failed: %s", _label(row), row.id,
                         row.clinician_id, exc)
             outcome = {"status": Status.FAILED, "reason": type(exc).__name__}
         except MaybeDelivered:
@@ -306,10 +345,16 @@ class Escalations:
         return outcome
 
     def _retry(
-        self, row: Ping | Digest, now: datetime, delay: float, reason: str, *, count: bool = True
+        self,
+        row: Ping | Digest | Page,
+        now: datetime,
+        delay: float,
+        reason: str,
+        *,
+        count: bool = True,
     ) -> dict[str, object]:
         if count and row.attempts >= self.d.max_attempts:
-            log.error("%s %s gave up after %s attempts: %s", type(row).__name__, row.id,
+            log.error("%s %s gave up after %s attempts: %s", _label(row), row.id,
                       row.attempts, reason)
             return {"status": Status.FAILED, "reason": f"gave up: {reason}"}
         outcome: dict[str, object] = {
@@ -436,7 +481,13 @@ class Escalations:
         """Tell the clinic something about a patient that is not a clinical threshold."""
         label = f"{patient.name} (patient #{patient.id})"
         body = self.d.content.messages.format(key, patient=label, **values)
-        return await self.create(
+        raised = await self.create(
             repo, patient=patient, level=Level.NONE, body=body, summary=body, rules=[],
             kind="notice",
         )
+        return raised.escalation
+
+
+def _label(row: Ping | Digest | Page) -> str:
+    """How logs name what was being sent."""
+    return "Ping" if isinstance(row, Page) else type(row).__name__

@@ -122,5 +122,6 @@ class Patients:
             patient.stopped_at = self.d.clock.now()
             repo.session.add(patient)
             await repo.cancel_pending(patient.id, STOPPED)
-            escalation = await self.escalations.notice(repo, patient, "notice_stopped")
-        return PressResult(edit=stopped, escalation_id=escalation.id)
+            # A notice: it waits for the morning summary, nothing is paged now.
+            await self.escalations.notice(repo, patient, "notice_stopped")
+        return PressResult(edit=stopped)

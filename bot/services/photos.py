@@ -53,7 +53,7 @@ class Photos:
             replies = (*(said.replies if said else ()), Reply(m["photo_failed"]))
             return MessageResult(
                 replies, escalation_id=said.escalation_id if said else None,
-                paged=said.paged if said else True,
+                pages=said.pages if said else (),
             )
         if len(data) > self.d.max_photo_bytes:
             return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
@@ -121,6 +121,6 @@ class Photos:
         replies = said.replies if said.emergency else (*said.replies, thanks)
         # Nothing follows, and so dilutes, an instruction to call emergency services.
         return MessageResult(
-            replies, escalation_id=said.escalation_id, paged=said.paged, emergency=said.emergency,
+            replies, escalation_id=said.escalation_id, pages=said.pages, emergency=said.emergency,
             photo_id=photo_id,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.callbacks import Keyboard
@@ -114,6 +115,22 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """A ping written already claimed, in the transaction that raised it: send it at once.
+
+    If the process dies first, the claim's lease runs out and the dispatcher sends it.
+    """
+
+    id: int
+    claimed_at: datetime
+    chat_id: int
+    clinician_id: int
+    attempts: int
+    escalation_id: int
+    screen: Reply
+
+
+@dataclass(frozen=True, slots=True)
 class PressResult:
     """What answers a button press: a toast, an edit of the pressed message, new messages."""
 
@@ -121,7 +138,7 @@ class PressResult:
     alert: bool = False  # show the toast as a dialog the clinician must dismiss
     edit: Reply | None = None
     replies: tuple[Reply, ...] = ()
-    escalation_id: int | None = None  # pings to deliver once the patient has their reply
+    pages: tuple[Page, ...] = ()  # pings to send once the patient has their reply
     dispatch: bool = False  # run the dispatcher now (e.g. today's check-in after consent)
 
 
@@ -131,7 +148,7 @@ class MessageResult:
 
     replies: tuple[Reply, ...] = ()
     escalation_id: int | None = None
-    paged: bool = True  # False when the escalation waits for the morning summary
+    pages: tuple[Page, ...] = ()  # pings to send once the patient has their reply
     extra: dict[str, object] = field(default_factory=dict)
     emergency: bool = False  # the replies tell the patient to call emergency services
     photo_id: int | None = None  # a stored photo to forward once the pings are out

@@ -125,8 +125,8 @@ class Silence:
             f"(latest sent {last_sent}).\nWhy: non-response (routine): the patient may need "
             "a call."
         )
-        escalation = await self.escalations.create(
+        raised = await self.escalations.create(
             repo, patient=patient, level=Level.ROUTINE, body=body, summary=summary,
             rules=["non-response"],
         )
-        return escalation.id
+        return raised.escalation.id
