@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 from collections.abc import Sequence
@@ -27,6 +28,23 @@ def midday_zone() -> ZoneInfo:
     offset = 12 - datetime.now(UTC).hour
     offset = offset - 24 if offset > 12 else offset + 24 if offset < -12 else offset
     return ZoneInfo(f"Etc/GMT{-offset:+d}")  # Etc/ names invert the sign
+
+
+class Errors(logging.Handler):
+    """Counts error records: a benchmark whose handlers failed measured nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+        logging.getLogger().addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+    def check(self) -> None:
+        """Stop the benchmark if anything failed."""
+        if self.count:
+            raise SystemExit(f"FAILED: {self.count} errors were logged; the figures are void")
 
 
 def percentile(values: Sequence[float], p: float) -> float:

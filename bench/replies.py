@@ -18,7 +18,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bench._common import app_for, seed_patients, temp_sqlite
+from bench._common import Errors, app_for, seed_patients, temp_sqlite
 from bot.sandbox import SandboxTelegram
 from bot.store.db import Database
 
@@ -73,10 +73,12 @@ async def ours(n: int, url: str | None = None) -> tuple[float, int]:
     await app.process_update(Update.de_json(nurse.say(f"/start {invitation.token}"), app.bot))
     updates = [Update.de_json(u.say(t), app.bot) for u, t in zip(users, itertools.cycle(texts()),
                                                                  strict=False)]
+    errors = Errors()
     start = time.perf_counter()
     for update in updates:
         await app.process_update(update)
     elapsed = time.perf_counter() - start
+    errors.check()
     replies = sum(1 for q in server.requests if q.method == "sendMessage")
     await app.shutdown()
     await db.dispose()

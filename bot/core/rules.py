@@ -83,6 +83,7 @@ def evaluate(
 ) -> Assessment:
     """Assess one answer given on `day` (days since the session, session day = 0)."""
     report = with_trends(report, previous)
+    present = report.present
     fired: list[Fired] = []
     for rule in content.rules:
         cond = rule.when
@@ -90,15 +91,15 @@ def evaluate(
             if report.contact_request is cond.contact_request:
                 fired.append(Fired(rule.id, rule.level, None, rule.explain))
             continue
-        for o in report.present:
+        for o in present:
             symptom = content.symptoms.get(o.symptom)
             if symptom is not None and _matches(cond, o, day, symptom):
                 fired.append(Fired(rule.id, rule.level, o.symptom, rule.explain))
     level = max((f.level for f in fired), default=Level.NONE)
     tips: list[str] = []
-    for o in report.present:
+    for o in present:
         symptom = content.symptoms.get(o.symptom)
         if symptom is not None:
             tips.extend(t for t in symptom.tips if t not in tips)
-    red_flags = tuple(dict.fromkeys(o.red_flag for o in report.present if o.red_flag))
+    red_flags = tuple(dict.fromkeys(o.red_flag for o in present if o.red_flag))
     return Assessment(level=level, fired=tuple(fired), tips=tuple(tips), red_flags=red_flags)

@@ -102,9 +102,13 @@ class Hit:
     start: int
     end: int
     kinds: tuple[tuple[str, str], ...]
+    names: frozenset[str] = frozenset()  # the kinds alone, for `has` (asked very often)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(k for k, _ in self.kinds))
 
     def has(self, kind: str) -> bool:
-        return any(k == kind for k, _ in self.kinds)
+        return kind in self.names
 
     def values(self, kind: str) -> list[str]:
         return [v for k, v in self.kinds if k == kind]

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -107,6 +108,13 @@ class Repo:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._connection: AsyncConnection | None = None
+
+    async def _conn(self) -> AsyncConnection:
+        """The transaction's connection, for Core statements (asked of the session once)."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return self._connection
 
     async def add(self, obj: M) -> M:
         """Insert and flush, so the row's id is known."""
@@ -127,8 +135,9 @@ class Repo:
             return
         table = type(objs[0]).__table__  # type: ignore[attr-defined]
         stmt = _built(("insert", table), _insert, table)
-        rows = [obj.model_dump(exclude={"id"}) for obj in objs]
-        connection = await self.session.connection()
+        names = [c.name for c in table.columns if c.name != "id"]
+        rows = [{name: getattr(obj, name) for name in names} for obj in objs]
+        connection = await self._conn()
         # One row as a plain execute: the executemany path costs more for a single row.
         result = await connection.execute(stmt, rows[0] if len(rows) == 1 else rows)
         for obj, (row_id,) in zip(objs, result.all(), strict=True):
@@ -475,7 +484,7 @@ class Repo:
             row: dict[str, Any] = {"row_id": row_id, "claim": claimed_at}
             row.update({f"new_{k}": v for k, v in changes.items()})
             groups.setdefault(tuple(sorted(changes)), []).append(row)
-        connection = await self.session.connection()
+        connection = await self._conn()
         for shape, params in groups.items():
             stmt = _built(("finish", model, shape), _finish, table, shape)
             await connection.execute(stmt, params)
@@ -724,7 +733,7 @@ class Repo:
 
     async def take_send_slot(self, second: int, limit: int) -> bool:
         """Count one message against `second`; False if that second is already full."""
-        connection = await self.session.connection()
+        connection = await self._conn()
         result = await connection.execute(_TAKE_SLOT, {"second": second, "limit": limit})
         return result.first() is not None
 
@@ -732,7 +741,7 @@ class Repo:
         """Mark seconds as full (after a 429: nobody sends until Telegram's retry_after)."""
         rows = [{"second": s, "limit": limit} for s in range(first, last + 1)]
         if rows:
-            connection = await self.session.connection()
+            connection = await self._conn()
             await connection.execute(_FILL_SLOT, rows)
 
     async def prune_send_slots(self, before: int) -> None:
@@ -747,7 +756,7 @@ class Repo:
     # --- privacy: rate limits, audit, erasure, retention
     async def count_attempt(self, key: str, window: int) -> int:
         """Count one attempt under `key` in `window`; the number so far, this one included."""
-        connection = await self.session.connection()
+        connection = await self._conn()
         result = await connection.execute(_COUNT_ATTEMPT, {"key": key, "window": window})
         return int(result.scalar_one())
 
