@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Database
-from bot.store.models import Patient, PatientStatus
+from bot.store.models import Answer, Patient, PatientStatus
 
 WRITERS = 30
 
@@ -48,3 +48,31 @@ async def test_a_failed_transaction_rolls_back_and_frees_the_connection(
         await same_chat_twice()
     async with database.tx() as repo:  # would wait forever if the connection leaked
         assert await repo.patient_by_chat(1) is None
+
+
+async def test_rows_inserted_without_objects_get_the_models_defaults_and_ids(
+    database: Database,
+) -> None:
+    """The hot path's inserts: ids in the order given, defaults filled, typos refused."""
+    now = datetime.now(UTC)
+    async with database.tx() as repo:
+        [patient_id] = await repo.insert_rows(
+            Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]
+        )
+        ids = await repo.insert_rows(
+            Answer,
+            [{"patient_id": patient_id, "day": d, "created_at": now, "source": "text"}
+             for d in (3, 1, 2)],
+        )
+        with pytest.raises(TypeError, match="no field colour"):
+            await repo.insert_rows(Answer, [{"patient_id": patient_id, "day": 1,
+                                             "created_at": now, "source": "x", "colour": 1}])
+        with pytest.raises(TypeError, match="needs created_at"):
+            await repo.insert_rows(Answer, [{"patient_id": patient_id, "day": 1, "source": "x"}])
+    async with database.tx() as repo:
+        answers = {a.id: a for a in await repo.answers_of(patient_id)}
+        patient = await repo.patient(patient_id)
+    assert [answers[i].day for i in ids] == [3, 1, 2]
+    assert all(a.observations == [] and a.level == "none" for a in answers.values())
+    assert patient is not None
+    assert patient.status == PatientStatus.INVITED  # the model's default

@@ -512,6 +512,8 @@ class Triager:
 
         fired_combos: list[str] = []
         for combo in content.lexicon.combinations:
+            if not everywhere.issuperset(combo.all):  # cheap, and most combinations stop here
+                continue
             if combo.symptoms is not None and not present & set(combo.symptoms):
                 continue
             if present & set(combo.without):

@@ -260,16 +260,14 @@ class Checkins:
         self, repo: Repo, patient: Patient, day: int, text: str, photo_file_id: str | None
     ) -> None:
         assert patient.id is not None
-        await repo.insert(
-            Answer(
-                patient_id=patient.id,
-                day=day,
-                created_at=self.d.clock.now(),
-                source="note",
-                text=text or None,
-                photo_file_id=photo_file_id,
-            )
-        )
+        await repo.insert_rows(Answer, [{
+            "patient_id": patient.id,
+            "day": day,
+            "created_at": self.d.clock.now(),
+            "source": "note",
+            "text": text or None,
+            "photo_file_id": photo_file_id,
+        }])
 
     async def _previous(
         self, repo: Repo, patient_id: int, *, before: int | None = None
@@ -302,23 +300,21 @@ class Checkins:
             previous = await self._previous(repo, patient.id)
             report = with_trends(report, previous)
             assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
-        answer = Answer(
-            patient_id=patient.id,
-            checkin_id=checkin_id,
-            day=day,
-            created_at=now,
-            source=source,
-            text=text,
-            photo_file_id=photo_file_id,
-            observations=[o.to_json() for o in report.observations],
-            level=assessment.level.label,
-            rules=assessment.rule_ids,
-            pending_trend=pending_trend,
-        )
-        await repo.insert(answer)
-        assert answer.id is not None
+        [answer_id] = await repo.insert_rows(Answer, [{
+            "patient_id": patient.id,
+            "checkin_id": checkin_id,
+            "day": day,
+            "created_at": now,
+            "source": source,
+            "text": text,
+            "photo_file_id": photo_file_id,
+            "observations": [o.to_json() for o in report.observations],
+            "level": assessment.level.label,
+            "rules": assessment.rule_ids,
+            "pending_trend": pending_trend,
+        }])
         if assessment.level is Level.NONE:
-            return Recorded(assessment, None, answer.id)
+            return Recorded(assessment, None, answer_id)
         session = current_session(sessions, now)
         view = PingView(
             patient_id=patient.id,
@@ -343,10 +339,10 @@ class Checkins:
             body=ping_text(self.d.content, view),
             summary=summary,
             rules=assessment.rule_ids,
-            answer_id=answer.id,
+            answer_id=answer_id,
             claim=True,
         )
-        return Recorded(assessment, raised.escalation.id, answer.id, raised.pages)
+        return Recorded(assessment, raised.escalation.id, answer_id, raised.pages)
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

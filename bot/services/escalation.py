@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.core import callbacks as cb
 from bot.core import ladder
@@ -129,20 +129,20 @@ class Escalations:
             return ()
         if not who:
             log.error("escalation %s has no active clinician to page", escalation.id)
-        pings = [
-            Ping(
-                escalation_id=escalation.id,
-                clinician_id=clinician_id,
-                step=escalation.ladder_step,
-                chat_id=active[clinician_id].chat_id or 0,
-                due_at=now,
-                status=Status.CLAIMED if claim else Status.PENDING,
-                claimed_at=now if claim else None,
-                attempts=1 if claim else 0,
-            )
+        pings: list[dict[str, Any]] = [
+            {
+                "escalation_id": escalation.id,
+                "clinician_id": clinician_id,
+                "step": escalation.ladder_step,
+                "chat_id": active[clinician_id].chat_id or 0,
+                "due_at": now,
+                "status": Status.CLAIMED if claim else Status.PENDING,
+                "claimed_at": now if claim else None,
+                "attempts": 1 if claim else 0,
+            }
             for clinician_id in who
         ]
-        await repo.insert(*pings)
+        ids = await repo.insert_rows(Ping, pings)
         if escalation.next_step_at != now + timeout:
             escalation.next_step_at = now + timeout
             await repo.set_next_step(escalation.id, escalation.next_step_at)
@@ -150,8 +150,8 @@ class Escalations:
             return ()
         screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
         return tuple(
-            Page(p.id or 0, now, p.chat_id, p.clinician_id, 1, escalation.id, screen)
-            for p in pings
+            Page(ping_id, now, p["chat_id"], p["clinician_id"], 1, escalation.id, screen)
+            for ping_id, p in zip(ids, pings, strict=True)
         )
 
     async def advance_ladders(self) -> list[int]:

@@ -126,6 +126,21 @@ class Repo:
         self.session.add_all(objs)
         await self.session.flush()
 
+    async def insert_rows(
+        self, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Insert rows given as column values (the model's defaults fill the rest) in one
+        statement; their ids, in order. Cheaper still than `insert`: no objects are built.
+        """
+        if not rows:
+            return []
+        table = model.__table__  # type: ignore[attr-defined]
+        stmt = _built(("insert", table), _insert, table)
+        full = [_complete(model, row) for row in rows]
+        connection = await self._conn()
+        result = await connection.execute(stmt, full[0] if len(full) == 1 else full)
+        return [row_id for (row_id,) in result.all()]
+
     async def insert(self, *objs: SQLModel) -> None:
         """Insert rows of one table in one statement and set their ids, without the unit of
         work (several times cheaper on hot paths). The objects stay detached: change them
@@ -891,6 +906,48 @@ def _claim(model: type[Row], params: dict[str, Any]) -> Any:
         .returning(model)
         .execution_options(synchronize_session=False)
     )
+
+
+_FIELDS: dict[type[SQLModel], tuple[dict[str, Any], dict[str, Callable[[], Any]], set[str]]] = {}
+
+
+def _complete(model: type[SQLModel], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with the model's defaults for the fields not given; unknown or missing
+    fields are refused, as the model's constructor would."""
+    fields = _FIELDS.get(model)
+    if fields is None:
+        fields = _FIELDS[model] = _defaults(model)
+    static, factories, required = fields
+    unknown = values.keys() - static.keys() - factories.keys() - required
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    missing = required - values.keys()
+    if missing:
+        raise TypeError(f"{model.__name__} needs {', '.join(sorted(missing))}")
+    row = {**static, **values}
+    for name, factory in factories.items():
+        if name not in values:
+            row[name] = factory()
+    return row
+
+
+def _defaults(
+    model: type[SQLModel],
+) -> tuple[dict[str, Any], dict[str, Callable[[], Any]], set[str]]:
+    """A model's plain defaults, default factories and required fields (its id aside)."""
+    static: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    required: set[str] = set()
+    for name, field in model.model_fields.items():
+        if name == "id":
+            continue
+        if field.is_required():
+            required.add(name)
+        elif field.default_factory is not None:
+            factories[name] = field.default_factory  # type: ignore[assignment]
+        else:
+            static[name] = field.default
+    return static, factories, required
 
 
 def _insert(table: Any) -> Any:
