@@ -14,7 +14,7 @@ from bot.core.ladder import ClinicHours
 from bot.services.ports import Charts, Messenger
 from bot.store.db import Database
 from bot.store.files import PhotoStore
-from bot.store.models import Patient, TreatmentSession
+from bot.store.models import Patient, Recipient, TreatmentSession
 
 WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 
@@ -48,7 +48,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def zone(patient: Patient) -> ZoneInfo:
+def zone(patient: Patient | Recipient) -> ZoneInfo:
     """The patient's time zone."""
     return ZoneInfo(patient.timezone)
 

@@ -32,7 +32,7 @@ from bot.services.ports import (
 )
 from bot.services.silence import Silence
 from bot.store.db import Database
-from bot.store.models import CheckIn, Patient, PatientStatus, Status
+from bot.store.models import CheckIn, PatientStatus, Recipient, Status
 from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -81,23 +81,19 @@ class Dispatcher:
     async def _pass(self, patient_id: int | None) -> TickReport:
         report = TickReport()
         now = self.d.clock.now()
-        patients: dict[int, Patient] = {}
-        dates: dict[int, list[date]] = {}
+        patients: dict[int, Recipient] = {}
         async with self.d.db.tx() as repo:
-            rows = await repo.claim_due(
-                CheckIn, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
-                patient_id=patient_id,
+            claimed = await repo.claim_checkins(
+                now, limit=self.d.claim_batch, lease=self.d.claim_lease, patient_id=patient_id
             )
-            if rows:  # what the decisions need, for the whole batch in two queries
-                ids = {r.patient_id for r in rows}
-                patients = await repo.patients_by_ids(ids)
-                dates = await repo.live_checkin_dates(ids, min(r.local_date for r in rows))
-        report.claimed = len(rows)
+            if claimed:  # what the decisions need, for the whole batch in one query
+                patients = await repo.recipients({r.patient_id for r, _ in claimed})
+        report.claimed = len(claimed)
         recorder = _Recorder(self.d.db, flush_at=self.d.send_concurrency)
-        to_send: list[tuple[CheckIn, Patient]] = []
-        for row in rows:
+        to_send: list[tuple[CheckIn, Recipient]] = []
+        for row, next_date in claimed:
             patient = patients.get(row.patient_id)
-            outcome = self._decide(row, patient, dates.get(row.patient_id, []), now, report)
+            outcome = self._decide(row, patient, next_date, now, report)
             if outcome is None and patient is not None:
                 to_send.append((row, patient))
             elif outcome is not None:
@@ -107,7 +103,7 @@ class Dispatcher:
         # what was sent and not yet recorded (fewer than twice that many messages).
         gate = asyncio.Semaphore(self.d.send_concurrency)
 
-        async def send(row: CheckIn, patient: Patient) -> None:
+        async def send(row: CheckIn, patient: Recipient) -> None:
             async with gate:
                 outcome = await self._send(row, patient, report)
             if outcome is not None:
@@ -129,19 +125,19 @@ class Dispatcher:
     def _decide(
         self,
         row: CheckIn,
-        patient: Patient | None,
-        dates: list[date],
+        patient: Recipient | None,
+        next_date: date | None,
         now: datetime,
         report: TickReport,
     ) -> dict[str, object] | None:
-        """What to record without sending (None: send it)."""
+        """What to record without sending (None: send it); `next_date` is the local date of
+        the patient's next live check-in."""
         if patient is None or patient.status != PatientStatus.ACTIVE or not patient.chat_id:
             report.skipped += 1
             return {"status": Status.CANCELLED,
                     "reason": f"patient {patient.status if patient else 'deleted'}"}
-        later = [d for d in dates if d > row.local_date]
         until = schedule.current_until(
-            row.local_date, min(later) if later else None, self.d.content.clinic.late_send_days
+            row.local_date, next_date, self.d.content.clinic.late_send_days
         )
         decision = schedule.decide(
             now=now, tz=zone(patient), quiet=self.d.content.clinic.quiet_hours,
@@ -156,7 +152,7 @@ class Dispatcher:
         return None
 
     async def _send(
-        self, row: CheckIn, patient: Patient, report: TickReport
+        self, row: CheckIn, patient: Recipient, report: TickReport
     ) -> dict[str, object] | None:
         """Send one check-in; returns the outcome to record (None: recorded already)."""
         assert row.id is not None and row.claimed_at is not None and patient.chat_id
@@ -197,20 +193,20 @@ class Dispatcher:
                 if isinstance(exc, RecipientGone | Rejected)
                 else f"gave up after retries: {exc}"
             )
-            await self._failed(row, patient, reason, report)
+            await self._failed(row, reason, report)
             return None
         report.sent += 1
         return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
 
-    async def _failed(
-        self, row: CheckIn, patient: Patient, reason: str, report: TickReport
-    ) -> None:
+    async def _failed(self, row: CheckIn, reason: str, report: TickReport) -> None:
         """Record a check-in that will not be delivered, and tell the clinic."""
         assert row.id is not None and row.claimed_at is not None
         async with self.d.db.tx() as repo:
-            if await repo.finish(
+            recorded = await repo.finish(
                 CheckIn, row.id, row.claimed_at, status=Status.FAILED, reason=reason
-            ):
+            )
+            patient = await repo.patient(row.patient_id) if recorded else None
+            if patient is not None:
                 escalation = await self.escalations.notice(
                     repo, patient, "notice_failed", reason=reason
                 )

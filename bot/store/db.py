@@ -50,7 +50,9 @@ class Database:
                 pool_timeout=POOL_TIMEOUT_SECONDS,
             )
         else:
-            kwargs["pool_pre_ping"] = True
+            # LIFO: the most recently used connection is reused, and with it the statements
+            # asyncpg has already prepared on it; the others idle (and can time out).
+            kwargs.update(pool_pre_ping=True, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,6 +32,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What the dispatcher needs of a patient to send a check-in (read without the ORM)."""
+
+    id: int
+    status: str
+    chat_id: int | None
+    timezone: str
 
 
 def _ts(*, index: bool = False) -> Any:

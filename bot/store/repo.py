@@ -6,7 +6,19 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, text, update
+from sqlalchemy import (
+    Date,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +36,7 @@ from bot.store.models import (
     Photo,
     Ping,
     RateWindow,
+    Recipient,
     SendSlot,
     Status,
     TreatmentSession,
@@ -53,7 +66,12 @@ M = TypeVar("M", bound=SQLModel)
 # with bound parameters: building and cache-keying a statement costs more than SQLite takes
 # to run it (about 0.1 ms against tens of microseconds on a small VM).
 _PATIENT_BY_CHAT = select(Patient).where(col(Patient.chat_id) == bindparam("chat_id"))
-_PATIENTS_BY_IDS = select(Patient).where(col(Patient.id).in_(bindparam("ids", expanding=True)))
+_RECIPIENTS = select(
+    Patient.__table__.c.id,  # type: ignore[attr-defined]
+    Patient.__table__.c.status,  # type: ignore[attr-defined]
+    Patient.__table__.c.chat_id,  # type: ignore[attr-defined]
+    Patient.__table__.c.timezone,  # type: ignore[attr-defined]
+).where(col(Patient.id).in_(bindparam("ids", expanding=True)))
 _SESSIONS_OF = (
     select(TreatmentSession)
     .where(col(TreatmentSession.patient_id) == bindparam("patient_id"))
@@ -91,6 +109,29 @@ _ESCALATIONS = (
     select(Escalation)
     .where(col(Escalation.id).in_(bindparam("ids", expanding=True)))
     .order_by(col(Escalation.id))
+)
+_LADDER_DUE = (
+    select(Escalation.id)
+    .where(col(Escalation.status) == "open", col(Escalation.next_step_at) <= bindparam("now"))
+    .order_by(col(Escalation.next_step_at))
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LADDER_STEPS = (
+    update(Escalation)
+    .where(col(Escalation.id).in_(_LADDER_DUE.scalar_subquery()))
+    .values(ladder_step=col(Escalation.ladder_step) + 1, next_step_at=None)
+    .returning(Escalation)
+    .execution_options(synchronize_session=False)
+)
+# Written out: SQLAlchemy renders RETURNING columns without their table, which would make
+# this correlated subquery compare the later row with itself.
+_NEXT_LIVE_DATE = literal_column(
+    "(SELECT min(later.local_date) FROM checkin AS later"
+    " WHERE later.patient_id = checkin.patient_id AND later.kind = 'scheduled'"
+    " AND later.local_date > checkin.local_date"
+    f" AND later.status != '{Status.CANCELLED}')",
+    type_=Date,
 )
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}  # built on first use, by shape
 
@@ -470,6 +511,29 @@ class Repo:
         result = await self.session.exec(stmt, params=params)
         return sorted(result.scalars().all(), key=lambda r: (r.due_at, r.id))
 
+    async def claim_checkins(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        patient_id: int | None = None,
+    ) -> list[tuple[CheckIn, date | None]]:
+        """`claim_due` for check-ins, each with the local date of its patient's next live
+        scheduled check-in after it (None if there is none): it bounds how long the claimed
+        one stays worth sending. Read in the claiming statement itself.
+        """
+        params: dict[str, Any] = {"now": now, "stale": now - lease, "limit": limit}
+        if patient_id is not None:
+            params["only_patient"] = patient_id
+        key = ("claim_checkins", *sorted(params))
+        stmt = _built(key, _claim, CheckIn, params, _NEXT_LIVE_DATE)
+        result = await self.session.exec(stmt, params=params)
+        return sorted(
+            ((checkin, next_date) for checkin, next_date in result.all()),
+            key=lambda pair: (pair[0].due_at, pair[0].id),
+        )
+
     async def finish(
         self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
     ) -> bool:
@@ -488,42 +552,41 @@ class Repo:
     async def finish_many(
         self, model: type[Row], outcomes: Sequence[tuple[int, datetime, dict[str, Any]]]
     ) -> None:
-        """`finish` for many rows at once: one UPDATE per shape of outcome, executemany.
+        """`finish` for many rows at once: one UPDATE per shape of outcome.
 
-        (One `UPDATE … FROM (VALUES …)` was tried on PostgreSQL: compiling and preparing a
-        statement with thousands of parameters each time made it 3-4 times slower.)
+        On PostgreSQL each column's values travel as one array and `unnest` turns them back
+        into rows: one round trip, and a statement text that does not depend on the number
+        of rows, so it is prepared once. (An `UPDATE … FROM (VALUES …)` with a parameter per
+        value was 3-4 times slower than executemany: it was compiled and prepared anew each
+        time.) SQLite, in process, runs the same UPDATE for every row (executemany).
         """
         table = model.__table__  # type: ignore[attr-defined]
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row_id, claimed_at, changes in outcomes:
-            row: dict[str, Any] = {"row_id": row_id, "claim": claimed_at}
-            row.update({f"new_{k}": v for k, v in changes.items()})
-            groups.setdefault(tuple(sorted(changes)), []).append(row)
         connection = await self._conn()
-        for shape, params in groups.items():
+        groups: dict[tuple[str, ...], list[tuple[int, datetime, dict[str, Any]]]] = {}
+        for outcome in outcomes:
+            groups.setdefault(tuple(sorted(outcome[2])), []).append(outcome)
+        for shape, rows in groups.items():
+            if connection.dialect.name == "postgresql":
+                stmt = _built(("finish_pg", model, shape), _finish_unnest, table, shape)
+                params: dict[str, Any] = {"row_id": [r[0] for r in rows],
+                                          "claim": [r[1] for r in rows]}
+                for k in shape:
+                    params[f"new_{k}"] = [r[2][k] for r in rows]
+                await connection.execute(stmt, params)
+                continue
             stmt = _built(("finish", model, shape), _finish, table, shape)
-            await connection.execute(stmt, params)
-
-    async def patients_by_ids(self, ids: Sequence[int] | set[int]) -> dict[int, Patient]:
-        result = await self.session.exec(_PATIENTS_BY_IDS, params={"ids": list(ids)})
-        return {p.id: p for p in result.all() if p.id is not None}
-
-    async def live_checkin_dates(
-        self, patient_ids: set[int], after: date
-    ) -> dict[int, list[date]]:
-        """Local dates after `after` of the patients' scheduled check-ins not cancelled."""
-        result = await self.session.exec(
-            select(col(CheckIn.patient_id), col(CheckIn.local_date)).where(
-                col(CheckIn.patient_id).in_(list(patient_ids)),
-                CheckIn.kind == "scheduled",
-                col(CheckIn.local_date) > after,
-                col(CheckIn.status) != Status.CANCELLED,
+            await connection.execute(
+                stmt,
+                [{"row_id": i, "claim": c, **{f"new_{k}": v for k, v in ch.items()}}
+                 for i, c, ch in rows],
             )
-        )
-        dates: dict[int, list[date]] = {}
-        for patient_id, local_date in result.all():
-            dates.setdefault(patient_id, []).append(local_date)
-        return dates
+
+    async def recipients(self, ids: Sequence[int] | set[int]) -> dict[int, Recipient]:
+        """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
+        connection = await self._conn()
+        result = await connection.execute(_RECIPIENTS, {"ids": list(ids)})
+        return {row.id: Recipient(row.id, row.status, row.chat_id, row.timezone)
+                for row in result}
 
     # --- answers
     async def previous_observations(
@@ -607,20 +670,7 @@ class Repo:
         The step is counted in the same statement that claims them, so two dispatchers never
         page the same step twice (SKIP LOCKED on PostgreSQL, one writer on SQLite).
         """
-        due = (
-            select(Escalation.id)
-            .where(col(Escalation.status) == "open", col(Escalation.next_step_at) <= now)
-            .order_by(col(Escalation.next_step_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        result = await self.session.exec(
-            update(Escalation)
-            .where(col(Escalation.id).in_(due.scalar_subquery()))
-            .values(ladder_step=col(Escalation.ladder_step) + 1, next_step_at=None)
-            .returning(Escalation)
-            .execution_options(synchronize_session=False)
-        )
+        result = await self.session.exec(_LADDER_STEPS, params={"now": now, "limit": limit})
         return list(result.scalars().all())
 
     async def claim_unsummarised(self, now: datetime, *, limit: int) -> list[Escalation]:
@@ -882,8 +932,9 @@ class Repo:
         return [pid for pid in result.all() if pid is not None]
 
 
-def _claim(model: type[Row], params: dict[str, Any]) -> Any:
-    """The claim statement for `Repo.claim_due` with these filters."""
+def _claim(model: type[Row], params: dict[str, Any], *extra: Any) -> Any:
+    """The claim statement for `Repo.claim_due` with these filters (and `extra` columns
+    returned after the row)."""
     status, due_at, claimed_at = col(model.status), col(model.due_at), col(model.claimed_at)
     due = or_(
         and_(status == Status.PENDING, due_at <= bindparam("now")),
@@ -903,7 +954,7 @@ def _claim(model: type[Row], params: dict[str, Any]) -> Any:
         .values(
             status=Status.CLAIMED, claimed_at=bindparam("now"), attempts=col(model.attempts) + 1
         )
-        .returning(model)
+        .returning(model, *extra)
         .execution_options(synchronize_session=False)
     )
 
@@ -953,6 +1004,25 @@ def _defaults(
 def _insert(table: Any) -> Any:
     """The insert of `Repo.insert`: ids returned in the order the rows were given."""
     return insert(table).returning(table.c.id, sort_by_parameter_order=True)
+
+
+def _finish_unnest(table: Any, keys: tuple[str, ...]) -> Any:
+    """PostgreSQL's `finish_many` statement for one shape: arrays in, `unnest` to rows."""
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def array(name: str, column: str) -> str:
+        return f"CAST(:{name} AS {table.c[column].type.compile(dialect=pg)}[])"
+
+    names = ["row_id", "claim", *(f"new_{k}" for k in keys)]
+    arrays = [array("row_id", "id"), array("claim", "claimed_at"),
+              *(array(f"new_{k}", k) for k in keys)]
+    sets = ", ".join(f"{k} = v.new_{k}" for k in keys)
+    return text(
+        f"UPDATE {table.name} SET {sets} "
+        f"FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
+        f"WHERE {table.name}.id = v.row_id AND {table.name}.claimed_at = v.claim "
+        f"AND {table.name}.status = '{Status.CLAIMED}'"
+    )
 
 
 def _finish(table: Any, keys: tuple[str, ...]) -> Any:
