@@ -26,7 +26,7 @@ from bot.services.ports import Messenger
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.files import PhotoStore
-from bot.telegram_io import TelegramMessenger
+from bot.telegram_io import TelegramMessenger, TelegramRequest
 from scheduler import jobs
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -57,8 +57,11 @@ def build_application(
         .post_init(prepare)
         .post_shutdown(_close)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(updates_request or request)
+    if request is None:  # PTB's default pool sizes, with a 504 read as a timeout
+        request, updates_request = (
+            TelegramRequest(connection_pool_size=256), TelegramRequest(connection_pool_size=1)
+        )
+    builder = builder.request(request).get_updates_request(updates_request or request)
     if settings.rate_limit:
         # PTB types the builder by its limiter's argument type; ours takes a dict.
         builder = builder.rate_limiter(pacer(settings, db))  # type: ignore[arg-type]
@@ -112,6 +115,8 @@ def build_services(
         max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         claim_batch=settings.claim_batch,
+        retry_base=timedelta(seconds=settings.retry_base_seconds),
+        max_attempts=settings.max_attempts,
         send_concurrency=settings.send_concurrency,
     )
     return Services(deps)

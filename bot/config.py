@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=16, ge=1, le=256)
     claim_lease_seconds: float = Field(default=120, gt=0)
     claim_batch: int = Field(default=200, ge=1, le=5000)
+    retry_base_seconds: float = Field(default=30, gt=0)  # first retry after a 5xx (pings: half)
+    max_attempts: int = Field(default=5, ge=1, le=20)  # then the send is recorded as failed
     receive_updates: bool = True  # false: a worker that only dispatches (several workers)
     webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
     webhook_listen: str = "0.0.0.0:8443"

@@ -7,6 +7,7 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
 
 from bot.core.callbacks import Keyboard
 from bot.services.ports import (
@@ -27,6 +28,24 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in keyboard]
     )
+
+
+GATEWAY_TIMEOUT = 504
+
+
+class TelegramRequest(HTTPXRequest):
+    """PTB's HTTP transport, reading a 504 Gateway Timeout as what it is: the request may
+    have been performed (a front such as a local Bot API server timed out waiting for
+    Telegram). PTB reports it as an ordinary network error, which would resend a check-in
+    that may already be on the patient's phone; as `TimedOut` it follows the timeout
+    policy instead (see `bot.services.dispatch`).
+    """
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == GATEWAY_TIMEOUT:
+            raise TimedOut("Gateway Timeout (504): the request may have been performed")
+        return code, payload
 
 
 def delivery_error(exc: Exception) -> DeliveryError:

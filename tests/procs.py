@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.store.db import Database
-from bot.store.models import CheckIn, Patient, PatientStatus, TreatmentSession
+from bot.store.models import (
+    CheckIn,
+    Clinician,
+    Escalation,
+    Patient,
+    PatientStatus,
+    Ping,
+    TreatmentSession,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.05  # how often a test looks at the sandbox while a bot process works
@@ -98,4 +106,28 @@ async def seed_due_checkins(db: Database, chat_ids: list[int], zone: ZoneInfo) -
             repo.session.add(
                 CheckIn(patient_id=patient.id, session_id=session.id, step_id="day0", day=0,
                         local_date=today, due_at=now - timedelta(minutes=1))
+            )
+
+
+async def seed_due_pings(
+    db: Database, clinician_chats: list[int], patient_ids: list[int]
+) -> None:
+    """An urgent escalation per patient, paged now to every clinician ("PAGE <patient id>")."""
+    now = datetime.now(UTC)
+    async with db.tx() as repo:
+        clinicians = [
+            await repo.add(Clinician(name=f"Nurse {n}", chat_id=chat, created_at=now,
+                                     registered_at=now))
+            for n, chat in enumerate(clinician_chats)
+        ]
+        for patient_id in patient_ids:
+            escalation = await repo.add(
+                Escalation(patient_id=patient_id, level="urgent", body=f"PAGE {patient_id}",
+                           created_at=now, next_step_at=now + timedelta(days=1))
+            )
+            assert escalation.id is not None
+            repo.session.add_all(
+                Ping(escalation_id=escalation.id, clinician_id=c.id or 0, chat_id=c.chat_id or 0,
+                     due_at=now - timedelta(seconds=1))
+                for c in clinicians
             )

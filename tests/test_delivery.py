@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
+from telegram import Bot
 
 from bot.rehearsal import Rehearsal
-from bot.sandbox import Fault
+from bot.sandbox import Fault, SandboxTelegram
+from bot.sandbox.http import SandboxHTTP
+from bot.services.ports import MaybeDelivered, Transient
 from bot.store.models import CheckIn, Ping
+from bot.telegram_io import TelegramMessenger, TelegramRequest
 from tests.conftest import paris
 
 QUESTION = "How are you feeling?"
@@ -104,3 +109,23 @@ async def test_a_crashed_page_claim_is_taken_back_after_its_lease(rehearsal: Reh
     await r.tick()
     pages = [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")]
     assert len(pages) == 1
+
+
+async def test_a_504_from_a_front_is_read_as_a_timeout_and_a_502_as_a_retry() -> None:
+    """Over HTTP, a timeout reaches the bot as 504 Gateway Timeout: the message may be on the
+    phone, so it is a timeout (check-ins are not resent), not a plain network error."""
+    front = SandboxHTTP(SandboxTelegram())
+    ana = front.server.user("Ana")
+    bot = Bot(front.server.token, base_url=f"{front.url}/bot", request=TelegramRequest())
+    messenger = TelegramMessenger(bot)
+    front.server.inject("sendMessage", Fault.timeout_after_delivery(), chat_id=ana.id)
+    front.server.inject("sendMessage", Fault.server_error(), chat_id=ana.id)
+    try:
+        async with bot:
+            with pytest.raises(MaybeDelivered):
+                await messenger.send(ana.id, "Day 1")
+            with pytest.raises(Transient):
+                await messenger.send(ana.id, "Day 1")
+    finally:
+        await front.close()
+    assert [m.text for m in front.server.sent(ana.id)] == ["Day 1"]  # performed once

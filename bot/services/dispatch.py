@@ -4,8 +4,9 @@ Check-in delivery policy (per Telegram outcome):
 - sent: recorded with its message id.
 - 429: back to pending at `retry_after`, not counted as an attempt.
 - 5xx / network: retried with exponential backoff, then failed and the clinic told.
-- timed out: recorded as sent with the reason, not resent: a check-in that may have arrived
-  is not worth a duplicate (pings, which are safety-critical, are resent instead).
+- timed out (PTB's timeout, or a 504 from a front such as a local Bot API server): recorded
+  as sent with the reason, not resent: a check-in that may have arrived is not worth a
+  duplicate (pings, which are safety-critical, are resent instead).
 - 403 (blocked): the patient is marked unreachable, their schedule stops, the clinic is told.
 - 400 chat not found / other 400: failed at once, the clinic is told.
 """
@@ -37,7 +38,6 @@ from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE_SECONDS = 30
 UNREACHABLE = "patient blocked the bot"
 
 
@@ -67,7 +67,7 @@ class Dispatcher:
         self.silence = silence
 
     async def tick(self) -> TickReport:
-        """One pass: due check-ins, then due pings."""
+        """One pass: due pings first, then due check-ins, re-asks and summaries."""
         return await self._pass(None)
 
     async def for_chat(self, chat_id: int) -> TickReport:
@@ -80,6 +80,10 @@ class Dispatcher:
 
     async def _pass(self, patient_id: int | None) -> TickReport:
         report = TickReport()
+        if patient_id is None:
+            # Pages first: a clinician's ping never waits behind a batch of check-ins.
+            await self.escalations.advance_ladders()
+            report.pings = await self.escalations.deliver()
         now = self.d.clock.now()
         patients: dict[int, Recipient] = {}
         async with self.d.db.tx() as repo:
@@ -116,9 +120,7 @@ class Dispatcher:
         if patient_id is None:
             report.nudged = await self.silence.nudge()
             await self.silence.alert()
-            await self.escalations.advance_ladders()
             await self.escalations.summarise()
-            report.pings = await self.escalations.deliver()
             report.pings += await self.escalations.deliver_digests()
         return report
 
@@ -186,7 +188,7 @@ class Dispatcher:
             )
             if gave_up:  # network or server trouble: try again later
                 report.deferred += 1
-                delay = RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
+                delay = self.d.retry_base.total_seconds() * 2 ** (row.attempts - 1)
                 return _pending(now, delay, f"retrying: {exc}")
             reason = (
                 f"not delivered: {exc}"

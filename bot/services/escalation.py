@@ -36,7 +36,6 @@ from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE_SECONDS = 15
 Sent = TypeVar("Sent", Ping, Digest)
 DIGEST_ITEMS_PER_MESSAGE = 20
 
@@ -273,17 +272,15 @@ class Escalations:
                 screens[escalation.id] = Reply(
                     await self.text(repo, escalation), self.keyboard(escalation)
                 )
-        # A lost emergency page costs more than a duplicate one: timeouts are resent.
-        outcomes = [
-            await self._attempt(ping, screens[ping.escalation_id], resend_on_timeout=True)
-            for ping in pings
-        ]
-        async with self.d.db.tx() as repo:
-            await repo.finish_many(
-                Ping, [(p.id or 0, p.claimed_at, o) for p, o in zip(pings, outcomes, strict=True)
-                       if p.claimed_at is not None]
+        # A lost emergency page costs more than a duplicate one: timeouts are resent. Each
+        # outcome is recorded as soon as it is known, so a crash repeats at most the page
+        # being sent, not the batch.
+        sent = 0
+        for ping in pings:
+            sent += await self._send(
+                Ping, ping, screens[ping.escalation_id], resend_on_timeout=True
             )
-        return sum(o["status"] == Status.SENT for o in outcomes)
+        return sent
 
     async def send(self, pages: Sequence[Page]) -> int:
         """Send pings claimed when they were written (see `create`); how many were delivered."""
@@ -334,12 +331,12 @@ class Escalations:
             outcome = {"status": Status.FAILED, "reason": type(exc).__name__}
         except MaybeDelivered:
             outcome = (
-                self._retry(row, now, RETRY_BASE_SECONDS, "timed out; resending")
+                self._retry(row, now, self._retry_base, "timed out; resending")
                 if resend_on_timeout
                 else {"status": Status.SENT, "sent_at": now, "reason": "timed out"}
             )
         except DeliveryError as exc:
-            outcome = self._retry(row, now, RETRY_BASE_SECONDS * 2**row.attempts, str(exc))
+            outcome = self._retry(row, now, self._retry_base * 2**row.attempts, str(exc))
         else:
             outcome = {"status": Status.SENT, "sent_at": now, "message_id": message_id}
         return outcome
@@ -365,6 +362,11 @@ class Escalations:
         if not count:
             outcome["attempts"] = row.attempts - 1
         return outcome
+
+    @property
+    def _retry_base(self) -> float:
+        """Seconds before a page is retried: half a check-in's wait, a page is urgent."""
+        return self.d.retry_base.total_seconds() / 2
 
     # --- clinicians act
     async def press(self, chat_id: int, press: cb.EscalationPress) -> Pressed:
