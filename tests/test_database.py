@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from bot.store import repo as repo_module
 from bot.store.db import Database
-from bot.store.models import Answer, Patient, PatientStatus
+from bot.store.models import (
+    Answer,
+    CheckIn,
+    Digest,
+    Patient,
+    PatientStatus,
+    Ping,
+    TreatmentSession,
+)
 
 WRITERS = 30
 
@@ -76,3 +85,37 @@ async def test_rows_inserted_without_objects_get_the_models_defaults_and_ids(
     assert all(a.observations == [] and a.level == "none" for a in answers.values())
     assert patient is not None
     assert patient.status == PatientStatus.INVITED  # the model's default
+
+
+async def test_claims_read_the_due_index_never_the_whole_table(database: Database) -> None:
+    """With statistics saying nearly every row is pending (a big clinic: a million future
+    check-ins), the claim must still walk the (status, due_at) index: a table scan on every
+    tick would make the dispatcher's cost grow with the whole schedule."""
+    if database.dialect != "sqlite":
+        pytest.skip("the planner checked here is SQLite's; PostgreSQL plans by cost")
+    now = datetime.now(UTC)
+    async with database.tx() as repo:
+        [patient_id] = await repo.insert_rows(
+            Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]
+        )
+        [session_id] = await repo.insert_rows(
+            TreatmentSession, [{"patient_id": patient_id, "session_at": now, "created_at": now}]
+        )
+        await repo.insert_rows(CheckIn, [
+            {"patient_id": patient_id, "session_id": session_id, "step_id": f"s{n}", "day": 0,
+             "local_date": now.date(), "due_at": now + timedelta(days=n % 10)}
+            for n in range(2000)
+        ])
+    async with database.engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+        for model in (CheckIn, Ping, Digest):
+            params = {"now": now, "stale": now, "limit": 10}
+            compiled = repo_module._claim(model, params).compile(
+                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            values = tuple(compiled.params.get(name) for name in compiled.positiontup or ())
+            plan = (await connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}", values
+            )).all()
+            details = [str(row[-1]) for row in plan]
+            assert not any(d.startswith("SCAN") for d in details), (model.__name__, details)

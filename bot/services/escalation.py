@@ -85,17 +85,17 @@ class Escalations:
         now = self.d.clock.now()
         timeout = self.timeout(level) if kind == "clinical" else None
         escalation = Escalation(
-                patient_id=patient.id,
-                answer_id=answer_id,
-                kind=kind,
-                level=level.label,
-                rules=rules,
-                body=body,
-                summary=summary,
-                created_at=now,
-                ladder_step=0,
-                next_step_at=now + timeout if timeout is not None else None,
-            )
+            patient_id=patient.id,
+            answer_id=answer_id,
+            kind=kind,
+            level=level.label,
+            rules=rules,
+            body=body,
+            summary=summary,
+            created_at=now,
+            ladder_step=0,
+            next_step_at=now + timeout if timeout is not None else None,
+        )
         await repo.insert(escalation)
         if timeout is None:
             return Raised(escalation)
