@@ -16,6 +16,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -952,18 +953,23 @@ def _claim(model: type[Row], params: dict[str, Any], *extra: Any) -> Any:
             chosen = chosen.where(col(CheckIn.patient_id) == bindparam("only_patient"))
         if "only_escalation" in params:
             chosen = chosen.where(col(Ping.escalation_id) == bindparam("only_escalation"))
-        return (
+        ranked = (
             chosen.order_by(due_at)
             .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            .subquery()
         )
+        return select(ranked.c.id)
 
-    due = oldest(and_(status == Status.PENDING, due_at <= bindparam("now")))
-    expired = oldest(and_(status == Status.CLAIMED, claimed_at < bindparam("stale")))
+    # UNION ALL, not `id IN (…) OR id IN (…)`: PostgreSQL answers that OR with a scan of
+    # the whole table, testing each row against both lists.
+    chosen = union_all(
+        oldest(and_(status == Status.PENDING, due_at <= bindparam("now"))),
+        oldest(and_(status == Status.CLAIMED, claimed_at < bindparam("stale"))),
+    )
     return (
         update(model)
-        .where(or_(col(model.id).in_(due), col(model.id).in_(expired)))
+        .where(col(model.id).in_(chosen))
         .values(
             status=Status.CLAIMED, claimed_at=bindparam("now"), attempts=col(model.attempts) + 1
         )
