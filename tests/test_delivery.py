@@ -129,3 +129,19 @@ async def test_a_504_from_a_front_is_read_as_a_timeout_and_a_502_as_a_retry() ->
     finally:
         await front.close()
     assert [m.text for m in front.server.sent(ana.id)] == ["Day 1"]  # performed once
+
+
+async def test_a_page_goes_out_even_when_the_patients_reply_fails(rehearsal: Rehearsal) -> None:
+    """The page a red flag raises is claimed by the handler that wrote it: if Telegram fails
+    the patient's reply, the nurse is still paged at once, not after the claim lapses."""
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.clock.set(paris(2026, 11, 4, 3, 12))
+    r.server.inject("sendMessage", Fault.server_error(), chat_id=ana.id)
+    await r.say(ana, "can't get air, throat feels like its closing up")
+    assert "EMERGENCY" in r.server.last(nurse.id).text
+    async with r.db.tx() as repo:
+        pings = (await repo.session.exec(select(Ping))).all()
+    assert [(p.status, p.attempts) for p in pings] == [("sent", 1)]

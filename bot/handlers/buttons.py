@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 
 from bot.core import callbacks as cb
@@ -14,6 +14,24 @@ from bot.handlers.guard import authorize, press_role
 from bot.services.ports import PressResult
 
 log = logging.getLogger(__name__)
+
+
+async def _answer(
+    context: Context, query: CallbackQuery, result: PressResult, chat_id: int | None
+) -> None:
+    """The toast, the edited message, then any new messages."""
+    await query.answer(result.toast, show_alert=result.alert)
+    if result.edit is not None and query.message is not None:
+        try:
+            await query.edit_message_text(
+                result.edit.text, reply_markup=keyboard_markup(result.edit.keyboard)
+            )
+        except BadRequest as exc:  # a double tap can ask for the same text twice
+            if "not modified" not in exc.message.lower():
+                raise
+    if chat_id is not None:
+        for reply in result.replies:
+            await send(context, chat_id, reply)
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -55,20 +73,10 @@ async def on_button(update: Update, context: Context) -> None:
     else:
         started = await svc.checkins.start_report(chat_id)
         result = PressResult() if started is not None else stale
-    await query.answer(result.toast, show_alert=result.alert)
-    if result.edit is not None and message is not None:
-        try:
-            await query.edit_message_text(
-                result.edit.text, reply_markup=keyboard_markup(result.edit.keyboard)
-            )
-        except BadRequest as exc:  # a double tap can ask for the same text twice
-            if "not modified" not in exc.message.lower():
-                raise
-    if chat_id is None:
-        return
-    for reply in result.replies:
-        await send(context, chat_id, reply)
-    if result.pages:
-        await svc.escalations.send(result.pages)
-    if result.dispatch:
+    try:
+        await _answer(context, query, result, chat_id)
+    finally:  # claimed by this process: they go even if answering the patient failed
+        if result.pages:
+            await svc.escalations.send(result.pages)
+    if result.dispatch and chat_id is not None:
         await svc.dispatcher.for_chat(chat_id)

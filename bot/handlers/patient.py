@@ -112,12 +112,18 @@ async def unknown_command(_update: Update, context: Context, who: Principal) -> 
 
 
 async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
-    """Send the replies first, then page clinicians (the patient's instruction comes first)."""
-    for reply in result.replies:
-        await send(context, chat_id, reply)
+    """Send the replies first, then page clinicians (the patient's instruction comes first).
+
+    The pages go even if a reply fails: they are claimed by this process, and would
+    otherwise wait for their claim to lapse.
+    """
     svc = services(context)
-    if result.pages:
-        await svc.escalations.send(result.pages)
+    try:
+        for reply in result.replies:
+            await send(context, chat_id, reply)
+    finally:
+        if result.pages:
+            await svc.escalations.send(result.pages)
     if result.photo_id is not None:
         await svc.photos.forward(result.photo_id)
 

@@ -81,9 +81,13 @@ class Dispatcher:
     async def _pass(self, patient_id: int | None) -> TickReport:
         report = TickReport()
         if patient_id is None:
-            # Pages first: a clinician's ping never waits behind a batch of check-ins.
-            await self.escalations.advance_ladders()
-            report.pings = await self.escalations.deliver()
+            # Pages first: a clinician's ping never waits behind a batch of check-ins. A
+            # failure there is logged and must not hold the check-ins up either.
+            try:
+                await self.escalations.advance_ladders()
+                report.pings = await self.escalations.deliver()
+            except Exception:
+                log.exception("pages failed this tick; check-ins go on")
         now = self.d.clock.now()
         patients: dict[int, Recipient] = {}
         async with self.d.db.tx() as repo:

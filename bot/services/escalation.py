@@ -37,6 +37,8 @@ from bot.store.repo import Repo
 log = logging.getLogger(__name__)
 
 Sent = TypeVar("Sent", Ping, Digest)
+PAGE_CLAIM = timedelta(seconds=30)  # how long a page raised by an answer stays ours to send
+CLAIM_MARGIN = timedelta(seconds=10)  # a send must start this long before its claim lapses
 DIGEST_ITEMS_PER_MESSAGE = 20
 
 
@@ -128,6 +130,9 @@ class Escalations:
             return ()
         if not who:
             log.error("escalation %s has no active clinician to page", escalation.id)
+        # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
+        # later: if this process dies before sending it, the dispatcher sends it soon.
+        claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)
         pings: list[dict[str, Any]] = [
             {
                 "escalation_id": escalation.id,
@@ -136,7 +141,7 @@ class Escalations:
                 "chat_id": active[clinician_id].chat_id or 0,
                 "due_at": now,
                 "status": Status.CLAIMED if claim else Status.PENDING,
-                "claimed_at": now if claim else None,
+                "claimed_at": claimed_at if claim else None,
                 "attempts": 1 if claim else 0,
             }
             for clinician_id in who
@@ -149,7 +154,7 @@ class Escalations:
             return ()
         screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
         return tuple(
-            Page(ping_id, now, p["chat_id"], p["clinician_id"], 1, escalation.id, screen)
+            Page(ping_id, claimed_at, p["chat_id"], p["clinician_id"], 1, escalation.id, screen)
             for ping_id, p in zip(ids, pings, strict=True)
         )
 
@@ -283,15 +288,19 @@ class Escalations:
         return sent
 
     async def send(self, pages: Sequence[Page]) -> int:
-        """Send pings claimed when they were written (see `create`); how many were delivered."""
-        outcomes = [
-            await self._attempt(page, page.screen, resend_on_timeout=True) for page in pages
-        ]
-        async with self.d.db.tx() as repo:
-            await repo.finish_many(
-                Ping, [(p.id, p.claimed_at, o) for p, o in zip(pages, outcomes, strict=True)]
-            )
-        return sum(o["status"] == Status.SENT for o in outcomes)
+        """Send pings claimed when they were written (see `create`); how many were delivered.
+
+        Each outcome is recorded as soon as it is known. A page whose claim is about to lapse
+        (the patient's replies took long) is left to the dispatcher, which would otherwise
+        send it too.
+        """
+        sent = 0
+        for page in pages:
+            if self.d.clock.now() >= page.claimed_at + self.d.claim_lease - CLAIM_MARGIN:
+                log.warning("ping %s left to the dispatcher: its claim is lapsing", page.id)
+                continue
+            sent += await self._send(Ping, page, page.screen, resend_on_timeout=True)
+        return sent
 
     async def deliver_digests(self) -> int:
         now = self.d.clock.now()
@@ -307,8 +316,14 @@ class Escalations:
         return sent
 
     async def _send(
-        self, model: type[Sent], row: Sent, screen: Reply, *, resend_on_timeout: bool
+        self,
+        model: type[Sent],
+        row: Sent | Page,
+        screen: Reply,
+        *,
+        resend_on_timeout: bool,
     ) -> int:
+        """Send one claimed row and record its outcome at once."""
         assert row.id is not None and row.claimed_at is not None
         outcome = await self._attempt(row, screen, resend_on_timeout=resend_on_timeout)
         async with self.d.db.tx() as repo:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, day_of
 from bot.services.ports import DeliveryError, MessageResult, Reply
-from bot.store.models import Photo
+from bot.store.models import Patient, Photo
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,28 @@ class Photos:
             return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
         # The caption is the patient's words: triaged first, so a red flag is never delayed.
         said = await self.checkins.message(chat_id, caption) if caption.strip() else None
+        # From here on, whatever happens to the photo, the caption's replies and pages (claimed
+        # by this process) must reach the handler.
         try:
             data = await self.d.messenger.fetch_file(file_id)
         except DeliveryError as exc:
             log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
-            replies = (*(said.replies if said else ()), Reply(m["photo_failed"]))
-            return MessageResult(
-                replies, escalation_id=said.escalation_id if said else None,
-                pages=said.pages if said else (),
-            )
+            return self._reply(said, Reply(m["photo_failed"]), None)
         if len(data) > self.d.max_photo_bytes:
-            return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
+            too_big = Reply(m.format("photo_too_big", limit=f"{limit_mb:g}"))
+            return self._reply(said, too_big, None)
+        try:
+            return await self._store(patient, said, unique_id, data, mime)
+        except Exception:
+            log.exception("photo from patient %s could not be stored", patient.id)
+            return self._reply(said, Reply(m["photo_failed"]), None)
+
+    async def _store(
+        self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
+        mime: str,
+    ) -> MessageResult:
+        """Keep the photo, attached to the escalation it belongs to (if any)."""
+        assert patient.id is not None
         now = self.d.clock.now()
         async with self.d.db.tx() as repo:
             escalation = None
@@ -65,7 +76,7 @@ class Photos:
             if escalation is None:
                 escalation = await repo.latest_open_escalation(patient.id, now - ATTACH_WINDOW)
             if await repo.photo_known(patient.id, unique_id):
-                return self._reply(said, escalation is not None, None)
+                return self._reply(said, self._thanks(escalation is not None), None)
             day = day_of(patient, await repo.sessions_of(patient.id), now)
             assert self.d.photo_store is not None
             path = await self.d.photo_store.save(
@@ -83,7 +94,7 @@ class Photos:
                     created_at=now,
                 )
             )
-        return self._reply(said, escalation is not None, photo.id)
+        return self._reply(said, self._thanks(escalation is not None), photo.id)
 
     async def forward(self, photo_id: int) -> int:
         """Send a photo to every clinician who got a page for its escalation."""
@@ -111,14 +122,18 @@ class Photos:
                 log.warning("photo %s not forwarded: %s", photo_id, exc)
         return sent
 
-    def _reply(
-        self, said: MessageResult | None, attached: bool, photo_id: int | None
-    ) -> MessageResult:
+    def _thanks(self, attached: bool) -> Reply:
         m = self.d.content.messages
-        thanks = Reply(m["photo_attached"] if attached else m["photo_saved"])
+        return Reply(m["photo_attached"] if attached else m["photo_saved"])
+
+    @staticmethod
+    def _reply(
+        said: MessageResult | None, about_photo: Reply, photo_id: int | None
+    ) -> MessageResult:
+        """What answers the caption (`said`), then `about_photo`."""
         if said is None:
-            return MessageResult((thanks,), photo_id=photo_id)
-        replies = said.replies if said.emergency else (*said.replies, thanks)
+            return MessageResult((about_photo,), photo_id=photo_id)
+        replies = said.replies if said.emergency else (*said.replies, about_photo)
         # Nothing follows, and so dilutes, an instruction to call emergency services.
         return MessageResult(
             replies, escalation_id=said.escalation_id, pages=said.pages, emergency=said.emergency,
