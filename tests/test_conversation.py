@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot.content import load_content
 from bot.core import callbacks as cb
+from bot.core.checkin_flow import Draft
+from bot.core.texts import checkin_screen
 from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
 from bot.store.models import Answer, Escalation
@@ -326,3 +329,17 @@ async def test_a_typed_red_flag_pages_in_the_same_second_at_night(rehearsal: Reh
     ping = r.server.last(nurse.id)
     assert "EMERGENCY" in ping.text
     assert ping.date == r.clock.now().replace(microsecond=0)
+
+
+def test_the_cached_opening_screen_addresses_each_check_in() -> None:
+    """The dispatcher reuses one opening keyboard per step; every button must still name the
+    check-in it belongs to, exactly as a keyboard built for that check-in would."""
+    content = load_content()
+    template = checkin_screen(content, 0, "Day 1.", Draft())[1]
+    for checkin_id in (1, 123, 9_876_543_210):
+        built = checkin_screen(content, checkin_id, "Day 1.", Draft())[1]
+        assert cb.for_checkin(template, checkin_id) == built
+        assert all(
+            isinstance(p := cb.parse(b.data), cb.CheckinPress) and p.checkin_id == checkin_id
+            for row in built for b in row
+        )

@@ -101,6 +101,19 @@ def checkin(checkin_id: int, op: str, arg: str = "") -> str:
     return _fit(f"c:{checkin_id}:{op}:{arg}" if arg else f"c:{checkin_id}:{op}")
 
 
+def for_checkin(template: Keyboard, checkin_id: int) -> Keyboard:
+    """A check-in keyboard built for check-in 0, addressed to `checkin_id` instead: the
+    dispatcher sends the same opening screen to hundreds of check-ins a tick."""
+    prefix = f"c:{checkin_id}:"
+    return tuple(
+        tuple(
+            Button(b.label, _fit(prefix + b.data[4:]) if b.data.startswith("c:0:") else b.data)
+            for b in row
+        )
+        for row in template
+    )
+
+
 def stop(*, yes: bool) -> str:
     """Code for a /stop confirmation button."""
     return _fit(f"x:{'y' if yes else 'n'}")

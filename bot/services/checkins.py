@@ -26,9 +26,18 @@ from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, Page, PressResult, Reply
-from bot.store.models import Answer, CheckIn, Patient, PatientStatus, Status, TreatmentSession
+from bot.store.models import (
+    Answer,
+    CheckIn,
+    Claimed,
+    Patient,
+    PatientStatus,
+    Status,
+    TreatmentSession,
+)
 from bot.store.repo import Repo
 
+OPENING = Draft()  # nothing tapped yet
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
 
 
@@ -49,9 +58,10 @@ class Checkins:
         self.d = deps
         self.escalations = escalations
         self.triager = Triager(deps.content)
+        self._openings: dict[tuple[str, str], tuple[str, cb.Keyboard]] = {}
 
     # --- rendering
-    def intro(self, checkin: CheckIn) -> str:
+    def intro(self, checkin: CheckIn | Claimed) -> str:
         """The opening of a check-in message: the plan step's words and tips."""
         content = self.d.content
         if checkin.kind == "adhoc":
@@ -62,8 +72,17 @@ class Checkins:
         photo = content.messages["photo_invite"] if step.invite_photo else ""
         return join(step.message, tips_block(content, step.tips), photo)
 
-    def screen(self, checkin: CheckIn, draft: Draft) -> Reply:
+    def screen(self, checkin: CheckIn | Claimed, draft: Draft) -> Reply:
         assert checkin.id is not None
+        if draft == OPENING:  # the same for every check-in of a step but for its id: cached
+            # (patient-started check-ins all open alike, whatever their step id)
+            key = (checkin.kind, "" if checkin.kind == "adhoc" else checkin.step_id)
+            opening = self._openings.get(key)
+            if opening is None:
+                opening = self._openings[key] = checkin_screen(
+                    self.d.content, 0, self.intro(checkin), draft
+                )
+            return Reply(opening[0], cb.for_checkin(opening[1], checkin.id))
         text, keyboard = checkin_screen(self.d.content, checkin.id, self.intro(checkin), draft)
         return Reply(text, keyboard)
 

@@ -33,7 +33,7 @@ from bot.services.ports import (
 )
 from bot.services.silence import Silence
 from bot.store.db import Database
-from bot.store.models import CheckIn, PatientStatus, Recipient, Status
+from bot.store.models import CheckIn, Claimed, PatientStatus, Recipient, Status
 from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Dispatcher:
                 patients = await repo.recipients({r.patient_id for r, _ in claimed})
         report.claimed = len(claimed)
         recorder = _Recorder(self.d.db, flush_at=self.d.send_concurrency)
-        to_send: list[tuple[CheckIn, Recipient]] = []
+        to_send: list[tuple[Claimed, Recipient]] = []
         for row, next_date in claimed:
             patient = patients.get(row.patient_id)
             outcome = self._decide(row, patient, next_date, now, report)
@@ -111,7 +111,7 @@ class Dispatcher:
         # what was sent and not yet recorded (fewer than twice that many messages).
         gate = asyncio.Semaphore(self.d.send_concurrency)
 
-        async def send(row: CheckIn, patient: Recipient) -> None:
+        async def send(row: Claimed, patient: Recipient) -> None:
             async with gate:
                 outcome = await self._send(row, patient, report)
             if outcome is not None:
@@ -130,7 +130,7 @@ class Dispatcher:
 
     def _decide(
         self,
-        row: CheckIn,
+        row: Claimed,
         patient: Recipient | None,
         next_date: date | None,
         now: datetime,
@@ -158,7 +158,7 @@ class Dispatcher:
         return None
 
     async def _send(
-        self, row: CheckIn, patient: Recipient, report: TickReport
+        self, row: Claimed, patient: Recipient, report: TickReport
     ) -> dict[str, object] | None:
         """Send one check-in; returns the outcome to record (None: recorded already)."""
         assert row.id is not None and row.claimed_at is not None and patient.chat_id
@@ -204,7 +204,7 @@ class Dispatcher:
         report.sent += 1
         return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
 
-    async def _failed(self, row: CheckIn, reason: str, report: TickReport) -> None:
+    async def _failed(self, row: Claimed, reason: str, report: TickReport) -> None:
         """Record a check-in that will not be delivered, and tell the clinic."""
         assert row.id is not None and row.claimed_at is not None
         async with self.d.db.tx() as repo:
@@ -250,7 +250,7 @@ class _Recorder:
         self.buffer: list[tuple[int, datetime, dict[str, object]]] = []
         self.lock = asyncio.Lock()
 
-    async def add(self, row: CheckIn, outcome: dict[str, object]) -> None:
+    async def add(self, row: Claimed, outcome: dict[str, object]) -> None:
         assert row.id is not None and row.claimed_at is not None
         self.buffer.append((row.id, row.claimed_at, outcome))
         # One writer at a time: the one flushing takes what piled up meanwhile too, rather

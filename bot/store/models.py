@@ -44,6 +44,20 @@ class Recipient:
     timezone: str
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A check-in the dispatcher claimed, with the columns sending it needs (no ORM)."""
+
+    id: int
+    patient_id: int
+    kind: str
+    step_id: str
+    local_date: date
+    due_at: datetime
+    claimed_at: datetime
+    attempts: int
+
+
 def _ts(*, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, index=index)
 

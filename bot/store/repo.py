@@ -28,6 +28,7 @@ from bot.store.models import (
     Answer,
     AuditEvent,
     CheckIn,
+    Claimed,
     Clinician,
     Digest,
     Escalation,
@@ -133,6 +134,10 @@ _NEXT_LIVE_DATE = literal_column(
     " AND later.local_date > checkin.local_date"
     f" AND later.status != '{Status.CANCELLED}')",
     type_=Date,
+)
+_CLAIMED_COLUMNS = tuple(
+    CheckIn.__table__.c[field]  # type: ignore[attr-defined]
+    for field in Claimed.__dataclass_fields__
 )
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}  # built on first use, by shape
 
@@ -522,35 +527,32 @@ class Repo:
         limit: int,
         lease: timedelta,
         patient_id: int | None = None,
-    ) -> list[tuple[CheckIn, date | None]]:
-        """`claim_due` for check-ins, each with the local date of its patient's next live
-        scheduled check-in after it (None if there is none): it bounds how long the claimed
-        one stays worth sending. Read in the claiming statement itself.
+    ) -> list[tuple[Claimed, date | None]]:
+        """`claim_due` for check-ins, as plain rows (a tick claims hundreds), each with the
+        local date of its patient's next live scheduled check-in after it (None if there is
+        none): it bounds how long the claimed one stays worth sending. Read in the claiming
+        statement itself.
         """
         params: dict[str, Any] = {"now": now, "stale": now - lease, "limit": limit}
         if patient_id is not None:
             params["only_patient"] = patient_id
         key = ("claim_checkins", *sorted(params))
-        stmt = _built(key, _claim, CheckIn, params, _NEXT_LIVE_DATE)
-        result = await self.session.exec(stmt, params=params)
-        return sorted(
-            ((checkin, next_date) for checkin, next_date in result.all()),
-            key=lambda pair: (pair[0].due_at, pair[0].id),
-        )
+        stmt = _built(key, _claim, CheckIn, params, *_CLAIMED_COLUMNS, _NEXT_LIVE_DATE)
+        connection = await self._conn()
+        claimed = [
+            (Claimed(*row[:-1]), row[-1]) for row in await connection.execute(stmt, params)
+        ]
+        return sorted(claimed, key=lambda pair: (pair[0].due_at, pair[0].id))
 
     async def finish(
         self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
     ) -> bool:
         """Record a claimed row's outcome, only if our claim still holds (fencing)."""
-        result = await self.session.exec(
-            update(model)
-            .where(
-                col(model.id) == row_id,
-                col(model.status) == Status.CLAIMED,
-                col(model.claimed_at) == claimed_at,
-            )
-            .values(**values)
-        )
+        shape = tuple(sorted(values))
+        table = model.__table__  # type: ignore[attr-defined]
+        stmt = _built(("finish", model, shape), _finish, table, shape)
+        connection = await self._conn()
+        result = await connection.execute(stmt, _finish_params(row_id, claimed_at, values))
         return bool(result.rowcount)
 
     async def finish_many(
@@ -579,11 +581,7 @@ class Repo:
                 await connection.execute(stmt, params)
                 continue
             stmt = _built(("finish", model, shape), _finish, table, shape)
-            await connection.execute(
-                stmt,
-                [{"row_id": i, "claim": c, **{f"new_{k}": v for k, v in ch.items()}}
-                 for i, c, ch in rows],
-            )
+            await connection.execute(stmt, [_finish_params(*row) for row in rows])
 
     async def recipients(self, ids: Sequence[int] | set[int]) -> dict[int, Recipient]:
         """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
@@ -936,9 +934,9 @@ class Repo:
         return [pid for pid in result.all() if pid is not None]
 
 
-def _claim(model: type[Row], params: dict[str, Any], *extra: Any) -> Any:
-    """The claim statement for `Repo.claim_due` with these filters (and `extra` columns
-    returned after the row).
+def _claim(model: type[Row], params: dict[str, Any], *returning: Any) -> Any:
+    """The claim statement for `Repo.claim_due` with these filters, returning the rows (or
+    the `returning` columns).
 
     Due rows and expired claims are chosen by two subqueries, each a range of the
     (status, due_at) index in due order. One `OR` of both conditions in a single subquery
@@ -975,7 +973,7 @@ def _claim(model: type[Row], params: dict[str, Any], *extra: Any) -> Any:
         .values(
             status=Status.CLAIMED, claimed_at=bindparam("now"), attempts=col(model.attempts) + 1
         )
-        .returning(model, *extra)
+        .returning(*(returning or (model,)))
         .execution_options(synchronize_session=False)
     )
 
@@ -1044,6 +1042,11 @@ def _finish_unnest(table: Any, keys: tuple[str, ...]) -> Any:
         f"WHERE {table.name}.id = v.row_id AND {table.name}.claimed_at = v.claim "
         f"AND {table.name}.status = '{Status.CLAIMED}'"
     )
+
+
+def _finish_params(row_id: int, claimed_at: datetime, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of `_finish` for one row."""
+    return {"row_id": row_id, "claim": claimed_at, **{f"new_{k}": v for k, v in values.items()}}
 
 
 def _finish(table: Any, keys: tuple[str, ...]) -> Any:
