@@ -9,9 +9,9 @@ from sqlmodel import select
 from telegram import Bot
 
 from bot.rehearsal import Rehearsal
-from bot.sandbox import Fault, SandboxTelegram
+from bot.sandbox import BotMessage, Fault, SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
-from bot.services.ports import MaybeDelivered, Transient
+from bot.services.ports import MaybeDelivered, Page, Transient
 from bot.store.models import CheckIn, Ping
 from bot.telegram_io import TelegramMessenger, TelegramRequest
 from tests.conftest import paris
@@ -145,3 +145,36 @@ async def test_a_page_goes_out_even_when_the_patients_reply_fails(rehearsal: Reh
     async with r.db.tx() as repo:
         pings = (await repo.session.exec(select(Ping))).all()
     assert [(p.status, p.attempts) for p in pings] == [("sent", 1)]
+
+
+async def test_a_page_left_unsent_by_a_dead_handler_goes_out_soon_and_only_once(
+    rehearsal: Rehearsal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page an answer raises is claimed by the handler that wrote it. If that process dies
+    before sending it, the dispatcher sends it about 30 s later, not a whole lease later; and
+    a handler that comes back late to a page the dispatcher took does not send it again."""
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.clock.set(paris(2026, 11, 4, 3, 12))
+    escalations = r.services.escalations
+    send_later, held = escalations.send, []
+
+    async def dies_first(pages: list[Page]) -> int:
+        held.extend(pages)
+        return 0
+
+    monkeypatch.setattr(escalations, "send", dies_first)
+    await r.say(ana, "can't get air, throat feels like its closing up")
+    assert [p.chat_id for p in held] == [nurse.id]
+
+    def pages() -> list[BotMessage]:
+        return [m for m in r.server.sent(nurse.id) if "EMERGENCY" in m.text]
+
+    await r.advance(timedelta(seconds=20), step=timedelta(seconds=10))
+    assert pages() == []  # still the handler's to send
+    await r.advance(timedelta(seconds=20), step=timedelta(seconds=10))
+    assert len(pages()) == 1  # the dispatcher took it back and sent it
+    assert await send_later(held) == 0  # the late handler finds it taken: no second page
+    assert len(pages()) == 1

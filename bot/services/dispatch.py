@@ -262,8 +262,8 @@ class _Recorder:
         async with self.lock:
             while self.buffer:
                 batch, self.buffer = self.buffer, []
-                async with self.db.tx() as repo:
-                    await repo.finish_many(CheckIn, batch)
+                async with self.db.claims() as claims:
+                    await claims.finish_many(CheckIn, batch)
 
 
 def _pending(now: datetime, delay: float, reason: str) -> dict[str, object]:

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 Sent = TypeVar("Sent", Ping, Digest)
 PAGE_CLAIM = timedelta(seconds=30)  # how long a page raised by an answer stays ours to send
-CLAIM_MARGIN = timedelta(seconds=10)  # a send must start this long before its claim lapses
 DIGEST_ITEMS_PER_MESSAGE = 20
 
 
@@ -116,10 +115,10 @@ class Escalations:
         With `claim` they are written claimed by this process and returned as pages.
         """
         assert escalation.id is not None
-        active = {c.id: c for c in await repo.active_clinicians() if c.id is not None}
+        active = {c.id: c for c in await repo.on_call()}
         rota = [
-            c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id or 0))
-            if c.rota_position is not None and c.id is not None
+            c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
+            if c.rota_position is not None
         ]
         who = ladder.recipients(escalation.ladder_step, rota, list(active))
         timeout = self.timeout(Level.parse(escalation.level))
@@ -138,7 +137,7 @@ class Escalations:
                 "escalation_id": escalation.id,
                 "clinician_id": clinician_id,
                 "step": escalation.ladder_step,
-                "chat_id": active[clinician_id].chat_id or 0,
+                "chat_id": active[clinician_id].chat_id,
                 "due_at": now,
                 "status": Status.CLAIMED if claim else Status.PENDING,
                 "claimed_at": claimed_at if claim else None,
@@ -280,26 +279,23 @@ class Escalations:
         # A lost emergency page costs more than a duplicate one: timeouts are resent. Each
         # outcome is recorded as soon as it is known, so a crash repeats at most the page
         # being sent, not the batch.
-        sent = 0
-        for ping in pings:
-            sent += await self._send(
-                Ping, ping, screens[ping.escalation_id], resend_on_timeout=True
-            )
-        return sent
+        return await self._send_pages([(p, screens[p.escalation_id]) for p in pings])
 
     async def send(self, pages: Sequence[Page]) -> int:
         """Send pings claimed when they were written (see `create`); how many were delivered.
 
-        Each outcome is recorded as soon as it is known. A page whose claim is about to lapse
-        (the patient's replies took long) is left to the dispatcher, which would otherwise
-        send it too.
+        Each outcome is recorded as soon as it is known.
         """
+        return await self._send_pages([(page, page.screen) for page in pages])
+
+    async def _send_pages(self, pages: Sequence[tuple[Ping | Page, Reply]]) -> int:
+        """Send claimed pages one by one; one that fails does not hold up the others."""
         sent = 0
-        for page in pages:
-            if self.d.clock.now() >= page.claimed_at + self.d.claim_lease - CLAIM_MARGIN:
-                log.warning("ping %s left to the dispatcher: its claim is lapsing", page.id)
-                continue
-            sent += await self._send(Ping, page, page.screen, resend_on_timeout=True)
+        for page, screen in pages:
+            try:
+                sent += await self._send(Ping, page, screen, resend_on_timeout=True)
+            except Exception:  # the dispatcher retries it once its claim lapses
+                log.exception("ping %s could not be sent", page.id)
         return sent
 
     async def deliver_digests(self) -> int:
@@ -323,11 +319,22 @@ class Escalations:
         *,
         resend_on_timeout: bool,
     ) -> int:
-        """Send one claimed row and record its outcome at once."""
+        """Send one claimed row and record its outcome at once.
+
+        The claim is renewed first: a send can be slow (a 429 to wait out, timeouts), and a
+        claim that lapsed meanwhile would let the dispatcher send the same row again. If it
+        already lapsed and was taken back, the row is left to whoever holds it now.
+        """
         assert row.id is not None and row.claimed_at is not None
+        claimed_at = self.d.clock.now()
+        async with self.d.db.claims() as claims:
+            if not await claims.renew(model, row.id, row.claimed_at, claimed_at):
+                log.info("%s %s was taken back before it was sent", _label(row), row.id)
+                return 0
         outcome = await self._attempt(row, screen, resend_on_timeout=resend_on_timeout)
-        async with self.d.db.tx() as repo:
-            await repo.finish(model, row.id, row.claimed_at, **outcome)
+        async with self.d.db.claims() as claims:
+            if not await claims.finish(model, row.id, claimed_at, **outcome):
+                log.warning("%s %s: outcome not recorded, its claim was lost", _label(row), row.id)
         return 1 if outcome["status"] == Status.SENT else 0
 
     async def _attempt(

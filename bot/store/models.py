@@ -45,6 +45,15 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class OnCall:
+    """An active, registered clinician as paging needs them (read without the ORM)."""
+
+    id: int
+    chat_id: int
+    rota_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     """A check-in the dispatcher claimed, with the columns sending it needs (no ORM)."""
 

@@ -33,6 +33,7 @@ from bot.store.models import (
     Digest,
     Escalation,
     Invite,
+    OnCall,
     Patient,
     PatientStatus,
     Photo,
@@ -82,6 +83,11 @@ _SESSIONS_OF = (
 _CLINICIAN_BY_CHAT = select(Clinician).where(col(Clinician.chat_id) == bindparam("chat_id"))
 _ACTIVE_CLINICIANS = (
     select(Clinician)
+    .where(col(Clinician.active).is_(True), col(Clinician.chat_id).is_not(None))
+    .order_by(col(Clinician.id))
+)
+_ON_CALL = (
+    select(col(Clinician.id), col(Clinician.chat_id), col(Clinician.rota_position))
     .where(col(Clinician.active).is_(True), col(Clinician.chat_id).is_not(None))
     .order_by(col(Clinician.id))
 )
@@ -301,6 +307,15 @@ class Repo:
     async def clinicians(self) -> list[Clinician]:
         result = await self.session.exec(select(Clinician).order_by(col(Clinician.id)))
         return list(result.all())
+
+    async def on_call(self) -> list[OnCall]:
+        """The active, registered clinicians paging can reach, in id order (plain rows:
+        every page reads them)."""
+        connection = await self._conn()
+        return [
+            OnCall(int(row.id), int(row.chat_id), row.rota_position)
+            for row in await connection.execute(_ON_CALL)
+        ]
 
     async def active_clinicians(self) -> list[Clinician]:
         return list((await self.session.exec(_ACTIVE_CLINICIANS)).all())
@@ -544,44 +559,15 @@ class Repo:
         ]
         return sorted(claimed, key=lambda pair: (pair[0].due_at, pair[0].id))
 
+    async def claims(self) -> Claims:
+        """Fenced writes on claimed rows, in this transaction."""
+        return Claims(await self._conn())
+
     async def finish(
         self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
     ) -> bool:
-        """Record a claimed row's outcome, only if our claim still holds (fencing)."""
-        shape = tuple(sorted(values))
-        table = model.__table__  # type: ignore[attr-defined]
-        stmt = _built(("finish", model, shape), _finish, table, shape)
-        connection = await self._conn()
-        result = await connection.execute(stmt, _finish_params(row_id, claimed_at, values))
-        return bool(result.rowcount)
-
-    async def finish_many(
-        self, model: type[Row], outcomes: Sequence[tuple[int, datetime, dict[str, Any]]]
-    ) -> None:
-        """`finish` for many rows at once: one UPDATE per shape of outcome.
-
-        On PostgreSQL each column's values travel as one array and `unnest` turns them back
-        into rows: one round trip, and a statement text that does not depend on the number
-        of rows, so it is prepared once. (An `UPDATE … FROM (VALUES …)` with a parameter per
-        value was 3-4 times slower than executemany: it was compiled and prepared anew each
-        time.) SQLite, in process, runs the same UPDATE for every row (executemany).
-        """
-        table = model.__table__  # type: ignore[attr-defined]
-        connection = await self._conn()
-        groups: dict[tuple[str, ...], list[tuple[int, datetime, dict[str, Any]]]] = {}
-        for outcome in outcomes:
-            groups.setdefault(tuple(sorted(outcome[2])), []).append(outcome)
-        for shape, rows in groups.items():
-            if connection.dialect.name == "postgresql":
-                stmt = _built(("finish_pg", model, shape), _finish_unnest, table, shape)
-                params: dict[str, Any] = {"row_id": [r[0] for r in rows],
-                                          "claim": [r[1] for r in rows]}
-                for k in shape:
-                    params[f"new_{k}"] = [r[2][k] for r in rows]
-                await connection.execute(stmt, params)
-                continue
-            stmt = _built(("finish", model, shape), _finish, table, shape)
-            await connection.execute(stmt, [_finish_params(*row) for row in rows])
+        """`Claims.finish` in this transaction."""
+        return await (await self.claims()).finish(model, row_id, claimed_at, **values)
 
     async def recipients(self, ids: Sequence[int] | set[int]) -> dict[int, Recipient]:
         """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
@@ -934,6 +920,66 @@ class Repo:
         return [pid for pid in result.all() if pid is not None]
 
 
+class Claims:
+    """Fenced writes on claimed rows (check-ins, pings, summaries): each holds only while the
+    claim it names does. Core statements on a connection, so they also run in a short
+    transaction of their own, without an ORM session (`Database.claims`).
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def renew(
+        self, model: type[Row], row_id: int, claimed_at: datetime, now: datetime
+    ) -> bool:
+        """Restart a claim's lease from `now`, if the claim taken at `claimed_at` still holds."""
+        stmt = _built(("renew", model), _renew, model.__table__)  # type: ignore[attr-defined]
+        connection = self.connection
+        result = await connection.execute(
+            stmt, {"row_id": row_id, "claim": claimed_at, "now": now}
+        )
+        return bool(result.rowcount)
+
+    async def finish(
+        self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
+    ) -> bool:
+        """Record a claimed row's outcome, only if our claim still holds (fencing)."""
+        shape = tuple(sorted(values))
+        table = model.__table__  # type: ignore[attr-defined]
+        stmt = _built(("finish", model, shape), _finish, table, shape)
+        connection = self.connection
+        result = await connection.execute(stmt, _finish_params(row_id, claimed_at, values))
+        return bool(result.rowcount)
+
+    async def finish_many(
+        self, model: type[Row], outcomes: Sequence[tuple[int, datetime, dict[str, Any]]]
+    ) -> None:
+        """`finish` for many rows at once: one UPDATE per shape of outcome.
+
+        On PostgreSQL each column's values travel as one array and `unnest` turns them back
+        into rows: one round trip, and a statement text that does not depend on the number
+        of rows, so it is prepared once. (An `UPDATE … FROM (VALUES …)` with a parameter per
+        value was 3-4 times slower than executemany: it was compiled and prepared anew each
+        time.) SQLite, in process, runs the same UPDATE for every row (executemany).
+        """
+        table = model.__table__  # type: ignore[attr-defined]
+        connection = self.connection
+        groups: dict[tuple[str, ...], list[tuple[int, datetime, dict[str, Any]]]] = {}
+        for outcome in outcomes:
+            groups.setdefault(tuple(sorted(outcome[2])), []).append(outcome)
+        for shape, rows in groups.items():
+            if connection.dialect.name == "postgresql":
+                stmt = _built(("finish_pg", model, shape), _finish_unnest, table, shape)
+                params: dict[str, Any] = {"row_id": [r[0] for r in rows],
+                                          "claim": [r[1] for r in rows]}
+                for k in shape:
+                    params[f"new_{k}"] = [r[2][k] for r in rows]
+                await connection.execute(stmt, params)
+                continue
+            stmt = _built(("finish", model, shape), _finish, table, shape)
+            await connection.execute(stmt, [_finish_params(*row) for row in rows])
+
+
 def _claim(model: type[Row], params: dict[str, Any], *returning: Any) -> Any:
     """The claim statement for `Repo.claim_due` with these filters, returning the rows (or
     the `returning` columns).
@@ -1044,19 +1090,33 @@ def _finish_unnest(table: Any, keys: tuple[str, ...]) -> Any:
     )
 
 
+def _held(table: Any) -> Any:
+    """Row `row_id` is still claimed, by the claim taken at `claim` (the fence)."""
+    return and_(
+        table.c.id == bindparam("row_id"),
+        table.c.claimed_at == bindparam("claim", type_=table.c.claimed_at.type),
+        table.c.status == Status.CLAIMED,
+    )
+
+
+def _renew(table: Any) -> Any:
+    """The statement of `Claims.renew`."""
+    return (
+        update(table)
+        .where(_held(table))
+        .values(claimed_at=bindparam("now", type_=table.c.claimed_at.type))
+    )
+
+
 def _finish_params(row_id: int, claimed_at: datetime, values: dict[str, Any]) -> dict[str, Any]:
     """The parameters of `_finish` for one row."""
     return {"row_id": row_id, "claim": claimed_at, **{f"new_{k}": v for k, v in values.items()}}
 
 
 def _finish(table: Any, keys: tuple[str, ...]) -> Any:
-    """The fenced outcome update of `Repo.finish_many` for one shape of outcome."""
+    """The fenced outcome update of `Claims.finish_many` for one shape of outcome."""
     return (
         update(table)
-        .where(
-            table.c.id == bindparam("row_id"),
-            table.c.claimed_at == bindparam("claim", type_=table.c.claimed_at.type),
-            table.c.status == Status.CLAIMED,
-        )
+        .where(_held(table))
         .values({k: bindparam(f"new_{k}", type_=table.c[k].type) for k in keys})
     )
