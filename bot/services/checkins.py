@@ -361,7 +361,7 @@ class Checkins:
             answer_id=answer_id,
             claim=True,
         )
-        return Recorded(assessment, raised.escalation.id, answer_id, raised.pages)
+        return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -213,10 +213,9 @@ class Dispatcher:
             )
             patient = await repo.patient(row.patient_id) if recorded else None
             if patient is not None:
-                escalation = await self.escalations.notice(
+                report.escalations.append(await self.escalations.notice(
                     repo, patient, "notice_failed", reason=reason
-                )
-                report.escalations.append(escalation.id or 0)
+                ))
         report.failed += 1
         log.warning("check-in %s failed: %s", row.id, reason)
 
@@ -237,8 +236,7 @@ class Dispatcher:
         patient.stopped_at = self.d.clock.now()
         repo.session.add(patient)
         await repo.cancel_pending(patient.id, UNREACHABLE)
-        escalation = await self.escalations.notice(repo, patient, "notice_unreachable")
-        return escalation.id
+        return await self.escalations.notice(repo, patient, "notice_unreachable")
 
 
 class _Recorder:

@@ -45,7 +45,7 @@ DIGEST_ITEMS_PER_MESSAGE = 20
 class Raised:
     """A new escalation, and its first pings if the caller asked to send them itself."""
 
-    escalation: Escalation
+    escalation_id: int
     pages: tuple[Page, ...] = ()
 
 
@@ -85,22 +85,31 @@ class Escalations:
         assert patient.id is not None
         now = self.d.clock.now()
         timeout = self.timeout(level) if kind == "clinical" else None
-        escalation = Escalation(
-            patient_id=patient.id,
-            answer_id=answer_id,
-            kind=kind,
-            level=level.label,
-            rules=rules,
-            body=body,
-            summary=summary,
-            created_at=now,
-            ladder_step=0,
-            next_step_at=now + timeout if timeout is not None else None,
-        )
-        await repo.insert(escalation)
+        next_step_at = now + timeout if timeout is not None else None
+        [escalation_id] = await repo.insert_rows(Escalation, [{
+            "patient_id": patient.id,
+            "answer_id": answer_id,
+            "kind": kind,
+            "level": level.label,
+            "rules": rules,
+            "body": body,
+            "summary": summary,
+            "created_at": now,
+            "ladder_step": 0,
+            "next_step_at": next_step_at,
+        }])
         if timeout is None:
-            return Raised(escalation)
-        return Raised(escalation, await self._page(repo, escalation, now, claim=claim))
+            return Raised(escalation_id)
+        pings = await self._page(
+            repo, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim
+        )
+        if not claim:
+            return Raised(escalation_id)
+        screen = Reply(clip(body, 4000), self._buttons(escalation_id, acked=False, resolved=False))
+        return Raised(escalation_id, tuple(
+            Page(ping_id, claimed_at, chat_id, clinician_id, 1, escalation_id, screen)
+            for ping_id, claimed_at, chat_id, clinician_id in pings
+        ))
 
     def timeout(self, level: Level) -> timedelta | None:
         return ladder.ack_timeout(
@@ -108,35 +117,42 @@ class Escalations:
         )
 
     async def _page(
-        self, repo: Repo, escalation: Escalation, now: datetime, *, claim: bool = False
-    ) -> tuple[Page, ...]:
-        """Write the pings of the escalation's current step and when the next one is due.
+        self,
+        repo: Repo,
+        escalation_id: int,
+        step: int,
+        *,
+        level: Level,
+        next_step_at: datetime | None,
+        now: datetime,
+        claim: bool = False,
+    ) -> list[tuple[int, datetime, int, int]]:
+        """Write the pings of ladder step `step` and when the next step is due; the pings
+        written (id, claimed_at, chat, clinician).
 
-        With `claim` they are written claimed by this process and returned as pages.
+        With `claim` they are written claimed by this process, for `send`.
         """
-        assert escalation.id is not None
         active = {c.id: c for c in await repo.on_call()}
         rota = [
             c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
             if c.rota_position is not None
         ]
-        who = ladder.recipients(escalation.ladder_step, rota, list(active))
-        timeout = self.timeout(Level.parse(escalation.level))
+        who = ladder.recipients(step, rota, list(active))
+        timeout = self.timeout(level)
         if who is None or timeout is None:
-            escalation.next_step_at = None
-            await repo.set_next_step(escalation.id, None)
-            log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation.id)
-            return ()
+            await repo.set_next_step(escalation_id, None)
+            log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation_id)
+            return []
         if not who:
-            log.error("escalation %s has no active clinician to page", escalation.id)
+            log.error("escalation %s has no active clinician to page", escalation_id)
         # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
         # later: if this process dies before sending it, the dispatcher sends it soon.
         claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)
         pings: list[dict[str, Any]] = [
             {
-                "escalation_id": escalation.id,
+                "escalation_id": escalation_id,
                 "clinician_id": clinician_id,
-                "step": escalation.ladder_step,
+                "step": step,
                 "chat_id": active[clinician_id].chat_id,
                 "due_at": now,
                 "status": Status.CLAIMED if claim else Status.PENDING,
@@ -146,16 +162,12 @@ class Escalations:
             for clinician_id in who
         ]
         ids = await repo.insert_rows(Ping, pings)
-        if escalation.next_step_at != now + timeout:
-            escalation.next_step_at = now + timeout
-            await repo.set_next_step(escalation.id, escalation.next_step_at)
-        if not claim:
-            return ()
-        screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
-        return tuple(
-            Page(ping_id, claimed_at, p["chat_id"], p["clinician_id"], 1, escalation.id, screen)
+        if next_step_at != now + timeout:
+            await repo.set_next_step(escalation_id, now + timeout)
+        return [
+            (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
-        )
+        ]
 
     async def advance_ladders(self) -> list[int]:
         """Move every unacknowledged page whose time is up one step; returns their ids."""
@@ -163,7 +175,12 @@ class Escalations:
         async with self.d.db.tx() as repo:
             moved = await repo.claim_ladder_steps(now, limit=self.d.claim_batch)
             for escalation in moved:
-                await self._page(repo, escalation, now)
+                assert escalation.id is not None
+                await self._page(
+                    repo, escalation.id, escalation.ladder_step,
+                    level=Level.parse(escalation.level), next_step_at=escalation.next_step_at,
+                    now=now,
+                )
         return [e.id for e in moved if e.id is not None]
 
     # --- morning summary
@@ -249,11 +266,19 @@ class Escalations:
         if escalation.kind != "clinical":
             return None
         assert escalation.id is not None
-        m, eid = self.d.content.messages, escalation.id
+        return self._buttons(
+            escalation.id,
+            acked=escalation.acked_at is not None,
+            resolved=escalation.resolved_at is not None,
+        )
+
+    def _buttons(self, eid: int, *, acked: bool, resolved: bool) -> Keyboard:
+        """A clinical escalation's buttons: what is still to do, then call and timeline."""
+        m = self.d.content.messages
         first: list[Button] = []
-        if escalation.acked_at is None:
+        if not acked:
             first.append(Button(m["ack_button"], cb.escalation(eid, "a")))
-        if escalation.resolved_at is None:
+        if not resolved:
             first.append(Button(m["resolve_button"], cb.escalation(eid, "r")))
         second = (
             Button(m["call_button"], cb.escalation(eid, "c")),
@@ -501,15 +526,16 @@ class Escalations:
             except DeliveryError as exc:
                 log.warning("could not update message %s in chat %s: %s", message_id, chat_id, exc)
 
-    async def notice(self, repo: Repo, patient: Patient, key: str, **values: str) -> Escalation:
-        """Tell the clinic something about a patient that is not a clinical threshold."""
+    async def notice(self, repo: Repo, patient: Patient, key: str, **values: str) -> int:
+        """Tell the clinic something about a patient that is not a clinical threshold; the
+        escalation's id."""
         label = f"{patient.name} (patient #{patient.id})"
         body = self.d.content.messages.format(key, patient=label, **values)
         raised = await self.create(
             repo, patient=patient, level=Level.NONE, body=body, summary=body, rules=[],
             kind="notice",
         )
-        return raised.escalation
+        return raised.escalation_id
 
 
 def _label(row: Ping | Digest | Page) -> str:

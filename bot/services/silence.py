@@ -129,4 +129,4 @@ class Silence:
             repo, patient=patient, level=Level.ROUTINE, body=body, summary=summary,
             rules=["non-response"],
         )
-        return raised.escalation.id
+        return raised.escalation_id
