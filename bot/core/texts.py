@@ -71,6 +71,15 @@ def join(*parts: str) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def yes_no(content: Content, key: str, data: Callable[[bool], str]) -> Keyboard:
+    """A confirmation: the `<key>_yes` button above the `<key>_no` one."""
+    m = content.messages
+    return (
+        (Button(m[f"{key}_yes"], data(True)),),
+        (Button(m[f"{key}_no"], data(False)),),
+    )
+
+
 def trend_buttons(content: Content, data: Callable[[str], str]) -> tuple[Button, ...]:
     """Better / Same / Worse, each sending `data(code)` with code b, s or w."""
     return tuple(

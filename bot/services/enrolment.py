@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import callbacks as cb
 from bot.core import schedule
-from bot.core.callbacks import Button
-from bot.core.texts import join, plain, tips_block
+from bot.core.texts import join, plain, tips_block, yes_no
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
 from bot.store.models import (
@@ -171,11 +170,7 @@ class Enrolment:
         )
 
     def _consent_keyboard(self, invite_id: int) -> cb.Keyboard:
-        m = self.d.content.messages
-        return (
-            (Button(m["consent_yes"], cb.consent(invite_id, yes=True)),),
-            (Button(m["consent_no"], cb.consent(invite_id, yes=False)),),
-        )
+        return yes_no(self.d.content, "consent", lambda yes: cb.consent(invite_id, yes=yes))
 
     async def _invited_patient(self, repo: Repo, invite: Invite) -> Patient | None:
         session = await repo.session_(invite.session_id or 0)

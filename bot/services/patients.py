@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core import callbacks as cb
-from bot.core.callbacks import Button
+from bot.core.texts import yes_no
 from bot.services.common import Deps, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, PressResult, Reply
@@ -101,10 +101,7 @@ class Patients:
             return None
         if patient.status != PatientStatus.ACTIVE:
             return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
-        keyboard = (
-            (Button(m["stop_yes"], cb.stop(yes=True)),),
-            (Button(m["stop_no"], cb.stop(yes=False)),),
-        )
+        keyboard = yes_no(self.d.content, "stop", lambda yes: cb.stop(yes=yes))
         return Reply(m["stop_confirm"], keyboard)
 
     async def stop(self, chat_id: int, press: cb.StopPress) -> PressResult:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import SQLModel
 
 from bot.core import callbacks as cb
-from bot.core.callbacks import Button
+from bot.core.texts import yes_no
 from bot.services.common import Deps
 from bot.services.escalation import Escalations
 from bot.services.ports import PressResult, Reply
@@ -99,10 +99,7 @@ class Privacy:
             patient = await repo.patient_by_chat(chat_id)
         if patient is None:
             return None
-        keyboard = (
-            (Button(m["forget_yes"], cb.forget(yes=True)),),
-            (Button(m["forget_no"], cb.forget(yes=False)),),
-        )
+        keyboard = yes_no(self.d.content, "forget", lambda yes: cb.forget(yes=yes))
         return Reply(m.format("forget_confirm", clinic=self.d.content.clinic.name), keyboard)
 
     async def forget(self, chat_id: int, press: cb.ForgetPress) -> PressResult:
