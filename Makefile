@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: demo run test lint bench clean
+.PHONY: demo run test test-hours lint bench clean
 
 $(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(DEV)  ## lint, types, architecture contracts, then the test suite
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-hours
+
+# The tests that run real processes read a shifted clock (tests/procs.py); run them again at
+# a clinic's night, its morning summary and its evening, whatever the machine's hour.
+CLOCK_HOURS := 2026-11-03T03:00:00+01:00 2026-11-04T09:05:00+01:00 2026-11-07T20:30:00+01:00
+
+test-hours: $(DEV)  ## the clock-sensitive tests at three fixed hours
+	for at in $(CLOCK_HOURS); do TEST_CLOCK_AT=$$at $(BIN)/pytest -q -m clock || exit 1; done
 
 lint: $(DEV)
 	$(BIN)/ruff check .

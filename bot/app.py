@@ -15,7 +15,7 @@ from bot import handlers
 from bot.charts import MatplotlibCharts
 from bot.config import Settings
 from bot.content import load_content
-from bot.core.clock import Clock, SystemClock
+from bot.core.clock import Clock, ShiftedClock, SystemClock
 from bot.core.content import Content
 from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
@@ -101,7 +101,7 @@ def build_services(
     deps = Deps(
         db=database or Database(settings.database_url),
         content=content or load_content(settings.content_dir, settings.language),
-        clock=clock or SystemClock(),
+        clock=clock or system_clock(settings),
         messenger=messenger,
         clinic_tz=ZoneInfo(settings.clinic_timezone),
         token_ttl=timedelta(days=settings.token_ttl_days),
@@ -120,6 +120,15 @@ def build_services(
         send_concurrency=settings.send_concurrency,
     )
     return Services(deps)
+
+
+def system_clock(settings: Settings) -> Clock:
+    """The machine's clock, shifted when a rehearsal or a process test asks for it."""
+    if settings.clock_offset_seconds:
+        log.warning("the clock is shifted by %.0f s (CLOCK_OFFSET_SECONDS): tests only",
+                    settings.clock_offset_seconds)
+        return ShiftedClock(timedelta(seconds=settings.clock_offset_seconds))
+    return SystemClock()
 
 
 async def prepare(app: AnyApp) -> None:

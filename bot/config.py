@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     missed_checkins_alert: int = Field(default=2, ge=1)
     storage_dir: Path = Path("data")
     max_photo_mb: float = Field(default=10, gt=0, le=20)  # the Bot API serves files up to 20 MB
+    # Rehearsals and process tests only: every process of a run reads the same shifted time,
+    # so a test chooses its hour instead of inheriting the machine's.
+    clock_offset_seconds: float = 0
 
     @field_validator("clinic_hours")
     @classmethod

@@ -31,13 +31,25 @@ ZONES = ["Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"
          "Pacific/Auckland", "Asia/Kolkata", "America/Sao_Paulo", "Asia/Dubai"]
 
 
+# The instant process tests run at, whatever the machine's hour: every bot process of a test
+# reads the machine's clock shifted to it (CLOCK_OFFSET_SECONDS). A weekday morning in clinic
+# hours by default; `make test-hours` runs the clock-sensitive tests at three other hours.
+CLOCK_AT = datetime.fromisoformat(os.environ.get("TEST_CLOCK_AT", "2026-11-03T10:30:00+01:00"))
+OFFSET = CLOCK_AT - datetime.now(UTC)  # the one reading of the wall clock, to shift it
+
+
+def proc_now() -> datetime:
+    """The processes' time: the chosen instant, moving at real speed."""
+    return datetime.now(UTC) + OFFSET
+
+
 def daytime_zone() -> ZoneInfo:
-    """A zone where it is now between 11:00 and 19:00, far from quiet hours and 10:00."""
-    now = datetime.now(UTC)
+    """A zone where it is between 11:00 and 19:00, far from quiet hours and 10:00."""
+    now = proc_now()
     for name in ZONES:
         if 11 <= now.astimezone(ZoneInfo(name)).hour < 19:
             return ZoneInfo(name)
-    pytest.skip("no listed zone is in daytime right now")
+    pytest.fail(f"no listed zone is in daytime at {now}")
 
 
 async def wait_for(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
@@ -60,6 +72,7 @@ def environment(tmp_path: Path, api_url: str, token: str, **extra: str) -> dict[
         "WORKDIR": str(tmp_path),
         "STORAGE_DIR": str(tmp_path / "storage"),
         "LOG_LEVEL": "INFO",
+        "CLOCK_OFFSET_SECONDS": str(OFFSET.total_seconds()),
     } | extra
 
 
@@ -89,7 +102,7 @@ async def start_bot(env: dict[str, str], log_name: str = "bot.log") -> asyncio.s
 
 async def seed_due_checkins(db: Database, chat_ids: list[int], zone: ZoneInfo) -> None:
     """Active patients whose day-0 check-in is due now (as after a mass enrolment)."""
-    now = datetime.now(UTC)
+    now = proc_now()
     today: date = now.astimezone(zone).date()
     async with db.tx() as repo:
         for n, chat_id in enumerate(chat_ids):
@@ -113,7 +126,7 @@ async def seed_due_pings(
     db: Database, clinician_chats: list[int], patient_ids: list[int]
 ) -> None:
     """An urgent escalation per patient, paged now to every clinician ("PAGE <patient id>")."""
-    now = datetime.now(UTC)
+    now = proc_now()
     async with db.tx() as repo:
         clinicians = [
             await repo.add(Clinician(name=f"Nurse {n}", chat_id=chat, created_at=now,

@@ -21,12 +21,13 @@ from bot.store.models import (
 )
 
 WRITERS = 30
+NOW = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)  # any instant: these tests store times
 
 
 async def test_concurrent_transactions_in_one_process_all_commit(database: Database) -> None:
     """Handlers run concurrently; their transactions interleave at every await and none is
     lost, none deadlocks (SQLite runs on the loop with one queued connection)."""
-    now = datetime.now(UTC)
+    now = NOW
 
     async def write(i: int) -> None:
         async with database.tx() as repo:
@@ -46,7 +47,7 @@ async def test_concurrent_transactions_in_one_process_all_commit(database: Datab
 async def test_a_failed_transaction_rolls_back_and_frees_the_connection(
     database: Database,
 ) -> None:
-    now = datetime.now(UTC)
+    now = NOW
 
     async def same_chat_twice() -> None:
         async with database.tx() as repo:
@@ -63,7 +64,7 @@ async def test_rows_inserted_without_objects_get_the_models_defaults_and_ids(
     database: Database,
 ) -> None:
     """The hot path's inserts: ids in the order given, defaults filled, typos refused."""
-    now = datetime.now(UTC)
+    now = NOW
     async with database.tx() as repo:
         [patient_id] = await repo.insert_rows(
             Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]
@@ -93,7 +94,7 @@ async def test_claims_read_the_due_index_never_the_whole_table(database: Databas
     tick would make the dispatcher's cost grow with the whole schedule."""
     if database.dialect != "sqlite":
         pytest.skip("the planner checked here is SQLite's; PostgreSQL plans by cost")
-    now = datetime.now(UTC)
+    now = NOW
     async with database.tx() as repo:
         [patient_id] = await repo.insert_rows(
             Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]

@@ -9,21 +9,30 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
-from tests.procs import POLL, cli, daytime_zone, environment, start_bot, wait_for
+from tests.procs import (
+    POLL,
+    cli,
+    daytime_zone,
+    environment,
+    proc_now,
+    start_bot,
+    wait_for,
+)
 
+pytestmark = pytest.mark.clock
 QUESTION = "How are you feeling?"
 
 
 @pytest.fixture
 async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram())
+    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
     yield http
     await http.close()
 
@@ -40,7 +49,7 @@ async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path
     env = environment(tmp_path, front.url, sandbox.token, CLINIC_TIMEZONE=zone.key)
     await cli(env, "db", "upgrade", json_out=False)
     nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
-    session_at = (datetime.now(zone) - timedelta(days=2)).replace(hour=8, minute=0)
+    session_at = (proc_now().astimezone(zone) - timedelta(days=2)).replace(hour=8, minute=0)
     ana_link = await cli(
         env, "enrol", "--name", "Ana Lopez", "--session-at", session_at.isoformat()
     )

@@ -438,7 +438,6 @@ async def test_get_updates_conflicts_with_webhook(sandbox: SandboxTelegram, bot:
 
 @pytest.mark.asyncio
 async def test_polling_application_end_to_end(sandbox: SandboxTelegram) -> None:
-    sandbox.clock = lambda: datetime.now(UTC)
     pat = sandbox.user("Pat")
     application = build_app(sandbox)
 

@@ -19,6 +19,17 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ShiftedClock:
+    """The real clock moved by a fixed offset: rehearsals and process tests run every worker
+    at the same chosen hour (`CLOCK_OFFSET_SECONDS`), whatever the hour of the machine."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class FakeClock:
     """A clock that moves only when told to (tests, the demo's accelerated rehearsal)."""
 
