@@ -37,11 +37,13 @@ POOL_TIMEOUT_SECONDS = 60
 class Database:
     """One engine per process; every unit of work is a short transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, inline_sqlite: bool = True) -> None:
+        """`inline_sqlite=False` keeps aiosqlite's thread per connection (the benchmark
+        `bench/sqlite_driver.py` compares both)."""
         self.url = async_url(url)
         # Errors must not carry patients' words into logs: SQL errors show no parameters.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
-        if self.url.startswith("sqlite"):
+        if self.url.startswith("sqlite") and inline_sqlite:
             # One connection, run on the loop (see inline_sqlite): tasks queue for it, so no
             # task ever busy-waits on a lock another task of this process holds.
             path = make_url(self.url).database or ":memory:"
