@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, text
 
+from bot.adapters.content_files import load_content
 from bot.app import AnyApp, build_application
-from bot.content import load_content
 from bot.core import schedule
 from bot.core.clock import Clock, SystemClock
 from bot.rehearsal import SANDBOX_TOKEN, sandbox_settings

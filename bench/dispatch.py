@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from telegram import Bot, InlineKeyboardMarkup
 
 from bench._common import app_for, seed_patients, temp_sqlite
-from bot.content import load_content
+from bot.adapters.content_files import load_content
+from bot.adapters.telegram_io import markup
 from bot.core.checkin_flow import Draft
 from bot.core.texts import checkin_screen, join, tips_block
 from bot.sandbox import SandboxTelegram
 from bot.services.facade import Services
 from bot.store.db import Database
-from bot.telegram_io import markup
 
 CONCURRENCY = 16
 

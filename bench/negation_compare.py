@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.content import load_content
+from bot.adapters.content_files import load_content
 from bot.core.content import Content
 from bot.core.triage import Triage, Triager
 

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.content import load_content
+from bot.adapters.content_files import load_content
 from bot.core.model import Level
 from bot.core.triage import Triager
 

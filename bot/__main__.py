@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from bot import logs
+from bot.adapters import logs
+from bot.adapters.content_files import ContentError, load_content
 from bot.config import Settings
-from bot.content import ContentError, load_content
 
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
@@ -253,7 +253,7 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
     await _check_schema(settings)
     username = await _bot_username(settings)
     services = build_services(settings, messenger=OfflineMessenger())
-    db = services.deps.db
+    db = services.deps.store
     failures = 0
     try:
         for row in rows:
@@ -299,7 +299,7 @@ async def _with_services(work: Any) -> Any:
     try:
         return await work(services)
     finally:
-        await services.deps.db.dispose()
+        await services.deps.store.dispose()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -365,7 +365,7 @@ async def _invite_clinician(args: argparse.Namespace) -> int:
     try:
         invitation = await services.enrolment.invite_clinician(name=args.name, admin=args.admin)
     finally:
-        await services.deps.db.dispose()
+        await services.deps.store.dispose()
     link = deep_link(username, invitation.token)
     if args.json:
         print(json.dumps({"clinician_id": invitation.clinician_id, "token": invitation.token,

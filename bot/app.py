@@ -12,21 +12,21 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import handlers
-from bot.charts import MatplotlibCharts
+from bot.adapters.charts import MatplotlibCharts
+from bot.adapters.content_files import load_content
+from bot.adapters.pacing import Pacer
+from bot.adapters.telegram_io import TelegramMessenger, TelegramRequest
 from bot.config import Settings
-from bot.content import load_content
 from bot.core.clock import Clock, ShiftedClock, SystemClock
 from bot.core.content import Content
 from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
-from bot.pacing import Pacer
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.ports import Messenger
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.files import PhotoStore
-from bot.telegram_io import TelegramMessenger, TelegramRequest
 from scheduler import jobs
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -99,7 +99,7 @@ def build_services(
 ) -> Services:
     """The use cases over their dependencies (the CLI uses this without a running bot)."""
     deps = Deps(
-        db=database or Database(settings.database_url),
+        store=database or Database(settings.database_url),
         content=content or load_content(settings.content_dir, settings.language),
         clock=clock or system_clock(settings),
         messenger=messenger,
@@ -138,4 +138,4 @@ async def prepare(app: AnyApp) -> None:
 
 async def _close(app: AnyApp) -> None:
     services: Services = app.bot_data.services
-    await services.deps.db.dispose()
+    await services.deps.store.dispose()

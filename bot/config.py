@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.content import BUNDLED
+from bot.adapters.content_files import BUNDLED
 from bot.core.ladder import ClinicHours
 
 

@@ -14,7 +14,6 @@ import logging
 import signal
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
 from telegram import Update
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
@@ -60,10 +59,7 @@ class _Health(RequestHandler):
 
     async def get(self) -> None:
         services: Services = self.app.bot_data.services
-        try:
-            async with services.deps.db.engine.connect() as connection:
-                await asyncio.wait_for(connection.execute(text("SELECT 1")), 2)
-        except Exception:
+        if not await services.deps.store.reachable(within=2):
             self.set_status(503)
             self.finish({"status": "database unreachable"})
             return

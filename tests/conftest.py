@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.content import load_content
+from bot.adapters.content_files import load_content
 from bot.core.clock import FakeClock
 from bot.core.content import Content
 from bot.rehearsal import Rehearsal, sandbox_settings

@@ -104,19 +104,19 @@ async def seed_due_checkins(db: Database, chat_ids: list[int], zone: ZoneInfo) -
     """Active patients whose day-0 check-in is due now (as after a mass enrolment)."""
     now = proc_now()
     today: date = now.astimezone(zone).date()
-    async with db.tx() as repo:
+    async with db.unit_of_work() as uow:
         for n, chat_id in enumerate(chat_ids):
-            patient = await repo.add(
+            patient = await uow.add(
                 Patient(name=f"Patient {n}", timezone=zone.key, chat_id=chat_id,
                         status=PatientStatus.ACTIVE, created_at=now, consent_at=now)
             )
             assert patient.id is not None
-            session = await repo.add(
+            session = await uow.add(
                 TreatmentSession(patient_id=patient.id, session_at=now - timedelta(hours=2),
                                  created_at=now)
             )
             assert session.id is not None
-            repo.session.add(
+            uow.save(
                 CheckIn(patient_id=patient.id, session_id=session.id, step_id="day0", day=0,
                         local_date=today, due_at=now - timedelta(minutes=1))
             )
@@ -127,19 +127,19 @@ async def seed_due_pings(
 ) -> None:
     """An urgent escalation per patient, paged now to every clinician ("PAGE <patient id>")."""
     now = proc_now()
-    async with db.tx() as repo:
+    async with db.unit_of_work() as uow:
         clinicians = [
-            await repo.add(Clinician(name=f"Nurse {n}", chat_id=chat, created_at=now,
+            await uow.add(Clinician(name=f"Nurse {n}", chat_id=chat, created_at=now,
                                      registered_at=now))
             for n, chat in enumerate(clinician_chats)
         ]
         for patient_id in patient_ids:
-            escalation = await repo.add(
+            escalation = await uow.add(
                 Escalation(patient_id=patient_id, level="urgent", body=f"PAGE {patient_id}",
                            created_at=now, next_step_at=now + timedelta(days=1))
             )
             assert escalation.id is not None
-            repo.session.add_all(
+            await uow.add_all(
                 Ping(escalation_id=escalation.id, clinician_id=c.id or 0, chat_id=c.chat_id or 0,
                      due_at=now - timedelta(seconds=1))
                 for c in clinicians

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.content import BUNDLED
+from bot.adapters.content_files import BUNDLED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +148,7 @@ def test_the_token_never_reaches_a_log_line_or_traceback() -> None:
     import logging
     import sys
 
-    from bot.logs import Redact
+    from bot.adapters.logs import Redact
 
     token = "123456:SECRET-token-value"
     record = logging.LogRecord(

@@ -101,8 +101,8 @@ async def test_a_ladder_step_is_paged_once_even_if_two_dispatchers_run_it(
     first, second = r.services.escalations, r.services.escalations
     assert await first.advance_ladders() == [1]
     assert await second.advance_ladders() == []
-    async with r.db.tx() as repo:
-        steps = [(p.clinician_id, p.step) for p in await repo.pings_of(1)]
+    async with r.db.unit_of_work() as uow:
+        steps = [(p.clinician_id, p.step) for p in await uow.escalations.pings_of(1)]
     assert sorted(steps) == [(1, 0), (1, 1), (2, 1)]
 
 
@@ -193,8 +193,8 @@ async def test_nobody_else_can_use_clinician_commands_or_buttons(clinic: Rehears
     for command in ("/clinicians", "/rota 2 1", "/deactivate 2"):
         await r.say(nurse, command)  # a clinician, but not an admin
         assert r.server.last(nurse.id).text == REFUSAL
-    async with r.db.tx() as repo:
-        (escalation,) = (await repo.session.exec(select(Escalation))).all()
+    async with r.db.unit_of_work() as uow:
+        (escalation,) = (await uow.orm.exec(select(Escalation))).all()
     assert escalation.acked_at is None
 
 
@@ -313,9 +313,9 @@ async def test_enrol_in_the_chair_gives_a_working_link_and_qr(clinic: Rehearsal)
     chloe = r.server.user("Chloé")
     await r.say(chloe, f"/start {link.split('=', 1)[1]}")
     await r.press(chloe, "Yes")
-    async with r.db.tx() as repo:
-        patient = await repo.patient_by_chat(chloe.id)
-        sessions = await repo.sessions_of(patient.id or 0) if patient else []
+    async with r.db.unit_of_work() as uow:
+        patient = await uow.patients.by_chat(chloe.id)
+        sessions = await uow.patients.sessions_of(patient.id or 0) if patient else []
     assert patient is not None
     assert patient.name == "Chloé Martin"
     assert [s.areas for s in sessions] == ["neck"]
@@ -352,6 +352,6 @@ async def test_pings_survive_a_restart_without_double_paging(
             await first.press(ana, label)
     async with Rehearsal(database, clock, settings=settings, server=server) as second:
         await second.advance(timedelta(minutes=31))
-        async with second.db.tx() as repo:
-            pings = (await repo.session.exec(select(Ping))).all()
+        async with second.db.unit_of_work() as uow:
+            pings = (await uow.orm.exec(select(Ping))).all()
         assert sorted((p.step, p.status) for p in pings) == [(0, "sent"), (1, "sent")]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import BUNDLED, ContentError, load_content
+from bot.adapters.content_files import BUNDLED, ContentError, load_content
 from bot.core.content import Content
 
 

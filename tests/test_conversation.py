@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.content import load_content
+from bot.adapters.content_files import load_content
 from bot.core import callbacks as cb
 from bot.core.checkin_flow import Draft
 from bot.core.texts import checkin_screen
@@ -30,13 +30,13 @@ def photo_file_id(r: Rehearsal, user: SandboxUser) -> str:
 
 
 async def answers(r: Rehearsal) -> list[Answer]:
-    async with r.db.tx() as repo:
-        return list((await repo.session.exec(select(Answer).order_by(Answer.id))).all())
+    async with r.db.unit_of_work() as uow:
+        return list((await uow.orm.exec(select(Answer).order_by(Answer.id))).all())
 
 
 async def escalations(r: Rehearsal) -> list[Escalation]:
-    async with r.db.tx() as repo:
-        return list((await repo.session.exec(select(Escalation))).all())
+    async with r.db.unit_of_work() as uow:
+        return list((await uow.orm.exec(select(Escalation))).all())
 
 
 async def test_trend_is_asked_only_for_a_symptom_reported_last_time(rehearsal: Rehearsal) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from bot.store import repo as repo_module
+from bot.store import queue as queue_module
 from bot.store.db import Database
 from bot.store.models import (
     Answer,
@@ -30,17 +30,17 @@ async def test_concurrent_transactions_in_one_process_all_commit(database: Datab
     now = NOW
 
     async def write(i: int) -> None:
-        async with database.tx() as repo:
-            await repo.add(
+        async with database.unit_of_work() as uow:
+            await uow.add(
                 Patient(name=f"P{i}", timezone="UTC", chat_id=1000 + i, created_at=now,
                         status=PatientStatus.ACTIVE)
             )
             await asyncio.sleep(0)  # hand the loop to the other writers mid-transaction
-            assert await repo.patient_by_chat(1000 + i) is not None
+            assert await uow.patients.by_chat(1000 + i) is not None
 
     await asyncio.gather(*(write(i) for i in range(WRITERS)))
-    async with database.tx() as repo:
-        found = [await repo.patient_by_chat(1000 + i) for i in range(WRITERS)]
+    async with database.unit_of_work() as uow:
+        found = [await uow.patients.by_chat(1000 + i) for i in range(WRITERS)]
     assert all(p is not None for p in found)
 
 
@@ -50,14 +50,14 @@ async def test_a_failed_transaction_rolls_back_and_frees_the_connection(
     now = NOW
 
     async def same_chat_twice() -> None:
-        async with database.tx() as repo:
-            await repo.add(Patient(name="X", timezone="UTC", chat_id=1, created_at=now))
-            await repo.add(Patient(name="Y", timezone="UTC", chat_id=1, created_at=now))
+        async with database.unit_of_work() as uow:
+            await uow.add(Patient(name="X", timezone="UTC", chat_id=1, created_at=now))
+            await uow.add(Patient(name="Y", timezone="UTC", chat_id=1, created_at=now))
 
     with pytest.raises(IntegrityError):
         await same_chat_twice()
-    async with database.tx() as repo:  # would wait forever if the connection leaked
-        assert await repo.patient_by_chat(1) is None
+    async with database.unit_of_work() as uow:  # would wait forever if the connection leaked
+        assert await uow.patients.by_chat(1) is None
 
 
 async def test_rows_inserted_without_objects_get_the_models_defaults_and_ids(
@@ -65,23 +65,23 @@ async def test_rows_inserted_without_objects_get_the_models_defaults_and_ids(
 ) -> None:
     """The hot path's inserts: ids in the order given, defaults filled, typos refused."""
     now = NOW
-    async with database.tx() as repo:
-        [patient_id] = await repo.insert_rows(
+    async with database.unit_of_work() as uow:
+        [patient_id] = await uow.insert_rows(
             Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]
         )
-        ids = await repo.insert_rows(
+        ids = await uow.insert_rows(
             Answer,
             [{"patient_id": patient_id, "day": d, "created_at": now, "source": "text"}
              for d in (3, 1, 2)],
         )
         with pytest.raises(TypeError, match="no field colour"):
-            await repo.insert_rows(Answer, [{"patient_id": patient_id, "day": 1,
+            await uow.insert_rows(Answer, [{"patient_id": patient_id, "day": 1,
                                              "created_at": now, "source": "x", "colour": 1}])
         with pytest.raises(TypeError, match="needs created_at"):
-            await repo.insert_rows(Answer, [{"patient_id": patient_id, "day": 1, "source": "x"}])
-    async with database.tx() as repo:
-        answers = {a.id: a for a in await repo.answers_of(patient_id)}
-        patient = await repo.patient(patient_id)
+            await uow.insert_rows(Answer, [{"patient_id": patient_id, "day": 1, "source": "x"}])
+    async with database.unit_of_work() as uow:
+        answers = {a.id: a for a in await uow.patients.answers_of(patient_id)}
+        patient = await uow.patients.get(patient_id)
     assert [answers[i].day for i in ids] == [3, 1, 2]
     assert all(a.observations == [] and a.level == "none" for a in answers.values())
     assert patient is not None
@@ -95,14 +95,14 @@ async def test_claims_read_the_due_index_never_the_whole_table(database: Databas
     if database.dialect != "sqlite":
         pytest.skip("the planner checked here is SQLite's; PostgreSQL plans by cost")
     now = NOW
-    async with database.tx() as repo:
-        [patient_id] = await repo.insert_rows(
+    async with database.unit_of_work() as uow:
+        [patient_id] = await uow.insert_rows(
             Patient, [{"name": "A", "timezone": "UTC", "chat_id": 7, "created_at": now}]
         )
-        [session_id] = await repo.insert_rows(
+        [session_id] = await uow.insert_rows(
             TreatmentSession, [{"patient_id": patient_id, "session_at": now, "created_at": now}]
         )
-        await repo.insert_rows(CheckIn, [
+        await uow.insert_rows(CheckIn, [
             {"patient_id": patient_id, "session_id": session_id, "step_id": f"s{n}", "day": 0,
              "local_date": now.date(), "due_at": now + timedelta(days=n % 10)}
             for n in range(2000)
@@ -111,7 +111,7 @@ async def test_claims_read_the_due_index_never_the_whole_table(database: Databas
         await connection.exec_driver_sql("ANALYZE")
         for model in (CheckIn, Ping, Digest):
             params = {"now": now, "stale": now, "limit": 10}
-            compiled = repo_module._claim(model, params).compile(
+            compiled = queue_module._claim(model, params).compile(
                 dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
             )
             values = tuple(compiled.params.get(name) for name in compiled.positiontup or ())

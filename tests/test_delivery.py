@@ -8,20 +8,20 @@ import pytest
 from sqlmodel import select
 from telegram import Bot
 
+from bot.adapters.telegram_io import TelegramMessenger, TelegramRequest
 from bot.rehearsal import Rehearsal
 from bot.sandbox import BotMessage, Fault, SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
 from bot.services.ports import MaybeDelivered, Page, Transient
 from bot.store.models import CheckIn, Ping
-from bot.telegram_io import TelegramMessenger, TelegramRequest
 from tests.conftest import paris
 
 QUESTION = "How are you feeling?"
 
 
 async def day0(r: Rehearsal) -> CheckIn:
-    async with r.db.tx() as repo:
-        rows = (await repo.session.exec(select(CheckIn).where(CheckIn.step_id == "day0"))).all()
+    async with r.db.unit_of_work() as uow:
+        rows = (await uow.orm.exec(select(CheckIn).where(CheckIn.step_id == "day0"))).all()
     return rows[0]
 
 
@@ -97,8 +97,8 @@ async def test_a_crashed_page_claim_is_taken_back_after_its_lease(rehearsal: Reh
     await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
     r.server.inject("sendMessage", Fault.timeout(), chat_id=nurse.id)  # the first try is lost
     await r.say(ana, "my tongue is swelling")
-    async with r.db.tx() as repo:  # a worker claims the retry, then dies before sending
-        claimed = await repo.claim_due(
+    async with r.db.unit_of_work() as uow:  # a worker claims the retry, then dies before sending
+        claimed = await uow.queue.claim_due(
             Ping, r.clock.now() + timedelta(seconds=20), limit=10, lease=timedelta(minutes=2)
         )
     assert len(claimed) == 1
@@ -142,8 +142,8 @@ async def test_a_page_goes_out_even_when_the_patients_reply_fails(rehearsal: Reh
     r.server.inject("sendMessage", Fault.server_error(), chat_id=ana.id)
     await r.say(ana, "can't get air, throat feels like its closing up")
     assert "EMERGENCY" in r.server.last(nurse.id).text
-    async with r.db.tx() as repo:
-        pings = (await repo.session.exec(select(Ping))).all()
+    async with r.db.unit_of_work() as uow:
+        pings = (await uow.orm.exec(select(Ping))).all()
     assert [(p.status, p.attempts) for p in pings] == [("sent", 1)]
 
 

@@ -14,8 +14,8 @@ from tests.conftest import paris
 
 
 async def _patients(r: Rehearsal) -> list[Patient]:
-    async with r.db.tx() as repo:
-        return list((await repo.session.exec(select(Patient))).all())
+    async with r.db.unit_of_work() as uow:
+        return list((await uow.orm.exec(select(Patient))).all())
 
 
 async def test_invalid_token_gets_a_clear_answer_and_changes_nothing(rehearsal: Rehearsal) -> None:
@@ -92,8 +92,8 @@ async def test_tokens_are_long_random_and_stored_only_hashed(rehearsal: Rehearsa
     assert all(len(t) >= 22 and len(t) <= 64 for t in tokens)  # >= 128 bits in base64url
     assert all(set(t) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
                for t in tokens)
-    async with r.db.tx() as repo:
-        stored = [i.token_hash for i in (await repo.session.exec(select(Invite))).all()]
+    async with r.db.unit_of_work() as uow:
+        stored = [i.token_hash for i in (await uow.orm.exec(select(Invite))).all()]
     assert not set(tokens) & set(stored)
 
 
@@ -113,8 +113,8 @@ async def test_clinician_link_registers_the_chat_once(rehearsal: Rehearsal) -> N
     invitation = await r.invite_clinician(nurse)
     await r.say(other, f"/start {invitation.token}")
     assert "already been used" in r.server.last(other.id).text
-    async with r.db.tx() as repo:
-        clinicians = await repo.active_clinicians()
+    async with r.db.unit_of_work() as uow:
+        clinicians = await uow.clinicians.active()
     assert [c.chat_id for c in clinicians] == [nurse.id]
 
 
@@ -133,8 +133,8 @@ async def test_a_later_session_merges_its_plan_without_two_checkins_a_day(
     await r.press(ana, "Yes")
     patients = await _patients(r)
     assert [p.id for p in patients] == [first.patient_id]
-    async with r.db.tx() as repo:
-        rows = await repo.checkins_of(first.patient_id or 0)
+    async with r.db.unit_of_work() as uow:
+        rows = await uow.checkins.checkins_of(first.patient_id or 0)
     live = [c for c in rows if c.status != Status.CANCELLED]
     per_day = Counter(c.local_date for c in live)
     assert max(per_day.values()) == 1
@@ -165,7 +165,7 @@ async def test_enrolling_a_known_patient_by_id_adds_a_session(rehearsal: Rehears
     assert second.patient_id == first.patient_id
     await r.say(ana, f"/start {second.token}")
     await r.press(ana, "Yes")
-    async with r.db.tx() as repo:
-        rows = await repo.checkins_of(first.patient_id or 0)
+    async with r.db.unit_of_work() as uow:
+        rows = await uow.checkins.checkins_of(first.patient_id or 0)
     assert any(c.session_id == second.session_id for c in rows)
     assert max(Counter(c.local_date for c in rows if c.status != Status.CANCELLED).values()) == 1

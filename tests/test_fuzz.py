@@ -120,11 +120,11 @@ async def act(r: Rehearsal, who: SandboxUser, step: tuple[str, int, str, str], *
 
 
 async def check_consistent(r: Rehearsal) -> None:
-    async with r.db.tx() as repo:
-        patients = {p.id: p for p in (await repo.session.exec(select(Patient))).all()}
-        answers = list((await repo.session.exec(select(Answer))).all())
-        escalations = {e.id: e for e in (await repo.session.exec(select(Escalation))).all()}
-        pings = list((await repo.session.exec(select(Ping))).all())
+    async with r.db.unit_of_work() as uow:
+        patients = {p.id: p for p in (await uow.orm.exec(select(Patient))).all()}
+        answers = list((await uow.orm.exec(select(Answer))).all())
+        escalations = {e.id: e for e in (await uow.orm.exec(select(Escalation))).all()}
+        pings = list((await uow.orm.exec(select(Ping))).all())
     chats = [p.chat_id for p in patients.values() if p.chat_id is not None]
     assert len(chats) == len(set(chats)), "one patient per chat"
     assert all(a.patient_id in patients for a in answers)

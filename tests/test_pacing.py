@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 from telegram.error import RetryAfter
 
-from bot.pacing import Pacer
+from bot.adapters.pacing import Pacer
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.models import SendSlot
@@ -152,7 +152,7 @@ async def test_two_workers_share_one_pace_through_the_database(database: Databas
     log: list[tuple[float, int]] = []
     await vt.run(*(send(workers[i % 2], log, vt, chat=i) for i in range(240)))
     assert len(log) == 240
-    async with database.tx() as repo:
-        slots = (await repo.session.exec(select(SendSlot))).all()
+    async with database.unit_of_work() as uow:
+        slots = (await uow.orm.exec(select(SendSlot))).all()
     assert sum(s.used for s in slots) == 240
     assert max(s.used for s in slots) <= 30  # two workers, one pace

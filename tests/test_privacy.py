@@ -56,8 +56,8 @@ async def test_mydata_sends_a_summary_and_everything_as_json(rehearsal: Rehearsa
     assert len(data["photos"]) == 1
     assert "path" not in data["photos"][0]
     assert "bob" not in json.dumps(data).lower()
-    async with r.db.tx() as repo:
-        events = await repo.audit_events()
+    async with r.db.unit_of_work() as uow:
+        events = await uow.records.audit_events()
     assert ("patient:1", "export") in [(e.actor, e.action) for e in events]
 
 
@@ -70,19 +70,19 @@ async def test_forget_asks_then_erases_words_name_photos_and_the_clinicians_copi
     assert "cannot be undone" in r.server.last(ana.id).text
     await r.press(ana, "No, keep it")
     assert r.server.last(ana.id).text == "Nothing was erased."
-    async with r.db.tx() as repo:
-        assert (await repo.patient(1)).name == "Ana"  # type: ignore[union-attr]
+    async with r.db.unit_of_work() as uow:
+        assert (await uow.patients.get(1)).name == "Ana"  # type: ignore[union-attr]
     await r.say(ana, "/forget")
     await r.press(ana, "Yes, erase my data")
     assert "your data has been erased" in r.server.last(ana.id).text
-    async with r.db.tx() as repo:
-        patient = await repo.patient(1)
-        answers = list((await repo.session.exec(
+    async with r.db.unit_of_work() as uow:
+        patient = await uow.patients.get(1)
+        answers = list((await uow.orm.exec(
             select(Answer).where(Answer.patient_id == 1))).all())
-        escalations = list((await repo.session.exec(
+        escalations = list((await uow.orm.exec(
             select(Escalation).where(Escalation.patient_id == 1))).all())
-        photos = list((await repo.session.exec(select(Photo))).all())
-        bob_row = await repo.patient(2)
+        photos = list((await uow.orm.exec(select(Photo))).all())
+        bob_row = await uow.patients.get(2)
     assert patient is not None
     assert (patient.name, patient.phone, patient.chat_id) == ("(erased)", None, None)
     assert patient.erased_at is not None
@@ -104,8 +104,8 @@ async def test_forget_asks_then_erases_words_name_photos_and_the_clinicians_copi
     assert r.server.last(ana.id).document is None
     figures = await r.services.stats.figures()
     assert figures.to_json()["enrolled"] == 2
-    async with r.db.tx() as repo:
-        events = await repo.audit_events(patient_id=1)
+    async with r.db.unit_of_work() as uow:
+        events = await uow.records.audit_events(patient_id=1)
     assert ("patient:1", "erase", "request") in [(e.actor, e.action, e.detail) for e in events]
 
 
@@ -121,9 +121,9 @@ async def test_retention_erases_courses_past_the_clinics_period(rehearsal: Rehea
     )
     assert invitation.patient_id == 2
     assert await r.services.privacy.expire() == 1
-    async with r.db.tx() as repo:
-        ana_row, bob_row = await repo.patient(1), await repo.patient(2)
-        events = await repo.audit_events(patient_id=1)
+    async with r.db.unit_of_work() as uow:
+        ana_row, bob_row = await uow.patients.get(1), await uow.patients.get(2)
+        events = await uow.records.audit_events(patient_id=1)
     assert ana_row is not None
     assert ana_row.name == "(erased)"
     assert bob_row is not None

@@ -33,8 +33,8 @@ def checkins_sent(server: SandboxTelegram, chat_id: int) -> list[str]:
 
 
 async def rows(r: Rehearsal, patient_id: int | None) -> dict[str, CheckIn]:
-    async with r.db.tx() as repo:
-        return {c.step_id: c for c in await repo.checkins_of(patient_id or 0)}
+    async with r.db.unit_of_work() as uow:
+        return {c.step_id: c for c in await uow.checkins.checkins_of(patient_id or 0)}
 
 
 async def test_late_enrolment_sends_todays_checkin_at_once_and_explains_the_rest(
@@ -127,8 +127,8 @@ async def test_restart_mid_course_loses_and_duplicates_nothing(
         await first.run_until(paris(2026, 11, 6, 12, 0), step=HOUR)
         # Crash in the middle of a dispatch: day 5's row is claimed and never recorded.
         clock.set(paris(2026, 11, 8, 10, 0))
-        async with first.db.tx() as repo:
-            claimed = await repo.claim_due(
+        async with first.db.unit_of_work() as uow:
+            claimed = await uow.queue.claim_due(
                 CheckIn, clock.now(), limit=10, lease=timedelta(minutes=2)
             )
         assert [c.step_id for c in claimed] == ["day5"]

@@ -56,8 +56,8 @@ async def test_a_clinician_is_refused_admin_commands(rehearsal: Rehearsal) -> No
     for command in ADMIN_COMMANDS:
         await r.say(nurse, command)
         assert r.server.last(nurse.id).text == not_clinician, command
-    async with r.db.tx() as repo:
-        assert (await repo.clinician(1)).active  # type: ignore[union-attr]
+    async with r.db.unit_of_work() as uow:
+        assert (await uow.clinicians.get(1)).active  # type: ignore[union-attr]
 
 
 async def test_forged_and_other_chats_presses_change_nothing(rehearsal: Rehearsal) -> None:
@@ -67,8 +67,8 @@ async def test_forged_and_other_chats_presses_change_nothing(rehearsal: Rehearsa
     ana = await enrolled(r)
     eve = await enrolled(r, "Eve")
     await urgent_ping(r, ana, nurse)
-    async with r.db.tx() as repo:
-        escalation = (await repo.session.exec(select(Escalation))).one()
+    async with r.db.unit_of_work() as uow:
+        escalation = (await uow.orm.exec(select(Escalation))).one()
     assert escalation.id is not None
     # A patient forges the clinician's Acknowledge and Call buttons on their own message.
     own = r.server.last(eve.id)
@@ -77,8 +77,8 @@ async def test_forged_and_other_chats_presses_change_nothing(rehearsal: Rehearsa
         assert r.server.callback_answers[-1]["text"] == r.services.deps.content.messages[
             "not_clinician"]
     # Garbage and the other patient's trend button.
-    async with r.db.tx() as repo:
-        answer = (await repo.session.exec(select(Answer))).first()
+    async with r.db.unit_of_work() as uow:
+        answer = (await uow.orm.exec(select(Answer))).first()
     assert answer is not None
     assert answer.id is not None
     for data in ("zz", "c:99999:ok", f"t:{answer.id}:w", "k:1:y", "e:1:a" * 20):
@@ -86,8 +86,8 @@ async def test_forged_and_other_chats_presses_change_nothing(rehearsal: Rehearsa
         assert r.server.callback_answers[-1]["text"] in {
             "This button is no longer valid.", r.services.deps.content.messages["not_clinician"]
         }
-    async with r.db.tx() as repo:
-        after = await repo.escalation(escalation.id)
+    async with r.db.unit_of_work() as uow:
+        after = await uow.escalations.get(escalation.id)
     assert after is not None
     assert after.acked_at is None
     assert after.status == "open"
@@ -125,8 +125,8 @@ async def test_clinician_actions_are_audited(rehearsal: Rehearsal) -> None:
     await r.press(nurse, "📈 Timeline")
     await r.press(nurse, "Resolve")
     await r.say(nurse, "called her, cold compress advised")
-    async with r.db.tx() as repo:
-        events = list((await repo.session.exec(select(AuditEvent))).all())
+    async with r.db.unit_of_work() as uow:
+        events = list((await uow.orm.exec(select(AuditEvent))).all())
     actions = [(e.actor, e.action) for e in events]
     assert ("cli", "enrol") in actions
     for action in ("acknowledge", "view_timeline", "resolve"):
@@ -154,8 +154,8 @@ async def test_a_flood_from_one_user_is_limited_without_slowing_others(
         replies = [m.text for m in ana.sent() if m.text]
         slow = [t for t in replies if t and "very fast" in t]
         assert len(slow) == 1, "one notice per flood, not one per message"
-        async with r.db.tx() as repo:
-            stored = [a for a in (await repo.session.exec(select(Answer))).all()
+        async with r.db.unit_of_work() as uow:
+            stored = [a for a in (await uow.orm.exec(select(Answer))).all()
                       if a.text and a.text.startswith("just checking")]
         assert len(stored) < 30
         await r.say(bob, "feeling fine")
@@ -180,8 +180,8 @@ async def test_groups_channels_and_other_bots_are_ignored_and_the_bot_leaves_gro
     await r.process(robot.say("I have a fever of 40"))
     sent = [q for q in r.server.requests[before:] if q.method == "sendMessage"]
     assert sent == []
-    async with r.db.tx() as repo:
-        assert (await repo.session.exec(select(Escalation))).first() is None
+    async with r.db.unit_of_work() as uow:
+        assert (await uow.orm.exec(select(Escalation))).first() is None
 
 
 async def test_control_characters_are_dropped_and_the_message_kept(rehearsal: Rehearsal) -> None:
@@ -193,8 +193,8 @@ async def test_control_characters_are_dropped_and_the_message_kept(rehearsal: Re
     await r.say(ana, "I can't\x00 breathe\x1b[31m and my lips\u0085 are swelling")
     assert "112" in r.server.last(ana.id).text
     assert "EMERGENCY" in r.server.last(nurse.id).text
-    async with r.db.tx() as repo:
-        answer = (await repo.session.exec(select(Answer))).all()[-1]
+    async with r.db.unit_of_work() as uow:
+        answer = (await uow.orm.exec(select(Answer))).all()[-1]
     assert answer.text == "I can't breathe[31m and my lips are swelling"
 
 

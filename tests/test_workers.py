@@ -84,8 +84,8 @@ async def test_kill_9_mid_dispatch_loses_nothing_and_repeats_at_most_what_was_in
     # fewer than `CONCURRENCY` sent and waiting to be recorded in the next batch write.
     assert len(twice) < 2 * CONCURRENCY
     assert max(counts.values()) <= 2
-    async with db.tx() as repo:
-        rows = (await repo.session.exec(select(CheckIn))).all()
+    async with db.unit_of_work() as uow:
+        rows = (await uow.orm.exec(select(CheckIn))).all()
     assert Counter(r.status for r in rows) == Counter({"sent": 1500})
     await db.dispose()
     assert sandbox.violations == []
@@ -106,9 +106,9 @@ FINAL = {"sent", "failed", "cancelled", "skipped"}
 
 async def unfinished(db: Database) -> int:
     """Check-ins and pings still to be sent or being sent."""
-    async with db.tx() as repo:
-        rows = [*(await repo.session.exec(select(CheckIn))).all(),
-                *(await repo.session.exec(select(Ping))).all()]
+    async with db.unit_of_work() as uow:
+        rows = [*(await uow.orm.exec(select(CheckIn))).all(),
+                *(await uow.orm.exec(select(Ping))).all()]
     return sum(r.status not in FINAL for r in rows)
 
 
@@ -192,8 +192,8 @@ async def test_telegram_faults_and_two_kills_every_message_delivered_once_or_rec
     nurses = [sandbox.user("Nurse A").id, sandbox.user("Nurse B").id]
     db = Database(env["DATABASE_URL"])
     await seed_due_checkins(db, chat, zone)
-    async with db.tx() as repo:
-        by_chat = {p.chat_id: p.id for p in (await repo.session.exec(select(Patient))).all()}
+    async with db.unit_of_work() as uow:
+        by_chat = {p.chat_id: p.id for p in (await uow.orm.exec(select(Patient))).all()}
     await seed_due_pings(db, nurses, [by_chat[c] or 0 for c in chat[:60]])
 
     groups = arm_faults(sandbox, chat, nurses)
@@ -222,10 +222,10 @@ async def test_telegram_faults_and_two_kills_every_message_delivered_once_or_rec
         await bot.wait()
     assert await unfinished(db) == 0
 
-    async with db.tx() as repo:
-        checkins = {r.patient_id: r for r in (await repo.session.exec(select(CheckIn))).all()}
-        pings = (await repo.session.exec(select(Ping))).all()
-        notices = {e.patient_id for e in (await repo.session.exec(select(Escalation))).all()
+    async with db.unit_of_work() as uow:
+        checkins = {r.patient_id: r for r in (await uow.orm.exec(select(CheckIn))).all()}
+        pings = (await uow.orm.exec(select(Ping))).all()
+        notices = {e.patient_id for e in (await uow.orm.exec(select(Escalation))).all()
                    if e.kind == "notice"}
     await db.dispose()
     row = {c: checkins[by_chat[c] or 0] for c in chat}

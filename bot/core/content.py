@@ -1,7 +1,8 @@
 """The clinic's content as typed data: care plan, tips, symptoms, red flags, rules, wording.
 
-Files in `content/<language>/` are parsed into these models by `bot.content`; this module only
-defines their shape and the cross-checks between files, so the core stays free of I/O.
+Files in `content/<language>/` are parsed into these models by `bot.adapters.content_files`;
+this module only defines their shape and the cross-checks between files, so the core stays
+free of I/O.
 """
 
 from __future__ import annotations

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Update
-from telegram.error import BadRequest
 
 from bot.core import callbacks as cb
 from bot.handlers.clinician import show_timeline
-from bot.handlers.context import Context, keyboard_markup, private_chat_id, send, services
+from bot.handlers.context import Context, private_chat_id, send, services
 from bot.handlers.guard import authorize, press_role
 from bot.services.ports import PressResult
 
@@ -21,14 +20,9 @@ async def _answer(
 ) -> None:
     """The toast, the edited message, then any new messages."""
     await query.answer(result.toast, show_alert=result.alert)
-    if result.edit is not None and query.message is not None:
-        try:
-            await query.edit_message_text(
-                result.edit.text, reply_markup=keyboard_markup(result.edit.keyboard)
-            )
-        except BadRequest as exc:  # a double tap can ask for the same text twice
-            if "not modified" not in exc.message.lower():
-                raise
+    if result.edit is not None and query.message is not None and chat_id is not None:
+        # An unchanged screen (a double tap) is not an error: the messenger says so.
+        await services(context).outbound.edit(chat_id, query.message.message_id, result.edit)
     if chat_id is not None:
         for reply in result.replies:
             await send(context, chat_id, reply)
@@ -43,7 +37,7 @@ async def on_button(update: Update, context: Context) -> None:
     chat_id = private_chat_id(update)
     message = query.message
     press = cb.parse(query.data)
-    stale = PressResult(toast=svc.deps.content.messages["stale_button"])
+    stale = PressResult(toast=svc.outbound.message("stale_button").text)
     who = (
         await authorize(context, chat_id, press_role(press))
         if chat_id is not None and press is not None
@@ -52,7 +46,7 @@ async def on_button(update: Update, context: Context) -> None:
     if chat_id is None or message is None or press is None:
         result = stale
     elif who is None:
-        result = PressResult(toast=svc.deps.content.messages["not_clinician"])
+        result = PressResult(toast=svc.outbound.message("not_clinician").text)
     elif isinstance(press, cb.Consent):
         result = await svc.enrolment.consent(chat_id, press)
     elif isinstance(press, cb.CheckinPress):

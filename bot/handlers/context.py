@@ -7,10 +7,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CallbackContext, ExtBot
 
-from bot.core.callbacks import Keyboard
 from bot.services.facade import BotData, Services
 from bot.services.ports import Reply
-from bot.telegram_io import markup
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 
@@ -27,10 +25,5 @@ def private_chat_id(update: Update) -> int | None:
 
 
 async def send(context: Context, chat_id: int, reply: Reply) -> None:
-    """Send a service's reply as a plain-text message."""
-    await context.bot.send_message(chat_id, reply.text, reply_markup=markup(reply.keyboard))
-
-
-def keyboard_markup(keyboard: Keyboard | None) -> Any:
-    """Buttons as Telegram markup."""
-    return markup(keyboard)
+    """Send a use case's reply (through the one outbound path)."""
+    await context.bot_data.services.outbound.reply(chat_id, reply)

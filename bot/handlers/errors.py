@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
 
 from bot.handlers.context import Context, private_chat_id, services
+from bot.services.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,7 @@ async def on_error(update: object, context: Context) -> None:
     )
     if not isinstance(update, Update) or (chat_id := private_chat_id(update)) is None:
         return
-    content = services(context).deps.content
-    text = content.messages.format(
-        "internal_error", emergency_number=content.clinic.emergency_number
-    )
     try:
-        await context.bot.send_message(chat_id, text)
-    except TelegramError:
+        await services(context).outbound.say(chat_id, "internal_error")
+    except DeliveryError:
         log.warning("could not send the apology for update %s", update_id)

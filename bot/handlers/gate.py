@@ -17,8 +17,8 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.flood import FloodLimit
-from bot.core.model import Level
 from bot.handlers.context import Context, services
+from bot.services.ports import DeliveryError, Reply
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +72,17 @@ class Gate:
         words = (message.text or message.caption or "") if message is not None else ""
         if not words.strip():
             return False
-        reading = services(context).checkins.triager.read(words[:4096], day=1)
-        return reading.assessment.level is Level.EMERGENCY
+        return services(context).checkins.is_red_flag(words)
 
     async def _refuse(self, update: Update, context: Context) -> None:
-        content = services(context).deps.content
-        text = content.messages.format(
-            "slow_down", emergency_number=content.clinic.emergency_number
-        )
+        outbound = services(context).outbound
+        text = outbound.message("slow_down").text
         user = update.effective_user
         assert user is not None
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(text)
             elif self.limit.first_refusal(user.id):
-                await context.bot.send_message(user.id, text)
-        except TelegramError as exc:
+                await outbound.reply(user.id, Reply(text))
+        except (TelegramError, DeliveryError) as exc:
             log.warning("could not tell user %s to slow down: %s", user.id, type(exc).__name__)

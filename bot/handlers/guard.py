@@ -13,9 +13,8 @@ from typing import Any
 from telegram import Update
 
 from bot.core import callbacks as cb
-from bot.handlers.context import Context, private_chat_id, send, services
+from bot.handlers.context import Context, private_chat_id, services
 from bot.services.access import Principal, Role
-from bot.services.ports import Reply
 
 Guarded = Callable[[Update, Context, Principal], Awaitable[None]]
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -41,9 +40,7 @@ def allow(role: Role, handler: Guarded) -> Callback:
             return
         who = await authorize(context, chat_id, role)
         if who is None:
-            await send(context, chat_id, Reply(services(context).deps.content.messages[
-                "not_clinician"
-            ]))
+            await services(context).outbound.say(chat_id, "not_clinician")
             return
         await handler(update, context, who)
 

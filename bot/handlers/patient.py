@@ -100,15 +100,12 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
 
 async def unsupported(_update: Update, context: Context, who: Principal) -> None:
     """Stickers, voice, locations...: say what the bot can read."""
-    chat_id = who.chat_id
-    await send(context, chat_id, Reply(services(context).deps.content.messages["unsupported"]))
+    await services(context).outbound.say(who.chat_id, "unsupported")
 
 
 async def unknown_command(_update: Update, context: Context, who: Principal) -> None:
     """A command the bot does not know."""
-    chat_id = who.chat_id
-    m = services(context).deps.content.messages
-    await send(context, chat_id, Reply(m["unknown_command"]))
+    await services(context).outbound.say(who.chat_id, "unknown_command")
 
 
 async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
@@ -141,11 +138,10 @@ async def mydata(_update: Update, context: Context, who: Principal) -> None:
     if export is None:
         await _reply_or_greet(context, who.chat_id, None)
         return
-    await send(context, who.chat_id, export.summary)
-    m = services(context).deps.content.messages
-    await context.bot.send_document(
-        who.chat_id, export.document, filename=export.filename, caption=m["mydata_caption"]
-    )
+    outbound = services(context).outbound
+    await outbound.reply(who.chat_id, export.summary)
+    caption = outbound.message("mydata_caption").text
+    await outbound.document(who.chat_id, export.document, export.filename, caption)
 
 
 async def forget(_update: Update, context: Context, who: Principal) -> None:

@@ -48,8 +48,8 @@ class Access:
 
     async def principal(self, chat_id: int) -> Principal:
         """The role of whoever uses this chat (only active clinicians count as clinicians)."""
-        async with self.d.db.tx() as repo:
-            clinician = await repo.clinician_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
         if clinician is not None and clinician.active and clinician.id is not None:
             role = Role.ADMIN if clinician.is_admin else Role.CLINICIAN
             return Principal(chat_id, role, clinician.id)

@@ -26,6 +26,7 @@ from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, Page, PressResult, Reply
+from bot.services.repositories import UnitOfWork
 from bot.store.models import (
     Answer,
     CheckIn,
@@ -35,7 +36,6 @@ from bot.store.models import (
     Status,
     TreatmentSession,
 )
-from bot.store.repo import Repo
 
 OPENING = Draft()  # nothing tapped yet
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
@@ -51,6 +51,9 @@ class Recorded:
     pages: tuple[Page, ...] = ()  # the escalation's first pings, claimed: send them now
 
 
+MAX_TRIAGE_CHARS = 4096  # Telegram's longest message
+
+
 class Checkins:
     """Everything a patient tells the bot ends here, is stored and evaluated."""
 
@@ -59,6 +62,11 @@ class Checkins:
         self.escalations = escalations
         self.triager = Triager(deps.content)
         self._openings: dict[tuple[str, str], tuple[str, cb.Keyboard]] = {}
+
+    def is_red_flag(self, words: str) -> bool:
+        """Whether a message reads as an emergency (the flood gate lets those through)."""
+        reading = self.triager.read(words[:MAX_TRIAGE_CHARS], day=1)
+        return reading.assessment.level is Level.EMERGENCY
 
     # --- rendering
     def intro(self, checkin: CheckIn | Claimed) -> str:
@@ -90,9 +98,9 @@ class Checkins:
     async def press(self, chat_id: int, message_id: int, press: cb.CheckinPress) -> PressResult:
         m = self.d.content.messages
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
-            checkin = await repo.checkin(press.checkin_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
+            checkin = await uow.checkins.get(press.checkin_id)
             if (
                 patient is None
                 or checkin is None
@@ -102,7 +110,7 @@ class Checkins:
                 return PressResult(toast=m["stale_button"])
             if checkin.answered_at is not None:
                 return PressResult(toast=m["already_answered"])
-            previous = await repo.previous_observations(checkin.patient_id)
+            previous = await uow.patients.previous_observations(checkin.patient_id)
             before = (
                 {str(o["symptom"]) for o in previous if o.get("present", True)}
                 if previous is not None
@@ -115,12 +123,12 @@ class Checkins:
             if isinstance(outcome, flow.Invalid):
                 return PressResult(toast=m["stale_button"])
             if isinstance(outcome, flow.Show):
-                await repo.save_draft(press.checkin_id, outcome.draft.to_json())
+                await uow.checkins.save_draft(press.checkin_id, outcome.draft.to_json())
                 return PressResult(edit=self.screen(checkin, outcome.draft))
-            if not await repo.mark_answered(press.checkin_id, now):
+            if not await uow.checkins.mark_answered(press.checkin_id, now):
                 return PressResult(toast=m["already_answered"])
             recorded = await self._record(
-                repo, patient, outcome.report, source="buttons", checkin_id=checkin.id
+                uow, patient, outcome.report, source="buttons", checkin_id=checkin.id
             )
         summary = (
             m["all_good"]
@@ -136,15 +144,15 @@ class Checkins:
     async def start_report(self, chat_id: int) -> Reply | None:
         """Open a check-in on the patient's request (/report); None if not a patient."""
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
-            sessions = await repo.sessions_of(patient.id)
+            sessions = await uow.patients.sessions_of(patient.id)
             session = current_session(sessions, now)
             if session is None or session.id is None:
                 return None
-            checkin = await repo.add(
+            checkin = await uow.add(
                 CheckIn(
                     patient_id=patient.id,
                     session_id=session.id,
@@ -159,9 +167,9 @@ class Checkins:
             )
         reply = self.screen(checkin, Draft())
         message_id = await self.d.messenger.send(chat_id, reply.text, reply.keyboard)
-        async with self.d.db.tx() as repo:
+        async with self.d.store.unit_of_work() as uow:
             checkin.message_id = message_id
-            repo.session.add(checkin)
+            uow.save(checkin)
         return reply
 
     # --- free text and photos
@@ -176,8 +184,8 @@ class Checkins:
         text = plain(text)[:TEXT_LIMIT]
         m = self.d.content.messages
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            found = await repo.reply_context(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            found = await uow.patients.reply_context(chat_id)
             if found is None or found[0].id is None:
                 return None
             patient, sessions, raw = found
@@ -193,7 +201,7 @@ class Checkins:
                     else None
                 )
                 recorded = await self._record(
-                    repo, patient, reading.report, reading.assessment, source="text", text=text,
+                    uow, patient, reading.report, reading.assessment, source="text", text=text,
                     photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
                 )
                 replies = [Reply(patient_reply(self.d.content, reading.assessment))]
@@ -205,7 +213,7 @@ class Checkins:
                     pages=recorded.pages,
                     emergency=reading.assessment.level is Level.EMERGENCY,
                 )
-            await self._store_note(repo, patient, day, text, photo_file_id)
+            await self._store_note(uow, patient, day, text, photo_file_id)
         off_topic = reading.off_topic if reading is not None else None
         if off_topic == "admin":
             phone = self.d.content.clinic.clinic_phone
@@ -232,9 +240,9 @@ class Checkins:
     async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:
         """The patient says whether a symptom they wrote about is better, same or worse."""
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
-            answer = await repo.answer(press.answer_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
+            answer = await uow.patients.answer(press.answer_id)
             if (
                 patient is None
                 or patient.id is None
@@ -244,7 +252,7 @@ class Checkins:
             ):
                 return PressResult(toast=m["stale_button"])
             symptom, trend = answer.pending_trend, TRENDS[press.code]
-            if not await repo.close_clarification(press.answer_id):
+            if not await uow.patients.close_clarification(press.answer_id):
                 return PressResult(toast=m["already_answered"])
             observations = tuple(
                 Observation(
@@ -256,30 +264,30 @@ class Checkins:
                 for o in (Observation.from_json(raw) for raw in answer.observations)
             )
             report = Report(observations)
-            previous = await self._previous(repo, patient.id, before=answer.id)
+            previous = await self._previous(uow, patient.id, before=answer.id)
             assessment = evaluate(
                 report, day=answer.day, previous=previous, content=self.d.content
             )
             pages: tuple[Page, ...] = ()
             if assessment.level > Level.parse(answer.level):
                 recorded = await self._record(
-                    repo, patient, report, assessment, source="text", text=answer.text,
+                    uow, patient, report, assessment, source="text", text=answer.text,
                     photo_file_id=answer.photo_file_id,
                 )
                 pages = recorded.pages
             else:
                 answer.observations = [o.to_json() for o in observations]
-                repo.session.add(answer)
+                uow.save(answer)
         label = self.d.content.symptoms[symptom].label
         edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
         reply = Reply(patient_reply(self.d.content, assessment))
         return PressResult(edit=edit, replies=(reply,), pages=pages)
 
     async def _store_note(
-        self, repo: Repo, patient: Patient, day: int, text: str, photo_file_id: str | None
+        self, uow: UnitOfWork, patient: Patient, day: int, text: str, photo_file_id: str | None
     ) -> None:
         assert patient.id is not None
-        await repo.insert_rows(Answer, [{
+        await uow.insert_rows(Answer, [{
             "patient_id": patient.id,
             "day": day,
             "created_at": self.d.clock.now(),
@@ -289,15 +297,15 @@ class Checkins:
         }])
 
     async def _previous(
-        self, repo: Repo, patient_id: int, *, before: int | None = None
+        self, uow: UnitOfWork, patient_id: int, *, before: int | None = None
     ) -> list[Observation] | None:
-        raw = await repo.previous_observations(patient_id, before=before)
+        raw = await uow.patients.previous_observations(patient_id, before=before)
         return [Observation.from_json(o) for o in raw] if raw is not None else None
 
     # --- evaluation
     async def _record(
         self,
-        repo: Repo,
+        uow: UnitOfWork,
         patient: Patient,
         report: Report,
         assessment: Assessment | None = None,
@@ -313,13 +321,13 @@ class Checkins:
         assert patient.id is not None
         now = self.d.clock.now()
         if sessions is None:
-            sessions = await repo.sessions_of(patient.id)
+            sessions = await uow.patients.sessions_of(patient.id)
         day = day_of(patient, sessions, now)
         if assessment is None:
-            previous = await self._previous(repo, patient.id)
+            previous = await self._previous(uow, patient.id)
             report = with_trends(report, previous)
             assessment = evaluate(report, day=day, previous=previous, content=self.d.content)
-        [answer_id] = await repo.insert_rows(Answer, [{
+        [answer_id] = await uow.insert_rows(Answer, [{
             "patient_id": patient.id,
             "checkin_id": checkin_id,
             "day": day,
@@ -352,7 +360,7 @@ class Checkins:
             assessment.rule_ids
         )
         raised = await self.escalations.create(
-            repo,
+            uow,
             patient=patient,
             level=assessment.level,
             body=ping_text(self.d.content, view),

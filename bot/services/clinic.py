@@ -11,8 +11,8 @@ from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip
 from bot.services.common import Deps, day_of, local_text
 from bot.services.ports import Reply
+from bot.services.repositories import UnitOfWork
 from bot.store.models import AuditEvent, Clinician
-from bot.store.repo import Repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +32,13 @@ class Clinic:
     async def find(self, query: str) -> Found:
         """A patient by id ('12', '#12') or by part of their name."""
         query = query.strip().lstrip("#")
-        async with self.d.db.tx() as repo:
+        async with self.d.store.unit_of_work() as uow:
             if query.isdigit():
-                patient = await repo.patient(int(query))
+                patient = await uow.patients.get(int(query))
                 if patient is not None:
                     return Found(patient.id)
                 return Found(None, Reply(f"No patient #{query}."))
-            matches = await repo.find_patients(query) if query else []
+            matches = await uow.patients.find(query) if query else []
         if len(matches) == 1:
             return Found(matches[0].id)
         if not matches:
@@ -51,12 +51,12 @@ class Clinic:
         """Active patients with their day and last status, worst first."""
         now = self.d.clock.now()
         rows: list[tuple[int, int, str]] = []
-        async with self.d.db.tx() as repo:
-            open_levels = await self._open_levels(repo)
-            for p in await repo.active_patients():
+        async with self.d.store.unit_of_work() as uow:
+            open_levels = await self._open_levels(uow)
+            for p in await uow.patients.active():
                 assert p.id is not None
-                day = day_of(p, await repo.sessions_of(p.id), now)
-                answers = [a for a in await repo.answers_of(p.id) if a.source != "note"]
+                day = day_of(p, await uow.patients.sessions_of(p.id), now)
+                answers = [a for a in await uow.patients.answers_of(p.id) if a.source != "note"]
                 last = answers[-1] if answers else None
                 worst = open_levels.get(p.id, -1)
                 status = (
@@ -73,9 +73,9 @@ class Clinic:
             r[2] for r in rows
         ), 4000))
 
-    async def _open_levels(self, repo: Repo) -> dict[int, int]:
+    async def _open_levels(self, uow: UnitOfWork) -> dict[int, int]:
         levels: dict[int, int] = {}
-        for e in await repo.open_escalations():
+        for e in await uow.escalations.open():
             level = int(Level.parse(e.level))
             levels[e.patient_id] = max(levels.get(e.patient_id, -1), level)
         return levels
@@ -84,10 +84,10 @@ class Clinic:
         """Escalations not yet resolved, oldest first, with their buttons."""
         tz = self.d.clinic_tz
         lines, rows = [], []
-        async with self.d.db.tx() as repo:
-            for e in (await repo.open_escalations())[:30]:
+        async with self.d.store.unit_of_work() as uow:
+            for e in (await uow.escalations.open())[:30]:
                 assert e.id is not None
-                patient = await repo.patient(e.patient_id)
+                patient = await uow.patients.get(e.patient_id)
                 name = patient.name if patient else "?"
                 state = "acknowledged" if e.acked_at else "NOT acknowledged"
                 lines.append(
@@ -105,16 +105,16 @@ class Clinic:
 
     # --- admins
     async def clinicians(self) -> str:
-        async with self.d.db.tx() as repo:
-            everyone = await repo.clinicians()
+        async with self.d.store.unit_of_work() as uow:
+            everyone = await uow.clinicians.all()
         if not everyone:
             return "No clinicians yet: invite one with `aftercare clinician invite --name NAME`."
         return "\n".join(describe_clinician(c) for c in everyone)
 
     async def set_rota(self, ids: list[int], *, actor: str = "cli") -> str:
         """The on-call order: these clinicians first to last; everyone else off the rota."""
-        async with self.d.db.tx() as repo:
-            everyone = {c.id: c for c in await repo.clinicians()}
+        async with self.d.store.unit_of_work() as uow:
+            everyone = {c.id: c for c in await uow.clinicians.all()}
             unknown = [i for i in ids if i not in everyone]
             if unknown:
                 return f"Unknown clinician id(s): {', '.join(map(str, unknown))}. Nothing changed."
@@ -123,22 +123,22 @@ class Clinic:
                 return f"Inactive clinician(s): {', '.join(map(str, inactive))}. Nothing changed."
             for c in everyone.values():
                 c.rota_position = ids.index(c.id) if c.id in ids else None
-                repo.session.add(c)
-            await repo.audit(self.d.clock.now(), actor, "set_rota",
+                uow.save(c)
+            await uow.records.audit(self.d.clock.now(), actor, "set_rota",
                              detail=" ".join(f"#{i}" for i in ids))
         return "On-call rota: " + " → ".join(everyone[i].name for i in ids) if ids else (
             "The rota is empty: urgent pages go to every active clinician."
         )
 
     async def deactivate(self, clinician_id: int, *, actor: str = "cli") -> str:
-        async with self.d.db.tx() as repo:
-            clinician = await repo.clinician(clinician_id)
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.get(clinician_id)
             if clinician is None:
                 return f"No clinician #{clinician_id}."
             clinician.active = False
             clinician.rota_position = None
-            repo.session.add(clinician)
-            await repo.audit(self.d.clock.now(), actor, "deactivate",
+            uow.save(clinician)
+            await uow.records.audit(self.d.clock.now(), actor, "deactivate",
                              detail=f"clinician #{clinician_id}")
         return f"{clinician.name} (#{clinician_id}) is deactivated: no more pages, no access."
 
@@ -147,8 +147,8 @@ class Clinic:
         self, *, since: datetime | None = None, patient_id: int | None = None, limit: int = 10_000
     ) -> list[AuditEvent]:
         """The audit log, oldest first."""
-        async with self.d.db.tx() as repo:
-            return await repo.audit_events(since=since, patient_id=patient_id, limit=limit)
+        async with self.d.store.unit_of_work() as uow:
+            return await uow.records.audit_events(since=since, patient_id=patient_id, limit=limit)
 
 
 def describe_clinician(c: Clinician) -> str:

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from bot.core import schedule
 from bot.core.clock import Clock
 from bot.core.content import Content
+from bot.core.delivery import DeliveryPolicy
 from bot.core.ladder import ClinicHours
 from bot.services.ports import Charts, Messenger
-from bot.store.db import Database
+from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
 from bot.store.models import Patient, Recipient, TreatmentSession
 
@@ -23,7 +24,7 @@ WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 class Deps:
     """The composition root builds one of these; services take it and nothing global."""
 
-    db: Database
+    store: UnitsOfWork
     content: Content
     clock: Clock
     messenger: Messenger
@@ -42,6 +43,11 @@ class Deps:
     photo_store: PhotoStore | None = None
     max_photo_bytes: int = 10 * 1024 * 1024
     send_concurrency: int = 16
+
+    @property
+    def policy(self) -> DeliveryPolicy:
+        """What each Telegram outcome means (with this clinic's retry settings)."""
+        return DeliveryPolicy(self.retry_base, self.max_attempts)
 
 
 def hash_token(token: str) -> str:

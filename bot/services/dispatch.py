@@ -1,14 +1,7 @@
 """The dispatcher: claim due check-ins, decide send/defer/skip, send, record each outcome.
 
-Check-in delivery policy (per Telegram outcome):
-- sent: recorded with its message id.
-- 429: back to pending at `retry_after`, not counted as an attempt.
-- 5xx / network: retried with exponential backoff, then failed and the clinic told.
-- timed out (PTB's timeout, or a 504 from a front such as a local Bot API server): recorded
-  as sent with the reason, not resent: a check-in that may have arrived is not worth a
-  duplicate (pings, which are safety-critical, are resent instead).
-- 403 (blocked): the patient is marked unreachable, their schedule stops, the clinic is told.
-- 400 chat not found / other 400: failed at once, the clinic is told.
+What each Telegram outcome means for a check-in is the delivery policy's
+(`bot.core.delivery`); this module carries its decisions out.
 """
 
 from __future__ import annotations
@@ -16,25 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
+from bot.core.delivery import Decision, Delivered, Kind, Retry, Unreachable
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, zone
 from bot.services.escalation import Escalations
-from bot.services.ports import (
-    DeliveryError,
-    MaybeDelivered,
-    RateLimited,
-    RecipientBlocked,
-    RecipientGone,
-    Rejected,
-)
+from bot.services.ports import DeliveryError, outcome_of
+from bot.services.repositories import UnitOfWork, UnitsOfWork
 from bot.services.silence import Silence
-from bot.store.db import Database
 from bot.store.models import CheckIn, Claimed, PatientStatus, Recipient, Status
-from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +58,8 @@ class Dispatcher:
 
     async def for_chat(self, chat_id: int) -> TickReport:
         """Send what is due for one patient now (after consent or resuming)."""
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
             return TickReport()
         return await self._pass(patient.id)
@@ -90,14 +76,14 @@ class Dispatcher:
                 log.exception("pages failed this tick; check-ins go on")
         now = self.d.clock.now()
         patients: dict[int, Recipient] = {}
-        async with self.d.db.tx() as repo:
-            claimed = await repo.claim_checkins(
+        async with self.d.store.unit_of_work() as uow:
+            claimed = await uow.queue.claim_checkins(
                 now, limit=self.d.claim_batch, lease=self.d.claim_lease, patient_id=patient_id
             )
             if claimed:  # what the decisions need, for the whole batch in one query
-                patients = await repo.recipients({r.patient_id for r, _ in claimed})
+                patients = await uow.queue.recipients({r.patient_id for r, _ in claimed})
         report.claimed = len(claimed)
-        recorder = _Recorder(self.d.db, flush_at=self.d.send_concurrency)
+        recorder = _Recorder(self.d.store, flush_at=self.d.send_concurrency)
         to_send: list[tuple[Claimed, Recipient]] = []
         for row, next_date in claimed:
             patient = patients.get(row.patient_id)
@@ -168,81 +154,80 @@ class Dispatcher:
             message_id = await self.d.messenger.send(
                 patient.chat_id, screen.text, screen.keyboard, routine=True
             )
-        except RateLimited as exc:
-            # Telegram's pacing is not the message's fault: this try does not count.
-            report.deferred += 1
-            return _pending(now, exc.retry_after, str(exc)) | {"attempts": row.attempts - 1}
-        except MaybeDelivered:
+        except DeliveryError as exc:
+            decision = self.d.policy.decide(
+                Kind.CHECKIN, outcome_of(exc), attempts=row.attempts, now=now,
+                retry_after=getattr(exc, "retry_after", 0.0), error=str(exc),
+            )
+            return await self._carry_out(row, decision, report)
+        report.sent += 1
+        return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
+
+    async def _carry_out(
+        self, row: Claimed, decision: Decision, report: TickReport
+    ) -> dict[str, object] | None:
+        """A failed try's decision, as the outcome to record (None: recorded already)."""
+        assert row.id is not None and row.claimed_at is not None
+        now = self.d.clock.now()
+        if isinstance(decision, Delivered):
             report.sent += 1
-            return {"status": Status.SENT, "sent_at": now,
-                    "reason": "timed out: may not have been delivered; not resent"}
-        except RecipientBlocked:
-            async with self.d.db.tx() as repo:
-                await repo.finish(
+            return {"status": Status.SENT, "sent_at": now, "reason": decision.note}
+        if isinstance(decision, Retry):
+            report.deferred += 1
+            outcome = {"status": Status.PENDING, "due_at": decision.at, "reason": decision.reason}
+            return outcome if decision.counted else outcome | {"attempts": row.attempts - 1}
+        if isinstance(decision, Unreachable):
+            async with self.d.store.unit_of_work() as uow:
+                await uow.queue.finish(
                     CheckIn, row.id, row.claimed_at, status=Status.CANCELLED, reason=UNREACHABLE
                 )
-                escalation_id = await self.mark_unreachable(repo, row.patient_id)
+                escalation_id = await self.mark_unreachable(uow, row.patient_id)
             if escalation_id is not None:
                 report.escalations.append(escalation_id)
             report.failed += 1
             return None
-        except (RecipientGone, Rejected, DeliveryError) as exc:
-            gave_up = not isinstance(exc, RecipientGone | Rejected) and (
-                row.attempts < self.d.max_attempts
-            )
-            if gave_up:  # network or server trouble: try again later
-                report.deferred += 1
-                delay = self.d.retry_base.total_seconds() * 2 ** (row.attempts - 1)
-                return _pending(now, delay, f"retrying: {exc}")
-            reason = (
-                f"not delivered: {exc}"
-                if isinstance(exc, RecipientGone | Rejected)
-                else f"gave up after retries: {exc}"
-            )
-            await self._failed(row, reason, report)
-            return None
-        report.sent += 1
-        return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
+        await self._failed(row, decision.reason, report)
+        return None
 
     async def _failed(self, row: Claimed, reason: str, report: TickReport) -> None:
         """Record a check-in that will not be delivered, and tell the clinic."""
         assert row.id is not None and row.claimed_at is not None
-        async with self.d.db.tx() as repo:
-            recorded = await repo.finish(
+        async with self.d.store.unit_of_work() as uow:
+            recorded = await uow.queue.finish(
                 CheckIn, row.id, row.claimed_at, status=Status.FAILED, reason=reason
             )
-            patient = await repo.patient(row.patient_id) if recorded else None
+            patient = await uow.patients.get(row.patient_id) if recorded else None
             if patient is not None:
                 report.escalations.append(await self.escalations.notice(
-                    repo, patient, "notice_failed", reason=reason
+                    uow, patient, "notice_failed", reason=reason
                 ))
         report.failed += 1
         log.warning("check-in %s failed: %s", row.id, reason)
 
     async def blocked(self, chat_id: int) -> int | None:
         """Telegram says this chat blocked the bot; returns the clinic notice's escalation."""
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
-            return await self.mark_unreachable(repo, patient.id)
+            return await self.mark_unreachable(uow, patient.id)
 
-    async def mark_unreachable(self, repo: Repo, patient_id: int) -> int | None:
+    async def mark_unreachable(self, uow: UnitOfWork, patient_id: int) -> int | None:
         """A patient blocked the bot: stop their schedule and tell the clinic (once)."""
-        patient = await repo.patient(patient_id)
+        patient = await uow.patients.get(patient_id)
         if patient is None or patient.id is None or patient.status == PatientStatus.UNREACHABLE:
             return None
         patient.status = PatientStatus.UNREACHABLE
         patient.stopped_at = self.d.clock.now()
-        repo.session.add(patient)
-        await repo.cancel_pending(patient.id, UNREACHABLE)
-        return await self.escalations.notice(repo, patient, "notice_unreachable")
+        uow.save(patient)
+        await uow.checkins.cancel_pending(patient.id, UNREACHABLE)
+        return await self.escalations.notice(uow, patient, "notice_unreachable")
 
 
 class _Recorder:
     """Buffers outcomes of claimed check-ins and writes them in one statement per batch."""
 
-    def __init__(self, db: Database, *, flush_at: int) -> None:
+    def __init__(self, db: UnitsOfWork, *, flush_at: int) -> None:
         self.db = db
         self.flush_at = flush_at
         self.buffer: list[tuple[int, datetime, dict[str, object]]] = []
@@ -262,7 +247,3 @@ class _Recorder:
                 batch, self.buffer = self.buffer, []
                 async with self.db.claims() as claims:
                     await claims.finish_many(CheckIn, batch)
-
-
-def _pending(now: datetime, delay: float, reason: str) -> dict[str, object]:
-    return {"status": Status.PENDING, "due_at": now + timedelta(seconds=delay), "reason": reason}

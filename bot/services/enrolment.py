@@ -13,6 +13,7 @@ from bot.core import schedule
 from bot.core.texts import join, plain, tips_block, yes_no
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
+from bot.services.repositories import UnitOfWork
 from bot.store.models import (
     CheckIn,
     Clinician,
@@ -21,7 +22,6 @@ from bot.store.models import (
     PatientStatus,
     TreatmentSession,
 )
-from bot.store.repo import Repo
 
 TOKEN_BYTES = 24  # 192 random bits; token_urlsafe gives 32 characters of [A-Za-z0-9_-]
 TOKEN_FAILURES_PER_HOUR = 5  # per chat, across workers (rate_window)
@@ -68,27 +68,27 @@ class Enrolment:
         tz_name = timezone or self.d.clinic_tz.key
         ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient(patient_id) if patient_id is not None else None
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.get(patient_id) if patient_id is not None else None
             if patient_id is not None and (patient is None or patient.erased_at is not None):
                 raise LookupError(f"no patient #{patient_id} (or their data was erased)")
             if patient is None:
-                patient = await repo.add(
+                patient = await uow.add(
                     Patient(
                         name=plain(name).strip(), phone=plain(phone) if phone else None,
                         timezone=tz_name, created_at=now,
                     )
                 )
             assert patient.id is not None
-            session = await repo.add(
+            session = await uow.add(
                 TreatmentSession(
                     patient_id=patient.id, session_at=session_at, areas=plain(areas),
                     created_at=now,
                 )
             )
             assert session.id is not None
-            token = await self._mint(repo, now, kind="patient", session_id=session.id)
-            await repo.audit(now, actor, "enrol", patient_id=patient.id,
+            token = await self._mint(uow, now, kind="patient", session_id=session.id)
+            await uow.records.audit(now, actor, "enrol", patient_id=patient.id,
                              detail=f"session #{session.id}")
         return Invitation(token, patient_id=patient.id, session_id=session.id)
 
@@ -96,17 +96,17 @@ class Enrolment:
         self, *, name: str, admin: bool = False, actor: str = "cli"
     ) -> Invitation:
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            clinician = await repo.add(Clinician(name=name, created_at=now, is_admin=admin))
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.add(Clinician(name=name, created_at=now, is_admin=admin))
             assert clinician.id is not None
-            token = await self._mint(repo, now, kind="clinician", clinician_id=clinician.id)
-            await repo.audit(now, actor, "invite_clinician",
+            token = await self._mint(uow, now, kind="clinician", clinician_id=clinician.id)
+            await uow.records.audit(now, actor, "invite_clinician",
                              detail=f"clinician #{clinician.id}{' (admin)' if admin else ''}")
         return Invitation(token, clinician_id=clinician.id)
 
     async def _mint(
         self,
-        repo: Repo,
+        uow: UnitOfWork,
         now: datetime,
         *,
         kind: str,
@@ -115,7 +115,7 @@ class Enrolment:
     ) -> str:
         """A new single-use token for a session or a clinician; only its hash is stored."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        await repo.add(
+        await uow.add(
             Invite(
                 token_hash=hash_token(token),
                 kind=kind,
@@ -136,11 +136,11 @@ class Enrolment:
         m, clinic = self.d.content.messages, self.d.content.clinic.name
         now = self.d.clock.now()
         window, key = int(now.timestamp()) // HOUR, f"token:{chat_id}"
-        async with self.d.db.tx() as repo:
-            if await repo.attempts(key, window) >= TOKEN_FAILURES_PER_HOUR:
+        async with self.d.store.unit_of_work() as uow:
+            if await uow.records.attempts(key, window) >= TOKEN_FAILURES_PER_HOUR:
                 log.warning("chat %s: too many invalid link tokens this hour", chat_id)
                 return Reply(m.format("too_many_tokens", clinic=clinic))
-            invite = await repo.invite_by_hash(hash_token(token)) if token else None
+            invite = await uow.patients.invite_by_hash(hash_token(token)) if token else None
             failure = (
                 "token_invalid" if invite is None
                 else "token_used" if invite.used_at is not None
@@ -148,20 +148,20 @@ class Enrolment:
                 else None
             )
             if failure is not None or invite is None:
-                await repo.count_attempt(key, window)
-                await repo.prune_rate_windows(window - 24)
+                await uow.records.count_attempt(key, window)
+                await uow.records.prune_rate_windows(window - 24)
                 return Reply(m.format(failure or "token_invalid", clinic=clinic))
             assert invite.id is not None
             if invite.kind == "clinician":
-                return await self._register_clinician(repo, invite, chat_id, now)
-            owner = await self._invited_patient(repo, invite)
+                return await self._register_clinician(uow, invite, chat_id, now)
+            owner = await self._invited_patient(uow, invite)
             if owner is not None and owner.chat_id not in (None, chat_id):
                 # A later session's link reaching someone else must not hand them the record.
                 log.warning("invite %s opened from a chat other than its patient's", invite.id)
                 return Reply(m.format("token_other_chat", clinic=clinic))
             invite.opened_by_chat = chat_id
-            repo.session.add(invite)
-            name = await self._patient_name(repo, invite)
+            uow.save(invite)
+            name = await self._patient_name(uow, invite)
         return Reply(self.consent_text(name), self._consent_keyboard(invite.id))
 
     def consent_text(self, name: str) -> str:
@@ -172,42 +172,42 @@ class Enrolment:
     def _consent_keyboard(self, invite_id: int) -> cb.Keyboard:
         return yes_no(self.d.content, "consent", lambda yes: cb.consent(invite_id, yes=yes))
 
-    async def _invited_patient(self, repo: Repo, invite: Invite) -> Patient | None:
-        session = await repo.session_(invite.session_id or 0)
-        return await repo.patient(session.patient_id) if session else None
+    async def _invited_patient(self, uow: UnitOfWork, invite: Invite) -> Patient | None:
+        session = await uow.patients.treatment_session(invite.session_id or 0)
+        return await uow.patients.get(session.patient_id) if session else None
 
-    async def _patient_name(self, repo: Repo, invite: Invite) -> str:
-        patient = await self._invited_patient(repo, invite)
+    async def _patient_name(self, uow: UnitOfWork, invite: Invite) -> str:
+        patient = await self._invited_patient(uow, invite)
         return patient.name.split()[0] if patient and patient.name else ""
 
     async def _register_clinician(
-        self, repo: Repo, invite: Invite, chat_id: int, now: datetime
+        self, uow: UnitOfWork, invite: Invite, chat_id: int, now: datetime
     ) -> Reply:
         m, clinic = self.d.content.messages, self.d.content.clinic.name
-        clinician = await repo.clinician(invite.clinician_id or 0)
+        clinician = await uow.clinicians.get(invite.clinician_id or 0)
         assert invite.id is not None
-        if clinician is None or not await repo.use_invite(invite.id, now):
+        if clinician is None or not await uow.patients.use_invite(invite.id, now):
             return Reply(m.format("token_invalid", clinic=clinic))
-        if await repo.patient_by_chat(chat_id) is not None:
+        if await uow.patients.by_chat(chat_id) is not None:
             # One chat is one role: a patient's chat must never receive other patients' data.
             return Reply(m.format("token_invalid", clinic=clinic))
-        previous = await repo.clinician_by_chat(chat_id)
+        previous = await uow.clinicians.by_chat(chat_id)
         if previous is not None and previous.id != clinician.id:
             previous.chat_id = None
-            repo.session.add(previous)
-            await repo.session.flush()
+            uow.save(previous)
+            await uow.flush()
         clinician.chat_id = chat_id
         clinician.registered_at = now
         clinician.active = True
-        repo.session.add(clinician)
+        uow.save(clinician)
         return Reply(m.format("clinician_registered", name=clinician.name, clinic=clinic))
 
     async def consent(self, chat_id: int, press: cb.Consent) -> PressResult:
         """A tap on Yes or No under the consent message."""
         m, clinic = self.d.content.messages, self.d.content.clinic.name
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            invite = await repo.invite(press.token_id)
+        async with self.d.store.unit_of_work() as uow:
+            invite = await uow.patients.invite(press.token_id)
             if invite is None or invite.kind != "patient" or invite.opened_by_chat != chat_id:
                 return PressResult(toast=m["stale_button"])
             if invite.used_at is not None:
@@ -217,12 +217,12 @@ class Enrolment:
             if not press.yes:
                 # The link stays valid: the patient may change their mind and open it again.
                 return PressResult(edit=Reply(m.format("consent_declined", clinic=clinic)))
-            if await repo.clinician_by_chat(chat_id) is not None:
+            if await uow.clinicians.by_chat(chat_id) is not None:
                 return PressResult(toast=m.format("token_invalid", clinic=clinic))
-            if not await repo.use_invite(press.token_id, now):
+            if not await uow.patients.use_invite(press.token_id, now):
                 return PressResult(toast=m.format("token_used", clinic=clinic))
-            patient = await self._enrol(repo, invite, chat_id, now)
-            welcome = await self._welcome(repo, patient)
+            patient = await self._enrol(uow, invite, chat_id, now)
+            welcome = await self._welcome(uow, patient)
         consent_record = self.consent_text(patient.name.split()[0] if patient.name else "")
         return PressResult(
             edit=Reply(f"{consent_record}\n\n✔ {m['consent_yes']}"),
@@ -230,20 +230,22 @@ class Enrolment:
             dispatch=True,
         )
 
-    async def _enrol(self, repo: Repo, invite: Invite, chat_id: int, now: datetime) -> Patient:
-        session = await repo.session_(invite.session_id or 0)
+    async def _enrol(
+        self, uow: UnitOfWork, invite: Invite, chat_id: int, now: datetime
+    ) -> Patient:
+        session = await uow.patients.treatment_session(invite.session_id or 0)
         assert session is not None and session.id is not None
-        invited = await repo.patient(session.patient_id)
+        invited = await uow.patients.get(session.patient_id)
         assert invited is not None and invited.id is not None
-        patient = await repo.patient_by_chat(chat_id)
+        patient = await uow.patients.by_chat(chat_id)
         if patient is not None and patient.id != invited.id:
             # The same person enrolled again for a later session under a new record:
             # the chat identifies them, so the session joins their existing course.
             assert patient.id is not None
-            await repo.move_session(session.id, patient.id)
-            if invited.chat_id is None and not await repo.patient_has_history(invited.id):
-                await repo.session.flush()
-                await repo.delete_patient(invited.id)
+            await uow.patients.move_session(session.id, patient.id)
+            if invited.chat_id is None and not await uow.patients.has_history(invited.id):
+                await uow.flush()
+                await uow.patients.delete(invited.id)
             session.patient_id = patient.id
         else:
             patient = invited
@@ -252,13 +254,13 @@ class Enrolment:
         patient.consent_at = now
         patient.consent_text = self.consent_text(patient.name.split()[0] if patient.name else "")
         patient.stopped_at = None
-        repo.session.add(patient)
-        await repo.session.flush()
-        await self.expand(repo, patient, session, now)
+        uow.save(patient)
+        await uow.flush()
+        await self.expand(uow, patient, session, now)
         return patient
 
     async def expand(
-        self, repo: Repo, patient: Patient, session: TreatmentSession, now: datetime
+        self, uow: UnitOfWork, patient: Patient, session: TreatmentSession, now: datetime
     ) -> int:
         """Expand a session's plan into check-in rows, merged with earlier sessions' plans.
 
@@ -269,11 +271,11 @@ class Enrolment:
         tz = zone(patient)
         planned = schedule.expand(self.d.content.plan, session.session_at, tz)
         first_day = planned[0].local_date
-        await repo.cancel_pending(
+        await uow.checkins.cancel_pending(
             patient.id, f"replaced by the plan of session #{session.id}", from_date=first_day
         )
-        existing = await repo.step_ids(session.id)
-        taken = await repo.dated_checkins(patient.id)
+        existing = await uow.checkins.step_ids(session.id)
+        taken = await uow.checkins.dated_checkins(patient.id)
         rows = [
             CheckIn(
                 patient_id=patient.id,
@@ -286,15 +288,15 @@ class Enrolment:
             for p in planned
             if p.step_id not in existing and p.local_date not in taken
         ]
-        await repo.add_all(rows)
+        await uow.add_all(rows)
         session.expanded_at = now
-        repo.session.add(session)
+        uow.save(session)
         return len(rows)
 
-    async def _welcome(self, repo: Repo, patient: Patient) -> Reply:
+    async def _welcome(self, uow: UnitOfWork, patient: Patient) -> Reply:
         assert patient.id is not None
         content = self.d.content
-        pending = await repo.next_pending(patient.id)
+        pending = await uow.checkins.next_pending(patient.id)
         tz = zone(patient)
         nxt = (
             f"the first check-in comes {local_text(pending.due_at, tz)}."

@@ -17,22 +17,13 @@ from typing import Any, TypeVar
 from bot.core import callbacks as cb
 from bot.core import ladder
 from bot.core.callbacks import Button, Keyboard
+from bot.core.delivery import Decision, Delivered, Failed, Kind, Retry
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip, plain
 from bot.services.common import Deps, local_text
-from bot.services.ports import (
-    DeliveryError,
-    MaybeDelivered,
-    Page,
-    PressResult,
-    RateLimited,
-    RecipientBlocked,
-    RecipientGone,
-    Rejected,
-    Reply,
-)
+from bot.services.ports import DeliveryError, Page, PressResult, Reply, outcome_of
+from bot.services.repositories import UnitOfWork
 from bot.store.models import Digest, Escalation, Patient, Ping, Status
-from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +57,7 @@ class Escalations:
     # --- creating and laddering
     async def create(
         self,
-        repo: Repo,
+        uow: UnitOfWork,
         *,
         patient: Patient,
         level: Level,
@@ -86,7 +77,7 @@ class Escalations:
         now = self.d.clock.now()
         timeout = self.timeout(level) if kind == "clinical" else None
         next_step_at = now + timeout if timeout is not None else None
-        [escalation_id] = await repo.insert_rows(Escalation, [{
+        [escalation_id] = await uow.insert_rows(Escalation, [{
             "patient_id": patient.id,
             "answer_id": answer_id,
             "kind": kind,
@@ -101,7 +92,7 @@ class Escalations:
         if timeout is None:
             return Raised(escalation_id)
         pings = await self._page(
-            repo, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim
+            uow, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim
         )
         if not claim:
             return Raised(escalation_id)
@@ -118,7 +109,7 @@ class Escalations:
 
     async def _page(
         self,
-        repo: Repo,
+        uow: UnitOfWork,
         escalation_id: int,
         step: int,
         *,
@@ -132,7 +123,7 @@ class Escalations:
 
         With `claim` they are written claimed by this process, for `send`.
         """
-        active = {c.id: c for c in await repo.on_call()}
+        active = {c.id: c for c in await uow.clinicians.on_call()}
         rota = [
             c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
             if c.rota_position is not None
@@ -140,7 +131,7 @@ class Escalations:
         who = ladder.recipients(step, rota, list(active))
         timeout = self.timeout(level)
         if who is None or timeout is None:
-            await repo.set_next_step(escalation_id, None)
+            await uow.escalations.set_next_step(escalation_id, None)
             log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation_id)
             return []
         if not who:
@@ -161,9 +152,9 @@ class Escalations:
             }
             for clinician_id in who
         ]
-        ids = await repo.insert_rows(Ping, pings)
+        ids = await uow.insert_rows(Ping, pings)
         if next_step_at != now + timeout:
-            await repo.set_next_step(escalation_id, now + timeout)
+            await uow.escalations.set_next_step(escalation_id, now + timeout)
         return [
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
@@ -172,12 +163,12 @@ class Escalations:
     async def advance_ladders(self) -> list[int]:
         """Move every unacknowledged page whose time is up one step; returns their ids."""
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            moved = await repo.claim_ladder_steps(now, limit=self.d.claim_batch)
+        async with self.d.store.unit_of_work() as uow:
+            moved = await uow.escalations.claim_ladder_steps(now, limit=self.d.claim_batch)
             for escalation in moved:
                 assert escalation.id is not None
                 await self._page(
-                    repo, escalation.id, escalation.ladder_step,
+                    uow, escalation.id, escalation.ladder_step,
                     level=Level.parse(escalation.level), next_step_at=escalation.next_step_at,
                     now=now,
                 )
@@ -191,19 +182,19 @@ class Escalations:
         if not self.d.clinic_hours.is_open(now, tz):
             return 0
         today = now.astimezone(tz).date()
-        async with self.d.db.tx() as repo:
-            if await repo.digest_sent_on(today):
+        async with self.d.store.unit_of_work() as uow:
+            if await uow.escalations.digest_sent_on(today):
                 return 0
-            items = await repo.claim_unsummarised(now, limit=500)
+            items = await uow.escalations.claim_unsummarised(now, limit=500)
             if not items:
                 return 0
-            clinicians = await repo.active_clinicians()
+            clinicians = await uow.clinicians.active()
             ids = [e.id for e in items if e.id is not None]
             parts = [
                 ids[i : i + DIGEST_ITEMS_PER_MESSAGE]
                 for i in range(0, len(ids), DIGEST_ITEMS_PER_MESSAGE)
             ]
-            await repo.add_all(
+            await uow.add_all(
                 [
                     Digest(
                         clinic_date=today,
@@ -220,16 +211,16 @@ class Escalations:
             )
         return len(items)
 
-    async def _digest_screen(self, repo: Repo, digest: Digest) -> Reply:
+    async def _digest_screen(self, uow: UnitOfWork, digest: Digest) -> Reply:
         m = self.d.content.messages
-        items = await repo.escalations(digest.escalation_ids)
+        items = await uow.escalations.many(digest.escalation_ids)
         date = digest.clinic_date.strftime("%a %d %b")
         lines = [m.format("digest_header", date=date, count=len(items))]
         rows: list[tuple[Button, ...]] = []
         for n, e in enumerate(items, 1):
             assert e.id is not None
-            state = await self._state_line(repo, e)
-            patient = await repo.patient(e.patient_id)
+            state = await self._state_line(uow, e)
+            patient = await uow.patients.get(e.patient_id)
             name = patient.name if patient else f"patient #{e.patient_id}"
             mark = LEVEL_MARK[Level.parse(e.level)]
             lines.append(f"{n}. {mark} · {name} (#{e.patient_id}) · {e.summary}{state}")
@@ -241,25 +232,25 @@ class Escalations:
         return Reply(clip("\n".join(lines), 4000), tuple(rows) or None)
 
     # --- what a ping says and offers
-    async def _state_line(self, repo: Repo, e: Escalation) -> str:
+    async def _state_line(self, uow: UnitOfWork, e: Escalation) -> str:
         parts = []
         if e.acked_at is not None:
-            who = await repo.clinician(e.acked_by or 0)
+            who = await uow.clinicians.get(e.acked_by or 0)
             parts.append(
                 f"✅ Acknowledged by {who.name if who else '?'} at "
                 f"{local_text(e.acked_at, self.d.clinic_tz)}"
             )
         if e.resolved_at is not None:
-            who = await repo.clinician(e.resolved_by or 0)
+            who = await uow.clinicians.get(e.resolved_by or 0)
             parts.append(
                 f"✔️ Resolved by {who.name if who else '?'} at "
                 f"{local_text(e.resolved_at, self.d.clinic_tz)}: {e.outcome or ''}"
             )
         return "".join(f"\n   {p}" for p in parts)
 
-    async def text(self, repo: Repo, escalation: Escalation) -> str:
+    async def text(self, uow: UnitOfWork, escalation: Escalation) -> str:
         """The ping as it should read now (who acknowledged, who resolved and how)."""
-        state = await self._state_line(repo, escalation)
+        state = await self._state_line(uow, escalation)
         return clip(escalation.body + state.replace("\n   ", "\n"), 4000)
 
     def keyboard(self, escalation: Escalation) -> Keyboard | None:
@@ -291,15 +282,15 @@ class Escalations:
         """Send due pings (of one escalation, or all); returns how many were delivered."""
         now = self.d.clock.now()
         screens: dict[int, Reply] = {}
-        async with self.d.db.tx() as repo:
-            pings = await repo.claim_due(
+        async with self.d.store.unit_of_work() as uow:
+            pings = await uow.queue.claim_due(
                 Ping, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
                 escalation_id=escalation_id,
             )
-            for escalation in await repo.escalations({p.escalation_id for p in pings}):
+            for escalation in await uow.escalations.many({p.escalation_id for p in pings}):
                 assert escalation.id is not None
                 screens[escalation.id] = Reply(
-                    await self.text(repo, escalation), self.keyboard(escalation)
+                    await self.text(uow, escalation), self.keyboard(escalation)
                 )
         # A lost emergency page costs more than a duplicate one: timeouts are resent. Each
         # outcome is recorded as soon as it is known, so a crash repeats at most the page
@@ -325,14 +316,14 @@ class Escalations:
 
     async def deliver_digests(self) -> int:
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            digests = await repo.claim_due(
+        async with self.d.store.unit_of_work() as uow:
+            digests = await uow.queue.claim_due(
                 Digest, now, limit=self.d.claim_batch, lease=self.d.claim_lease
             )
         sent = 0
         for digest in digests:
-            async with self.d.db.tx() as repo:
-                screen = await self._digest_screen(repo, digest)
+            async with self.d.store.unit_of_work() as uow:
+                screen = await self._digest_screen(uow, digest)
             sent += await self._send(Digest, digest, screen, resend_on_timeout=False)
         return sent
 
@@ -352,12 +343,12 @@ class Escalations:
         """
         assert row.id is not None and row.claimed_at is not None
         claimed_at = self.d.clock.now()
-        async with self.d.db.claims() as claims:
+        async with self.d.store.claims() as claims:
             if not await claims.renew(model, row.id, row.claimed_at, claimed_at):
                 log.info("%s %s was taken back before it was sent", _label(row), row.id)
                 return 0
         outcome = await self._attempt(row, screen, resend_on_timeout=resend_on_timeout)
-        async with self.d.db.claims() as claims:
+        async with self.d.store.claims() as claims:
             if not await claims.finish(model, row.id, claimed_at, **outcome):
                 log.warning("%s %s: outcome not recorded, its claim was lost", _label(row), row.id)
         return 1 if outcome["status"] == Status.SENT else 0
@@ -367,71 +358,52 @@ class Escalations:
     ) -> dict[str, object]:
         """Send one page or summary; the outcome to record."""
         now = self.d.clock.now()
-        outcome: dict[str, object]
         try:
             message_id = await self.d.messenger.send(row.chat_id, screen.text, screen.keyboard)
-        except RateLimited as exc:
-            outcome = self._retry(row, now, exc.retry_after, str(exc), count=False)
-        except (RecipientBlocked, RecipientGone, Rejected) as exc:
-            log.warning("%s %s to clinician %s failed: %s", _label(row), row.id,
-                        row.clinician_id, exc)
-            outcome = {"status": Status.FAILED, "reason": type(exc).__name__}
-        except MaybeDelivered:
-            outcome = (
-                self._retry(row, now, self._retry_base, "timed out; resending")
-                if resend_on_timeout
-                else {"status": Status.SENT, "sent_at": now, "reason": "timed out"}
-            )
         except DeliveryError as exc:
-            outcome = self._retry(row, now, self._retry_base * 2**row.attempts, str(exc))
-        else:
-            outcome = {"status": Status.SENT, "sent_at": now, "message_id": message_id}
-        return outcome
+            kind = Kind.PAGE if resend_on_timeout else Kind.SUMMARY
+            decision = self.d.policy.decide(
+                kind, outcome_of(exc), attempts=row.attempts, now=now,
+                retry_after=getattr(exc, "retry_after", 0.0), error=str(exc),
+            )
+            return self._outcome(row, decision, now)
+        return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
 
-    def _retry(
-        self,
-        row: Ping | Digest | Page,
-        now: datetime,
-        delay: float,
-        reason: str,
-        *,
-        count: bool = True,
+    @staticmethod
+    def _outcome(
+        row: Ping | Digest | Page, decision: Decision, now: datetime
     ) -> dict[str, object]:
-        if count and row.attempts >= self.d.max_attempts:
-            log.error("%s %s gave up after %s attempts: %s", _label(row), row.id,
-                      row.attempts, reason)
-            return {"status": Status.FAILED, "reason": f"gave up: {reason}"}
-        outcome: dict[str, object] = {
-            "status": Status.PENDING,
-            "due_at": now + timedelta(seconds=delay),
-            "reason": reason,
-        }
-        if not count:
-            outcome["attempts"] = row.attempts - 1
-        return outcome
-
-    @property
-    def _retry_base(self) -> float:
-        """Seconds before a page is retried: half a check-in's wait, a page is urgent."""
-        return self.d.retry_base.total_seconds() / 2
+        """A failed try's decision, as the outcome to record."""
+        if isinstance(decision, Delivered):
+            return {"status": Status.SENT, "sent_at": now, "reason": decision.note}
+        if isinstance(decision, Retry):
+            outcome: dict[str, object] = {
+                "status": Status.PENDING, "due_at": decision.at, "reason": decision.reason
+            }
+            return outcome if decision.counted else outcome | {"attempts": row.attempts - 1}
+        reason = decision.reason if isinstance(decision, Failed) else "blocked"
+        level = logging.ERROR if reason.startswith("gave up") else logging.WARNING
+        log.log(level, "%s %s to clinician %s failed after %s attempts: %s", _label(row),
+                row.id, row.clinician_id, row.attempts, reason)
+        return {"status": Status.FAILED, "reason": reason}
 
     # --- clinicians act
     async def press(self, chat_id: int, press: cb.EscalationPress) -> Pressed:
         """A clinician's button on a ping or a summary."""
         m = self.d.content.messages
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            clinician = await repo.clinician_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
             if clinician is None or not clinician.active or clinician.id is None:
                 return Pressed(PressResult(toast=m["not_clinician"]))
-            escalation = await repo.escalation(press.escalation_id)
+            escalation = await uow.escalations.get(press.escalation_id)
             if escalation is None or escalation.kind != "clinical":
                 return Pressed(PressResult(toast=m["stale_button"]))
-            patient = await repo.patient(escalation.patient_id)
+            patient = await uow.patients.get(escalation.patient_id)
             label = f"{patient.name} (#{escalation.patient_id})" if patient else "?"
 
             async def audit(action: str) -> None:  # only what took effect
-                await repo.audit(now, f"clinician:{clinician.id}", action,
+                await uow.records.audit(now, f"clinician:{clinician.id}", action,
                                  patient_id=escalation.patient_id,
                                  detail=f"escalation #{escalation.id}")
 
@@ -448,73 +420,73 @@ class Escalations:
                 return Pressed(PressResult(toast=toast, alert=True))
             if press.action == "r":
                 if escalation.resolved_at is not None:
-                    return Pressed(PressResult(toast=await self._taken(repo, escalation)))
-                await repo.acknowledge(escalation.id or 0, clinician.id, now)
+                    return Pressed(PressResult(toast=await self._taken(uow, escalation)))
+                await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now)
                 clinician.awaiting_outcome_for = escalation.id
-                repo.session.add(clinician)
+                uow.save(clinician)
                 await audit("resolve_started")
                 result = PressResult(replies=(Reply(m.format("ask_outcome", id=escalation.id)),))
-            elif not await repo.acknowledge(escalation.id or 0, clinician.id, now):
-                await repo.session.refresh(escalation)
-                return Pressed(PressResult(toast=await self._taken(repo, escalation)))
+            elif not await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now):
+                await uow.refresh(escalation)
+                return Pressed(PressResult(toast=await self._taken(uow, escalation)))
             else:
                 await audit("acknowledge")
                 result = PressResult(toast=m["acked_toast"])
-            copies = await self.copies(repo, escalation)
+            copies = await self.copies(uow, escalation)
         await self.rewrite(copies)
         return Pressed(result)
 
-    async def _taken(self, repo: Repo, escalation: Escalation) -> str:
+    async def _taken(self, uow: UnitOfWork, escalation: Escalation) -> str:
         m = self.d.content.messages
         if escalation.resolved_at is not None:
-            who = await repo.clinician(escalation.resolved_by or 0)
+            who = await uow.clinicians.get(escalation.resolved_by or 0)
             when = local_text(escalation.resolved_at, self.d.clinic_tz)
             return m.format("already_resolved", who=who.name if who else "?", when=when)
-        who = await repo.clinician(escalation.acked_by or 0)
+        who = await uow.clinicians.get(escalation.acked_by or 0)
         when = local_text(escalation.acked_at or self.d.clock.now(), self.d.clinic_tz)
         return m.format("already_acked", who=who.name if who else "?", when=when)
 
     async def outcome_note(self, chat_id: int, text: str) -> Reply | None:
         """A clinician's text after Resolve is the outcome note; None if we asked none."""
-        async with self.d.db.tx() as repo:
-            clinician = await repo.clinician_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
             if clinician is None or not clinician.active or clinician.id is None:
                 return None
             escalation_id = clinician.awaiting_outcome_for
             if escalation_id is None:
                 return None
             clinician.awaiting_outcome_for = None
-            repo.session.add(clinician)
+            uow.save(clinician)
             note = clip(plain(text).strip(), 500) or "(no note)"
-            await repo.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
-            escalation = await repo.escalation(escalation_id)
-            await repo.audit(
+            await uow.escalations.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
+            escalation = await uow.escalations.get(escalation_id)
+            await uow.records.audit(
                 self.d.clock.now(), f"clinician:{clinician.id}", "resolve",
                 patient_id=escalation.patient_id if escalation else None,
                 detail=f"escalation #{escalation_id}",
             )
-            copies = await self.copies(repo, escalation) if escalation is not None else []
+            copies = await self.copies(uow, escalation) if escalation is not None else []
         await self.rewrite(copies)
         return Reply(self.d.content.messages.format("resolved_toast", id=escalation_id))
 
     async def copies(
-        self, repo: Repo, escalation: Escalation
+        self, uow: UnitOfWork, escalation: Escalation
     ) -> list[tuple[int, int, Reply]]:
         """Every message showing this escalation, as it should now read: pings and summaries."""
-        await repo.session.flush()
-        await repo.session.refresh(escalation)
+        await uow.flush()
+        await uow.refresh(escalation)
         assert escalation.id is not None
-        screen = Reply(await self.text(repo, escalation), self.keyboard(escalation))
+        screen = Reply(await self.text(uow, escalation), self.keyboard(escalation))
         copies = [
             (p.chat_id, p.message_id, screen)
-            for p in await repo.pings_of(escalation.id)
+            for p in await uow.escalations.pings_of(escalation.id)
             if p.message_id is not None
         ]
         since = escalation.created_at.astimezone(self.d.clinic_tz).date()
-        for digest in await repo.digests_with(escalation.id, since):
+        for digest in await uow.escalations.digests_with(escalation.id, since):
             if digest.message_id is not None:
                 copies.append(
-                    (digest.chat_id, digest.message_id, await self._digest_screen(repo, digest))
+                    (digest.chat_id, digest.message_id, await self._digest_screen(uow, digest))
                 )
         return copies
 
@@ -526,13 +498,13 @@ class Escalations:
             except DeliveryError as exc:
                 log.warning("could not update message %s in chat %s: %s", message_id, chat_id, exc)
 
-    async def notice(self, repo: Repo, patient: Patient, key: str, **values: str) -> int:
+    async def notice(self, uow: UnitOfWork, patient: Patient, key: str, **values: str) -> int:
         """Tell the clinic something about a patient that is not a clinical threshold; the
         escalation's id."""
         label = f"{patient.name} (patient #{patient.id})"
         body = self.d.content.messages.format(key, patient=label, **values)
         raised = await self.create(
-            repo, patient=patient, level=Level.NONE, body=body, summary=body, rules=[],
+            uow, patient=patient, level=Level.NONE, body=body, summary=body, rules=[],
             kind="notice",
         )
         return raised.escalation_id

@@ -9,6 +9,7 @@ from bot.services.common import Deps
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
+from bot.services.outbound import Outbound
 from bot.services.patients import Patients
 from bot.services.photos import Photos
 from bot.services.privacy import Privacy
@@ -23,6 +24,7 @@ class Services:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.access = Access(deps)
+        self.outbound = Outbound(deps)
         self.escalations = Escalations(deps)
         self.enrolment = Enrolment(deps)
         self.checkins = Checkins(deps, self.escalations)

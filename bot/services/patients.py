@@ -7,8 +7,8 @@ from bot.core.texts import yes_no
 from bot.services.common import Deps, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, PressResult, Reply
+from bot.services.repositories import UnitOfWork
 from bot.store.models import Patient, PatientStatus
-from bot.store.repo import Repo
 
 STOPPED = "patient stopped the follow-up"
 RESUMABLE = (STOPPED, "patient blocked the bot")
@@ -32,38 +32,38 @@ class Patients:
     async def greet(self, chat_id: int) -> MessageResult:
         """`/start` without a token: resume a stopped patient, or say who we are."""
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is not None and patient.status in (
                 PatientStatus.STOPPED,
                 PatientStatus.UNREACHABLE,
             ):
-                return await self._resume(repo, patient)
+                return await self._resume(uow, patient)
             if patient is not None:
                 first = patient.name.split()[0] if patient.name else ""
                 return MessageResult((Reply(m.format("already_enrolled", name=first)),))
-            clinician = await repo.clinician_by_chat(chat_id)
+            clinician = await uow.clinicians.by_chat(chat_id)
             if clinician is not None and clinician.active:
                 return MessageResult((Reply(m.format("clinician_help", name=clinician.name)),))
         return MessageResult((Reply(m.format("not_enrolled", clinic=self.d.content.clinic.name)),))
 
-    async def _resume(self, repo: Repo, patient: Patient) -> MessageResult:
+    async def _resume(self, uow: UnitOfWork, patient: Patient) -> MessageResult:
         assert patient.id is not None
         now = self.d.clock.now()
         today = now.astimezone(zone(patient)).date()
         for reason in RESUMABLE:
-            await repo.restore_cancelled(patient.id, reason, today)
+            await uow.checkins.restore_cancelled(patient.id, reason, today)
         patient.status = PatientStatus.ACTIVE
         patient.stopped_at = None
-        repo.session.add(patient)
-        await repo.session.flush()
-        nxt = await self._next_text(repo, patient)
+        uow.save(patient)
+        await uow.flush()
+        nxt = await self._next_text(uow, patient)
         text = self.d.content.messages.format("resumed", next=nxt)
         return MessageResult((Reply(text),), extra={"dispatch": True})
 
-    async def _next_text(self, repo: Repo, patient: Patient) -> str:
+    async def _next_text(self, uow: UnitOfWork, patient: Patient) -> str:
         assert patient.id is not None
-        pending = await repo.next_pending(patient.id)
+        pending = await uow.checkins.next_pending(patient.id)
         if pending is None:
             return ""
         return f"Next check-in: {local_text(pending.due_at, zone(patient))}."
@@ -72,15 +72,15 @@ class Patients:
         """What comes next and when; None if this chat is not a patient."""
         m = self.d.content.messages
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
-            day = day_of(patient, await repo.sessions_of(patient.id), now)
+            day = day_of(patient, await uow.patients.sessions_of(patient.id), now)
             if patient.status != PatientStatus.ACTIVE:
                 return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
-            pending = await repo.next_pending(patient.id)
-            last = await repo.last_scheduled(patient.id)
+            pending = await uow.checkins.next_pending(patient.id)
+            last = await uow.checkins.last_scheduled(patient.id)
         if pending is None or last is None:
             return Reply(m.format("status_none_left", day=day))
         tz = zone(patient)
@@ -95,8 +95,8 @@ class Patients:
 
     async def ask_stop(self, chat_id: int) -> Reply | None:
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
         if patient.status != PatientStatus.ACTIVE:
@@ -106,8 +106,8 @@ class Patients:
 
     async def stop(self, chat_id: int, press: cb.StopPress) -> PressResult:
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])
             if not press.yes:
@@ -117,8 +117,8 @@ class Patients:
                 return PressResult(edit=stopped)
             patient.status = PatientStatus.STOPPED
             patient.stopped_at = self.d.clock.now()
-            repo.session.add(patient)
-            await repo.cancel_pending(patient.id, STOPPED)
+            uow.save(patient)
+            await uow.checkins.cancel_pending(patient.id, STOPPED)
             # A notice: it waits for the morning summary, nothing is paged now.
-            await self.escalations.notice(repo, patient, "notice_stopped")
+            await self.escalations.notice(uow, patient, "notice_stopped")
         return PressResult(edit=stopped)

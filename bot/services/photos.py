@@ -35,8 +35,8 @@ class Photos:
     ) -> MessageResult | None:
         """A photo (or image file) from a chat; None if the chat is not a patient's."""
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
             return None
         if mime not in TYPES:
@@ -69,20 +69,20 @@ class Photos:
         """Keep the photo, attached to the escalation it belongs to (if any)."""
         assert patient.id is not None
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
+        async with self.d.store.unit_of_work() as uow:
             escalation = None
             if said is not None and said.escalation_id is not None:
-                escalation = await repo.escalation(said.escalation_id)
+                escalation = await uow.escalations.get(said.escalation_id)
             if escalation is None:
-                escalation = await repo.latest_open_escalation(patient.id, now - ATTACH_WINDOW)
-            if await repo.photo_known(patient.id, unique_id):
+                escalation = await uow.escalations.latest_open(patient.id, now - ATTACH_WINDOW)
+            if await uow.patients.photo_known(patient.id, unique_id):
                 return self._reply(said, self._thanks(escalation is not None), None)
-            day = day_of(patient, await repo.sessions_of(patient.id), now)
+            day = day_of(patient, await uow.patients.sessions_of(patient.id), now)
             assert self.d.photo_store is not None
             path = await self.d.photo_store.save(
                 patient.id, f"day{day}-{unique_id}", data, TYPES[mime]
             )
-            photo = await repo.add(
+            photo = await uow.add(
                 Photo(
                     patient_id=patient.id,
                     escalation_id=escalation.id if escalation else None,
@@ -98,13 +98,15 @@ class Photos:
 
     async def forward(self, photo_id: int) -> int:
         """Send a photo to every clinician who got a page for its escalation."""
-        async with self.d.db.tx() as repo:
-            photo = await repo.photo(photo_id)
+        async with self.d.store.unit_of_work() as uow:
+            photo = await uow.patients.photo(photo_id)
             if photo is None or photo.escalation_id is None:
                 return 0
-            patient = await repo.patient(photo.patient_id)
+            patient = await uow.patients.get(photo.patient_id)
             chats = sorted(
-                {p.chat_id for p in await repo.pings_of(photo.escalation_id) if p.message_id}
+                p.chat_id
+                for p in await uow.escalations.pings_of(photo.escalation_id)
+                if p.message_id
             )
         if not chats or patient is None or self.d.photo_store is None:
             return 0

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.callbacks import Keyboard
+from bot.core.delivery import Outcome
 
 
 class DeliveryError(Exception):
@@ -53,6 +54,21 @@ class MaybeDelivered(DeliveryError):
     """The request timed out after it was sent; it may have been delivered."""
 
 
+def outcome_of(exc: DeliveryError) -> Outcome:
+    """The delivery policy's name for a messenger error."""
+    if isinstance(exc, RateLimited):
+        return Outcome.RATE_LIMITED
+    if isinstance(exc, MaybeDelivered):
+        return Outcome.MAYBE_DELIVERED
+    if isinstance(exc, RecipientBlocked):
+        return Outcome.BLOCKED
+    if isinstance(exc, RecipientGone):
+        return Outcome.GONE
+    if isinstance(exc, Rejected):
+        return Outcome.REJECTED
+    return Outcome.TRANSIENT
+
+
 class Messenger(Protocol):
     """Sends and edits messages in a chat."""
 
@@ -70,6 +86,12 @@ class Messenger(Protocol):
 
     async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
         """Send a picture (PNG or JPEG bytes); returns its message id."""
+        ...
+
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str | None = None
+    ) -> int:
+        """Send a file; returns its message id."""
         ...
 
     async def fetch_file(self, file_id: str) -> bytes:
@@ -169,6 +191,11 @@ class OfflineMessenger:
 
     async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
         raise Rejected("this command runs without a bot connection and cannot send photos")
+
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str | None = None
+    ) -> int:
+        raise Rejected("this command runs without a bot connection and cannot send files")
 
     async def fetch_file(self, file_id: str) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import SQLModel
-
 from bot.core import callbacks as cb
 from bot.core.texts import yes_no
 from bot.services.common import Deps
 from bot.services.escalation import Escalations
 from bot.services.ports import PressResult, Reply
-from bot.store.models import Patient
-from bot.store.repo import Repo
+from bot.services.repositories import UnitOfWork
+from bot.store.models import Entity, Patient
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ class Export:
 def _rows(rows: list[Any], *, drop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        assert isinstance(row, SQLModel)
+        assert isinstance(row, Entity)
         data = row.model_dump(mode="json")
         out.append({k: v for k, v in data.items() if k not in drop})
     return out
@@ -56,26 +54,28 @@ class Privacy:
     # --- access
     async def export(self, chat_id: int) -> Export | None:
         """Everything stored about the patient using this chat; None for anyone else."""
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
             data: dict[str, Any] = {
                 "exported_at": self.d.clock.now().isoformat(),
                 "clinic": self.d.content.clinic.name,
                 "patient": _rows([patient], drop=frozenset({"silence_alerted_at"}))[0],
-                "treatment_sessions": _rows(await repo.sessions_of(patient.id)),
-                "checkins": _rows(await repo.checkins_of(patient.id), drop=frozenset(
+                "treatment_sessions": _rows(await uow.patients.sessions_of(patient.id)),
+                "checkins": _rows(await uow.checkins.checkins_of(patient.id), drop=frozenset(
                     {"claimed_at", "attempts", "draft"}
                 )),
-                "answers": _rows(await repo.answers_of(patient.id)),
+                "answers": _rows(await uow.patients.answers_of(patient.id)),
                 "messages_to_clinicians": _rows(
-                    await repo.escalations_of(patient.id),
+                    await uow.escalations.escalations_of(patient.id),
                     drop=frozenset({"ladder_step", "next_step_at", "summarised_at"}),
                 ),
-                "photos": _rows(await repo.photos_of(patient.id), drop=frozenset({"path"})),
+                "photos": _rows(
+                    await uow.patients.photos_of(patient.id), drop=frozenset({"path"})
+                ),
             }
-            await repo.audit(self.d.clock.now(), f"patient:{patient.id}", "export",
+            await uow.records.audit(self.d.clock.now(), f"patient:{patient.id}", "export",
                              patient_id=patient.id)
         return Export(self._summary(patient, data), _json(data), f"mydata-{patient.id}.json")
 
@@ -95,8 +95,8 @@ class Privacy:
     async def ask_forget(self, chat_id: int) -> Reply | None:
         """The confirmation question; None if this chat is not a patient's."""
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
         keyboard = yes_no(self.d.content, "forget", lambda yes: cb.forget(yes=yes))
@@ -105,13 +105,13 @@ class Privacy:
     async def forget(self, chat_id: int, press: cb.ForgetPress) -> PressResult:
         """Erase the patient using this chat, once they confirmed."""
         m = self.d.content.messages
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient_by_chat(chat_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])
             if not press.yes:
                 return PressResult(edit=Reply(m["forget_kept"]))
-            copies = await self._erase(repo, patient.id, f"patient:{patient.id}", "request")
+            copies = await self._erase(uow, patient.id, f"patient:{patient.id}", "request")
         if copies is not None:
             await self._after_erase(patient.id, copies)
         return PressResult(edit=Reply(m.format("forgotten", clinic=self.d.content.clinic.name)))
@@ -120,25 +120,25 @@ class Privacy:
         """Erase every course past the clinic's retention period; returns how many."""
         now = self.d.clock.now()
         cutoff = now - timedelta(days=self.d.content.clinic.retention_days)
-        async with self.d.db.tx() as repo:
-            due = await repo.expired_patients(cutoff, limit=RETENTION_BATCH)
+        async with self.d.store.unit_of_work() as uow:
+            due = await uow.records.expired_patients(cutoff, limit=RETENTION_BATCH)
         for patient_id in due:
-            async with self.d.db.tx() as repo:
-                copies = await self._erase(repo, patient_id, "system", "retention")
+            async with self.d.store.unit_of_work() as uow:
+                copies = await self._erase(uow, patient_id, "system", "retention")
             if copies is not None:  # None: another worker got there first
                 await self._after_erase(patient_id, copies)
         return len(due)
 
     async def _erase(
-        self, repo: Repo, patient_id: int, actor: str, why: str
+        self, uow: UnitOfWork, patient_id: int, actor: str, why: str
     ) -> list[tuple[int, int, Reply]] | None:
         now = self.d.clock.now()
-        if not await repo.erase_patient(patient_id, now):
+        if not await uow.records.erase_patient(patient_id, now):
             return None
-        await repo.audit(now, actor, "erase", patient_id=patient_id, detail=why)
+        await uow.records.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
-        for escalation in await repo.escalations_of(patient_id):
-            copies.extend(await self.escalations.copies(repo, escalation))
+        for escalation in await uow.escalations.escalations_of(patient_id):
+            copies.extend(await self.escalations.copies(uow, escalation))
         return copies
 
     async def _after_erase(self, patient_id: int, copies: list[tuple[int, int, Reply]]) -> None:

@@ -18,8 +18,8 @@ from bot.services.checkins import Checkins
 from bot.services.common import Deps, day_of, local_text, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import DeliveryError
+from bot.services.repositories import UnitOfWork
 from bot.store.models import CheckIn, Patient
-from bot.store.repo import Repo
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ class Silence:
             return 0
         self._last_nudge_pass = now
         sent = 0
-        async with self.d.db.tx() as repo:
-            due = await repo.unanswered_since(now - self.d.reask_after, limit=self.d.claim_batch)
+        async with self.d.store.unit_of_work() as uow:
+            due = await uow.checkins.unanswered_since(
+                now - self.d.reask_after, limit=self.d.claim_batch
+            )
         for checkin in due:
             sent += await self._nudge_one(checkin)
         return sent
@@ -54,16 +56,16 @@ class Silence:
     async def _nudge_one(self, checkin: CheckIn) -> int:
         assert checkin.id is not None
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient(checkin.patient_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.get(checkin.patient_id)
             if patient is None or patient.chat_id is None:
                 return 0
             if self.d.content.clinic.quiet_hours.contains(now.astimezone(zone(patient)).time()):
                 return 0  # tried again after the quiet hours
-            stale = await repo.newer_checkin_sent(checkin) or (
+            stale = await uow.checkins.newer_checkin_sent(checkin) or (
                 schedule.local_date(now, zone(patient)) > checkin.local_date
             )
-            if not await repo.claim_nudge(checkin.id, now) or stale:
+            if not await uow.checkins.claim_nudge(checkin.id, now) or stale:
                 return 0  # a newer check-in or a new day took its place: no nudge
         screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft))
         text = join(self.d.content.messages["nudge"], screen.text)
@@ -74,11 +76,11 @@ class Silence:
         except DeliveryError as exc:
             log.warning("nudge for check-in %s not delivered: %s", checkin.id, exc)
             return 0
-        async with self.d.db.tx() as repo:
-            fresh = await repo.checkin(checkin.id)
+        async with self.d.store.unit_of_work() as uow:
+            fresh = await uow.checkins.get(checkin.id)
             if fresh is not None:
                 fresh.message_id = message_id  # the re-asked message carries the buttons now
-                repo.session.add(fresh)
+                uow.save(fresh)
         return 1
 
     async def alert(self) -> list[int]:
@@ -88,23 +90,23 @@ class Silence:
             return []
         self._last_alert_pass = now
         raised: list[int] = []
-        async with self.d.db.tx() as repo:
-            for patient in await repo.quiet_patients(now - MISSED_AFTER):
-                escalation_id = await self._check(repo, patient)
+        async with self.d.store.unit_of_work() as uow:
+            for patient in await uow.patients.quiet(now - MISSED_AFTER):
+                escalation_id = await self._check(uow, patient)
                 if escalation_id is not None:
                     raised.append(escalation_id)
         return raised
 
-    async def _check(self, repo: Repo, patient: Patient) -> int | None:
+    async def _check(self, uow: UnitOfWork, patient: Patient) -> int | None:
         assert patient.id is not None
         current = self.d.clock.now()
-        last_answer = await repo.last_answer_at(patient.id)
+        last_answer = await uow.patients.last_answer_at(patient.id)
         if patient.silence_alerted_at is not None and (
             last_answer is None or last_answer < patient.silence_alerted_at
         ):
             return None  # already told about this silence
         missed = []
-        for checkin in await repo.sent_scheduled(patient.id):
+        for checkin in await uow.checkins.sent_scheduled(patient.id):
             sent_at = checkin.sent_at or checkin.due_at
             if sent_at > current - MISSED_AFTER:
                 continue  # too recent to call missed
@@ -113,11 +115,13 @@ class Silence:
             missed.append(checkin)
         if len(missed) < self.d.missed_checkins_alert:
             return None
-        if not await repo.claim_silence_alert(patient.id, patient.silence_alerted_at, current):
+        if not await uow.patients.claim_silence_alert(
+            patient.id, patient.silence_alerted_at, current
+        ):
             return None  # another worker raised it a moment ago
         tz = self.d.clinic_tz
         last_sent = local_text(missed[0].sent_at or missed[0].due_at, tz)
-        day = day_of(patient, await repo.sessions_of(patient.id), current)
+        day = day_of(patient, await uow.patients.sessions_of(patient.id), current)
         summary = f"day {day} · not responding: {len(missed)} check-ins in a row unanswered"
         body = (
             f"🟡 ROUTINE · {patient.name} (patient #{patient.id})\n"
@@ -126,7 +130,7 @@ class Silence:
             "a call."
         )
         raised = await self.escalations.create(
-            repo, patient=patient, level=Level.ROUTINE, body=body, summary=summary,
+            uow, patient=patient, level=Level.ROUTINE, body=body, summary=summary,
             rules=["non-response"],
         )
         return raised.escalation_id

@@ -70,10 +70,10 @@ class Stats:
 
     async def figures(self) -> Figures:
         now = self.d.clock.now()
-        async with self.d.db.tx() as repo:
-            enrolled, active = await repo.patient_counts()
-            reply_rate = await repo.reply_rate_by_day()  # counted by the database, not here
-            escalations = [e for e in await repo.all_escalations() if e.kind == "clinical"]
+        async with self.d.store.unit_of_work() as uow:
+            enrolled, active = await uow.records.patient_counts()
+            reply_rate = await uow.records.reply_rate_by_day()  # counted by the database, not here
+            escalations = [e for e in await uow.escalations.all() if e.kind == "clinical"]
         acks = sorted(
             (e.acked_at - e.created_at).total_seconds() / 60
             for e in escalations

@@ -9,8 +9,8 @@ from bot.core.model import Level, Observation
 from bot.core.texts import LEVEL_MARK, clip, describe
 from bot.services.common import Deps, local_text
 from bot.services.ports import PhotoTile, SymptomSeries
+from bot.services.repositories import UnitOfWork
 from bot.store.models import Answer, CheckIn, Patient, Status
-from bot.store.repo import Repo
 
 MESSAGE_LIMIT = 3900  # below Telegram's 4096, leaving room for nothing to be cut mid-line
 
@@ -32,14 +32,16 @@ class Timeline:
 
     async def build(self, patient_id: int, *, actor: str = "cli") -> TimelineView | None:
         """The patient's timeline; the viewing is audited."""
-        async with self.d.db.tx() as repo:
-            patient = await repo.patient(patient_id)
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.get(patient_id)
             if patient is None or patient.id is None:
                 return None
-            await repo.audit(self.d.clock.now(), actor, "view_timeline", patient_id=patient.id)
-            lines = self._header(patient) + await self._events(repo, patient)
-            answers = await repo.answers_of(patient.id)
-            photos = await repo.photos_of(patient.id)
+            await uow.records.audit(
+                self.d.clock.now(), actor, "view_timeline", patient_id=patient.id
+            )
+            lines = self._header(patient) + await self._events(uow, patient)
+            answers = await uow.patients.answers_of(patient.id)
+            photos = await uow.patients.photos_of(patient.id)
         chart = None
         if self.d.charts is not None:
             series, last_day = self._series(answers)
@@ -59,31 +61,31 @@ class Timeline:
             f"Time zone {patient.timezone}; times below are the clinic's ({self.d.clinic_tz.key})",
         ]
 
-    async def _events(self, repo: Repo, patient: Patient) -> list[str]:
+    async def _events(self, uow: UnitOfWork, patient: Patient) -> list[str]:
         assert patient.id is not None
         tz = self.d.clinic_tz
         events: list[tuple[datetime, int, str]] = []
-        for s in await repo.sessions_of(patient.id):
+        for s in await uow.patients.sessions_of(patient.id):
             areas = f" · areas: {s.areas}" if s.areas else ""
             events.append((s.session_at, 0, f"💉 Session #{s.id}{areas}"))
-        for c in await repo.checkins_of(patient.id):
+        for c in await uow.checkins.checkins_of(patient.id):
             events.append(self._checkin(c))
-        for a in await repo.answers_of(patient.id):
+        for a in await uow.patients.answers_of(patient.id):
             events.append((a.created_at, 2, self._answer(a)))
-        for e in await repo.escalations_of(patient.id):
+        for e in await uow.escalations.escalations_of(patient.id):
             mark = LEVEL_MARK[Level.parse(e.level)]
             state = {"open": "not acknowledged", "acknowledged": "acknowledged"}.get(
                 e.status, "resolved"
             )
             who = ""
             if e.acked_at is not None:
-                clinician = await repo.clinician(e.acked_by or 0)
+                clinician = await uow.clinicians.get(e.acked_by or 0)
                 who = f" by {clinician.name if clinician else '?'} at {local_text(e.acked_at, tz)}"
             outcome = f"; outcome: {e.outcome}" if e.outcome else ""
             events.append(
                 (e.created_at, 3, f"{mark} #{e.id} {clip(e.summary, 160)} · {state}{who}{outcome}")
             )
-        for p in await repo.photos_of(patient.id):
+        for p in await uow.patients.photos_of(patient.id):
             linked = f" (with #{p.escalation_id})" if p.escalation_id else ""
             events.append((p.created_at, 4, f"📷 photo, day {p.day}{linked}"))
         events.sort(key=lambda item: (item[0], item[1]))

@@ -18,16 +18,16 @@ class DatabaseBudget:
         self._pruned = 0.0
 
     async def take(self, second: int) -> bool:
-        async with self.db.tx() as repo:
-            taken = await repo.take_send_slot(second, self.per_second)
+        async with self.db.unit_of_work() as uow:
+            taken = await uow.queue.take_send_slot(second, self.per_second)
             if second - self._pruned > self.PRUNE_EVERY:
-                await repo.prune_send_slots(second - 60)
+                await uow.queue.prune_send_slots(second - 60)
                 self._pruned = second
         return taken
 
     async def fill(self, first: int, last: int) -> None:
-        async with self.db.tx() as repo:
-            await repo.fill_send_slots(first, last, self.per_second)
+        async with self.db.unit_of_work() as uow:
+            await uow.queue.fill_send_slots(first, last, self.per_second)
 
     @staticmethod
     def now() -> float:

@@ -1,22 +1,22 @@
-"""Engine and unit-of-work factory. `Database.tx()` yields a `Repo` inside one transaction."""
+"""Engine and unit-of-work factory: `Database.unit_of_work()` is one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.store import (
-    inline_sqlite,
-    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
-)
-from bot.store.repo import Claims, Repo
+from bot.store import inline_sqlite as inline
+from bot.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store.queue import Claims
+from bot.store.uow import SqlUnitOfWork
 
 
 def async_url(url: str) -> str:
@@ -48,7 +48,7 @@ class Database:
             # task ever busy-waits on a lock another task of this process holds.
             path = make_url(self.url).database or ":memory:"
             kwargs.update(
-                async_creator=inline_sqlite.creator(path), pool_size=1, max_overflow=0,
+                async_creator=inline.creator(path), pool_size=1, max_overflow=0,
                 pool_timeout=POOL_TIMEOUT_SECONDS,
             )
         else:
@@ -74,11 +74,10 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.drop_all)
 
-    @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Repo]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as session, session.begin():
-            yield Repo(session)
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A transaction (`async with`): committed when the block ends, rolled back if it
+        raises."""
+        return SqlUnitOfWork(self._sessions())
 
     @asynccontextmanager
     async def claims(self) -> AsyncIterator[Claims]:
@@ -86,6 +85,15 @@ class Database:
         cheaper than `tx` for the one statement around each send."""
         async with self.engine.begin() as connection:
             yield Claims(connection)
+
+    async def reachable(self, within: float) -> bool:
+        """Whether the database answers `SELECT 1` within `within` seconds."""
+        try:
+            async with asyncio.timeout(within), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -25,7 +25,7 @@ from bot.core.content import (
     Tip,
 )
 
-BUNDLED = Path(__file__).resolve().parent.parent / "content"
+BUNDLED = Path(__file__).resolve().parents[2] / "content"
 
 # file key -> (file name, how to validate its top level)
 FILES: dict[str, tuple[str, TypeAdapter[Any]]] = {

@@ -96,6 +96,17 @@ class TelegramMessenger:
             raise delivery_error(exc) from exc
         return int(message.message_id)
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str | None = None
+    ) -> int:
+        try:
+            message = await self.bot.send_document(
+                chat_id, data, filename=filename, caption=caption
+            )
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc
+        return int(message.message_id)
+
     async def fetch_file(self, file_id: str) -> bytes:
         try:
             file = await self.bot.get_file(file_id)

@@ -1,0 +1,181 @@
+"""The check-ins of the care plan, as rows (the schedule is data)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    update,
+)
+from sqlmodel import col, select
+
+from bot.store.models import (
+    CheckIn,
+    Patient,
+    PatientStatus,
+    Status,
+)
+from bot.store.sql import SqlRepository
+
+
+class CheckinRepository(SqlRepository):
+    """The check-ins of the care plan, as rows (the schedule is data)."""
+
+    async def get(self, checkin_id: int) -> CheckIn | None:
+        return await self._orm.get(CheckIn, checkin_id)
+
+
+    async def checkins_of(self, patient_id: int) -> list[CheckIn]:
+        result = await self._orm.exec(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id)
+            .order_by(col(CheckIn.due_at), col(CheckIn.id))
+        )
+        return list(result.all())
+
+
+    async def step_ids(self, session_id: int) -> set[str]:
+        result = await self._orm.exec(
+            select(CheckIn.step_id).where(CheckIn.session_id == session_id)
+        )
+        return set(result.all())
+
+
+    async def cancel_pending(
+        self, patient_id: int, reason: str, *, from_date: date | None = None
+    ) -> int:
+        """Cancel the patient's unsent scheduled check-ins (from `from_date` on, if given)."""
+        conditions = [
+            col(CheckIn.patient_id) == patient_id,
+            col(CheckIn.status).in_([Status.PENDING, Status.CLAIMED]),
+            col(CheckIn.kind) == "scheduled",
+        ]
+        if from_date is not None:
+            conditions.append(col(CheckIn.local_date) >= from_date)
+        result = await self._orm.exec(
+            update(CheckIn).where(*conditions).values(status=Status.CANCELLED, reason=reason)
+        )
+        return int(result.rowcount)
+
+
+    async def restore_cancelled(self, patient_id: int, reason: str, from_date: date) -> int:
+        """Put back check-ins cancelled for `reason` whose day has not passed."""
+        result = await self._orm.exec(
+            update(CheckIn)
+            .where(
+                col(CheckIn.patient_id) == patient_id,
+                col(CheckIn.status) == Status.CANCELLED,
+                col(CheckIn.reason) == reason,
+                col(CheckIn.local_date) >= from_date,
+            )
+            .values(status=Status.PENDING, reason=None)
+        )
+        return int(result.rowcount)
+
+
+    async def dated_checkins(self, patient_id: int) -> set[date]:
+        """Local dates that already carry a live scheduled check-in."""
+        result = await self._orm.exec(
+            select(col(CheckIn.local_date)).where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                col(CheckIn.status).not_in([Status.CANCELLED]),
+            )
+        )
+        return set(result.all())
+
+
+    async def next_pending(self, patient_id: int) -> CheckIn | None:
+        result = await self._orm.exec(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id, CheckIn.status == Status.PENDING)
+            .order_by(col(CheckIn.due_at))
+            .limit(1)
+        )
+        return result.first()
+
+
+    async def last_scheduled(self, patient_id: int) -> CheckIn | None:
+        result = await self._orm.exec(
+            select(CheckIn)
+            .where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                col(CheckIn.status).not_in([Status.CANCELLED]),
+            )
+            .order_by(col(CheckIn.local_date).desc())
+            .limit(1)
+        )
+        return result.first()
+
+
+    async def unanswered_since(self, cutoff: datetime, *, limit: int) -> list[CheckIn]:
+        """Scheduled check-ins sent before `cutoff`, unanswered, not yet re-asked."""
+        result = await self._orm.exec(
+            select(CheckIn)
+            .join(Patient, col(Patient.id) == CheckIn.patient_id)
+            .where(
+                CheckIn.kind == "scheduled",
+                CheckIn.status == Status.SENT,
+                col(CheckIn.answered_at).is_(None),
+                col(CheckIn.nudged_at).is_(None),
+                col(CheckIn.sent_at) <= cutoff,
+                Patient.status == PatientStatus.ACTIVE,
+            )
+            .order_by(col(CheckIn.sent_at))
+            .limit(limit)
+        )
+        return list(result.all())
+
+
+    async def claim_nudge(self, checkin_id: int, now: datetime) -> bool:
+        """Mark a check-in as re-asked; False if another dispatcher got there first."""
+        result = await self._orm.exec(
+            update(CheckIn)
+            .where(col(CheckIn.id) == checkin_id, col(CheckIn.nudged_at).is_(None))
+            .values(nudged_at=now)
+        )
+        return bool(result.rowcount)
+
+
+    async def newer_checkin_sent(self, checkin: CheckIn) -> bool:
+        result = await self._orm.exec(
+            select(func.count()).select_from(CheckIn).where(
+                CheckIn.patient_id == checkin.patient_id,
+                CheckIn.status == Status.SENT,
+                col(CheckIn.due_at) > checkin.due_at,
+            )
+        )
+        return bool(result.one())
+
+
+    async def sent_scheduled(self, patient_id: int) -> list[CheckIn]:
+        """The patient's delivered scheduled check-ins, newest first."""
+        result = await self._orm.exec(
+            select(CheckIn)
+            .where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                CheckIn.status == Status.SENT,
+            )
+            .order_by(col(CheckIn.due_at).desc())
+        )
+        return list(result.all())
+
+
+    async def save_draft(self, checkin_id: int, draft: dict[str, Any]) -> None:
+        await self._orm.exec(
+            update(CheckIn).where(col(CheckIn.id) == checkin_id).values(draft=draft)
+        )
+
+
+    async def mark_answered(self, checkin_id: int, now: datetime) -> bool:
+        """Close a check-in for answers; False if it was already answered (a double tap)."""
+        result = await self._orm.exec(
+            update(CheckIn)
+            .where(col(CheckIn.id) == checkin_id, col(CheckIn.answered_at).is_(None))
+            .values(answered_at=now)
+        )
+        return bool(result.rowcount)
