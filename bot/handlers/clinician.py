@@ -18,10 +18,11 @@ async def show_timeline(context: Context, who: Principal, patient_id: int) -> No
         return
     for text in view.texts:
         await send(context, chat_id, Reply(text))
+    outbound = services(context).outbound
     if view.chart is not None:
-        await context.bot.send_photo(chat_id, view.chart, caption="Severity by day")
+        await outbound.picture(chat_id, view.chart, caption="Severity by day")
     if view.photos is not None:
-        await context.bot.send_photo(chat_id, view.photos, caption="Photos by day")
+        await outbound.picture(chat_id, view.photos, caption="Photos by day")
 
 
 async def patient(_update: Update, context: Context, who: Principal) -> None:
