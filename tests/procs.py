@@ -35,7 +35,9 @@ ZONES = ["Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"
 # reads the machine's clock shifted to it (CLOCK_OFFSET_SECONDS). A weekday morning in clinic
 # hours by default; `make test-hours` runs the clock-sensitive tests at three other hours.
 CLOCK_AT = datetime.fromisoformat(os.environ.get("TEST_CLOCK_AT", "2026-11-03T10:30:00+01:00"))
-OFFSET = CLOCK_AT - datetime.now(UTC)  # the one reading of the wall clock, to shift it
+# The one reading of the wall clock, to shift it; whole seconds, so the processes' seconds
+# stay the machine's (the shared send pace counts messages per wall-clock second).
+OFFSET = timedelta(seconds=round((CLOCK_AT - datetime.now(UTC)).total_seconds()))
 
 
 def proc_now() -> datetime:

@@ -1,6 +1,8 @@
 """The delivery policy: what each Telegram outcome means for each kind of message.
 
-One table for every sender (the dispatcher's check-ins, pages and summaries, replies):
+One table for every sender: the dispatcher's check-ins, pages and summaries. The reply column
+is the policy replies will follow once they are outbox rows (issue 12); today a reply is sent
+once, in the handler.
 
 | outcome          | check-in                    | page                 | summary    | reply      |
 |------------------|-----------------------------|----------------------|------------|------------|
@@ -11,7 +13,8 @@ One table for every sender (the dispatcher's check-ins, pages and summaries, rep
 | 403 blocked      | unreachable: stop schedule  | failed               | failed     | failed     |
 | 400 / not found  | failed, the clinic told     | failed               | failed     | failed     |
 
-Pages wait half as long as check-ins before a retry: they are urgent.
+A page's backoff starts from half the base (the same delays as a check-in's, one step
+earlier), and a page that timed out is resent after half the base: pages are urgent.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class Unreachable:
 Decision = Delivered | Retry | Failed | Unreachable
 
 _PERMANENT = frozenset({Outcome.GONE, Outcome.REJECTED})
+PERMANENT = _PERMANENT | {Outcome.BLOCKED}  # never worth retrying, whatever the kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.handlers.context import Context, private_chat_id, services
 from bot.services.ports import DeliveryError
@@ -26,5 +27,5 @@ async def on_error(update: object, context: Context) -> None:
         return
     try:
         await services(context).outbound.say(chat_id, "internal_error")
-    except DeliveryError:
+    except (DeliveryError, TelegramError):
         log.warning("could not send the apology for update %s", update_id)

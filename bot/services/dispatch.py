@@ -159,16 +159,16 @@ class Dispatcher:
                 Kind.CHECKIN, outcome_of(exc), attempts=row.attempts, now=now,
                 retry_after=getattr(exc, "retry_after", 0.0), error=str(exc),
             )
-            return await self._carry_out(row, decision, report)
+            return await self._carry_out(row, decision, now, report)
         report.sent += 1
         return {"status": Status.SENT, "sent_at": now, "message_id": message_id}
 
     async def _carry_out(
-        self, row: Claimed, decision: Decision, report: TickReport
+        self, row: Claimed, decision: Decision, now: datetime, report: TickReport
     ) -> dict[str, object] | None:
-        """A failed try's decision, as the outcome to record (None: recorded already)."""
+        """A failed try's decision, as the outcome to record (None: recorded already); `now`
+        is when the try began (a timed-out check-in was sent then, if at all)."""
         assert row.id is not None and row.claimed_at is not None
-        now = self.d.clock.now()
         if isinstance(decision, Delivered):
             report.sent += 1
             return {"status": Status.SENT, "sent_at": now, "reason": decision.note}

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from bot.core import callbacks as cb
 from bot.core import ladder
 from bot.core.callbacks import Button, Keyboard
-from bot.core.delivery import Decision, Delivered, Failed, Kind, Retry
+from bot.core.delivery import PERMANENT, Decision, Delivered, Failed, Kind, Retry
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip, plain
 from bot.services.common import Deps, local_text
@@ -362,9 +362,12 @@ class Escalations:
             message_id = await self.d.messenger.send(row.chat_id, screen.text, screen.keyboard)
         except DeliveryError as exc:
             kind = Kind.PAGE if resend_on_timeout else Kind.SUMMARY
+            outcome = outcome_of(exc)
+            # A refused page is recorded by the refusal's name, a retried one by Telegram's words.
+            error = type(exc).__name__ if outcome in PERMANENT else str(exc)
             decision = self.d.policy.decide(
-                kind, outcome_of(exc), attempts=row.attempts, now=now,
-                retry_after=getattr(exc, "retry_after", 0.0), error=str(exc),
+                kind, outcome, attempts=row.attempts, now=now,
+                retry_after=getattr(exc, "retry_after", 0.0), error=error,
             )
             return self._outcome(row, decision, now)
         return {"status": Status.SENT, "sent_at": now, "message_id": message_id}

@@ -1,7 +1,7 @@
 """The one path for what the bot says to a person in answer to them: replies, edits of the
-pressed screen, pictures and files all go through the `Messenger` port, so they share its
-pacing and its error translation with check-ins and pages. Handlers pass what a use case
-returned; the words come from content."""
+pressed screen, pictures and files go through the `Messenger` port, so they share its pacing
+and its error translation with check-ins and pages. Handlers pass what a use case returned;
+the words come from content. (Not yet: the `/enrol` conversation and button toasts.)"""
 
 from __future__ import annotations
 

@@ -104,9 +104,11 @@ class Photos:
                 return 0
             patient = await uow.patients.get(photo.patient_id)
             chats = sorted(
-                p.chat_id
-                for p in await uow.escalations.pings_of(photo.escalation_id)
-                if p.message_id
+                {
+                    p.chat_id
+                    for p in await uow.escalations.pings_of(photo.escalation_id)
+                    if p.message_id
+                }
             )
         if not chats or patient is None or self.d.photo_store is None:
             return 0

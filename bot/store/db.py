@@ -88,9 +88,9 @@ class Database:
 
     async def reachable(self, within: float) -> bool:
         """Whether the database answers `SELECT 1` within `within` seconds."""
-        try:
-            async with asyncio.timeout(within), self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+        try:  # the query is bounded, not the wait for a pooled connection (a busy bot)
+            async with self.engine.connect() as connection:
+                await asyncio.wait_for(connection.execute(text("SELECT 1")), within)
         except Exception:
             return False
         return True
