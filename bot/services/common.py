@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from bot.core import schedule
 from bot.core.clock import Clock
 from bot.core.content import Content
-from bot.core.delivery import DeliveryPolicy
+from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
 from bot.services.ports import Charts, Messenger
 from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
-from bot.store.models import Patient, Recipient, TreatmentSession
+from bot.store.models import Patient, Recipient, Status, TreatmentSession
 
 WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 
@@ -79,3 +79,16 @@ def day_of(patient: Patient, sessions: list[TreatmentSession], now: datetime) ->
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
     """'Tue 17 Nov 10:00'."""
     return moment.astimezone(tz).strftime("%a %d %b %H:%M")
+
+
+def queued_outcome(decision: Decision, began: datetime, attempts: int) -> dict[str, object] | None:
+    """The row values that record a delivered or retried try (None for a failure, which each
+    sender records its own way); `began` is when the try began, `attempts` counts it."""
+    if isinstance(decision, Delivered):
+        return {"status": Status.SENT, "sent_at": began, "reason": decision.note}
+    if isinstance(decision, Retry):
+        outcome: dict[str, object] = {
+            "status": Status.PENDING, "due_at": decision.at, "reason": decision.reason
+        }
+        return outcome if decision.counted else outcome | {"attempts": attempts - 1}
+    return None

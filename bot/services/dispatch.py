@@ -13,9 +13,9 @@ from datetime import date, datetime
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
-from bot.core.delivery import Decision, Delivered, Kind, Retry, Unreachable
+from bot.core.delivery import Decision, Delivered, Failed, Kind, Unreachable
 from bot.services.checkins import Checkins
-from bot.services.common import Deps, zone
+from bot.services.common import Deps, queued_outcome, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import DeliveryError, outcome_of
 from bot.services.repositories import UnitOfWork, UnitsOfWork
@@ -169,13 +169,13 @@ class Dispatcher:
         """A failed try's decision, as the outcome to record (None: recorded already); `now`
         is when the try began (a timed-out check-in was sent then, if at all)."""
         assert row.id is not None and row.claimed_at is not None
-        if isinstance(decision, Delivered):
-            report.sent += 1
-            return {"status": Status.SENT, "sent_at": now, "reason": decision.note}
-        if isinstance(decision, Retry):
-            report.deferred += 1
-            outcome = {"status": Status.PENDING, "due_at": decision.at, "reason": decision.reason}
-            return outcome if decision.counted else outcome | {"attempts": row.attempts - 1}
+        outcome = queued_outcome(decision, now, row.attempts)
+        if outcome is not None:
+            if isinstance(decision, Delivered):
+                report.sent += 1
+            else:
+                report.deferred += 1
+            return outcome
         if isinstance(decision, Unreachable):
             async with self.d.store.unit_of_work() as uow:
                 await uow.queue.finish(
@@ -186,6 +186,7 @@ class Dispatcher:
                 report.escalations.append(escalation_id)
             report.failed += 1
             return None
+        assert isinstance(decision, Failed)  # delivered and retried tries returned above
         await self._failed(row, decision.reason, report)
         return None
 

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from bot.core import callbacks as cb
 from bot.core import ladder
 from bot.core.callbacks import Button, Keyboard
-from bot.core.delivery import PERMANENT, Decision, Delivered, Failed, Kind, Retry
+from bot.core.delivery import PERMANENT, Decision, Failed, Kind
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip, plain
-from bot.services.common import Deps, local_text
+from bot.services.common import Deps, local_text, queued_outcome
 from bot.services.ports import DeliveryError, Page, PressResult, Reply, outcome_of
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Digest, Escalation, Patient, Ping, Status
@@ -377,13 +377,9 @@ class Escalations:
         row: Ping | Digest | Page, decision: Decision, now: datetime
     ) -> dict[str, object]:
         """A failed try's decision, as the outcome to record."""
-        if isinstance(decision, Delivered):
-            return {"status": Status.SENT, "sent_at": now, "reason": decision.note}
-        if isinstance(decision, Retry):
-            outcome: dict[str, object] = {
-                "status": Status.PENDING, "due_at": decision.at, "reason": decision.reason
-            }
-            return outcome if decision.counted else outcome | {"attempts": row.attempts - 1}
+        outcome = queued_outcome(decision, now, row.attempts)
+        if outcome is not None:
+            return outcome
         reason = decision.reason if isinstance(decision, Failed) else "blocked"
         level = logging.ERROR if reason.startswith("gave up") else logging.WARNING
         log.log(level, "%s %s to clinician %s failed after %s attempts: %s", _label(row),
