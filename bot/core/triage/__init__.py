@@ -1,0 +1,49 @@
+"""Free-text triage: from a patient's own words to observations and an escalation level.
+
+A message is read in five phases, one module each, each testable alone:
+
+1. normalise (`text`): lowercase, apostrophes dropped, decimal commas, spelled-out numbers,
+   hyphens as spaces; tokens;
+2. match (`match`): the lexicon (content `lexicon.yaml`, red-flag phrases from
+   `red_flags.yaml`), compiled once into a phrase table; one-letter slips corrected towards
+   symptom words; phrases matched longest first; clauses and sentences;
+3. scope (`scope`): ConText-style modifiers within each clause (negation, the past,
+   hypotheticals, someone else) decide which mentions count;
+4. measure (`measure`): severity and trend words attached to their symptom, scores,
+   self-reference, temperatures;
+5. decide (`decide`): combinations, observations, contact requests, and the rules' level.
+   Nothing in a message can lower a red flag (G1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.content import Content
+from bot.core.model import Observation
+from bot.core.triage.decide import Triage, decide
+from bot.core.triage.match import PhraseTable
+from bot.core.triage.measure import measure
+from bot.core.triage.scope import Scope
+
+__all__ = ["Triage", "Triager"]
+
+
+class Triager:
+    """Reads patients' messages with one clinic's content (compile once, read many)."""
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+        self.phrases = PhraseTable(content)
+
+    def read(
+        self, text: str, *, day: int, previous: Sequence[Observation] | None = None
+    ) -> Triage:
+        """Triage one message written on `day` (days since the session)."""
+        matched = self.phrases.match(text)  # normalise, match
+        scope = Scope(matched)
+        mentions = scope.mentions()
+        measures = measure(matched, scope, mentions)
+        return decide(
+            self.content, matched, scope, mentions, measures, day=day, previous=previous
+        )

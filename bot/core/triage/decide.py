@@ -1,0 +1,221 @@
+"""Phase 5, decide: what is present and denied, combinations of words that mean more together
+("red and warm swelling" adds infection), then the observations, the contact request and the
+rules' level. Red flags are found like any symptom but nothing in the message lowers them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.core.content import Combination, Content
+from bot.core.model import Assessment, Observation, Report, Trend
+from bot.core.rules import evaluate, with_trends
+from bot.core.triage.match import Matched
+from bot.core.triage.measure import TREND_RANK, Measures
+from bot.core.triage.scope import Mention, Scope
+
+_DURATION = re.compile(
+    r"\b(?:for|since|about|over|past|last)\s+(?:the\s+)?(?:last\s+|past\s+)?"
+    r"(\d+|a|an|one|two|three|four|five|six|seven|few|couple of)\s+(hours?|days?|weeks?)\b"
+    r"|\bsince\s+(yesterday|last night|this morning|monday|tuesday|wednesday|thursday|friday"
+    r"|saturday|sunday|the weekend|my (?:treatment|session|appointment))\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """What a message says, and what it means clinically."""
+
+    report: Report
+    assessment: Assessment
+    mentions: tuple[Mention, ...] = ()
+    durations: tuple[str, ...] = ()
+    off_topic: str | None = None  # admin | thanks | well
+    unclear_trend: tuple[str, ...] = ()  # symptoms also reported last time, trend not said
+    combinations: tuple[str, ...] = field(default=())
+
+    @property
+    def symptoms(self) -> list[str]:
+        return sorted({o.symptom for o in self.report.present})
+
+    def explain(self) -> str:
+        """A clinician-readable account of the reading."""
+        parts = [_describe(o) for o in self.report.observations]
+        for m in self.mentions:
+            if not m.present and m.why_absent in {"hypothetical", "someone else"}:
+                parts.append(f"{m.name} not counted ({m.why_absent})")
+        if self.report.contact_request:
+            parts.append("asks to be contacted or is worried")
+        if self.durations:
+            parts.append("duration: " + "; ".join(self.durations))
+        if self.combinations:
+            parts.append("combined signs: " + ", ".join(self.combinations))
+        if self.off_topic:
+            parts.append(f"no symptom ({self.off_topic})")
+        rules = "; ".join(
+            dict.fromkeys(f"{f.rule_id} -> {f.level.label}" for f in self.assessment.fired)
+        )
+        found = " | ".join(parts) or "nothing clinical found"
+        return f"{found}. Level {self.assessment.level.label}" + (f" ({rules})" if rules else "")
+
+
+def _describe(o: Observation) -> str:
+    bits = [o.symptom]
+    if o.red_flag:
+        bits.append(f"red flag {o.red_flag}")
+    if o.severity is not None:
+        bits.append(f"severity {o.severity}")
+    if o.trend is not Trend.UNKNOWN:
+        bits.append(o.trend.value)
+    if o.temperature_c is not None:
+        bits.append(f"{o.temperature_c:.1f} °C")
+    return ("" if o.present else "denied: ") + ", ".join(bits)
+
+
+@dataclass(slots=True)
+class _Findings:
+    """What the decision works on: symptoms present and denied, red flags, word groups."""
+
+    present: set[str]
+    denied: set[str]
+    flags: list[str]
+    groups_by_clause: dict[int, set[str]]
+    everywhere: set[str]
+
+
+def decide(
+    content: Content,
+    m: Matched,
+    scope: Scope,
+    mentions: list[Mention],
+    measures: Measures,
+    *,
+    day: int,
+    previous: Sequence[Observation] | None,
+) -> Triage:
+    """The reading's observations and level."""
+    found = _findings(m, scope, mentions, measures)
+    fired = [
+        c.id
+        for c in content.lexicon.combinations
+        # The cheap test inline: most combinations stop here, for every message.
+        if found.everywhere.issuperset(c.all) and _combine(c, found, measures, day)
+    ]
+    contact = any((h.has("contact") or h.has("worry")) and not scope.absent(h) for h in m.hits)
+    report = with_trends(
+        Report(_observations(content, found, measures), contact_request=contact), previous
+    )
+    assessment = evaluate(report, day=day, previous=previous, content=content)
+    reported_before = {o.symptom for o in previous or () if o.present}
+    unclear = tuple(
+        o.symptom
+        for o in report.present
+        if o.trend is Trend.UNKNOWN and o.symptom in reported_before and not o.red_flag
+    )
+    off_topic = None
+    if not report.present and not contact:
+        off_topic = next(
+            (k for k in ("admin", "well", "thanks") if any(h.has(k) for h in m.hits)), None
+        )
+    durations = tuple(x.group(0) for x in _DURATION.finditer(" ".join(m.toks)))
+    return Triage(
+        report=report, assessment=assessment, mentions=tuple(mentions), durations=durations,
+        off_topic=off_topic, unclear_trend=unclear, combinations=tuple(fired),
+    )
+
+
+def _findings(m: Matched, scope: Scope, mentions: list[Mention], measures: Measures) -> _Findings:
+    symptoms = measures.symptom_mentions
+    present = {x.name for x in symptoms if x.present}
+    denied = {x.name for x in symptoms if not x.present and x.why_absent == "negated"}
+    flags = list(dict.fromkeys(x.name for x in mentions if x.flag and x.present))
+    # Word groups present (not negated), per clause, for the combinations.
+    groups_by_clause: dict[int, set[str]] = {}
+    for h in m.hits:
+        names = h.values("group")
+        if names and scope.absent(h) in {"", "someone else"}:
+            groups_by_clause.setdefault(m.clause(h), set()).update(names)
+    everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
+    temperature, fahrenheit = measures.temperature, measures.fahrenheit
+    if temperature is not None:
+        if temperature >= 38.0 or (fahrenheit is not None and fahrenheit >= 100.4):
+            present.add("fever")
+        else:  # measured and normal: whatever "feverish" said, there is no fever
+            present.discard("fever")
+            denied.add("fever")
+    return _Findings(present, denied, flags, groups_by_clause, everywhere)
+
+
+def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> bool:
+    """Apply one combination whose words (`all`) are in the message; whether it fired."""
+    if combo.symptoms is not None and not f.present & set(combo.symptoms):
+        return False
+    if f.present & set(combo.without):
+        return False
+    if combo.day_min is not None and day < combo.day_min:
+        return False
+    scopes = (
+        list(f.groups_by_clause.items()) if combo.scope == "clause" else [(-1, f.everywhere)]
+    )
+    where = {
+        c
+        for c, found in scopes
+        if all(g in found for g in combo.all)
+        and (not combo.any or any(g in found for g in combo.any))
+        and not any(g in found for g in combo.unless)
+    }
+    if not where:
+        return False
+    for name in combo.replaces:
+        mentioned = {x.clause for x in measures.symptom_mentions if x.name == name and x.present}
+        if name in f.present and (-1 in where or mentioned <= where):
+            f.present.discard(name)
+            if combo.adds:  # what was said of it is said of what explains it
+                _carry(measures, name, combo.adds)
+    if combo.adds:
+        f.present.add(combo.adds)
+        for name in combo.inherits:
+            _carry(measures, name, combo.adds)
+        if combo.severity is not None:
+            measures.severity[combo.adds] = max(
+                measures.severity.get(combo.adds, 0), combo.severity
+            )
+    if combo.red_flag and combo.red_flag not in f.flags:
+        f.flags.append(combo.red_flag)
+    return True
+
+
+def _carry(measures: Measures, source: str, target: str) -> None:
+    """What was said of `source` (severity, trend) is said of `target` too."""
+    severity, trend = measures.severity, measures.trend
+    if source in severity:
+        severity[target] = max(severity.get(target, 0), severity[source])
+    stronger = source in trend and (
+        TREND_RANK[trend[source]] > TREND_RANK[trend.get(target, Trend.UNKNOWN)]
+    )
+    if stronger:
+        trend[target] = trend[source]
+
+
+def _observations(content: Content, f: _Findings, measures: Measures) -> tuple[Observation, ...]:
+    observations = [
+        Observation(
+            name,
+            measures.severity.get(name),
+            measures.trend.get(name, Trend.UNKNOWN),
+            temperature_c=measures.temperature if name == "fever" else None,
+            temperature_f=measures.fahrenheit if name == "fever" else None,
+        )
+        for name in sorted(f.present)
+        if name in content.symptoms
+    ]
+    observations += [
+        Observation(content.red_flags[flag_id].symptom, 4, red_flag=flag_id) for flag_id in f.flags
+    ]
+    observations += [
+        Observation(name, present=False)
+        for name in sorted(f.denied - f.present)
+        if name in content.symptoms
+    ]
+    return tuple(observations)

@@ -1,0 +1,189 @@
+"""Phase 2, match: the lexicon compiled once into a phrase table; a message's tokens matched
+against it, longest phrase first, each hit with its kinds (symptom, red flag, severity, trend,
+negation, hypothetical, other person, clause break, contact, off-topic, word group); then
+each token's sentence and clause."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core.content import Content
+from bot.core.triage.text import ends_sentence, normalise, one_edit_apart, tokens
+
+Table = dict[tuple[str, ...], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A matched phrase: tokens [start, end) and what it means."""
+
+    start: int
+    end: int
+    kinds: tuple[tuple[str, str], ...]
+    names: frozenset[str] = frozenset()  # the kinds alone, for `has` (asked very often)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(k for k, _ in self.kinds))
+
+    def has(self, kind: str) -> bool:
+        return kind in self.names
+
+    def values(self, kind: str) -> list[str]:
+        return [v for k, v in self.kinds if k == kind]
+
+
+@dataclass(slots=True)
+class Matched:
+    """A message after matching: its tokens, its hits, and each token's clause and sentence."""
+
+    toks: list[str]
+    hits: list[Hit]
+    clause_of: list[int]
+    sentence_of: list[int]
+
+    def clause(self, h: Hit) -> int:
+        return self.clause_of[h.start]  # a hit starts at one of the message's tokens
+
+
+def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
+    """Every (phrase, kind, value) the lexicon and the red flags define."""
+    lex = content.lexicon
+    for name, phrases in lex.symptoms.items():
+        yield from ((p, "symptom", name) for p in phrases)
+    for flag_id, flag in content.red_flags.items():
+        yield from ((p, "flag", flag_id) for p in flag.phrases)
+    for name, phrases in lex.groups.items():
+        for phrase in phrases:
+            if phrase.startswith("@"):  # every phrase of a symptom: "@swelling"
+                yield from ((t, "group", name) for t in lex.symptoms.get(phrase[1:], []))
+            else:
+                yield phrase, "group", name
+    for grade, phrases in lex.severity.items():
+        yield from ((p, "severity", str(grade)) for p in phrases)
+    for trend, phrases in (
+        ("worse", lex.trend.worse), ("better", lex.trend.better), ("same", lex.trend.same),
+    ):
+        yield from ((p, "trend", trend) for p in phrases)
+    simple = {
+        "neg_before": lex.negation.before, "neg_after": lex.negation.after,
+        "pseudo": lex.negation.pseudo, "hypothetical": lex.hypothetical,
+        "other_person": lex.other_person, "break": lex.clause_breaks,
+        "contact": lex.contact.request, "worry": lex.contact.worry,
+        "admin": lex.off_topic.admin, "thanks": lex.off_topic.thanks,
+        "well": lex.off_topic.well, "self": lex.self_reference, "historical": lex.historical,
+    }
+    for kind, phrases in simple.items():
+        yield from ((p, kind, "") for p in phrases)
+    # "my sister's bruise" once apostrophes go
+    yield from ((p + "s", "other_person", "") for p in lex.other_person)
+
+
+def _inherit(table: Table) -> None:
+    """A longer phrase that contains a symptom word also names the symptom ("very painful" is
+    severe soreness, "more swollen" is worse swelling)."""
+    inner = {
+        k: [(t, v) for t, v in kinds if t in {"symptom", "group"}] for k, kinds in table.items()
+    }
+    for key, kinds in table.items():
+        # Pseudo phrases ("warm compress", "red wine") are there to mean nothing.
+        if any(kind in {"symptom", "pseudo"} for kind, _ in kinds) or len(key) < 2:
+            continue
+        for size in range(1, len(key)):
+            for i in range(len(key) - size + 1):
+                for kind, value in inner.get(key[i : i + size], []):
+                    if (kind, value) not in kinds:
+                        kinds.append((kind, value))
+
+
+class PhraseTable:
+    """The lexicon as a table of token tuples, with one-letter slip correction."""
+
+    MIN_CORRECTABLE = 6  # one-letter slips are corrected only in words this long
+
+    def __init__(self, content: Content) -> None:
+        table: Table = {}
+        for phrase, kind, value in _entries(content):
+            key = tuple(tokens(phrase))
+            if key and (kind, value) not in table.setdefault(key, []):
+                table[key].append((kind, value))
+        _inherit(table)
+        self.table = {k: tuple(v) for k, v in table.items()}
+        self.longest = max(len(k) for k in self.table)
+        known = {t for key in self.table for t in key}
+        self.known = frozenset(known | {normalise(w) for w in content.lexicon.never_correct})
+        self.targets = tuple(sorted({
+            key[0]
+            for key, kinds in self.table.items()
+            if len(key) == 1
+            and len(key[0]) >= self.MIN_CORRECTABLE - 1
+            and key[0].isalpha()
+            and any(kind == "symptom" for kind, _ in kinds)
+        }))
+        self.correct = lru_cache(maxsize=8192)(self._correct_uncached)
+
+    def match(self, text: str) -> Matched:
+        """Phases 1 and 2 for one message."""
+        toks = [self.correct(t) for t in tokens(text)]
+        hits = self._hits(toks)
+        return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks))
+
+    def _correct_uncached(self, token: str) -> str:
+        if len(token) < self.MIN_CORRECTABLE or token in self.known or not token.isalpha():
+            return token
+        for target in self.targets:
+            if target[0] == token[0] and one_edit_apart(token, target):
+                return target
+        return token
+
+    def _hits(self, toks: list[str]) -> list[Hit]:
+        hits: list[Hit] = []
+        i = 0
+        while i < len(toks):
+            for size in range(min(self.longest, len(toks) - i), 0, -1):
+                kinds = self.table.get(tuple(toks[i : i + size]))
+                if kinds:
+                    hits.append(Hit(i, i + size, kinds))
+                    i += size
+                    break
+            else:
+                score = _out_of_ten(toks, i)
+                if score is not None:
+                    hits.append(Hit(i, i + 4, (("severity", str(score)),)))
+                    i += 4
+                    continue
+                i += 1
+        return hits
+
+    def _sentences(self, toks: list[str]) -> list[int]:
+        out, sentence = [], 0
+        for tok in toks:
+            if ends_sentence(tok, self.known):
+                sentence += 1
+            out.append(sentence)
+        return out
+
+    def _clauses(self, toks: list[str], hits: list[Hit]) -> list[int]:
+        """Clause number of each token. A comma continues a list of symptoms."""
+        by_start = {h.start: h for h in hits}
+        clause, out = 0, []
+        for i, tok in enumerate(toks):
+            hit = by_start.get(i)
+            if ends_sentence(tok, self.known) or (hit is not None and hit.has("break")):
+                clause += 1
+            elif tok == ",":
+                nxt = next((h for h in hits if h.start > i), None)
+                if not (nxt is not None and nxt.start == i + 1 and nxt.has("symptom")):
+                    clause += 1
+            out.append(clause)
+        return out
+
+
+def _out_of_ten(toks: list[str], i: int) -> int | None:
+    """'7 out of 10' as a severity grade."""
+    if toks[i : i + 4][1:] == ["out", "of", "10"] and toks[i].isdigit():
+        score = int(toks[i])
+        if 0 <= score <= 10:
+            return 1 if score <= 3 else 2 if score <= 6 else 3
+    return None

@@ -1,0 +1,93 @@
+"""Phase 3, scope: which mentions of a symptom or red flag count. ConText-style modifiers act
+within their clause: negation before or after ("no swelling", "the itch has gone"), the past
+("fainted as a kid"), the hypothetical ("if it swells"), someone else ("my friend had...").
+A red flag is never set aside for being about someone else: carers write for patients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.triage.match import Hit, Matched
+from bot.core.triage.text import SENTENCE_END
+
+MODIFIER_SPAN = 6
+_REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
+_CLOSING = frozenset(
+    {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
+     "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
+     "by", "since", "this", "last", "after", "within", ","}
+)  # tokens a negation or severity word reaches (ConText's window)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One mention of a symptom or red flag, after its modifiers were applied."""
+
+    name: str  # symptom, or red-flag id when `flag`
+    start: int
+    clause: int
+    present: bool
+    flag: bool = False
+    why_absent: str = ""
+
+
+class Scope:
+    """The modifiers of one message, and what they do to each hit."""
+
+    def __init__(self, m: Matched) -> None:
+        self.m = m
+        self.modifiers = [h for h in m.hits if not h.has("pseudo")]
+        # Clause numbers read once: `absent` runs for every hit against every modifier.
+        self._placed = [(mod, m.clause(mod)) for mod in self.modifiers]
+        self._comparing = {m.clause(h) for h in m.hits if ("group", "comparison") in h.kinds}
+
+    def absent(self, h: Hit) -> str:
+        """Why a mention does not count ('' when it does); the strongest reason wins."""
+        c = self.m.clause_of[h.start]
+        reasons = set()
+        for mod, clause in self._placed:
+            if clause != c or mod is h:
+                continue
+            before, after = mod.end <= h.start, mod.start >= h.end
+            if mod.has("historical") and (before or after):
+                reasons.add("in the past")
+            if before and mod.has("hypothetical"):
+                reasons.add("hypothetical")
+            if before and mod.has("other_person") and c in self._comparing:
+                reasons.add("someone else")
+            if before and mod.has("neg_before") and h.start - mod.end <= MODIFIER_SPAN:
+                reasons.add("negated")
+            if (
+                after
+                and mod.has("neg_after")
+                and mod.start - h.end <= MODIFIER_SPAN
+                and self.closes(mod)
+            ):
+                reasons.add("negated")
+        return next((r for r in _REASONS if r in reasons), "")
+
+    def compared(self, c: int) -> bool:
+        """'my sister had hives after hers' compares; 'my wife's face is burning' reports."""
+        return c in self._comparing
+
+    def closes(self, mod: Hit) -> bool:
+        """'the itch has gone (now)' resolves; 'the bruise has gone grey' does not."""
+        toks, clause_of = self.m.toks, self.m.clause_of
+        if mod.end >= len(toks) or clause_of[mod.end] != clause_of[mod.start]:
+            return True
+        return toks[mod.end] in _CLOSING or toks[mod.end] in SENTENCE_END
+
+    def mentions(self) -> list[Mention]:
+        """Every symptom and red-flag mention, present or set aside (with why)."""
+        out: list[Mention] = []
+        for h in self.m.hits:
+            for name in h.values("symptom"):
+                why = self.absent(h)
+                out.append(Mention(name, h.start, self.m.clause(h), not why, why_absent=why))
+            for flag_id in h.values("flag"):
+                # A red flag about "my mum" still gets the emergency advice: a needless 112
+                # costs less than a missed one.
+                why = self.absent(h)
+                why = "" if why == "someone else" else why
+                out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))
+        return out

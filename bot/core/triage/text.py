@@ -1,0 +1,73 @@
+"""Phase 1, normalise: lowercase, apostrophes dropped, decimal commas, spelled-out numbers,
+hyphens as spaces; then tokens (words, numbers, single symbols)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\s\w]")
+SENTENCE_END = frozenset({".", "!", "?", ";", ":", "\n"})
+_UNITS_WORDS = {w: n for n, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+)}
+_TENS_WORDS = {"thirty": 30, "forty": 40}
+_SPELLED = re.compile(
+    r"\b(thirty|forty|a hundred and|one hundred and|hundred and)(?:[ -](one|two|three|four|five"
+    r"|six|seven|eight|nine))?(?: point (zero|one|two|three|four|five|six|seven|eight|nine))?\b"
+)
+
+
+def ends_sentence(token: str, known: frozenset[str] = frozenset()) -> bool:
+    """Punctuation that ends a sentence, and emoji, which patients use the same way
+    (unless the lexicon gives the emoji a meaning: "lips 👄 double size")."""
+    return token in SENTENCE_END or (
+        len(token) == 1
+        and unicodedata.category(token) == "So"
+        and token != "°"
+        and token not in known
+    )
+
+
+def _spelled(match: re.Match[str]) -> str:
+    """'thirty nine point five' -> '39.5', 'a hundred and two' -> '102'."""
+    head, unit, decimal = match.groups()
+    value = _TENS_WORDS.get(head, 100) + (_UNITS_WORDS[unit] if unit else 0)
+    return f"{value}.{_UNITS_WORDS[decimal]}" if decimal else str(value)
+
+
+def normalise(text: str) -> str:
+    """Lowercase text with apostrophes dropped ("can't" -> "cant") and decimals with points."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _SPELLED.sub(_spelled, text)
+    text = re.sub(r"[\u200d\ufe0f\U0001F3FB-\U0001F3FF]", "", text)  # emoji joiners, skin tones
+    text = text.replace("’", "'").replace("‘", "'").replace("`", "'").replace("'", "")
+    text = re.sub(r"(\d),(\d)", r"\1.\2", text)
+    text = text.replace("\n", " . ")
+    return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
+
+
+def tokens(text: str) -> list[str]:
+    """Words, numbers and single symbols of the normalised text."""
+    return _TOKEN.findall(normalise(text))
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when a and b differ by exactly one edit (insert, delete, substitute, swap)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
