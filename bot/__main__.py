@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -184,13 +184,14 @@ def _triage_input(item: Any) -> tuple[int, str]:
 
 
 def _parse_session_at(text: str, tz_name: str) -> datetime:
+    """The desk's reading of a time (`bot.core.when`): ISO 8601, or 14:30 for today; a
+    wall-clock time is in the clinic's (or patient's) zone."""
+    from bot.core.when import session_time  # noqa: PLC0415
+
     try:
-        moment = datetime.fromisoformat(text)
+        return session_time(text, ZoneInfo(tz_name), datetime.now(UTC))
     except ValueError as exc:
         raise CliError(f"--session-at: not an ISO 8601 time: {text!r}") from exc
-    if moment.tzinfo is None:  # a wall-clock time in the clinic's (or patient's) zone
-        moment = moment.replace(tzinfo=ZoneInfo(tz_name))
-    return moment
 
 
 def _zone(name: str) -> str:
@@ -280,9 +281,9 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
             else:
                 print(link)
             if args.qr and not args.csv:
-                import segno  # noqa: PLC0415
+                from bot.services.desk import qr_png  # noqa: PLC0415
 
-                segno.make(link, error="m").save(args.qr, scale=8, border=4)
+                await asyncio.to_thread(Path(args.qr).write_bytes, qr_png(link))
     finally:
         await db.dispose()
     return 1 if failures else 0

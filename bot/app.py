@@ -133,7 +133,10 @@ def system_clock(settings: Settings) -> Clock:
 
 async def prepare(app: AnyApp) -> None:
     """Before the first update: Telegram shows our commands (the schema is checked earlier)."""
-    await app.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
+    words = app.bot_data.services.outbound
+    await app.bot.set_my_commands(
+        [BotCommand(c, words.message(f"menu_{c}").text) for c in handlers.MENU]
+    )
 
 
 async def _close(app: AnyApp) -> None:

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.clock import FakeClock
+from bot.core.content import Content
 from bot.rehearsal import Rehearsal
 from bot.store.db import Database
 from tests.conftest import paris
@@ -115,3 +116,12 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
         assert "G5-persistence" in (summary.text or "")
         emergency = next(m for m in messages if m.startswith("🔴 EMERGENCY · Ana"))
         assert "✅ Acknowledged by Martin" in emergency
+
+
+async def test_the_command_menu_reads_as_the_content_words_it(
+    rehearsal: Rehearsal, content: Content
+) -> None:
+    [menu] = [q for q in rehearsal.server.requests if q.method == "setMyCommands"]
+    shown = {c["command"]: c["description"] for c in menu.params["commands"]}
+    assert shown["forget"] == content.messages["menu_forget"]
+    assert list(shown) == ["start", "status", "report", "help", "stop", "mydata", "forget"]

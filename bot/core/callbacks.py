@@ -75,8 +75,17 @@ class ReportPress:
     """Start a report outside the schedule."""
 
 
+@dataclass(frozen=True, slots=True)
+class EnrolPress:
+    """A clinician's button during `/enrol`: now, a(rea) with its index, done."""
+
+    op: str
+    arg: str = ""
+
+
 Callback = (
     Consent | CheckinPress | StopPress | ForgetPress | EscalationPress | TrendPress | ReportPress
+    | EnrolPress
 )
 
 CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
@@ -142,6 +151,14 @@ def trend(answer_id: int, code: str) -> str:
 
 
 REPORT = "r"
+ENROL_OPS = frozenset({"now", "a", "done"})
+
+
+def enrol(op: str, arg: str = "") -> str:
+    """Code for a button of the `/enrol` conversation."""
+    if op not in ENROL_OPS or not _ARG.match(arg):
+        raise ValueError(f"bad enrolment button {op!r} {arg!r}")
+    return _fit(f"n:{op}:{arg}" if arg else f"n:{op}")
 
 
 def _int(text: str) -> int | None:
@@ -175,4 +192,7 @@ def parse(data: str | None) -> Callback | None:
         return TrendPress(answer_id, rest[1]) if answer_id is not None else None
     if data == REPORT:
         return ReportPress()
+    if kind == "n" and rest and rest[0] in ENROL_OPS and len(rest) <= 2:
+        arg = rest[1] if len(rest) == 2 else ""
+        return EnrolPress(rest[0], arg) if _ARG.match(arg) else None
     return None

@@ -62,6 +62,11 @@ class Clinic(Strict):
     late_send_days: int = Field(default=2, ge=0, le=14)
     # Courses older than this (from the last session) are erased automatically.
     retention_days: int = Field(default=730, ge=30, le=36500)
+    # The areas `/enrol` offers as buttons.
+    treated_areas: list[str] = Field(
+        default=["face", "neck", "décolleté", "scalp", "body", "hands"], min_length=1,
+        max_length=12,
+    )
 
 
 class Step(Strict):
@@ -250,6 +255,34 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "no_phone": ["patient"],
         "digest_header": ["date", "count"],
         "not_clinician": [],
+        "menu_start": [],
+        "menu_status": [],
+        "menu_report": [],
+        "menu_help": [],
+        "menu_stop": [],
+        "menu_mydata": [],
+        "menu_forget": [],
+        "enrol_ask_name": [],
+        "enrol_name_invalid": ["limit"],
+        "enrol_ask_when": [],
+        "enrol_now_button": [],
+        "enrol_now": [],
+        "enrol_when_invalid": [],
+        "enrol_when_future": [],
+        "enrol_ask_areas": ["when"],
+        "enrol_done_button": [],
+        "enrol_missing": [],
+        "enrol_areas": ["areas"],
+        "enrol_areas_none": [],
+        "enrol_link": ["name", "id", "days", "link"],
+        "enrol_cancelled": [],
+        "no_such_patient": ["id"],
+        "patient_usage": [],
+        "no_patient_found": [],
+        "rota_usage": [],
+        "deactivate_usage": [],
+        "chart_caption": [],
+        "photos_caption": [],
         "notice_stopped": ["patient"],
         "notice_unreachable": ["patient"],
         "notice_failed": ["patient", "reason"],

@@ -7,7 +7,6 @@ from typing import Any
 from telegram import Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
@@ -21,15 +20,8 @@ from bot.handlers.gate import Gate
 from bot.handlers.guard import allow
 from bot.services.access import Role
 
-COMMANDS = [
-    ("start", "Start or resume the follow-up"),
-    ("status", "What comes next"),
-    ("report", "Tell your care team how you feel"),
-    ("help", "What I can do"),
-    ("stop", "Stop the follow-up"),
-    ("mydata", "Everything stored about you"),
-    ("forget", "Erase your data"),
-]
+# The patients' command menu, in order; each description is the content's `menu_<command>`.
+MENU = ("start", "status", "report", "help", "stop", "mydata", "forget")
 ANYONE, CLINICIAN, ADMIN = Role.ANYONE, Role.CLINICIAN, Role.ADMIN
 
 
@@ -65,6 +57,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
     app.add_handler(
         MessageHandler(private & ~filters.StatusUpdate.ALL, allow(ANYONE, patient.unsupported))
     )
-    app.add_handler(CallbackQueryHandler(buttons.on_button))  # authorised per press
+    for button in buttons.handlers():  # one per kind of button, each press authorised
+        app.add_handler(button)
     app.add_handler(ChatMemberHandler(membership.on_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(errors.on_error)

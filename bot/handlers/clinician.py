@@ -14,15 +14,17 @@ async def show_timeline(context: Context, who: Principal, patient_id: int) -> No
     chat_id = who.chat_id
     view = await services(context).timeline.build(patient_id, actor=who.actor)
     if view is None:
-        await send(context, chat_id, Reply(f"No patient #{patient_id}."))
+        await services(context).outbound.say(chat_id, "no_such_patient", id=patient_id)
         return
     for text in view.texts:
         await send(context, chat_id, Reply(text))
     outbound = services(context).outbound
     if view.chart is not None:
-        await outbound.picture(chat_id, view.chart, caption="Severity by day")
+        caption = outbound.message("chart_caption").text
+        await outbound.picture(chat_id, view.chart, caption=caption)
     if view.photos is not None:
-        await outbound.picture(chat_id, view.photos, caption="Photos by day")
+        caption = outbound.message("photos_caption").text
+        await outbound.picture(chat_id, view.photos, caption=caption)
 
 
 async def patient(_update: Update, context: Context, who: Principal) -> None:
@@ -30,11 +32,12 @@ async def patient(_update: Update, context: Context, who: Principal) -> None:
     chat_id = who.chat_id
     query = " ".join(context.args or [])
     if not query:
-        await send(context, chat_id, Reply("Usage: /patient 12  or  /patient Lopez"))
+        await services(context).outbound.say(chat_id, "patient_usage")
         return
     found = await services(context).clinic.find(query)
     if found.patient_id is None:
-        await send(context, chat_id, found.reply or Reply("No such patient."))
+        reply = found.reply or services(context).outbound.message("no_patient_found")
+        await send(context, chat_id, reply)
         return
     await show_timeline(context, who, found.patient_id)
 
@@ -69,7 +72,7 @@ async def rota(_update: Update, context: Context, who: Principal) -> None:
     chat_id = who.chat_id
     args = context.args or []
     if not all(a.lstrip("#").isdecimal() for a in args):
-        await send(context, chat_id, Reply("Usage: /rota 3 1 2  (clinician numbers, in order)"))
+        await services(context).outbound.say(chat_id, "rota_usage")
         return
     text = await services(context).clinic.set_rota(
         [int(a.lstrip("#")) for a in args], actor=who.actor
@@ -82,7 +85,7 @@ async def deactivate(_update: Update, context: Context, who: Principal) -> None:
     chat_id = who.chat_id
     args = context.args or []
     if len(args) != 1 or not args[0].lstrip("#").isdecimal():
-        await send(context, chat_id, Reply("Usage: /deactivate 3"))
+        await services(context).outbound.say(chat_id, "deactivate_usage")
         return
     text = await services(context).clinic.deactivate(
         int(args[0].lstrip("#")), actor=who.actor

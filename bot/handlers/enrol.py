@@ -1,15 +1,12 @@
-"""`/enrol` in the chair: a clinician answers three questions and gets the link and QR code."""
+"""`/enrol` in the chair: Telegram's side of the conversation (the questions and their checks
+are the `Desk` use case's)."""
 
 from __future__ import annotations
 
-import io
 import warnings
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import segno
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -19,23 +16,14 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.handlers.context import Context, private_chat_id, services
+from bot.core import callbacks as cb
+from bot.handlers.context import Context, private_chat_id, send, services
 from bot.handlers.guard import authorize
 from bot.services.access import Role
-from bot.services.enrolment import deep_link
+from bot.services.desk import EnrolDraft, Enrolled
 
 NAME, WHEN, AREAS = range(3)
-AREA_CHOICES = ["face", "neck", "décolleté", "scalp", "body", "hands"]
 KEY = "enrol"  # the draft's one key in chat_data
-
-
-@dataclass(slots=True)
-class EnrolDraft:
-    """What the clinician has answered so far."""
-
-    name: str = ""
-    session_at: datetime | None = None
-    areas: list[str] = field(default_factory=list)
 
 
 def _draft(context: Context) -> EnrolDraft:
@@ -47,14 +35,9 @@ def _draft(context: Context) -> EnrolDraft:
     return draft
 
 
-def _areas_markup(chosen: list[str]) -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(("✔ " if a in chosen else "") + a, callback_data=f"n:a:{i}")
-        for i, a in enumerate(AREA_CHOICES)
-    ]
-    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton("Done ✔", callback_data="n:done")])
-    return InlineKeyboardMarkup(rows)
+def _forget(context: Context) -> None:
+    if context.chat_data is not None:
+        context.chat_data.pop(KEY, None)
 
 
 async def start(update: Update, context: Context) -> int:
@@ -63,134 +46,96 @@ async def start(update: Update, context: Context) -> int:
     svc = services(context)
     if chat_id is None or await authorize(context, chat_id, Role.CLINICIAN) is None:
         if chat_id is not None:
-            await context.bot.send_message(chat_id, svc.deps.content.messages["not_clinician"])
+            await svc.outbound.say(chat_id, "not_clinician")
         return ConversationHandler.END
     if context.chat_data is not None:
         context.chat_data[KEY] = EnrolDraft()
-    await context.bot.send_message(chat_id, "New patient: what is their full name? (/cancel)")
+    await send(context, chat_id, svc.desk.ask_name())
     return NAME
 
 
 async def name(update: Update, context: Context) -> int:
     """The patient's name; then asks when the session was."""
+    chat_id = private_chat_id(update)
     message = update.effective_message
-    text = (message.text or "").strip() if message else ""
-    if not 1 <= len(text) <= 100 or message is None:
-        if message is not None:
-            await message.reply_text("Please send the patient's name (up to 100 characters).")
+    if chat_id is None or message is None:
         return NAME
-    _draft(context).name = text
-    await message.reply_text(
-        "When was the session? Tap Now, or send a time like 14:30 or 2026-11-20 14:30.",
-        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Now", callback_data="n:now")]]),
-    )
-    return WHEN
+    answered = services(context).desk.take_name(_draft(context), message.text or "")
+    await send(context, chat_id, answered.reply)
+    return WHEN if answered.accepted else NAME
 
 
 async def when_now(update: Update, context: Context) -> int:
     """The session is now; then asks the areas."""
-    query = update.callback_query
-    if query is None:
+    query, chat_id = update.callback_query, private_chat_id(update)
+    if query is None or chat_id is None or query.message is None:
         return WHEN
     await query.answer()
-    _draft(context).session_at = services(context).deps.clock.now()
-    await query.edit_message_text(
-        "Session: now. Which areas were treated?", reply_markup=_areas_markup([])
-    )
+    svc = services(context)
+    screen = svc.desk.session_now(_draft(context))
+    await svc.outbound.edit(chat_id, query.message.message_id, screen)
     return AREAS
 
 
 async def when_typed(update: Update, context: Context) -> int:
     """A typed session time (local to the clinic); then asks the areas."""
+    chat_id = private_chat_id(update)
     message = update.effective_message
-    if message is None:
+    if chat_id is None or message is None:
         return WHEN
-    deps = services(context).deps
-    text = (message.text or "").strip()
-    local_now = deps.clock.now().astimezone(deps.clinic_tz)
-    try:
-        if len(text) <= 5:
-            hours, minutes = (int(p) for p in text.split(":"))
-            moment = local_now.replace(hour=hours, minute=minutes, second=0, microsecond=0)
-        else:
-            moment = datetime.fromisoformat(text).replace(tzinfo=deps.clinic_tz)
-    except ValueError:
-        await message.reply_text("I couldn't read that time: send 14:30 or 2026-11-20 14:30.")
-        return WHEN
-    if moment > local_now:
-        await message.reply_text("That is in the future: send the time the session took place.")
-        return WHEN
-    _draft(context).session_at = moment
-    await message.reply_text(
-        f"Session: {moment:%a %d %b %H:%M}. Which areas were treated?",
-        reply_markup=_areas_markup([]),
-    )
-    return AREAS
+    answered = services(context).desk.take_time(_draft(context), message.text or "")
+    await send(context, chat_id, answered.reply)
+    return AREAS if answered.accepted else WHEN
 
 
 async def toggle_area(update: Update, context: Context) -> int:
     """Tick or untick a treated area."""
-    query = update.callback_query
-    if query is None or not query.data:
+    query, chat_id = update.callback_query, private_chat_id(update)
+    press = cb.parse(query.data if query else None)
+    if query is None or chat_id is None or query.message is None:
         return AREAS
-    index = int(query.data.rsplit(":", 1)[1]) if query.data.rsplit(":", 1)[1].isdigit() else -1
     await query.answer()
-    if 0 <= index < len(AREA_CHOICES):
-        draft = _draft(context)
-        area = AREA_CHOICES[index]
-        draft.areas = [a for a in draft.areas if a != area] if area in draft.areas else [
-            *draft.areas, area
-        ]
-        await query.edit_message_reply_markup(_areas_markup(draft.areas))
+    index = int(press.arg) if isinstance(press, cb.EnrolPress) and press.arg.isdigit() else -1
+    screen = services(context).desk.toggle_area(_draft(context), index)
+    if screen is not None:
+        await services(context).outbound.edit(chat_id, query.message.message_id, screen)
     return AREAS
 
 
 async def done(update: Update, context: Context) -> int:
     """Create the patient and show the link and its QR code."""
-    query = update.callback_query
-    chat_id = private_chat_id(update)
-    if query is None or chat_id is None:
+    query, chat_id = update.callback_query, private_chat_id(update)
+    if query is None or chat_id is None or query.message is None:
         return ConversationHandler.END
     svc = services(context)
     who = await authorize(context, chat_id, Role.CLINICIAN)  # deactivated meanwhile?
     if who is None:
-        await query.answer(svc.deps.content.messages["not_clinician"])
+        await query.answer(svc.outbound.message("not_clinician").text)
         return ConversationHandler.END
     await query.answer()
-    draft = _draft(context)
-    if draft.session_at is None or not draft.name:
-        await query.edit_message_text("Something was missing; start again with /enrol.")
-        return ConversationHandler.END
-    invitation = await svc.enrolment.invite_patient(
-        name=draft.name, session_at=draft.session_at, areas=", ".join(draft.areas),
-        actor=who.actor,
+    outcome = await svc.desk.finish(
+        _draft(context), actor=who.actor, bot_username=context.bot.username
     )
-    link = deep_link(context.bot.username, invitation.token)
-    png = io.BytesIO()
-    segno.make(link, error="m").save(png, kind="png", scale=8, border=4)
-    await query.edit_message_text(f"Areas: {', '.join(draft.areas) or 'not recorded'}.")
-    days = svc.deps.token_ttl.days
-    await context.bot.send_photo(
-        chat_id,
-        png.getvalue(),
-        caption=(
-            f"{draft.name} (patient #{invitation.patient_id}): let them scan this code, or "
-            f"send them the link. It works once, for {days} days.\n{link}"
-        ),
-    )
-    if context.chat_data is not None:
-        context.chat_data.pop(KEY, None)
+    screen = outcome.edit if isinstance(outcome, Enrolled) else outcome
+    await svc.outbound.edit(chat_id, query.message.message_id, screen)
+    if isinstance(outcome, Enrolled):
+        await svc.outbound.picture(chat_id, outcome.qr, caption=outcome.caption)
+    _forget(context)
     return ConversationHandler.END
 
 
 async def cancel(update: Update, context: Context) -> int:
     """`/cancel`: drop the enrolment in progress."""
-    message = update.effective_message
-    if context.chat_data is not None:
-        context.chat_data.pop(KEY, None)
-    if message is not None:
-        await message.reply_text("Enrolment cancelled.")
+    _forget(context)
+    chat_id = private_chat_id(update)
+    if chat_id is not None:
+        await send(context, chat_id, services(context).desk.cancelled())
     return ConversationHandler.END
+
+
+def _press(op: str) -> Any:
+    """A `pattern` for the enrolment buttons of one kind (see `bot.core.callbacks`)."""
+    return lambda data: isinstance(p := cb.parse(data), cb.EnrolPress) and p.op == op
 
 
 def conversation() -> ConversationHandler[Any]:
@@ -205,12 +150,12 @@ def conversation() -> ConversationHandler[Any]:
             states={
                 NAME: [MessageHandler(text, name)],
                 WHEN: [
-                    CallbackQueryHandler(when_now, pattern="^n:now$"),
+                    CallbackQueryHandler(when_now, pattern=_press("now")),
                     MessageHandler(text, when_typed),
                 ],
                 AREAS: [
-                    CallbackQueryHandler(toggle_area, pattern=r"^n:a:\d+$"),
-                    CallbackQueryHandler(done, pattern="^n:done$"),
+                    CallbackQueryHandler(toggle_area, pattern=_press("a")),
+                    CallbackQueryHandler(done, pattern=_press("done")),
                 ],
             },
             fallbacks=[CommandHandler("cancel", cancel, filters=private)],

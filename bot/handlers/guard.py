@@ -51,4 +51,4 @@ def allow(role: Role, handler: Guarded) -> Callback:
 
 def press_role(press: cb.Callback) -> Role:
     """The role a button press needs."""
-    return Role.CLINICIAN if isinstance(press, cb.EscalationPress) else Role.ANYONE
+    return Role.CLINICIAN if isinstance(press, cb.EscalationPress | cb.EnrolPress) else Role.ANYONE

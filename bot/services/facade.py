@@ -6,6 +6,7 @@ from bot.services.access import Access
 from bot.services.checkins import Checkins
 from bot.services.clinic import Clinic
 from bot.services.common import Deps
+from bot.services.desk import Desk
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
@@ -27,6 +28,7 @@ class Services:
         self.outbound = Outbound(deps)
         self.escalations = Escalations(deps)
         self.enrolment = Enrolment(deps)
+        self.desk = Desk(deps, self.enrolment)
         self.checkins = Checkins(deps, self.escalations)
         self.patients = Patients(deps, self.escalations)
         self.silence = Silence(deps, self.checkins, self.escalations)
