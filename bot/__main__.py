@@ -4,40 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import ValidationError
+from zoneinfo import ZoneInfo
 
 from bot.adapters import logs
 from bot.adapters.content_files import ContentError, load_content
+from bot.cli_enrol import cmd_enrol
+from bot.cli_support import CliError, bot_username, check_schema, load_settings, with_services
 from bot.config import Settings
 
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
     "(https://t.me/BotFather, /newbot), then export TELEGRAM_BOT_TOKEN=<the token it gives you>."
 )
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise CliError(f"configuration: {problems}") from exc
 
 
 def _logging(settings: Settings) -> None:
@@ -55,12 +40,12 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
     from bot.app import build_application  # noqa: PLC0415
 
-    settings = _settings()
+    settings = load_settings()
     if settings.telegram_bot_token is None:
         raise CliError(NO_TOKEN)
     _logging(settings)
     load_content(settings.content_dir, settings.language)
-    asyncio.run(_check_schema(settings))
+    asyncio.run(check_schema(settings))
     app = build_application(settings)
     if settings.webhook_url:
         from bot.webhook import serve  # noqa: PLC0415
@@ -91,26 +76,13 @@ async def _dispatch_only(app: Any) -> None:
     await app.shutdown()
 
 
-async def _check_schema(settings: Settings) -> None:
-    from bot.store.db import Database  # noqa: PLC0415
-    from bot.store.migrate import SchemaOutOfDate, ensure_current  # noqa: PLC0415
-
-    db = Database(settings.database_url)
-    try:
-        await ensure_current(db)
-    except SchemaOutOfDate as exc:
-        raise CliError(str(exc)) from exc
-    finally:
-        await db.dispose()
-
-
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     """Create or migrate the database schema to this version's."""
     from bot.store.db import Database  # noqa: PLC0415
     from bot.store.migrate import upgrade  # noqa: PLC0415
 
     async def go() -> str:
-        db = Database(_settings().database_url)
+        db = Database(load_settings().database_url)
         try:
             return await upgrade(db)
         finally:
@@ -129,7 +101,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
 
 def cmd_check_content(args: argparse.Namespace) -> int:
     """Validate a content folder; errors name the file, line and field."""
-    settings = _settings()
+    settings = load_settings()
     folder = Path(args.dir) if args.dir else settings.content_dir
     content = load_content(folder, settings.language)
     print(
@@ -144,7 +116,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     """Triage JSON Lines from stdin ({"day", "text", "id"?}); one JSON line out per line in."""
     from bot.core.triage import Triager  # noqa: PLC0415
 
-    settings = _settings()
+    settings = load_settings()
     triager = Triager(load_content(settings.content_dir, settings.language))
     failures = 0
     for number, line in enumerate(sys.stdin, 1):
@@ -183,126 +155,6 @@ def _triage_input(item: Any) -> tuple[int, str]:
     return day, text
 
 
-def _parse_session_at(text: str, tz_name: str) -> datetime:
-    """The desk's reading of a time (`bot.core.when`): ISO 8601, or 14:30 for today; a
-    wall-clock time is in the clinic's (or patient's) zone."""
-    from bot.core.when import session_time  # noqa: PLC0415
-
-    try:
-        return session_time(text, ZoneInfo(tz_name), datetime.now(UTC))
-    except ValueError as exc:
-        raise CliError(f"--session-at: not an ISO 8601 time: {text!r}") from exc
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CliError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)") from exc
-    return name
-
-
-def _name(value: str | None) -> str:
-    name = (value or "").strip()
-    if not name:
-        raise CliError("name is empty")
-    return name
-
-
-async def _bot_username(settings: Settings) -> str:
-    if settings.bot_username:
-        return settings.bot_username.lstrip("@")
-    if settings.telegram_bot_token is None:
-        raise CliError("set BOT_USERNAME (or TELEGRAM_BOT_TOKEN to ask Telegram) to build links")
-    from telegram import Bot  # noqa: PLC0415
-
-    bot = Bot(
-        settings.telegram_bot_token.get_secret_value(),
-        base_url=settings.base_url,
-        base_file_url=settings.base_file_url,
-    )
-    async with bot:
-        me = await bot.get_me()
-    return str(me.username)
-
-
-def cmd_enrol(args: argparse.Namespace) -> int:
-    """Enrol one patient (or every row of --csv) and print the deep link(s)."""
-    if args.csv:
-        rows = list(csv.DictReader(Path(args.csv).read_text(encoding="utf-8").splitlines()))
-    else:
-        if not args.name or not args.session_at:
-            raise CliError("enrol needs --name and --session-at (or --csv FILE)")
-        rows = [
-            {
-                "name": args.name,
-                "session_at": args.session_at,
-                "timezone": args.timezone or "",
-                "areas": ", ".join(args.areas or []),
-                "phone": args.phone or "",
-            }
-        ]
-    return asyncio.run(_enrol(args, rows))
-
-
-async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
-    from bot.app import build_services  # noqa: PLC0415
-    from bot.services.enrolment import deep_link  # noqa: PLC0415
-    from bot.services.ports import OfflineMessenger  # noqa: PLC0415
-
-    settings = _settings()
-    await _check_schema(settings)
-    username = await _bot_username(settings)
-    services = build_services(settings, messenger=OfflineMessenger())
-    db = services.deps.store
-    failures = 0
-    try:
-        for row in rows:
-            try:
-                tz_name = _zone((row.get("timezone") or "").strip() or settings.clinic_timezone)
-                invitation = await services.enrolment.invite_patient(
-                    name=_name(row.get("name")),
-                    session_at=_parse_session_at((row.get("session_at") or "").strip(), tz_name),
-                    timezone=tz_name,
-                    areas=(row.get("areas") or "").strip(),
-                    phone=(row.get("phone") or "").strip() or None,
-                    patient_id=args.patient_id,
-                )
-            except (CliError, LookupError, ValueError) as exc:
-                failures += 1
-                if not args.csv:
-                    raise CliError(str(exc)) from exc
-                print(json.dumps({"name": row.get("name"), "error": str(exc)}))
-                continue
-            link = deep_link(username, invitation.token)
-            out = {"patient_id": invitation.patient_id, "token": invitation.token, "link": link}
-            if args.csv or args.json:
-                print(json.dumps(out))
-            else:
-                print(link)
-            if args.qr and not args.csv:
-                from bot.services.desk import qr_png  # noqa: PLC0415
-
-                await asyncio.to_thread(Path(args.qr).write_bytes, qr_png(link))
-    finally:
-        await db.dispose()
-    return 1 if failures else 0
-
-
-async def _with_services(work: Any) -> Any:
-    """Run `work(services)` against the configured database, without a bot."""
-    from bot.app import build_services  # noqa: PLC0415
-    from bot.services.ports import OfflineMessenger  # noqa: PLC0415
-
-    settings = _settings()
-    await _check_schema(settings)
-    services = build_services(settings, messenger=OfflineMessenger())
-    try:
-        return await work(services)
-    finally:
-        await services.deps.store.dispose()
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
     """Who did what and when: clinicians' and admins' actions, exports, erasures."""
     since = None
@@ -312,9 +164,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(f"--since: expected a date like 2026-11-20: {args.since!r}") from exc
         if since.tzinfo is None:
-            since = since.replace(tzinfo=ZoneInfo(_settings().clinic_timezone))
+            since = since.replace(tzinfo=ZoneInfo(load_settings().clinic_timezone))
     events = asyncio.run(
-        _with_services(lambda s: s.clinic.audit(since=since, patient_id=args.patient))
+        with_services(lambda s: s.clinic.audit(since=since, patient_id=args.patient))
     )
     for e in events:
         if args.json:
@@ -330,26 +182,26 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_clinician_list(_args: argparse.Namespace) -> int:
     """Print every clinician: active, admin, place on the rota."""
-    print(asyncio.run(_with_services(lambda s: s.clinic.clinicians())))
+    print(asyncio.run(with_services(lambda s: s.clinic.clinicians())))
     return 0
 
 
 def cmd_clinician_deactivate(args: argparse.Namespace) -> int:
     """Stop paging a clinician and refuse them access."""
-    print(asyncio.run(_with_services(lambda s: s.clinic.deactivate(args.id))))
+    print(asyncio.run(with_services(lambda s: s.clinic.deactivate(args.id))))
     return 0
 
 
 def cmd_clinician_rota(args: argparse.Namespace) -> int:
     """Set the on-call order (first paged first); no ids empties the rota."""
-    text = asyncio.run(_with_services(lambda s: s.clinic.set_rota(args.ids)))
+    text = asyncio.run(with_services(lambda s: s.clinic.set_rota(args.ids)))
     print(text)
     return 1 if "Nothing changed" in text else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Clinic figures, as text or JSON."""
-    figures = asyncio.run(_with_services(lambda s: s.stats.figures()))
+    figures = asyncio.run(with_services(lambda s: s.stats.figures()))
     print(json.dumps(figures.to_json()) if args.json else figures.text())
     return 0
 
@@ -359,9 +211,9 @@ async def _invite_clinician(args: argparse.Namespace) -> int:
     from bot.services.enrolment import deep_link  # noqa: PLC0415
     from bot.services.ports import OfflineMessenger  # noqa: PLC0415
 
-    settings = _settings()
-    await _check_schema(settings)
-    username = await _bot_username(settings)
+    settings = load_settings()
+    await check_schema(settings)
+    username = await bot_username(settings)
     services = build_services(settings, messenger=OfflineMessenger())
     try:
         invitation = await services.enrolment.invite_clinician(name=args.name, admin=args.admin)
@@ -393,7 +245,13 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-content", help="validate a content folder")
     check.add_argument("dir", nargs="?", help="content folder (default: CONTENT_DIR)")
     check.set_defaults(func=cmd_check_content)
+    _enrol_parser(sub)
+    _clinician_parser(sub)
+    _records_parsers(sub)
+    return p
 
+
+def _enrol_parser(sub: Any) -> None:
     enrol = sub.add_parser("enrol", help="enrol a patient and print their deep link")
     enrol.add_argument("--name")
     enrol.add_argument("--session-at", help="ISO 8601; without an offset, local to --timezone")
@@ -406,6 +264,8 @@ def parser() -> argparse.ArgumentParser:
     enrol.add_argument("--csv", metavar="FILE", help="enrol every row (name,session_at,...)")
     enrol.set_defaults(func=cmd_enrol)
 
+
+def _clinician_parser(sub: Any) -> None:
     clinician = sub.add_parser("clinician", help="manage clinicians")
     csub = clinician.add_subparsers(dest="action", required=True)
     invite = csub.add_parser("invite", help="print a clinician's registration link")
@@ -421,6 +281,9 @@ def parser() -> argparse.ArgumentParser:
     rota.add_argument("ids", type=int, nargs="*")
     rota.set_defaults(func=cmd_clinician_rota)
 
+
+def _records_parsers(sub: Any) -> None:
+    """The schema, the audit log and the figures."""
     database = sub.add_parser("db", help="the database schema")
     dsub = database.add_subparsers(dest="action", required=True)
     dsub.add_parser("upgrade", help="create or migrate the schema").set_defaults(
@@ -436,7 +299,6 @@ def parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="clinic figures")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

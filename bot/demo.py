@@ -84,6 +84,45 @@ async def _answer(r: Rehearsal, t: Transcript, ana: SandboxUser, day: int) -> No
     t.flush()
 
 
+async def _fourteen_days(
+    r: Rehearsal, t: Transcript, ana: SandboxUser, martin: SandboxUser
+) -> None:
+    """Ten-minute steps through the course: Ana answers every check-in, reports a darker
+    bruise on day 8 and a red flag on day 11, which Dr Martin acknowledges."""
+    clock = r.clock
+    answered: set[int] = set()
+    end = SESSION + timedelta(days=14, hours=12)
+    routine_done = emergency_done = False
+    while clock.now() < end:
+        clock.advance(minutes=10)
+        await r.tick()
+        t.flush()
+        last = r.server.last(ana.id)
+        day = (clock.now().astimezone(PARIS).date() - SESSION.date()).days
+        if "How are you feeling?" in (last.text or "") and last.message_id not in answered:
+            answered.add(last.message_id)
+            await _answer(r, t, ana, day)
+        local = clock.now().astimezone(PARIS)
+        if day == 8 and local.hour == 18 and not routine_done:
+            routine_done = True
+            t.say("Ana", "/report  (the bruise is bigger and darker than yesterday)")
+            await r.say(ana, "/report")
+            for label in ("Bruising", "Moderate", "Worse", "Done"):
+                t.say("Ana", f"taps “{label}”")
+                await r.press(ana, label)
+            t.flush()
+        if day == 11 and local.hour == 20 and not emergency_done:
+            emergency_done = True
+            words = "one injection point on my cheek is turning grey and really hurts"
+            t.say("Ana", words)
+            await r.say(ana, words)
+            t.flush()
+            clock.advance(minutes=3)
+            t.say("Dr Martin", "taps “Acknowledge”")
+            await r.press(martin, "Acknowledge")
+            t.flush()
+
+
 async def rehearse() -> None:
     """Run the scripted follow-up and print it."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,37 +154,7 @@ async def rehearse() -> None:
             await r.press(ana, "Yes")
             t.flush()
 
-            answered: set[int] = set()
-            end = SESSION + timedelta(days=14, hours=12)
-            routine_done = emergency_done = False
-            while clock.now() < end:
-                clock.advance(minutes=10)
-                await r.tick()
-                t.flush()
-                last = r.server.last(ana.id)
-                day = (clock.now().astimezone(PARIS).date() - SESSION.date()).days
-                if "How are you feeling?" in (last.text or "") and last.message_id not in answered:
-                    answered.add(last.message_id)
-                    await _answer(r, t, ana, day)
-                local = clock.now().astimezone(PARIS)
-                if day == 8 and local.hour == 18 and not routine_done:
-                    routine_done = True
-                    t.say("Ana", "/report  (the bruise is bigger and darker than yesterday)")
-                    await r.say(ana, "/report")
-                    for label in ("Bruising", "Moderate", "Worse", "Done"):
-                        t.say("Ana", f"taps “{label}”")
-                        await r.press(ana, label)
-                    t.flush()
-                if day == 11 and local.hour == 20 and not emergency_done:
-                    emergency_done = True
-                    words = "one injection point on my cheek is turning grey and really hurts"
-                    t.say("Ana", words)
-                    await r.say(ana, words)
-                    t.flush()
-                    clock.advance(minutes=3)
-                    t.say("Dr Martin", "taps “Acknowledge”")
-                    await r.press(martin, "Acknowledge")
-                    t.flush()
+            await _fourteen_days(r, t, ana, martin)
             # The end of the course: Ana asks for her data, then to be forgotten.
             for step in ("/mydata", "/forget"):
                 t.say("Ana", step)

@@ -158,14 +158,14 @@ async def test_a_page_left_unsent_by_a_dead_handler_goes_out_soon_and_only_once(
     await r.invite_clinician(nurse)
     await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
     r.clock.set(paris(2026, 11, 4, 3, 12))
-    escalations = r.services.escalations
-    send_later, held = escalations.send, []
+    paging = r.services.paging
+    send_later, held = paging.send, []
 
     async def dies_first(pages: list[Page]) -> int:
         held.extend(pages)
         return 0
 
-    monkeypatch.setattr(escalations, "send", dies_first)
+    monkeypatch.setattr(paging, "send", dies_first)
     await r.say(ana, "can't get air, throat feels like its closing up")
     assert [p.chat_id for p in held] == [nurse.id]
 

@@ -46,7 +46,7 @@ async def _finish(context: Context, query: CallbackQuery, result: PressResult,
         await _answer(context, query, result, chat_id)
     finally:  # claimed by this process: they go even if answering the patient failed
         if result.pages:
-            await svc.escalations.send(result.pages)
+            await svc.paging.send(result.pages)
     if result.dispatch:
         await svc.dispatcher.for_chat(chat_id)
 
@@ -92,7 +92,7 @@ async def on_escalation(update: Update, context: Context) -> None:
     if trusted is None:
         return
     query, chat_id, _message_id, press, who = trusted
-    pressed = await services(context).escalations.press(chat_id, press)
+    pressed = await services(context).clinician_actions.press(chat_id, press)
     if pressed.timeline_for is not None:
         await query.answer()
         await show_timeline(context, who, pressed.timeline_for)

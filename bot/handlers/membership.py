@@ -16,4 +16,4 @@ async def on_member(update: Update, context: Context) -> None:
     if change.new_chat_member.status == ChatMember.BANNED:
         escalation_id = await services(context).dispatcher.blocked(chat_id)
         if escalation_id is not None:
-            await services(context).escalations.deliver(escalation_id)
+            await services(context).paging.deliver(escalation_id)

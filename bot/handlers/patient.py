@@ -63,7 +63,7 @@ async def text(update: Update, context: Context, who: Principal) -> None:
     svc = services(context)
     result = await svc.checkins.message(chat_id, words)
     if result is None:  # not a patient: a clinician's outcome note, or a stranger
-        note = await svc.escalations.outcome_note(chat_id, words)
+        note = await svc.clinician_actions.outcome_note(chat_id, words)
         if note is not None:
             await send(context, chat_id, note)
             return
@@ -120,7 +120,7 @@ async def deliver(context: Context, chat_id: int, result: MessageResult) -> None
             await send(context, chat_id, reply)
     finally:
         if result.pages:
-            await svc.escalations.send(result.pages)
+            await svc.paging.send(result.pages)
     if result.photo_id is not None:
         await svc.photos.forward(result.photo_id)
 

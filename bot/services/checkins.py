@@ -24,7 +24,7 @@ from bot.core.texts import (
 )
 from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
-from bot.services.escalation import Escalations
+from bot.services.escalation import Escalations, Raised
 from bot.services.ports import MessageResult, Page, PressResult, Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import (
@@ -342,6 +342,27 @@ class Checkins:
         }])
         if assessment.level is Level.NONE:
             return Recorded(assessment, None, answer_id)
+        raised = await self._escalate(
+            uow, patient, report, assessment, answer_id=answer_id, day=day, text=text,
+            sessions=sessions,
+        )
+        return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
+
+    async def _escalate(
+        self,
+        uow: UnitOfWork,
+        patient: Patient,
+        report: Report,
+        assessment: Assessment,
+        *,
+        answer_id: int,
+        day: int,
+        text: str | None,
+        sessions: list[TreatmentSession],
+    ) -> Raised:
+        """Raise the escalation an answer calls for, its pages written claimed."""
+        assert patient.id is not None
+        now = self.d.clock.now()
         session = current_session(sessions, now)
         view = PingView(
             patient_id=patient.id,
@@ -359,7 +380,7 @@ class Checkins:
         summary = f"day {day} · {described or 'asks to be contacted'} · " + ", ".join(
             assessment.rule_ids
         )
-        raised = await self.escalations.create(
+        return await self.escalations.create(
             uow,
             patient=patient,
             level=assessment.level,
@@ -369,7 +390,6 @@ class Checkins:
             answer_id=answer_id,
             claim=True,
         )
-        return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
 
     def _reported(self, now: datetime) -> str:
         return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -17,6 +17,7 @@ from bot.core.delivery import Decision, Delivered, Failed, Kind, Unreachable
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, queued_outcome, zone
 from bot.services.escalation import Escalations
+from bot.services.paging import Paging
 from bot.services.ports import DeliveryError, outcome_of
 from bot.services.repositories import UnitOfWork, UnitsOfWork
 from bot.services.silence import Silence
@@ -45,11 +46,17 @@ class Dispatcher:
     """Runs on the scheduler; safe to run in several processes at once."""
 
     def __init__(
-        self, deps: Deps, checkins: Checkins, escalations: Escalations, silence: Silence
+        self,
+        deps: Deps,
+        checkins: Checkins,
+        escalations: Escalations,
+        paging: Paging,
+        silence: Silence,
     ) -> None:
         self.d = deps
         self.checkins = checkins
         self.escalations = escalations
+        self.paging = paging
         self.silence = silence
 
     async def tick(self) -> TickReport:
@@ -71,7 +78,7 @@ class Dispatcher:
             # failure there is logged and must not hold the check-ins up either.
             try:
                 await self.escalations.advance_ladders()
-                report.pings = await self.escalations.deliver()
+                report.pings = await self.paging.deliver()
             except Exception:
                 log.exception("pages failed this tick; check-ins go on")
         now = self.d.clock.now()
@@ -106,12 +113,12 @@ class Dispatcher:
         await asyncio.gather(*(send(row, patient) for row, patient in to_send))
         await recorder.flush()
         for escalation_id in report.escalations:
-            await self.escalations.deliver(escalation_id)
+            await self.paging.deliver(escalation_id)
         if patient_id is None:
             report.nudged = await self.silence.nudge()
             await self.silence.alert()
             await self.escalations.summarise()
-            report.pings += await self.escalations.deliver_digests()
+            report.pings += await self.paging.deliver_digests()
         return report
 
     def _decide(

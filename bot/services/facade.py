@@ -5,12 +5,15 @@ from __future__ import annotations
 from bot.services.access import Access
 from bot.services.checkins import Checkins
 from bot.services.clinic import Clinic
+from bot.services.clinician_actions import ClinicianActions
 from bot.services.common import Deps
 from bot.services.desk import Desk
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
+from bot.services.escalation_views import EscalationViews
 from bot.services.outbound import Outbound
+from bot.services.paging import Paging
 from bot.services.patients import Patients
 from bot.services.photos import Photos
 from bot.services.privacy import Privacy
@@ -26,18 +29,23 @@ class Services:
         self.deps = deps
         self.access = Access(deps)
         self.outbound = Outbound(deps)
-        self.escalations = Escalations(deps)
+        views = EscalationViews(deps)
+        self.escalations = Escalations(deps, views)
+        self.paging = Paging(deps, views)
+        self.clinician_actions = ClinicianActions(deps, views)
         self.enrolment = Enrolment(deps)
         self.desk = Desk(deps, self.enrolment)
         self.checkins = Checkins(deps, self.escalations)
         self.patients = Patients(deps, self.escalations)
         self.silence = Silence(deps, self.checkins, self.escalations)
-        self.dispatcher = Dispatcher(deps, self.checkins, self.escalations, self.silence)
+        self.dispatcher = Dispatcher(
+            deps, self.checkins, self.escalations, self.paging, self.silence
+        )
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)
         self.stats = Stats(deps)
-        self.privacy = Privacy(deps, self.escalations)
+        self.privacy = Privacy(deps, views)
 
 
 class BotData:

@@ -16,7 +16,7 @@ from typing import Any
 from bot.core import callbacks as cb
 from bot.core.texts import yes_no
 from bot.services.common import Deps
-from bot.services.escalation import Escalations
+from bot.services.escalation_views import EscalationViews
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Entity, Patient
@@ -47,9 +47,9 @@ def _rows(rows: list[Any], *, drop: frozenset[str] = frozenset()) -> list[dict[s
 class Privacy:
     """Access, erasure and retention of a patient's data."""
 
-    def __init__(self, deps: Deps, escalations: Escalations) -> None:
+    def __init__(self, deps: Deps, views: EscalationViews) -> None:
         self.d = deps
-        self.escalations = escalations
+        self.views = views
 
     # --- access
     async def export(self, chat_id: int) -> Export | None:
@@ -138,14 +138,14 @@ class Privacy:
         await uow.records.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
         for escalation in await uow.escalations.escalations_of(patient_id):
-            copies.extend(await self.escalations.copies(uow, escalation))
+            copies.extend(await self.views.copies(uow, escalation))
         return copies
 
     async def _after_erase(self, patient_id: int, copies: list[tuple[int, int, Reply]]) -> None:
         """Outside the transaction: delete the photo files, rewrite the clinicians' copies."""
         if self.d.photo_store is not None:
             await self.d.photo_store.delete_patient(patient_id)
-        await self.escalations.rewrite(copies)
+        await self.views.rewrite(copies)
         log.info("patient %s erased", patient_id)
 
 

@@ -1,0 +1,113 @@
+"""What clinicians do with an escalation: acknowledge it, resolve it with an outcome note,
+call the patient, open the timeline. Every action that took effect is audited, and every
+copy of the ping and of the summaries is updated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core import callbacks as cb
+from bot.core.texts import clip, plain
+from bot.services.common import Deps, local_text
+from bot.services.escalation_views import EscalationViews
+from bot.services.ports import PressResult, Reply
+from bot.services.repositories import UnitOfWork
+from bot.store.models import Escalation
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """A clinician's press, answered; `timeline_for` asks the caller to show a timeline."""
+
+    result: PressResult
+    timeline_for: int | None = None
+
+
+class ClinicianActions:
+    """A clinician's buttons on pings and summaries, and the outcome note after Resolve."""
+
+    def __init__(self, deps: Deps, views: EscalationViews) -> None:
+        self.d = deps
+        self.views = views
+
+    # --- clinicians act
+    async def press(self, chat_id: int, press: cb.EscalationPress) -> Pressed:
+        """A clinician's button on a ping or a summary."""
+        m = self.d.content.messages
+        now = self.d.clock.now()
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
+            if clinician is None or not clinician.active or clinician.id is None:
+                return Pressed(PressResult(toast=m["not_clinician"]))
+            escalation = await uow.escalations.get(press.escalation_id)
+            if escalation is None or escalation.kind != "clinical":
+                return Pressed(PressResult(toast=m["stale_button"]))
+            patient = await uow.patients.get(escalation.patient_id)
+            label = f"{patient.name} (#{escalation.patient_id})" if patient else "?"
+
+            async def audit(action: str) -> None:  # only what took effect
+                await uow.records.audit(now, f"clinician:{clinician.id}", action,
+                                 patient_id=escalation.patient_id,
+                                 detail=f"escalation #{escalation.id}")
+
+            if press.action == "t":  # the viewing is audited where the timeline is built
+                return Pressed(PressResult(), timeline_for=escalation.patient_id)
+            if press.action == "c":
+                await audit("view_phone")
+                phone = patient.phone if patient else None
+                toast = (
+                    m.format("call_patient", patient=label, phone=phone)
+                    if phone
+                    else m.format("no_phone", patient=label)
+                )
+                return Pressed(PressResult(toast=toast, alert=True))
+            if press.action == "r":
+                if escalation.resolved_at is not None:
+                    return Pressed(PressResult(toast=await self._taken(uow, escalation)))
+                await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now)
+                clinician.awaiting_outcome_for = escalation.id
+                uow.save(clinician)
+                await audit("resolve_started")
+                result = PressResult(replies=(Reply(m.format("ask_outcome", id=escalation.id)),))
+            elif not await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now):
+                await uow.refresh(escalation)
+                return Pressed(PressResult(toast=await self._taken(uow, escalation)))
+            else:
+                await audit("acknowledge")
+                result = PressResult(toast=m["acked_toast"])
+            copies = await self.views.copies(uow, escalation)
+        await self.views.rewrite(copies)
+        return Pressed(result)
+
+    async def _taken(self, uow: UnitOfWork, escalation: Escalation) -> str:
+        m = self.d.content.messages
+        if escalation.resolved_at is not None:
+            who = await uow.clinicians.get(escalation.resolved_by or 0)
+            when = local_text(escalation.resolved_at, self.d.clinic_tz)
+            return m.format("already_resolved", who=who.name if who else "?", when=when)
+        who = await uow.clinicians.get(escalation.acked_by or 0)
+        when = local_text(escalation.acked_at or self.d.clock.now(), self.d.clinic_tz)
+        return m.format("already_acked", who=who.name if who else "?", when=when)
+
+    async def outcome_note(self, chat_id: int, text: str) -> Reply | None:
+        """A clinician's text after Resolve is the outcome note; None if we asked none."""
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
+            if clinician is None or not clinician.active or clinician.id is None:
+                return None
+            escalation_id = clinician.awaiting_outcome_for
+            if escalation_id is None:
+                return None
+            clinician.awaiting_outcome_for = None
+            uow.save(clinician)
+            note = clip(plain(text).strip(), 500) or "(no note)"
+            await uow.escalations.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
+            escalation = await uow.escalations.get(escalation_id)
+            await uow.records.audit(
+                self.d.clock.now(), f"clinician:{clinician.id}", "resolve",
+                patient_id=escalation.patient_id if escalation else None,
+                detail=f"escalation #{escalation_id}",
+            )
+            copies = await self.views.copies(uow, escalation) if escalation is not None else []
+        await self.views.rewrite(copies)
+        return Reply(self.d.content.messages.format("resolved_toast", id=escalation_id))

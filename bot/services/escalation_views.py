@@ -1,0 +1,119 @@
+"""How an escalation reads to clinicians: its ping, its line in a summary, the buttons
+still useful; and updating every copy already sent when it changes."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.core import callbacks as cb
+from bot.core.callbacks import Button, Keyboard
+from bot.core.model import Level
+from bot.core.texts import LEVEL_MARK, clip
+from bot.services.common import Deps, local_text
+from bot.services.ports import DeliveryError, Reply
+from bot.services.repositories import UnitOfWork
+from bot.store.models import Digest, Escalation
+
+log = logging.getLogger(__name__)
+
+
+class EscalationViews:
+    """Pings and summaries as they should read now."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def digest_screen(self, uow: UnitOfWork, digest: Digest) -> Reply:
+        m = self.d.content.messages
+        items = await uow.escalations.many(digest.escalation_ids)
+        date = digest.clinic_date.strftime("%a %d %b")
+        lines = [m.format("digest_header", date=date, count=len(items))]
+        rows: list[tuple[Button, ...]] = []
+        for n, e in enumerate(items, 1):
+            assert e.id is not None
+            state = await self.state_line(uow, e)
+            patient = await uow.patients.get(e.patient_id)
+            name = patient.name if patient else f"patient #{e.patient_id}"
+            mark = LEVEL_MARK[Level.parse(e.level)]
+            lines.append(f"{n}. {mark} · {name} (#{e.patient_id}) · {e.summary}{state}")
+            if e.kind == "clinical":
+                buttons = [Button(f"📈 {n}", cb.escalation(e.id, "t"))]
+                if e.acked_at is None:
+                    buttons.insert(0, Button(f"✅ {n}", cb.escalation(e.id, "a")))
+                rows.append(tuple(buttons))
+        return Reply(clip("\n".join(lines), 4000), tuple(rows) or None)
+
+    # --- what a ping says and offers
+    async def state_line(self, uow: UnitOfWork, e: Escalation) -> str:
+        parts = []
+        if e.acked_at is not None:
+            who = await uow.clinicians.get(e.acked_by or 0)
+            parts.append(
+                f"✅ Acknowledged by {who.name if who else '?'} at "
+                f"{local_text(e.acked_at, self.d.clinic_tz)}"
+            )
+        if e.resolved_at is not None:
+            who = await uow.clinicians.get(e.resolved_by or 0)
+            parts.append(
+                f"✔️ Resolved by {who.name if who else '?'} at "
+                f"{local_text(e.resolved_at, self.d.clinic_tz)}: {e.outcome or ''}"
+            )
+        return "".join(f"\n   {p}" for p in parts)
+
+    async def text(self, uow: UnitOfWork, escalation: Escalation) -> str:
+        """The ping as it should read now (who acknowledged, who resolved and how)."""
+        state = await self.state_line(uow, escalation)
+        return clip(escalation.body + state.replace("\n   ", "\n"), 4000)
+
+    def keyboard(self, escalation: Escalation) -> Keyboard | None:
+        if escalation.kind != "clinical":
+            return None
+        assert escalation.id is not None
+        return self.buttons(
+            escalation.id,
+            acked=escalation.acked_at is not None,
+            resolved=escalation.resolved_at is not None,
+        )
+
+    def buttons(self, eid: int, *, acked: bool, resolved: bool) -> Keyboard:
+        """A clinical escalation's buttons: what is still to do, then call and timeline."""
+        m = self.d.content.messages
+        first: list[Button] = []
+        if not acked:
+            first.append(Button(m["ack_button"], cb.escalation(eid, "a")))
+        if not resolved:
+            first.append(Button(m["resolve_button"], cb.escalation(eid, "r")))
+        second = (
+            Button(m["call_button"], cb.escalation(eid, "c")),
+            Button(m["timeline_button"], cb.escalation(eid, "t")),
+        )
+        return (tuple(first), second) if first else ((second[1],),)
+
+    async def copies(
+        self, uow: UnitOfWork, escalation: Escalation
+    ) -> list[tuple[int, int, Reply]]:
+        """Every message showing this escalation, as it should now read: pings and summaries."""
+        await uow.flush()
+        await uow.refresh(escalation)
+        assert escalation.id is not None
+        screen = Reply(await self.text(uow, escalation), self.keyboard(escalation))
+        copies = [
+            (p.chat_id, p.message_id, screen)
+            for p in await uow.escalations.pings_of(escalation.id)
+            if p.message_id is not None
+        ]
+        since = escalation.created_at.astimezone(self.d.clinic_tz).date()
+        for digest in await uow.escalations.digests_with(escalation.id, since):
+            if digest.message_id is not None:
+                copies.append(
+                    (digest.chat_id, digest.message_id, await self.digest_screen(uow, digest))
+                )
+        return copies
+
+    async def rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
+        """Edit the copies, after the transaction: never hold one across network calls."""
+        for chat_id, message_id, screen in copies:
+            try:
+                await self.d.messenger.edit(chat_id, message_id, screen.text, screen.keyboard)
+            except DeliveryError as exc:
+                log.warning("could not update message %s in chat %s: %s", message_id, chat_id, exc)
