@@ -107,6 +107,14 @@ class TelegramMessenger:
             raise delivery_error(exc) from exc
         return int(message.message_id)
 
+    async def answer_press(
+        self, press_id: str, text: str | None = None, *, alert: bool = False
+    ) -> None:
+        try:
+            await self.bot.answer_callback_query(press_id, text=text, show_alert=alert)
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise delivery_error(exc) from exc
+
     async def fetch_file(self, file_id: str) -> bytes:
         try:
             file = await self.bot.get_file(file_id)

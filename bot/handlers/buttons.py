@@ -29,7 +29,7 @@ async def _answer(
     context: Context, query: CallbackQuery, result: PressResult, chat_id: int | None
 ) -> None:
     """The toast, the edited message, then any new messages."""
-    await query.answer(result.toast, show_alert=result.alert)
+    await services(context).outbound.toast(query.id, result.toast, alert=result.alert)
     if result.edit is not None and query.message is not None and chat_id is not None:
         # An unchanged screen (a double tap) is not an error: the messenger says so.
         await services(context).outbound.edit(chat_id, query.message.message_id, result.edit)
@@ -62,11 +62,11 @@ async def _trusted(update: Update, context: Context) -> tuple[CallbackQuery, int
     press = cb.parse(query.data)
     outbound = services(context).outbound
     if chat_id is None or message is None or press is None:
-        await query.answer(outbound.message("stale_button").text)
+        await outbound.toast(query.id, outbound.message("stale_button").text)
         return None
     who = await authorize(context, chat_id, press_role(press))
     if who is None:
-        await query.answer(outbound.message("not_clinician").text)
+        await outbound.toast(query.id, outbound.message("not_clinician").text)
         return None
     return query, chat_id, message.message_id, press, who
 
@@ -94,7 +94,7 @@ async def on_escalation(update: Update, context: Context) -> None:
     query, chat_id, _message_id, press, who = trusted
     pressed = await services(context).clinician_actions.press(chat_id, press)
     if pressed.timeline_for is not None:
-        await query.answer()
+        await services(context).outbound.toast(query.id)
         await show_timeline(context, who, pressed.timeline_for)
         return
     await _finish(context, query, pressed.result, chat_id)
@@ -105,7 +105,8 @@ async def on_stale(update: Update, context: Context) -> None:
     its conversation ended."""
     query = update.callback_query
     if query is not None:
-        await query.answer(services(context).outbound.message("stale_button").text)
+        outbound = services(context).outbound
+        await outbound.toast(query.id, outbound.message("stale_button").text)
 
 
 async def _consent(svc: Services, chat_id: int, _message_id: int, press: Any) -> PressResult:

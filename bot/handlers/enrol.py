@@ -70,8 +70,8 @@ async def when_now(update: Update, context: Context) -> int:
     query, chat_id = update.callback_query, private_chat_id(update)
     if query is None or chat_id is None or query.message is None:
         return WHEN
-    await query.answer()
     svc = services(context)
+    await svc.outbound.toast(query.id)
     screen = svc.desk.session_now(_draft(context))
     await svc.outbound.edit(chat_id, query.message.message_id, screen)
     return AREAS
@@ -94,7 +94,7 @@ async def toggle_area(update: Update, context: Context) -> int:
     press = cb.parse(query.data if query else None)
     if query is None or chat_id is None or query.message is None:
         return AREAS
-    await query.answer()
+    await services(context).outbound.toast(query.id)
     index = int(press.arg) if isinstance(press, cb.EnrolPress) and press.arg.isdigit() else -1
     screen = services(context).desk.toggle_area(_draft(context), index)
     if screen is not None:
@@ -110,9 +110,9 @@ async def done(update: Update, context: Context) -> int:
     svc = services(context)
     who = await authorize(context, chat_id, Role.CLINICIAN)  # deactivated meanwhile?
     if who is None:
-        await query.answer(svc.outbound.message("not_clinician").text)
+        await svc.outbound.toast(query.id, svc.outbound.message("not_clinician").text)
         return ConversationHandler.END
-    await query.answer()
+    await svc.outbound.toast(query.id)
     outcome = await svc.desk.finish(
         _draft(context), actor=who.actor, bot_username=context.bot.username
     )

@@ -81,7 +81,7 @@ class Gate:
         assert user is not None
         try:
             if update.callback_query is not None:
-                await update.callback_query.answer(text)
+                await outbound.toast(update.callback_query.id, text)
             elif self.limit.first_refusal(user.id):
                 await outbound.reply(user.id, Reply(text))
         except (TelegramError, DeliveryError) as exc:

@@ -29,6 +29,9 @@ class Clinic:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
+    def _say(self, key: str, **fields: object) -> Reply:
+        return Reply(self.d.content.messages.format(key, **fields))
+
     async def find(self, query: str) -> Found:
         """A patient by id ('12', '#12') or by part of their name."""
         query = query.strip().lstrip("#")
@@ -37,19 +40,20 @@ class Clinic:
                 patient = await uow.patients.get(int(query))
                 if patient is not None:
                     return Found(patient.id)
-                return Found(None, Reply(f"No patient #{query}."))
+                return Found(None, self._say("no_patient_id", id=query))
             matches = await uow.patients.find(query) if query else []
         if len(matches) == 1:
             return Found(matches[0].id)
         if not matches:
-            return Found(None, Reply("No patient matches that. Try /patients."))
-        lines = ["Several patients match; send /patient with the number:"]
+            return Found(None, self._say("no_patient_match"))
+        lines = [self._say("patients_several").text]
         lines += [f"#{p.id} {p.name} ({p.status})" for p in matches]
         return Found(None, Reply("\n".join(lines)))
 
     async def patients(self) -> Reply:
         """Active patients with their day and last status, worst first."""
         now = self.d.clock.now()
+        m = self.d.content.messages
         rows: list[tuple[int, int, str]] = []
         async with self.d.store.unit_of_work() as uow:
             open_levels = await self._open_levels(uow)
@@ -60,18 +64,17 @@ class Clinic:
                 last = answers[-1] if answers else None
                 worst = open_levels.get(p.id, -1)
                 status = (
-                    f"{LEVEL_MARK[Level(worst)]} open"
+                    m.format("patient_open", mark=LEVEL_MARK[Level(worst)])
                     if worst >= 0
-                    else f"last answer: {last.level}" if last else "no answer yet"
+                    else m.format("patient_last", level=last.level) if last
+                    else m["patient_no_answer"]
                 )
                 last_level = Level.parse(last.level) if last else Level.NONE
                 rows.append((worst, last_level, f"#{p.id} {p.name} · day {day} · {status}"))
         if not rows:
-            return Reply("No active patients.")
+            return self._say("patients_none")
         rows.sort(key=lambda r: (-r[0], -r[1], r[2]))
-        return Reply(clip("Active patients, most worrying first:\n" + "\n".join(
-            r[2] for r in rows
-        ), 4000))
+        return Reply(clip("\n".join([m["patients_header"], *(r[2] for r in rows)]), 4000))
 
     async def _open_levels(self, uow: UnitOfWork) -> dict[int, int]:
         levels: dict[int, int] = {}
@@ -83,13 +86,14 @@ class Clinic:
     async def open_escalations(self) -> Reply:
         """Escalations not yet resolved, oldest first, with their buttons."""
         tz = self.d.clinic_tz
+        m = self.d.content.messages
         lines, rows = [], []
         async with self.d.store.unit_of_work() as uow:
             for e in (await uow.escalations.open())[:30]:
                 assert e.id is not None
                 patient = await uow.patients.get(e.patient_id)
                 name = patient.name if patient else "?"
-                state = "acknowledged" if e.acked_at else "NOT acknowledged"
+                state = m["open_acked"] if e.acked_at else m["open_not_acked"]
                 lines.append(
                     f"#{e.id} {LEVEL_MARK[Level.parse(e.level)]} · {name} (#{e.patient_id}) · "
                     f"{local_text(e.created_at, tz)} · {state}\n   {clip(e.summary, 200)}"
@@ -100,15 +104,16 @@ class Clinic:
                 buttons.append(Button(f"✔️ #{e.id}", cb.escalation(e.id, "r")))
                 rows.append(tuple(buttons))
         if not lines:
-            return Reply("No open escalations. 🎉")
-        return Reply(clip("Open escalations:\n" + "\n".join(lines), 4000), tuple(rows[:10]))
+            return self._say("open_none")
+        text = clip("\n".join([m["open_header"], *lines]), 4000)
+        return Reply(text, tuple(rows[:10]))
 
     # --- admins
     async def clinicians(self) -> str:
         async with self.d.store.unit_of_work() as uow:
             everyone = await uow.clinicians.all()
         if not everyone:
-            return "No clinicians yet: invite one with `aftercare clinician invite --name NAME`."
+            return self._say("clinicians_none").text
         return "\n".join(describe_clinician(c) for c in everyone)
 
     async def set_rota(self, ids: list[int], *, actor: str = "cli") -> str:
@@ -117,30 +122,30 @@ class Clinic:
             everyone = {c.id: c for c in await uow.clinicians.all()}
             unknown = [i for i in ids if i not in everyone]
             if unknown:
-                return f"Unknown clinician id(s): {', '.join(map(str, unknown))}. Nothing changed."
+                return self._say("rota_unknown", ids=", ".join(map(str, unknown))).text
             inactive = [i for i in ids if not everyone[i].active]
             if inactive:
-                return f"Inactive clinician(s): {', '.join(map(str, inactive))}. Nothing changed."
+                return self._say("rota_inactive", ids=", ".join(map(str, inactive))).text
             for c in everyone.values():
                 c.rota_position = ids.index(c.id) if c.id in ids else None
                 uow.save(c)
             await uow.records.audit(self.d.clock.now(), actor, "set_rota",
                              detail=" ".join(f"#{i}" for i in ids))
-        return "On-call rota: " + " → ".join(everyone[i].name for i in ids) if ids else (
-            "The rota is empty: urgent pages go to every active clinician."
-        )
+        if not ids:
+            return self._say("rota_empty").text
+        return self._say("rota_set", names=" → ".join(everyone[i].name for i in ids)).text
 
     async def deactivate(self, clinician_id: int, *, actor: str = "cli") -> str:
         async with self.d.store.unit_of_work() as uow:
             clinician = await uow.clinicians.get(clinician_id)
             if clinician is None:
-                return f"No clinician #{clinician_id}."
+                return self._say("no_clinician", id=clinician_id).text
             clinician.active = False
             clinician.rota_position = None
             uow.save(clinician)
             await uow.records.audit(self.d.clock.now(), actor, "deactivate",
                              detail=f"clinician #{clinician_id}")
-        return f"{clinician.name} (#{clinician_id}) is deactivated: no more pages, no access."
+        return self._say("deactivated", name=clinician.name, id=clinician_id).text
 
 
     async def audit(

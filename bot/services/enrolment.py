@@ -298,13 +298,14 @@ class Enrolment:
         content = self.d.content
         pending = await uow.checkins.next_pending(patient.id)
         tz = zone(patient)
+        m = content.messages
         nxt = (
-            f"the first check-in comes {local_text(pending.due_at, tz)}."
+            m.format("welcome_next", when=local_text(pending.due_at, tz))
             if pending
-            else "there are no check-ins left on this plan."
+            else m["welcome_none_left"]
         )
         if pending and pending.due_at <= self.d.clock.now():
-            nxt = "the first check-in follows right away."
+            nxt = m["welcome_next_now"]
         text = content.messages.format(
             "welcome",
             name=patient.name.split()[0] if patient.name else "",

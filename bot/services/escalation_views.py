@@ -48,16 +48,16 @@ class EscalationViews:
         parts = []
         if e.acked_at is not None:
             who = await uow.clinicians.get(e.acked_by or 0)
-            parts.append(
-                f"✅ Acknowledged by {who.name if who else '?'} at "
-                f"{local_text(e.acked_at, self.d.clinic_tz)}"
-            )
+            parts.append(self.d.content.messages.format(
+                "acked_line", who=who.name if who else "?",
+                when=local_text(e.acked_at, self.d.clinic_tz),
+            ))
         if e.resolved_at is not None:
             who = await uow.clinicians.get(e.resolved_by or 0)
-            parts.append(
-                f"✔️ Resolved by {who.name if who else '?'} at "
-                f"{local_text(e.resolved_at, self.d.clinic_tz)}: {e.outcome or ''}"
-            )
+            parts.append(self.d.content.messages.format(
+                "resolved_line", who=who.name if who else "?",
+                when=local_text(e.resolved_at, self.d.clinic_tz), outcome=e.outcome or "",
+            ))
         return "".join(f"\n   {p}" for p in parts)
 
     async def text(self, uow: UnitOfWork, escalation: Escalation) -> str:

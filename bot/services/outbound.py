@@ -1,7 +1,7 @@
-"""The one path for what the bot says to a person in answer to them: replies, edits of the
-pressed screen, pictures and files go through the `Messenger` port, so they share its pacing
-and its error translation with check-ins and pages. Handlers pass what a use case returned;
-the words come from content. (Not yet: the `/enrol` conversation and button toasts.)"""
+"""The one path for what the bot says to a person in answer to them: replies, edits of
+the pressed screen, button toasts, pictures and files go through the `Messenger` port, so
+they share its pacing and its error translation with check-ins and pages. Handlers pass what
+a use case returned; the words come from content."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class Outbound:
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a screen's text and buttons (an unchanged screen is not an error)."""
         await self.d.messenger.edit(chat_id, message_id, reply.text, reply.keyboard)
+
+    async def toast(self, press_id: str, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer a button press (every press is answered, if only to stop its spinner)."""
+        await self.d.messenger.answer_press(press_id, text, alert=alert)
 
     async def picture(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
         return await self.d.messenger.send_photo(chat_id, data, caption)

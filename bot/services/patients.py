@@ -66,7 +66,8 @@ class Patients:
         pending = await uow.checkins.next_pending(patient.id)
         if pending is None:
             return ""
-        return f"Next check-in: {local_text(pending.due_at, zone(patient))}."
+        when = local_text(pending.due_at, zone(patient))
+        return self.d.content.messages.format("resumed_next", when=when)
 
     async def status(self, chat_id: int) -> Reply | None:
         """What comes next and when; None if this chat is not a patient."""

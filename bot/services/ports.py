@@ -94,6 +94,13 @@ class Messenger(Protocol):
         """Send a file; returns its message id."""
         ...
 
+    async def answer_press(
+        self, press_id: str, text: str | None = None, *, alert: bool = False
+    ) -> None:
+        """Answer a button press: a toast (or a dialog with `alert`), or just stop the
+        spinner when there is no text."""
+        ...
+
     async def fetch_file(self, file_id: str) -> bytes:
         """Download a file a person sent (photos) through the Bot API."""
         ...
@@ -196,6 +203,11 @@ class OfflineMessenger:
         self, chat_id: int, data: bytes, filename: str, caption: str | None = None
     ) -> int:
         raise Rejected("this command runs without a bot connection and cannot send files")
+
+    async def answer_press(
+        self, press_id: str, text: str | None = None, *, alert: bool = False
+    ) -> None:
+        raise Rejected("this command runs without a bot connection and cannot answer presses")
 
     async def fetch_file(self, file_id: str) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
