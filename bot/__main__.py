@@ -194,15 +194,18 @@ def cmd_clinician_deactivate(args: argparse.Namespace) -> int:
 
 def cmd_clinician_rota(args: argparse.Namespace) -> int:
     """Set the on-call order (first paged first); no ids empties the rota."""
-    text = asyncio.run(with_services(lambda s: s.clinic.set_rota(args.ids)))
-    print(text)
-    return 1 if "Nothing changed" in text else 0
+    changed = asyncio.run(with_services(lambda s: s.clinic.set_rota(args.ids)))
+    print(changed.text)
+    return 0 if changed.ok else 1
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Clinic figures, as text or JSON."""
-    figures = asyncio.run(with_services(lambda s: s.stats.figures()))
-    print(json.dumps(figures.to_json()) if args.json else figures.text())
+    async def figures(services: Any) -> str:
+        found = await services.stats.figures()
+        return json.dumps(found.to_json()) if args.json else str(services.stats.render(found))
+
+    print(asyncio.run(with_services(figures)))
     return 0
 
 

@@ -57,8 +57,7 @@ async def open_escalations(_update: Update, context: Context, who: Principal) ->
 async def stats(_update: Update, context: Context, who: Principal) -> None:
     """`/stats`: clinic figures."""
     chat_id = who.chat_id
-    figures = await services(context).stats.figures()
-    await send(context, chat_id, Reply(figures.text()))
+    await send(context, chat_id, Reply(await services(context).stats.report()))
 
 
 async def clinicians(_update: Update, context: Context, who: Principal) -> None:
@@ -74,10 +73,10 @@ async def rota(_update: Update, context: Context, who: Principal) -> None:
     if not all(a.lstrip("#").isdecimal() for a in args):
         await services(context).outbound.say(chat_id, "rota_usage")
         return
-    text = await services(context).clinic.set_rota(
+    changed = await services(context).clinic.set_rota(
         [int(a.lstrip("#")) for a in args], actor=who.actor
     )
-    await send(context, chat_id, Reply(text))
+    await send(context, chat_id, Reply(changed.text))
 
 
 async def deactivate(_update: Update, context: Context, who: Principal) -> None:

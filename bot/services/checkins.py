@@ -219,7 +219,7 @@ class Checkins:
             phone = self.d.content.clinic.clinic_phone
             reply = m.format(
                 "offtopic_admin", clinic=self.d.content.clinic.name,
-                phone=f" on {phone}" if phone else "",
+                phone=m.format("offtopic_admin_phone", phone=phone) if phone else "",
             )
             return MessageResult((Reply(reply),))
         if off_topic in {"thanks", "well"}:
@@ -377,8 +377,10 @@ class Checkins:
             reported_local=self._reported(now),
         )
         described = "; ".join(describe(o, self.d.content) for o in report.present)
-        summary = f"day {day} · {described or 'asks to be contacted'} · " + ", ".join(
-            assessment.rule_ids
+        m = self.d.content.messages
+        summary = m.format(
+            "escalation_summary", day=day, what=described or m["summary_contact"],
+            rules=", ".join(assessment.rule_ids),
         )
         return await self.escalations.create(
             uow,

@@ -23,11 +23,31 @@ class Found:
     reply: Reply | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """An admin's change: what to tell them, and whether anything changed."""
+
+    text: str
+    ok: bool = False
+
+
 class Clinic:
     """What clinicians and admins ask of the bot (their role is checked by the caller)."""
 
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+
+    def _describe(self, c: Clinician) -> str:
+        """'#3 Dr Martin · active, admin, rota #1, registered'."""
+        m = self.d.content.messages
+        flags = [
+            m["clinician_active"] if c.active else m["clinician_inactive"],
+            m["clinician_admin"] if c.is_admin else "",
+            m.format("clinician_rota", n=c.rota_position + 1) if c.rota_position is not None
+            else "",
+            m["clinician_registered_flag"] if c.chat_id else m["clinician_link_pending"],
+        ]
+        return f"#{c.id} {c.name} · " + ", ".join(f for f in flags if f)
 
     def _say(self, key: str, **fields: object) -> Reply:
         return Reply(self.d.content.messages.format(key, **fields))
@@ -70,7 +90,8 @@ class Clinic:
                     else m["patient_no_answer"]
                 )
                 last_level = Level.parse(last.level) if last else Level.NONE
-                rows.append((worst, last_level, f"#{p.id} {p.name} · day {day} · {status}"))
+                line = m.format("patient_line", id=p.id, name=p.name, day=day, status=status)
+                rows.append((worst, last_level, line))
         if not rows:
             return self._say("patients_none")
         rows.sort(key=lambda r: (-r[0], -r[1], r[2]))
@@ -114,26 +135,27 @@ class Clinic:
             everyone = await uow.clinicians.all()
         if not everyone:
             return self._say("clinicians_none").text
-        return "\n".join(describe_clinician(c) for c in everyone)
+        return "\n".join(self._describe(c) for c in everyone)
 
-    async def set_rota(self, ids: list[int], *, actor: str = "cli") -> str:
+    async def set_rota(self, ids: list[int], *, actor: str = "cli") -> Changed:
         """The on-call order: these clinicians first to last; everyone else off the rota."""
         async with self.d.store.unit_of_work() as uow:
             everyone = {c.id: c for c in await uow.clinicians.all()}
             unknown = [i for i in ids if i not in everyone]
             if unknown:
-                return self._say("rota_unknown", ids=", ".join(map(str, unknown))).text
+                return Changed(self._say("rota_unknown", ids=", ".join(map(str, unknown))).text)
             inactive = [i for i in ids if not everyone[i].active]
             if inactive:
-                return self._say("rota_inactive", ids=", ".join(map(str, inactive))).text
+                return Changed(self._say("rota_inactive", ids=", ".join(map(str, inactive))).text)
             for c in everyone.values():
                 c.rota_position = ids.index(c.id) if c.id in ids else None
                 uow.save(c)
             await uow.records.audit(self.d.clock.now(), actor, "set_rota",
                              detail=" ".join(f"#{i}" for i in ids))
         if not ids:
-            return self._say("rota_empty").text
-        return self._say("rota_set", names=" → ".join(everyone[i].name for i in ids)).text
+            return Changed(self._say("rota_empty").text, ok=True)
+        names = " → ".join(everyone[i].name for i in ids)
+        return Changed(self._say("rota_set", names=names).text, ok=True)
 
     async def deactivate(self, clinician_id: int, *, actor: str = "cli") -> str:
         async with self.d.store.unit_of_work() as uow:
@@ -154,14 +176,3 @@ class Clinic:
         """The audit log, oldest first."""
         async with self.d.store.unit_of_work() as uow:
             return await uow.records.audit_events(since=since, patient_id=patient_id, limit=limit)
-
-
-def describe_clinician(c: Clinician) -> str:
-    """'#3 Dr Martin · active, admin, rota #1, registered'."""
-    flags = [
-        "active" if c.active else "inactive",
-        "admin" if c.is_admin else "",
-        f"rota #{c.rota_position + 1}" if c.rota_position is not None else "",
-        "registered" if c.chat_id else "link not opened yet",
-    ]
-    return f"#{c.id} {c.name} · " + ", ".join(f for f in flags if f)

@@ -100,7 +100,7 @@ class ClinicianActions:
                 return None
             clinician.awaiting_outcome_for = None
             uow.save(clinician)
-            note = clip(plain(text).strip(), 500) or "(no note)"
+            note = clip(plain(text).strip(), 500) or self.d.content.messages["no_outcome_note"]
             await uow.escalations.resolve(escalation_id, clinician.id, self.d.clock.now(), note)
             escalation = await uow.escalations.get(escalation_id)
             await uow.records.audit(

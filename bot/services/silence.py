@@ -122,12 +122,11 @@ class Silence:
         tz = self.d.clinic_tz
         last_sent = local_text(missed[0].sent_at or missed[0].due_at, tz)
         day = day_of(patient, await uow.patients.sessions_of(patient.id), current)
-        summary = f"day {day} · not responding: {len(missed)} check-ins in a row unanswered"
-        body = (
-            f"🟡 ROUTINE · {patient.name} (patient #{patient.id})\n"
-            f"Not responding: the last {len(missed)} check-ins went unanswered "
-            f"(latest sent {last_sent}).\nWhy: non-response (routine): the patient may need "
-            "a call."
+        m = self.d.content.messages
+        summary = m.format("silence_summary", day=day, count=len(missed))
+        body = m.format(
+            "silence_body", patient=patient.name, id=patient.id, count=len(missed),
+            last=last_sent,
         )
         raised = await self.escalations.create(
             uow, patient=patient, level=Level.ROUTINE, body=body, summary=summary,

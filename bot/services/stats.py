@@ -38,35 +38,38 @@ class Figures:
             "resolved_within_48h": self.resolved_within_48h,
         }
 
-    def text(self) -> str:
-        def minutes(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.0f} min"
-
-        rates = ", ".join(
-            f"day {d}: {a}/{s} ({a / s:.0%})" for d, s, a in self.reply_rate if s
-        ) or "no check-in delivered yet"
-        levels = ", ".join(f"{k} {v}" for k, v in self.escalations.items()) or "none"
-        resolved = (
-            "n/a" if self.resolved_within_48h is None else f"{self.resolved_within_48h:.0%}"
-        )
-        return "\n".join(
-            [
-                "📊 Clinic figures",
-                f"Patients enrolled: {self.enrolled}, active: {self.active}",
-                f"Reply rate by plan day: {rates}",
-                f"Escalations: {levels}",
-                f"Time to acknowledge: median {minutes(self.ack_median_minutes)}, "
-                f"90th percentile {minutes(self.ack_p90_minutes)}",
-                f"Resolved within 48 h: {resolved}",
-            ]
-        )
-
 
 class Stats:
     """Computes the figures from the record."""
 
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+
+    async def report(self) -> str:
+        """The figures as `/stats` and `aftercare stats` print them."""
+        return self.render(await self.figures())
+
+    def render(self, f: Figures) -> str:
+        m = self.d.content.messages
+
+        def minutes(value: float | None) -> str:
+            if value is None:
+                return m["stats_na"]
+            return m.format("stats_minutes", value=f"{value:.0f}")
+
+        rates = ", ".join(
+            m.format("stats_rate", day=d, answered=a, sent=s, share=f"{a / s:.0%}")
+            for d, s, a in f.reply_rate if s
+        ) or m["stats_no_rates"]
+        levels = ", ".join(f"{k} {v}" for k, v in f.escalations.items()) or m["stats_none"]
+        resolved = (
+            m["stats_na"] if f.resolved_within_48h is None else f"{f.resolved_within_48h:.0%}"
+        )
+        return m.format(
+            "stats_text", enrolled=f.enrolled, active=f.active, rates=rates, levels=levels,
+            ack_median=minutes(f.ack_median_minutes), ack_p90=minutes(f.ack_p90_minutes),
+            resolved=resolved,
+        )
 
     async def figures(self) -> Figures:
         now = self.d.clock.now()

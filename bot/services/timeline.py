@@ -51,71 +51,84 @@ class Timeline:
             tiles = [
                 PhotoTile(p.day, await self.d.photo_store.read(p.path)) for p in photos[-12:]
             ]
-            strip = self.d.charts.photos(f"{patient.name}: photos by day", tiles)
+            title = self.d.content.messages.format("timeline_photos_title", name=patient.name)
+            strip = self.d.charts.photos(title, tiles)
         return TimelineView(tuple(_pages(lines)), chart, strip)
 
     def _header(self, patient: Patient) -> list[str]:
-        phone = f" · 📞 {patient.phone}" if patient.phone else ""
+        m = self.d.content.messages
+        phone = m.format("timeline_phone", phone=patient.phone) if patient.phone else ""
         return [
-            f"📋 {patient.name} (patient #{patient.id}) · {patient.status}{phone}",
-            f"Time zone {patient.timezone}; times below are the clinic's ({self.d.clinic_tz.key})",
+            m.format("timeline_header", name=patient.name, id=patient.id, status=patient.status,
+                     phone=phone),
+            m.format("timeline_zone", zone=patient.timezone, clinic_zone=self.d.clinic_tz.key),
         ]
 
     async def _events(self, uow: UnitOfWork, patient: Patient) -> list[str]:
         assert patient.id is not None
-        tz = self.d.clinic_tz
+        tz, m = self.d.clinic_tz, self.d.content.messages
         events: list[tuple[datetime, int, str]] = []
         for s in await uow.patients.sessions_of(patient.id):
-            areas = f" · areas: {s.areas}" if s.areas else ""
-            events.append((s.session_at, 0, f"💉 Session #{s.id}{areas}"))
+            areas = m.format("timeline_areas", areas=s.areas) if s.areas else ""
+            events.append((s.session_at, 0, m.format("timeline_session", id=s.id, areas=areas)))
         for c in await uow.checkins.checkins_of(patient.id):
             events.append(self._checkin(c))
         for a in await uow.patients.answers_of(patient.id):
             events.append((a.created_at, 2, self._answer(a)))
         for e in await uow.escalations.escalations_of(patient.id):
             mark = LEVEL_MARK[Level.parse(e.level)]
-            state = {"open": "not acknowledged", "acknowledged": "acknowledged"}.get(
-                e.status, "resolved"
-            )
+            state = m[{"open": "timeline_state_open", "acknowledged": "timeline_state_acked"}.get(
+                e.status, "timeline_state_resolved"
+            )]
             who = ""
             if e.acked_at is not None:
                 clinician = await uow.clinicians.get(e.acked_by or 0)
-                who = f" by {clinician.name if clinician else '?'} at {local_text(e.acked_at, tz)}"
-            outcome = f"; outcome: {e.outcome}" if e.outcome else ""
-            events.append(
-                (e.created_at, 3, f"{mark} #{e.id} {clip(e.summary, 160)} · {state}{who}{outcome}")
-            )
+                who = m.format("timeline_by", who=clinician.name if clinician else "?",
+                               when=local_text(e.acked_at, tz))
+            outcome = m.format("timeline_outcome", outcome=e.outcome) if e.outcome else ""
+            line = m.format("timeline_escalation", mark=mark, id=e.id,
+                            summary=clip(e.summary, 160), state=state, who=who, outcome=outcome)
+            events.append((e.created_at, 3, line))
         for p in await uow.patients.photos_of(patient.id):
-            linked = f" (with #{p.escalation_id})" if p.escalation_id else ""
-            events.append((p.created_at, 4, f"📷 photo, day {p.day}{linked}"))
+            linked = m.format("timeline_photo_with", id=p.escalation_id) if p.escalation_id else ""
+            events.append((p.created_at, 4, m.format("timeline_photo", day=p.day, linked=linked)))
         events.sort(key=lambda item: (item[0], item[1]))
         return [f"{local_text(when, tz)} · {text}" for when, _, text in events]
 
     def _checkin(self, c: CheckIn) -> tuple[datetime, int, str]:
-        name = f"day {c.day} check-in" if c.kind == "scheduled" else "report on request"
+        m = self.d.content.messages
+        name = (
+            m.format("timeline_checkin_name", day=c.day) if c.kind == "scheduled"
+            else m["timeline_report_name"]
+        )
         if c.status == Status.SENT:
             answered = (
-                f", answered {local_text(c.answered_at, self.d.clinic_tz)}"
+                m.format("timeline_answered", when=local_text(c.answered_at, self.d.clinic_tz))
                 if c.answered_at
-                else ", not answered"
+                else m["timeline_not_answered"]
             )
-            return (c.sent_at or c.due_at, 1, f"📨 {name} sent{answered}")
+            return (c.sent_at or c.due_at, 1, m.format("timeline_sent", name=name,
+                                                       answered=answered))
         if c.status in (Status.PENDING, Status.CLAIMED):
-            return (c.due_at, 1, f"🕒 {name} planned")
-        reason = f": {c.reason}" if c.reason else ""
-        return (c.due_at, 1, f"⏭ {name} {c.status}{reason}")
+            return (c.due_at, 1, m.format("timeline_planned", name=name))
+        reason = m.format("timeline_reason", reason=c.reason) if c.reason else ""
+        return (c.due_at, 1, m.format("timeline_other", name=name, status=c.status,
+                                      reason=reason))
 
     def _answer(self, a: Answer) -> str:
         observations = [Observation.from_json(o) for o in a.observations]
         said = "; ".join(describe(o, self.d.content) for o in observations if o.present)
         denied = [o.symptom for o in observations if not o.present]
+        m = self.d.content.messages
         if denied:
-            said += ("; " if said else "") + "denies " + ", ".join(denied)
+            denies = m.format("timeline_denies", symptoms=", ".join(denied))
+            said += ("; " if said else "") + denies
         words = f' "{clip(a.text, 200)}"' if a.text else ""
         if a.source == "note":
-            return f"💬 day {a.day} message{words}"
+            return m.format("timeline_message", day=a.day, words=words)
         level = Level.parse(a.level)
-        return f"🗒 day {a.day} answer: {said or 'all good'} → {level.label}{words}"
+        return m.format("timeline_answer", day=a.day, said=said or m["timeline_all_good"],
+                        level=level.label, words=words)
 
     def _series(self, answers: list[Answer]) -> tuple[list[SymptomSeries], int]:
         """Severity by day per symptom ever reported; a later answer without it counts as 0."""
