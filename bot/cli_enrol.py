@@ -95,9 +95,10 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
             else:
                 print(link)
             if args.qr and not args.csv:
-                from bot.services.desk import qr_png  # noqa: PLC0415
+                from bot.services.desk import QR_LOOK, qr_code  # noqa: PLC0415
 
-                await asyncio.to_thread(Path(args.qr).write_bytes, qr_png(link))
+                # The file's extension picks the format (PNG, SVG, PDF...), as segno does.
+                await asyncio.to_thread(qr_code(link).save, args.qr, **QR_LOOK)
     finally:
         await db.dispose()
     return 1 if failures else 0

@@ -163,3 +163,10 @@ def test_the_token_never_reaches_a_log_line_or_traceback() -> None:
     assert token not in record.getMessage()
     assert token not in (record.exc_text or "")
     assert "[redacted]" in record.getMessage()
+
+
+def test_enrol_writes_the_qr_code_in_the_format_its_file_name_asks_for(env: Path) -> None:
+    qr = env / "link.svg"
+    assert main(["enrol", "--name", "Ana", "--session-at", "2026-11-20T10:00", "--qr",
+                 str(qr)]) == 0
+    assert qr.read_text().lstrip().startswith(("<?xml", "<svg"))

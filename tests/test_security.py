@@ -226,3 +226,12 @@ async def test_business_messages_are_ignored(
     before = len(r.server.requests)
     await r.process(update)
     assert [q for q in r.server.requests[before:] if q.method == "sendMessage"] == []
+
+
+def test_enrolment_codes_are_read_strictly() -> None:
+    from bot.core import callbacks as cb
+
+    assert cb.parse(cb.enrol("a", "3")) == cb.EnrolPress("a", "3")
+    assert cb.parse(cb.enrol("now")) == cb.EnrolPress("now")
+    for forged in ("n:a", "n:now:x", "n:done:1", "n:a:x", "n:zap"):
+        assert cb.parse(forged) is None, forged

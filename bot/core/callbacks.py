@@ -192,7 +192,8 @@ def parse(data: str | None) -> Callback | None:
         return TrendPress(answer_id, rest[1]) if answer_id is not None else None
     if data == REPORT:
         return ReportPress()
-    if kind == "n" and rest and rest[0] in ENROL_OPS and len(rest) <= 2:
-        arg = rest[1] if len(rest) == 2 else ""
-        return EnrolPress(rest[0], arg) if _ARG.match(arg) else None
+    if kind == "n" and rest in (["now"], ["done"]):
+        return EnrolPress(rest[0])
+    if kind == "n" and len(rest) == 2 and rest[0] == "a" and _int(rest[1]) is not None:
+        return EnrolPress("a", rest[1])
     return None

@@ -68,10 +68,12 @@ async def name(update: Update, context: Context) -> int:
 async def when_now(update: Update, context: Context) -> int:
     """The session is now; then asks the areas."""
     query, chat_id = update.callback_query, private_chat_id(update)
-    if query is None or chat_id is None or query.message is None:
+    if query is None:
         return WHEN
     svc = services(context)
     await svc.outbound.toast(query.id)
+    if chat_id is None or query.message is None:
+        return WHEN
     screen = svc.desk.session_now(_draft(context))
     await svc.outbound.edit(chat_id, query.message.message_id, screen)
     return AREAS
@@ -92,9 +94,11 @@ async def toggle_area(update: Update, context: Context) -> int:
     """Tick or untick a treated area."""
     query, chat_id = update.callback_query, private_chat_id(update)
     press = cb.parse(query.data if query else None)
-    if query is None or chat_id is None or query.message is None:
+    if query is None:
         return AREAS
     await services(context).outbound.toast(query.id)
+    if chat_id is None or query.message is None:
+        return AREAS
     index = int(press.arg) if isinstance(press, cb.EnrolPress) and press.arg.isdigit() else -1
     screen = services(context).desk.toggle_area(_draft(context), index)
     if screen is not None:
@@ -105,9 +109,12 @@ async def toggle_area(update: Update, context: Context) -> int:
 async def done(update: Update, context: Context) -> int:
     """Create the patient and show the link and its QR code."""
     query, chat_id = update.callback_query, private_chat_id(update)
-    if query is None or chat_id is None or query.message is None:
+    if query is None:
         return ConversationHandler.END
     svc = services(context)
+    if chat_id is None or query.message is None:
+        await svc.outbound.toast(query.id)
+        return ConversationHandler.END
     who = await authorize(context, chat_id, Role.CLINICIAN)  # deactivated meanwhile?
     if who is None:
         await svc.outbound.toast(query.id, svc.outbound.message("not_clinician").text)

@@ -344,7 +344,7 @@ class Checkins:
             return Recorded(assessment, None, answer_id)
         raised = await self._escalate(
             uow, patient, report, assessment, answer_id=answer_id, day=day, text=text,
-            sessions=sessions,
+            sessions=sessions, now=now,
         )
         return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
 
@@ -359,10 +359,11 @@ class Checkins:
         day: int,
         text: str | None,
         sessions: list[TreatmentSession],
+        now: datetime,
     ) -> Raised:
-        """Raise the escalation an answer calls for, its pages written claimed."""
+        """Raise the escalation an answer calls for, its pages written claimed; `now` is the
+        answer's time."""
         assert patient.id is not None
-        now = self.d.clock.now()
         session = current_session(sessions, now)
         view = PingView(
             patient_id=patient.id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import segno
 
@@ -19,10 +20,18 @@ from bot.services.ports import Reply
 MAX_NAME = 100
 
 
+def qr_code(link: str) -> Any:
+    """The link as a QR code (segno's), as printed or shown at the desk."""
+    return segno.make(link, error="m")
+
+
+QR_LOOK = {"scale": 8, "border": 4}
+
+
 def qr_png(link: str) -> bytes:
-    """The link as a QR code (PNG), as printed or shown at the desk."""
+    """The link's QR code as PNG bytes."""
     out = io.BytesIO()
-    segno.make(link, error="m").save(out, kind="png", scale=8, border=4)
+    qr_code(link).save(out, kind="png", **QR_LOOK)
     return out.getvalue()
 
 
