@@ -6,7 +6,7 @@ each token's sentence and clause."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.core.content import Content
@@ -22,16 +22,20 @@ class Hit:
     start: int
     end: int
     kinds: tuple[tuple[str, str], ...]
-    names: frozenset[str] = frozenset()  # the kinds alone, for `has` (asked very often)
+    # The values by kind, read once: `has` and `values` are asked for every hit many times.
+    by_kind: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "names", frozenset(k for k, _ in self.kinds))
+        grouped: dict[str, list[str]] = {}
+        for kind, value in self.kinds:
+            grouped.setdefault(kind, []).append(value)
+        object.__setattr__(self, "by_kind", {k: tuple(v) for k, v in grouped.items()})
 
     def has(self, kind: str) -> bool:
-        return kind in self.names
+        return kind in self.by_kind
 
-    def values(self, kind: str) -> list[str]:
-        return [v for k, v in self.kinds if k == kind]
+    def values(self, kind: str) -> tuple[str, ...]:
+        return self.by_kind.get(kind, ())
 
 
 @dataclass(slots=True)

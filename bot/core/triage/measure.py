@@ -4,6 +4,7 @@ temperatures (°C or °F, written or spelled out)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.core.model import Trend
@@ -57,7 +58,7 @@ def _attach(m: Matched, scope: Scope, out: Measures) -> None:
             continue
         why = scope.absent(h)
         if why == "negated":  # "not growing", "no bigger than yesterday": unchanged
-            grades, trends = [], [Trend.SAME.value] if trends else []
+            grades, trends = (), (Trend.SAME.value,) if trends else ()
         elif why:
             continue
         if not grades and not trends:
@@ -73,7 +74,7 @@ def _attach(m: Matched, scope: Scope, out: Measures) -> None:
 
 
 def _target(
-    m: Matched, h: Hit, symptoms: list[Mention], grades: list[str], trends: list[str]
+    m: Matched, h: Hit, symptoms: list[Mention], grades: Sequence[str], trends: Sequence[str]
 ) -> Mention | None:
     """The symptom mention a severity or trend hit qualifies, if any."""
     same = [x for x in symptoms if x.clause == m.clause(h)]
