@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,9 +35,7 @@ def _logging(settings: Settings) -> None:
 
 def cmd_run(_args: argparse.Namespace) -> int:
     """Run the bot (long polling) until interrupted."""
-    from telegram import Update  # noqa: PLC0415 (keep `--help` fast)
-
-    from bot.app import build_application  # noqa: PLC0415
+    from bot.app import build_application  # noqa: PLC0415 (keep `--help` fast)
 
     settings = load_settings()
     if settings.telegram_bot_token is None:
@@ -53,27 +50,11 @@ def cmd_run(_args: argparse.Namespace) -> int:
         if settings.webhook_secret is None:
             raise CliError("WEBHOOK_SECRET is required with WEBHOOK_URL (Telegram echoes it)")
         asyncio.run(serve(app, settings))
-    elif settings.receive_updates:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
-    else:
-        asyncio.run(_dispatch_only(app))
+    else:  # long polling, or (RECEIVE_UPDATES=false) a worker for the inbox and the queue
+        from bot.runtime import run  # noqa: PLC0415
+
+        asyncio.run(run(app, settings))
     return 0
-
-
-async def _dispatch_only(app: Any) -> None:
-    """A worker that only sends what is due (another process receives the updates)."""
-    import signal  # noqa: PLC0415
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
-    await app.start()
-    logging.getLogger(__name__).info("dispatch-only worker started")
-    await stop.wait()
-    await app.stop()
-    await app.shutdown()
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -23,6 +23,7 @@ from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
+from bot.services.liveness import Liveness
 from bot.services.ports import Messenger
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
@@ -70,6 +71,9 @@ def build_application(
         settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db
     )
     handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
+    app.bot_data.services.inbox.handler = lambda raw: app.process_update(
+        Update.de_json(raw, app.bot)
+    )
     if schedule_jobs and app.job_queue is not None:
         jobs.install(app.job_queue, settings.dispatch_interval_seconds)
     return app
@@ -118,6 +122,7 @@ def build_services(
         retry_base=timedelta(seconds=settings.retry_base_seconds),
         max_attempts=settings.max_attempts,
         send_concurrency=settings.send_concurrency,
+        liveness=Liveness(timedelta(seconds=settings.heartbeat_stale_seconds)),
     )
     return Services(deps)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from telegram import Update
 
 from bot.app import AnyApp, build_application, prepare
 from bot.config import Settings
@@ -89,10 +88,13 @@ class Rehearsal:
 
     # --- people
     async def process(self, update: dict[str, Any]) -> None:
-        """Feed one update through the Application, exactly as polling would."""
+        """Feed one update through the inbox, as the receiver would, and wait until it is
+        handled and what it said is sent."""
         if self.on_update is not None:
             self.on_update(update)
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        inbox = self.services.inbox
+        await inbox.receive([update])
+        await inbox.drain()
 
     async def say(self, user: SandboxUser, text: str) -> None:
         await self.process(user.say(text))
@@ -118,7 +120,10 @@ class Rehearsal:
 
     # --- time
     async def tick(self) -> TickReport:
-        return await self.services.dispatcher.tick()
+        """One dispatcher tick, and the sends it queued."""
+        report = await self.services.dispatcher.tick()
+        await self.services.outbox.lanes.idle()
+        return report
 
     async def advance(
         self, delta: timedelta, *, step: timedelta = timedelta(minutes=10)

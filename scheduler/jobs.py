@@ -15,8 +15,15 @@ Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 
 
 async def dispatch_tick(context: Context) -> None:
-    """Claim and send what is due; a failure is logged and the next tick tries again."""
-    report = await context.bot_data.services.dispatcher.tick()
+    """Claim and send what is due; a failure is logged and the next tick tries again (a
+    database outage is logged once, by the heartbeat, not by every tick)."""
+    services = context.bot_data.services
+    try:
+        report = await services.dispatcher.tick()
+    except Exception as exc:
+        if services.deps.store.is_outage(exc):
+            return
+        raise
     if report.claimed or report.pings:
         log.info(
             "tick: %s claimed, %s sent, %s deferred, %s skipped, %s failed, %s pings",

@@ -99,7 +99,7 @@ async def test_edits_keep_the_overall_pace_but_not_the_per_chat_gap() -> None:
     assert log[1][0] - log[0][0] == pytest.approx(1 / 30)
 
 
-async def test_routine_check_ins_wait_while_anything_else_is_waiting() -> None:
+async def test_lanes_emergencies_first_then_replies_then_routine_check_ins() -> None:
     vt = VirtualTime()
     p = pacer(vt, per_second=1)
     order: list[str] = []
@@ -112,13 +112,14 @@ async def test_routine_check_ins_wait_while_anything_else_is_waiting() -> None:
         await p.process_request(call, (), {}, "sendMessage", {"chat_id": chat}, rla or None)
 
     await vt.run(
-        go("routine-1", 1, routine=True),
-        go("routine-2", 2, routine=True),
-        go("urgent", 3),
-        go("routine-3", 4, routine=True),
+        go("routine-1", 1, lane="routine"),
+        go("routine-2", 2, lane="routine"),
+        go("reply", 3),
+        go("routine-3", 4, lane="routine"),
+        go("emergency", 5, lane="emergency"),
     )
-    # All four wait together: the urgent one goes first, then the routine ones in order.
-    assert order == ["urgent", "routine-1", "routine-2", "routine-3"]
+    # All wait together: the emergency first, then the reply, then the routine ones in order.
+    assert order == ["emergency", "reply", "routine-1", "routine-2", "routine-3"]
 
 
 async def test_429_pauses_everyone_then_retries_once() -> None:

@@ -13,9 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
+from bot.store.db import Database
+from bot.store.models import Ping
 from tests.procs import (
     POLL,
     cli,
@@ -35,6 +38,20 @@ async def front() -> AsyncIterator[SandboxHTTP]:
     http = SandboxHTTP(SandboxTelegram(clock=proc_now))
     yield http
     await http.close()
+
+
+async def wait_until_recorded(url: str) -> None:
+    db = Database(url)
+    try:
+        for _ in range(200):
+            async with db.unit_of_work() as uow:
+                pings = (await uow.orm.exec(select(Ping))).all()
+            if pings and all(p.status == "sent" for p in pings):
+                return
+            await asyncio.sleep(POLL)
+        raise AssertionError("the page was never recorded as sent")
+    finally:
+        await db.dispose()
 
 
 def labels(sandbox: SandboxTelegram, chat_id: int, message_id: int) -> list[str]:
@@ -81,6 +98,8 @@ async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path
                 )
         await wait_for(lambda: any("URGENT" in (m.text or "") for m in sandbox.sent(nurse.id)),
                        "the clinician's ping")
+        # Killed once the page is recorded as sent: only a send in flight may repeat.
+        await wait_until_recorded(env["DATABASE_URL"])
 
         bot.send_signal(signal.SIGKILL)
         await bot.wait()

@@ -5,8 +5,10 @@
 - Across workers: when a shared budget is given, each message also takes a slot of its
   wall-clock second in the database, so N workers together keep to one pace.
 - Per chat: 1 message/s in a private chat, 20/min in a group.
-- Priority: routine check-ins (sent with `rate_limit_args={"routine": True}`) wait while any
-  other message (a patient's reply, an emergency, a page) is waiting.
+- Priority, in three lanes (`rate_limit_args={"lane": ...}`): the instruction to call
+  emergency services and pages first, then replies and edits, then routine check-ins.
+- The shared budget is best effort: when the database cannot answer within a second, this
+  worker keeps its own pace alone (an emergency never waits for the database).
 - 429: the message waits `retry_after` and is retried once; every sender pauses meanwhile
   (the shared budget fills those seconds for the other workers too).
 """
@@ -23,6 +25,8 @@ from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+from bot.core.delivery import Lane
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +74,8 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
         self._next = 0.0  # monotonic time of the next free overall slot
         self._chats: dict[int, float] = {}  # when each chat may get its next message
         self._chat_locks: dict[int, asyncio.Lock] = {}
-        self._urgent: deque[asyncio.Future[None]] = deque()
-        self._routine: deque[asyncio.Future[None]] = deque()
+        self._lanes: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
+        self._budget_down = False
         self._releaser: asyncio.Task[None] | None = None
 
     async def initialize(self) -> None:
@@ -93,10 +97,10 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
     ) -> Answer:
         if endpoint not in PACED:
             return await callback(*args, **kwargs)
-        routine = bool(rate_limit_args and rate_limit_args.get("routine"))
+        lane = Lane((rate_limit_args or {}).get("lane", Lane.NORMAL))
         chat_id = _chat(data.get("chat_id")) if endpoint in SENDS else None
         for attempt in range(2):
-            await self.acquire(chat_id, routine=routine)
+            await self.acquire(chat_id, lane=lane)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -107,17 +111,17 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def acquire(self, chat_id: int | None, *, routine: bool) -> None:
+    async def acquire(self, chat_id: int | None, *, lane: Lane = Lane.NORMAL) -> None:
         """Wait for this message's turn: its chat's gap, then an overall slot."""
         if chat_id is None:
-            await self._slot(routine)
+            await self._slot(lane)
             return
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:  # one message of a chat at a time, so the gap is kept exactly
             ready = self._chats.get(chat_id, 0.0)
             if ready > self.monotonic():
                 await self.sleep(ready - self.monotonic())
-            await self._slot(routine)
+            await self._slot(lane)
             gap = self.group_interval if chat_id < 0 else self.chat_interval
             self._chats[chat_id] = self.monotonic() + gap
         if not lock.locked() and len(self._chat_locks) > 10_000:
@@ -125,9 +129,9 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             self._chats = {c: t for c, t in self._chats.items() if t > now}
             self._chat_locks = {c: lk for c, lk in self._chat_locks.items() if lk.locked()}
 
-    async def _slot(self, routine: bool) -> None:
+    async def _slot(self, lane: Lane) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._routine if routine else self._urgent).append(turn)
+        self._lanes[lane].append(turn)
         if self._releaser is None or self._releaser.done():
             self._releaser = asyncio.create_task(self._release())
         await turn
@@ -135,14 +139,14 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             await self._take_budget()
 
     async def _release(self) -> None:
-        """Hand out one slot per interval, the urgent lane before the routine one."""
-        while self._urgent or self._routine:
+        """Hand out one slot per interval, the lanes in order of urgency."""
+        while any(self._lanes.values()):
             now = self.monotonic()
             if now < self._next:
                 await self.sleep(self._next - now)
                 continue
-            lane = self._urgent if self._urgent else self._routine
-            turn = lane.popleft()
+            queue = next(q for q in self._lanes.values() if q)
+            turn = queue.popleft()
             if turn.done():  # its sender gave up (cancelled)
                 continue
             turn.set_result(None)
@@ -154,7 +158,18 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             now = self.wall()
             second = int(now)
             for ahead in range(120):
-                if await self.budget.take(second + ahead):
+                try:
+                    taken = await asyncio.wait_for(self.budget.take(second + ahead), 1.0)
+                except Exception as exc:  # the database is away: our own pace alone
+                    if not self._budget_down:
+                        log.warning("shared send pace unreachable (%s); pacing alone",
+                                    type(exc).__name__)
+                        self._budget_down = True
+                    return
+                if self._budget_down:
+                    log.warning("shared send pace reachable again")
+                    self._budget_down = False
+                if taken:
                     if ahead:
                         await self.sleep(second + ahead - now)
                     return
@@ -165,7 +180,10 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
         self._next = max(self._next, self.monotonic() + seconds)
         if self.budget is not None:
             now = int(self.wall())
-            await self.budget.fill(now, now + int(seconds + 0.999))
+            try:
+                await asyncio.wait_for(self.budget.fill(now, now + int(seconds + 0.999)), 1.0)
+            except Exception:  # the database is away: this worker still pauses
+                log.warning("could not share the pause with the other workers")
 
 
 def _chat(value: object) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.request import HTTPXRequest
 
 from bot.core.callbacks import Keyboard
+from bot.core.delivery import Lane
 from bot.services.ports import (
     DeliveryError,
     MaybeDelivered,
@@ -30,6 +33,7 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
+log = logging.getLogger(__name__)
 GATEWAY_TIMEOUT = 504
 
 
@@ -67,33 +71,75 @@ def delivery_error(exc: Exception) -> DeliveryError:
     return Transient(str(exc))
 
 
+RECOVERY_AFTER = 2.0  # seconds Telegram must have been failing for its return to count
+
+
+class Reachability:
+    """Whether Telegram answered the last call; remembers a recovery until it is taken."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self._recovered = False
+
+    def failed(self) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("Telegram unreachable (network error or 5xx); retrying with backoff")
+
+    def ok(self) -> None:
+        if self.down_since is not None:
+            down = time.monotonic() - self.down_since
+            log.warning("Telegram reachable again after %.0f s", down)
+            self.down_since = None
+            # A blip (one chat's 5xx between successes) does not cut every backoff short.
+            self._recovered = down >= RECOVERY_AFTER
+
+    def take_recovery(self) -> bool:
+        recovered, self._recovered = self._recovered, False
+        return recovered
+
+
 class TelegramMessenger:
     """Sends plain-text messages (never parsed as markup, so patients' words are safe)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, reachability: Reachability | None = None) -> None:
         self.bot = bot
+        self.reachability = reachability or Reachability()
         # PTB refuses rate_limit_args on a bot without a rate limiter (pacing off).
         self.paced = getattr(bot, "rate_limiter", None) is not None
 
     async def send(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *,
+        lane: Lane = Lane.NORMAL,
     ) -> int:
         extra: dict[str, Any] = {}
-        if routine and self.paced:
-            extra["rate_limit_args"] = {"routine": True}
+        if lane is not Lane.NORMAL and self.paced:
+            extra["rate_limit_args"] = {"lane": lane}
         try:
             message = await self.bot.send_message(
                 chat_id, text, reply_markup=markup(keyboard), **extra
             )
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
+        self.reachability.ok()
         return int(message.message_id)
+
+    def _failed(self, exc: Exception) -> DeliveryError:
+        error = delivery_error(exc)
+        if isinstance(error, Transient | MaybeDelivered):
+            self.reachability.failed()
+        else:  # Telegram answered (a 4xx or a 429): it is reachable
+            self.reachability.ok()
+        return error
+
+    def recovered(self) -> bool:
+        return self.reachability.take_recovery()
 
     async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
         try:
             message = await self.bot.send_photo(chat_id, photo, caption=caption)
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
         return int(message.message_id)
 
     async def send_document(
@@ -104,7 +150,7 @@ class TelegramMessenger:
                 chat_id, data, filename=filename, caption=caption
             )
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
         return int(message.message_id)
 
     async def answer_press(
@@ -113,14 +159,14 @@ class TelegramMessenger:
         try:
             await self.bot.answer_callback_query(press_id, text=text, show_alert=alert)
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
 
     async def fetch_file(self, file_id: str) -> bytes:
         try:
             file = await self.bot.get_file(file_id)
             return bytes(await file.download_as_bytearray())
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
 
     async def edit(
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
@@ -132,6 +178,6 @@ class TelegramMessenger:
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc

@@ -1,20 +1,22 @@
 """The delivery policy: what each Telegram outcome means for each kind of message.
 
-One table for every sender: the dispatcher's check-ins, pages and summaries. The reply column
-is the policy replies will follow once they are outbox rows (issue 12); today a reply is sent
-once, in the handler.
+One table for every sender: the dispatcher's check-ins, pages and summaries, and the outbox
+(replies, edits and the instruction to call emergency services).
 
-| outcome          | check-in                    | page                 | summary    | reply      |
-|------------------|-----------------------------|----------------------|------------|------------|
-| sent             | delivered                   | delivered            | delivered  | delivered  |
-| 429              | retry after `retry_after`, not counted as an attempt, for every kind        |
-| timed out        | delivered, not resent       | resent (counted)     | delivered  | delivered  |
-| 5xx / network    | retry, backoff from the base, doubling; failed after `max_attempts`         |
-| 403 blocked      | unreachable: stop schedule  | failed               | failed     | failed     |
-| 400 / not found  | failed, the clinic told     | failed               | failed     | failed     |
+| outcome         | check-in              | page      | summary   | reply     | instruction |
+|-----------------|-----------------------|-----------|-----------|-----------|-------------|
+| sent            | delivered             | delivered | delivered | delivered | delivered   |
+| 429             | retry after `retry_after`, not counted as an attempt, for every kind |
+| timed out       | delivered, not resent | resent    | delivered | delivered | resent      |
+| 5xx / network   | retry with backoff (base, doubling, capped), never failed            |
+| 403 blocked     | unreachable           | failed    | failed    | failed    | failed      |
+| 400 / not found | failed, clinic told   | failed    | failed    | failed    | failed      |
 
-A page's backoff starts from half the base (the same delays as a check-in's, one step
-earlier), and a page that timed out is resent after half the base: pages are urgent.
+Transient failures never fail a row: it waits until Telegram answers or it is no longer
+current (each sender knows when that is), and the first successful call after an outage
+makes every waiting row due at once (`RETRYING` marks them). Urgent kinds (pages,
+instructions) start their backoff from half the base. A resend after a timeout is bounded by
+`max_attempts`: a page then fails (the ladder moves on), an instruction counts as delivered.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+RETRYING = "retrying: "  # how the reason of a row waiting out a transient failure begins
 
 
 class Kind(StrEnum):
@@ -31,6 +35,18 @@ class Kind(StrEnum):
     PAGE = "page"
     SUMMARY = "summary"
     REPLY = "reply"
+    INSTRUCTION = "instruction"  # to call emergency services
+
+
+URGENT = frozenset({Kind.PAGE, Kind.INSTRUCTION})
+
+
+class Lane(StrEnum):
+    """Which queue a message waits in for Telegram's pace: emergencies first, routine last."""
+
+    EMERGENCY = "emergency"  # instructions to call emergency services, pages
+    NORMAL = "normal"  # replies, edits
+    ROUTINE = "routine"  # check-ins
 
 
 class Outcome(StrEnum):
@@ -84,7 +100,8 @@ class DeliveryPolicy:
     """The table above, with the clinic's retry settings."""
 
     retry_base: timedelta = timedelta(seconds=30)
-    max_attempts: int = 5
+    max_attempts: int = 5  # resends after a timeout
+    retry_cap: timedelta = timedelta(minutes=5)  # the longest wait between transient retries
 
     def decide(
         self,
@@ -112,23 +129,25 @@ class DeliveryPolicy:
             return Unreachable()
         if outcome in _PERMANENT:
             return Failed(f"not delivered: {error}")
-        if attempts < self.max_attempts:
-            delay = self.retry_base * 2 ** (attempts - 1)
-            return Retry(now + delay, f"retrying: {error}")
-        return Failed(f"gave up after retries: {error}")
+        return self._backoff(self.retry_base, attempts, now, error)
 
     def _other(
         self, kind: Kind, outcome: Outcome, attempts: int, now: datetime, error: str
     ) -> Decision:
-        base = self.retry_base / 2
+        urgent = kind in URGENT
+        base = self.retry_base / 2 if urgent else self.retry_base
         if outcome is Outcome.BLOCKED or outcome in _PERMANENT:
             return Failed(error)
-        if outcome is Outcome.MAYBE_DELIVERED:
-            if kind is not Kind.PAGE:
-                return Delivered("timed out")
-            delay, reason = base, "timed out; resending"  # a page must arrive
-        else:
-            delay, reason = base * 2**attempts, error
-        if attempts >= self.max_attempts:
-            return Failed(f"gave up: {reason}")
-        return Retry(now + delay, reason)
+        if outcome is not Outcome.MAYBE_DELIVERED:
+            return self._backoff(base, attempts, now, error)
+        if not urgent:
+            return Delivered("timed out")
+        if attempts < self.max_attempts:  # it must arrive: resend
+            return Retry(now + base, "timed out; resending")
+        if kind is Kind.INSTRUCTION:
+            return Delivered(f"timed out {attempts} times; may have arrived")
+        return Failed("gave up: timed out; resending")
+
+    def _backoff(self, base: timedelta, attempts: int, now: datetime, error: str) -> Retry:
+        delay = min(base * 2 ** min(attempts - 1, 16), self.retry_cap)
+        return Retry(now + delay, f"{RETRYING}{error}")

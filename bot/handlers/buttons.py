@@ -42,13 +42,17 @@ async def _finish(context: Context, query: CallbackQuery, result: PressResult,
                   chat_id: int) -> None:
     """Answer the press; then the pages it raised and the dispatch it asked for."""
     svc = services(context)
-    try:
-        await _answer(context, query, result, chat_id)
-    finally:  # claimed by this process: they go even if answering the patient failed
-        if result.pages:
-            await svc.paging.send(result.pages)
-    if result.dispatch:
-        await svc.dispatcher.for_chat(chat_id)
+    await _answer(context, query, result, chat_id)
+    if result.pages:
+        pages = result.pages
+        await svc.outbox.later(lambda: _done(svc.paging.send(pages)))
+    if result.dispatch:  # after the answer (a welcome before the check-in it announces)
+        await svc.outbox.later(lambda: _done(svc.dispatcher.for_chat(chat_id)),
+                               chat_id=chat_id)
+
+
+async def _done(work: Awaitable[object]) -> None:
+    await work
 
 
 async def _trusted(update: Update, context: Context) -> tuple[CallbackQuery, int, int,

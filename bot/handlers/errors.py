@@ -14,9 +14,15 @@ log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log a failed update by id and error type, and never leave a patient without an answer."""
+    """Log a failed update by id and error type, and never leave a patient without an answer.
+
+    An update handled from the inbox is rolled back and retried instead (the inbox logs it,
+    and apologises only if it has to give up).
+    """
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
+    if error is not None and services(context).inbox.failed_in_handler(error):
+        return
     log.error(
         "handler failed on update %s: %s",
         update_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from telegram import Update
 
 from bot.handlers.context import Context, send, services
@@ -20,8 +22,9 @@ async def start(_update: Update, context: Context, who: Principal) -> None:
         return
     result = await svc.patients.greet(chat_id)
     await deliver(context, chat_id, result)
-    if result.extra.get("dispatch"):
-        await svc.dispatcher.for_chat(chat_id)
+    if result.extra.get("dispatch"):  # after the greeting, in the chat's order
+        await svc.outbox.later(lambda: _dispatched(svc.dispatcher.for_chat(chat_id)),
+                               chat_id=chat_id)
 
 
 async def help_command(_update: Update, context: Context, who: Principal) -> None:
@@ -109,20 +112,21 @@ async def unknown_command(_update: Update, context: Context, who: Principal) -> 
 
 
 async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
-    """Send the replies first, then page clinicians (the patient's instruction comes first).
-
-    The pages go even if a reply fails: they are claimed by this process, and would
-    otherwise wait for their claim to lapse.
-    """
+    """Say the replies (the instruction to call emergency services in the highest lane),
+    then page clinicians, then forward the photo: all once the update's effects commit."""
     svc = services(context)
-    try:
-        for reply in result.replies:
-            await send(context, chat_id, reply)
-    finally:
-        if result.pages:
-            await svc.paging.send(result.pages)
+    for reply in result.replies:
+        await svc.outbound.reply(chat_id, reply, emergency=result.emergency)
+    if result.pages:
+        pages = result.pages
+        await svc.outbox.later(lambda: _dispatched(svc.paging.send(pages)))
     if result.photo_id is not None:
-        await svc.photos.forward(result.photo_id)
+        photo_id = result.photo_id
+        await svc.outbox.later(lambda: _dispatched(svc.photos.forward(photo_id)))
+
+
+async def _dispatched(work: Awaitable[object]) -> None:
+    await work
 
 
 async def _reply_or_greet(context: Context, chat_id: int, reply: Reply | None) -> None:

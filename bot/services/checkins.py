@@ -25,6 +25,7 @@ from bot.core.texts import (
 from bot.core.triage import Triager
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations, Raised
+from bot.services.outbox import Outbox
 from bot.services.ports import MessageResult, Page, PressResult, Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import (
@@ -57,9 +58,10 @@ MAX_TRIAGE_CHARS = 4096  # Telegram's longest message
 class Checkins:
     """Everything a patient tells the bot ends here, is stored and evaluated."""
 
-    def __init__(self, deps: Deps, escalations: Escalations) -> None:
+    def __init__(self, deps: Deps, escalations: Escalations, outbox: Outbox) -> None:
         self.d = deps
         self.escalations = escalations
+        self.outbox = outbox
         self.triager = Triager(deps.content)
         self._openings: dict[tuple[str, str], tuple[str, cb.Keyboard]] = {}
 
@@ -166,10 +168,8 @@ class Checkins:
                 )
             )
         reply = self.screen(checkin, Draft())
-        message_id = await self.d.messenger.send(chat_id, reply.text, reply.keyboard)
-        async with self.d.store.unit_of_work() as uow:
-            checkin.message_id = message_id
-            uow.save(checkin)
+        # Its buttons edit the message it arrives in: the outbox records which one.
+        await self.outbox.say(chat_id, reply, checkin_id=checkin.id)
         return reply
 
     # --- free text and photos

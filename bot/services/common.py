@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,10 +12,11 @@ from bot.core.clock import Clock
 from bot.core.content import Content
 from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
+from bot.services.liveness import Liveness
 from bot.services.ports import Charts, Messenger
 from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
-from bot.store.models import Patient, Recipient, Status, TreatmentSession
+from bot.store.models import Holder, Patient, Recipient, Status, TreatmentSession
 
 WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 
@@ -43,6 +44,13 @@ class Deps:
     photo_store: PhotoStore | None = None
     max_photo_bytes: int = 10 * 1024 * 1024
     send_concurrency: int = 16
+    liveness: Liveness = field(default_factory=Liveness)  # this worker, and its heartbeat
+    reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after
+    inbox_attempts: int = 5  # an update that fails this often is parked
+
+    def holder(self, now: datetime) -> Holder:
+        """Who claims rows now (this worker), and which other workers count as dead."""
+        return self.liveness.holder(now)
 
     @property
     def policy(self) -> DeliveryPolicy:

@@ -13,10 +13,11 @@ from datetime import date, datetime
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
-from bot.core.delivery import Decision, Delivered, Failed, Kind, Unreachable
+from bot.core.delivery import Decision, Delivered, Failed, Kind, Lane, Unreachable
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, queued_outcome, zone
 from bot.services.escalation import Escalations
+from bot.services.outbox import Outbox
 from bot.services.paging import Paging
 from bot.services.ports import DeliveryError, outcome_of
 from bot.services.repositories import UnitOfWork, UnitsOfWork
@@ -39,29 +40,43 @@ class TickReport:
     failed: int = 0
     pings: int = 0
     nudged: int = 0
+    outbox: int = 0  # outbox rows taken over (failed sends, dead writers)
     escalations: list[int] = field(default_factory=list)
 
 
 class Dispatcher:
     """Runs on the scheduler; safe to run in several processes at once."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (the use cases it drives)
         self,
         deps: Deps,
         checkins: Checkins,
         escalations: Escalations,
         paging: Paging,
         silence: Silence,
+        outbox: Outbox,
     ) -> None:
         self.d = deps
+        self.outbox = outbox
         self.checkins = checkins
         self.escalations = escalations
         self.paging = paging
         self.silence = silence
 
     async def tick(self) -> TickReport:
-        """One pass: due pings first, then due check-ins, re-asks and summaries."""
-        return await self._pass(None)
+        """One pass: the outbox's due rows and pings first, then due check-ins, re-asks
+        and summaries. After an outage, the first answer from Telegram makes every row
+        waiting out a backoff due at once."""
+        if self.d.messenger.recovered():
+            async with self.d.store.unit_of_work() as uow:
+                woken = await uow.queue.reset_backoff(self.d.clock.now())
+            log.info("Telegram is back: %s waiting message(s) due now", woken)
+        report = TickReport()
+        try:
+            report.outbox = await self.outbox.deliver_due()
+        except Exception:
+            log.exception("the outbox failed this tick; the rest goes on")
+        return await self._pass(None, report)
 
     async def for_chat(self, chat_id: int) -> TickReport:
         """Send what is due for one patient now (after consent or resuming)."""
@@ -69,10 +84,9 @@ class Dispatcher:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
             return TickReport()
-        return await self._pass(patient.id)
+        return await self._pass(patient.id, TickReport())
 
-    async def _pass(self, patient_id: int | None) -> TickReport:
-        report = TickReport()
+    async def _pass(self, patient_id: int | None, report: TickReport) -> TickReport:
         if patient_id is None:
             # Pages first: a clinician's ping never waits behind a batch of check-ins. A
             # failure there is logged and must not hold the check-ins up either.
@@ -85,7 +99,8 @@ class Dispatcher:
         patients: dict[int, Recipient] = {}
         async with self.d.store.unit_of_work() as uow:
             claimed = await uow.queue.claim_checkins(
-                now, limit=self.d.claim_batch, lease=self.d.claim_lease, patient_id=patient_id
+                now, limit=self.d.claim_batch, lease=self.d.claim_lease,
+                holder=self.d.holder(now), patient_id=patient_id,
             )
             if claimed:  # what the decisions need, for the whole batch in one query
                 patients = await uow.queue.recipients({r.patient_id for r, _ in claimed})
@@ -159,7 +174,7 @@ class Dispatcher:
         now = self.d.clock.now()
         try:
             message_id = await self.d.messenger.send(
-                patient.chat_id, screen.text, screen.keyboard, routine=True
+                patient.chat_id, screen.text, screen.keyboard, lane=Lane.ROUTINE
             )
         except DeliveryError as exc:
             decision = self.d.policy.decide(

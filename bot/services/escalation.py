@@ -139,6 +139,7 @@ class Escalations:
                 "chat_id": active[clinician_id].chat_id,
                 "due_at": now,
                 "status": Status.CLAIMED if claim else Status.PENDING,
+                "claimed_by": self.d.liveness.id if claim else None,
                 "claimed_at": claimed_at if claim else None,
                 "attempts": 1 if claim else 0,
             }

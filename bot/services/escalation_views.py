@@ -10,7 +10,8 @@ from bot.core.callbacks import Button, Keyboard
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip
 from bot.services.common import Deps, local_text
-from bot.services.ports import DeliveryError, Reply
+from bot.services.outbox import Outbox
+from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Digest, Escalation
 
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 class EscalationViews:
     """Pings and summaries as they should read now."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, outbox: Outbox) -> None:
         self.d = deps
+        self.outbox = outbox
 
     async def digest_screen(self, uow: UnitOfWork, digest: Digest) -> Reply:
         m = self.d.content.messages
@@ -111,9 +113,6 @@ class EscalationViews:
         return copies
 
     async def rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
-        """Edit the copies, after the transaction: never hold one across network calls."""
+        """Edit the copies (outbox rows: sent once the change is committed)."""
         for chat_id, message_id, screen in copies:
-            try:
-                await self.d.messenger.edit(chat_id, message_id, screen.text, screen.keyboard)
-            except DeliveryError as exc:
-                log.warning("could not update message %s in chat %s: %s", message_id, chat_id, exc)
+            await self.outbox.edit(chat_id, message_id, screen)

@@ -12,7 +12,10 @@ from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
 from bot.services.escalation_views import EscalationViews
+from bot.services.inbox import Inbox
+from bot.services.lifeline import Lifeline
 from bot.services.outbound import Outbound
+from bot.services.outbox import Outbox
 from bot.services.paging import Paging
 from bot.services.patients import Patients
 from bot.services.photos import Photos
@@ -28,19 +31,22 @@ class Services:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.access = Access(deps)
-        self.outbound = Outbound(deps)
-        views = EscalationViews(deps)
+        self.outbox = Outbox(deps)
+        self.outbound = Outbound(deps, self.outbox)
+        views = EscalationViews(deps, self.outbox)
         self.escalations = Escalations(deps, views)
         self.paging = Paging(deps, views)
         self.clinician_actions = ClinicianActions(deps, views)
         self.enrolment = Enrolment(deps)
         self.desk = Desk(deps, self.enrolment)
-        self.checkins = Checkins(deps, self.escalations)
+        self.checkins = Checkins(deps, self.escalations, self.outbox)
         self.patients = Patients(deps, self.escalations)
         self.silence = Silence(deps, self.checkins, self.escalations)
         self.dispatcher = Dispatcher(
-            deps, self.checkins, self.escalations, self.paging, self.silence
+            deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox
         )
+        self.lifeline = Lifeline(deps, self.checkins.triager)
+        self.inbox = Inbox(deps, self.outbound, self.lifeline)
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)

@@ -1,19 +1,28 @@
-"""The one path for what the bot says to a person in answer to them: replies, edits of
-the pressed screen, button toasts, pictures and files go through the `Messenger` port, so
-they share its pacing and its error translation with check-ins and pages. Handlers pass what
-a use case returned; the words come from content."""
+"""The one path for what the bot says to a person in answer to them: replies and edits of
+the pressed screen are outbox rows (`bot.services.outbox`), written with the change that
+caused them; button toasts, pictures and files follow once that change is committed. All
+share the messenger's pacing and its error translation with check-ins and pages. Handlers
+pass what a use case returned; the words come from content."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Awaitable
+
 from bot.services.common import Deps
-from bot.services.ports import Reply
+from bot.services.outbox import Outbox
+from bot.services.ports import DeliveryError, Reply
+
+log = logging.getLogger(__name__)
 
 
 class Outbound:
-    """Sends a use case's answer to the chat that asked."""
+    """Answers the chat that asked."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, outbox: Outbox) -> None:
         self.d = deps
+        self.outbox = outbox
 
     def message(self, key: str, **fields: object) -> Reply:
         """The content's message `key`, its placeholders filled (clinic and emergency number
@@ -25,26 +34,49 @@ class Outbound:
             )
         )
 
-    async def reply(self, chat_id: int, reply: Reply) -> int:
-        """Send one message; its id."""
-        return await self.d.messenger.send(chat_id, reply.text, reply.keyboard)
+    async def reply(self, chat_id: int, reply: Reply, *, emergency: bool = False) -> None:
+        """Say `reply` (the instruction to call emergency services when `emergency`)."""
+        await self.outbox.say(chat_id, reply, emergency=emergency)
 
-    async def say(self, chat_id: int, key: str, **fields: object) -> int:
-        """Send the content's message `key`."""
-        return await self.reply(chat_id, self.message(key, **fields))
+    async def say(self, chat_id: int, key: str, **fields: object) -> None:
+        """Say the content's message `key`."""
+        await self.reply(chat_id, self.message(key, **fields))
 
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a screen's text and buttons (an unchanged screen is not an error)."""
-        await self.d.messenger.edit(chat_id, message_id, reply.text, reply.keyboard)
+        await self.outbox.edit(chat_id, message_id, reply)
 
     async def toast(self, press_id: str, text: str | None = None, *, alert: bool = False) -> None:
-        """Answer a button press (every press is answered, if only to stop its spinner)."""
-        await self.d.messenger.answer_press(press_id, text, alert=alert)
+        """Answer a button press (every press is answered, if only to stop its spinner).
+        A toast is a courtesy of the moment: one that cannot be delivered is dropped."""
 
-    async def picture(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
-        return await self.d.messenger.send_photo(chat_id, data, caption)
+        async def answer() -> None:
+            with contextlib.suppress(DeliveryError):
+                await self.d.messenger.answer_press(press_id, text, alert=alert)
+
+        await self.outbox.later(answer)
+
+    async def picture(self, chat_id: int, data: bytes, caption: str | None = None) -> None:
+        """Send a picture, after the chat's text (not kept: a chart can be drawn again)."""
+        await self.outbox.later(
+            lambda: self._quietly(self.d.messenger.send_photo(chat_id, data, caption)),
+            chat_id=chat_id,
+        )
 
     async def document(
         self, chat_id: int, data: bytes, filename: str, caption: str | None = None
-    ) -> int:
-        return await self.d.messenger.send_document(chat_id, data, filename, caption)
+    ) -> None:
+        """Send a file, after the chat's text (not kept: the patient can ask again)."""
+        await self.outbox.later(
+            lambda: self._quietly(
+                self.d.messenger.send_document(chat_id, data, filename, caption)
+            ),
+            chat_id=chat_id,
+        )
+
+    @staticmethod
+    async def _quietly(sending: Awaitable[int]) -> None:
+        try:
+            await sending
+        except DeliveryError as exc:
+            log.warning("a picture or file was not delivered: %s", exc)

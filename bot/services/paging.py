@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from bot.core.delivery import PERMANENT, Decision, Failed, Kind
+from bot.core.delivery import PERMANENT, Decision, Failed, Kind, Lane
 from bot.services.common import Deps, queued_outcome
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import DeliveryError, Page, Reply, outcome_of
@@ -34,7 +34,7 @@ class Paging:
         async with self.d.store.unit_of_work() as uow:
             pings = await uow.queue.claim_due(
                 Ping, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
-                escalation_id=escalation_id,
+                holder=self.d.holder(now), escalation_id=escalation_id,
             )
             for escalation in await uow.escalations.many({p.escalation_id for p in pings}):
                 assert escalation.id is not None
@@ -67,7 +67,8 @@ class Paging:
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             digests = await uow.queue.claim_due(
-                Digest, now, limit=self.d.claim_batch, lease=self.d.claim_lease
+                Digest, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
+                holder=self.d.holder(now),
             )
         sent = 0
         for digest in digests:
@@ -108,7 +109,10 @@ class Paging:
         """Send one page or summary; the outcome to record."""
         now = self.d.clock.now()
         try:
-            message_id = await self.d.messenger.send(row.chat_id, screen.text, screen.keyboard)
+            message_id = await self.d.messenger.send(
+                row.chat_id, screen.text, screen.keyboard,
+                lane=Lane.EMERGENCY if resend_on_timeout else Lane.NORMAL,
+            )
         except DeliveryError as exc:
             kind = Kind.PAGE if resend_on_timeout else Kind.SUMMARY
             outcome = outcome_of(exc)

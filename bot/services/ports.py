@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.callbacks import Keyboard
-from bot.core.delivery import Outcome
+from bot.core.delivery import Lane, Outcome
 
 
 class DeliveryError(Exception):
@@ -73,9 +73,11 @@ class Messenger(Protocol):
     """Sends and edits messages in a chat."""
 
     async def send(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *,
+        lane: Lane = Lane.NORMAL,
     ) -> int:
-        """Send a text message; returns its message id. Routine ones yield to all others."""
+        """Send a text message; returns its message id. It waits for Telegram's pace in
+        its lane: emergencies before replies, replies before routine check-ins."""
         ...
 
     async def edit(
@@ -103,6 +105,11 @@ class Messenger(Protocol):
 
     async def fetch_file(self, file_id: str) -> bytes:
         """Download a file a person sent (photos) through the Bot API."""
+        ...
+
+    def recovered(self) -> bool:
+        """True once after Telegram answers again following a network failure or a 5xx
+        (every backoff is then cut short)."""
         ...
 
 
@@ -187,7 +194,8 @@ class OfflineMessenger:
     """For commands that run without a bot (enrolment from the CLI): sending is refused."""
 
     async def send(
-        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *, routine: bool = False
+        self, chat_id: int, text: str, keyboard: Keyboard | None = None, *,
+        lane: Lane = Lane.NORMAL,
     ) -> int:
         raise Rejected("this command runs without a bot connection and cannot send messages")
 
@@ -211,3 +219,6 @@ class OfflineMessenger:
 
     async def fetch_file(self, file_id: str) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
+
+    def recovered(self) -> bool:
+        return False

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from bot.services.queue_ports import ClaimWrites, Inbox, Queue
 from bot.store.models import (
     Answer,
     AuditEvent,
     CheckIn,
-    Claimed,
     Clinician,
     Digest,
     Entity,
@@ -26,35 +26,11 @@ from bot.store.models import (
     Patient,
     Photo,
     Ping,
-    Recipient,
     TreatmentSession,
 )
 
-Row = TypeVar("Row", CheckIn, Ping, Digest)
 E = TypeVar("E", bound=Entity)
-
-
-class ClaimWrites(Protocol):
-    """Fenced writes on claimed rows (check-ins, pings, summaries): each holds only while the
-    claim it names does."""
-
-    async def renew(
-        self, model: type[Row], row_id: int, claimed_at: datetime, now: datetime
-    ) -> bool:
-        """Restart a claim's lease from `now`, if the claim taken at `claimed_at` holds."""
-        ...
-
-    async def finish(
-        self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
-    ) -> bool:
-        """Record a claimed row's outcome, only if our claim still holds."""
-        ...
-
-    async def finish_many(
-        self, model: type[Row], outcomes: Sequence[tuple[int, datetime, dict[str, Any]]]
-    ) -> None:
-        """`finish` for many rows at once."""
-        ...
+__all__ = ["ClaimWrites", "Inbox", "Queue"]  # with the unit of work that holds them
 
 
 class Patients(Protocol):
@@ -253,68 +229,6 @@ class EscalationsRepo(Protocol):
     async def all(self) -> list[Escalation]: ...
 
 
-class Queue(Protocol):
-    """The delivery queue: claims on due rows and the shared send pace."""
-
-    async def claim_due(
-        self,
-        model: type[Row],
-        now: datetime,
-        *,
-        limit: int,
-        lease: timedelta,
-        ids: Sequence[int] | None = None,
-        patient_id: int | None = None,
-        escalation_id: int | None = None,
-    ) -> list[Row]:
-        """Claim up to `limit` due rows in one statement; expired claims (up to `limit` more)
-        are taken back.
-
-        On PostgreSQL the inner select locks with SKIP LOCKED so concurrent dispatchers
-        never claim the same row; SQLite has one writer at a time, which gives the same.
-        """
-        ...
-
-    async def claim_checkins(
-        self,
-        now: datetime,
-        *,
-        limit: int,
-        lease: timedelta,
-        patient_id: int | None = None,
-    ) -> list[tuple[Claimed, date | None]]:
-        """`claim_due` for check-ins, as plain rows (a tick claims hundreds), each with the
-        local date of its patient's next live scheduled check-in after it (None if there is
-        none): it bounds how long the claimed one stays worth sending. Read in the claiming
-        statement itself.
-        """
-        ...
-
-    async def claims(self) -> ClaimWrites:
-        """Fenced writes on claimed rows, in this transaction."""
-        ...
-
-    async def finish(
-        self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
-    ) -> bool:
-        """`Claims.finish` in this transaction."""
-        ...
-
-    async def recipients(self, ids: Sequence[int] | set[int]) -> dict[int, Recipient]:
-        """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
-        ...
-
-    async def take_send_slot(self, second: int, limit: int) -> bool:
-        """Count one message against `second`; False if that second is already full."""
-        ...
-
-    async def fill_send_slots(self, first: int, last: int, limit: int) -> None:
-        """Mark seconds as full (after a 429: nobody sends until Telegram's retry_after)."""
-        ...
-
-    async def prune_send_slots(self, before: int) -> None: ...
-
-
 class Records(Protocol):
     """Records about the follow-up: audit, erasure, retention, rate windows, figures."""
 
@@ -378,6 +292,9 @@ class UnitOfWork(Protocol):
     @property
     def records(self) -> Records: ...
 
+    @property
+    def inbox(self) -> Inbox: ...
+
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -412,7 +329,16 @@ class UnitsOfWork(Protocol):
     """Where use cases get their transactions from (the composition root passes the
     database's)."""
 
-    def unit_of_work(self) -> UnitOfWork: ...
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    def handling(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction that every unit of work opened inside it joins (an update's
+        effects, its outbox rows and its "done" mark commit together)."""
+        ...
+
+    def is_outage(self, error: BaseException) -> bool:
+        """Whether `error` says the database is unreachable, locked or full."""
+        ...
 
     def claims(self) -> AbstractAsyncContextManager[ClaimWrites]:
         """A short transaction for fenced writes on claimed rows alone."""

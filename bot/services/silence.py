@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
+from bot.core.delivery import Lane
 from bot.core.model import Level
 from bot.core.texts import join
 from bot.services.checkins import Checkins
@@ -71,7 +72,7 @@ class Silence:
         text = join(self.d.content.messages["nudge"], screen.text)
         try:
             message_id = await self.d.messenger.send(
-                patient.chat_id, text, screen.keyboard, routine=True
+                patient.chat_id, text, screen.keyboard, lane=Lane.ROUTINE
             )
         except DeliveryError as exc:
             log.warning("nudge for check-in %s not delivered: %s", checkin.id, exc)

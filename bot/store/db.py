@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -32,6 +35,9 @@ def async_url(url: str) -> str:
 
 
 POOL_TIMEOUT_SECONDS = 60
+# The transaction of the update being handled: every unit of work opened while it is set
+# joins it, so an update's effects, its outbox rows and its "done" mark commit together.
+_AMBIENT: ContextVar[SqlUnitOfWork | None] = ContextVar("ambient_unit_of_work", default=None)
 
 
 class Database:
@@ -74,17 +80,42 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.drop_all)
 
-    def unit_of_work(self) -> SqlUnitOfWork:
+    def unit_of_work(self) -> SqlUnitOfWork | _Joined:
         """A transaction (`async with`): committed when the block ends, rolled back if it
-        raises."""
+        raises. Inside `handling`, the handling's transaction instead."""
+        ambient = _AMBIENT.get()
+        if ambient is not None:
+            return _Joined(ambient)
         return SqlUnitOfWork(self._sessions())
+
+    @asynccontextmanager
+    async def handling(self) -> AsyncIterator[SqlUnitOfWork]:
+        """One transaction for everything done while handling an update (see `_AMBIENT`)."""
+        async with SqlUnitOfWork(self._sessions()) as uow:
+            token = _AMBIENT.set(uow)
+            try:
+                yield uow
+            finally:
+                _AMBIENT.reset(token)
 
     @asynccontextmanager
     async def claims(self) -> AsyncIterator[Claims]:
         """A short transaction for fenced writes on claimed rows alone: no ORM session,
         cheaper than `tx` for the one statement around each send."""
+        ambient = _AMBIENT.get()
+        if ambient is not None:
+            yield await ambient.queue.claims()
+            return
         async with self.engine.begin() as connection:
             yield Claims(connection)
+
+    @staticmethod
+    def is_outage(error: BaseException) -> bool:
+        """Whether `error` says the database is unreachable, locked or full (as opposed to
+        a bug): the work is retried later and not held against the update."""
+        return isinstance(error, OUTAGES) or (
+            isinstance(error, exc.DBAPIError) and error.connection_invalidated
+        )
 
     async def reachable(self, within: float) -> bool:
         """Whether the database answers `SELECT 1` within `within` seconds."""
@@ -97,6 +128,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+OUTAGES = (
+    exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError,
+    sqlite3.OperationalError, OSError, asyncio.TimeoutError,
+)
+
+
+class _Joined:
+    """A unit of work inside `Database.handling`: it neither commits nor rolls back (the
+    handling does, for everything at once)."""
+
+    def __init__(self, ambient: SqlUnitOfWork) -> None:
+        self.ambient = ambient
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        return self.ambient
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -69,6 +69,15 @@ class Claimed:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who claims (a worker's id), and since when other workers count as dead: their claims
+    are taken back once their heartbeat is older than `dead_before` (None: only leases)."""
+
+    worker: str
+    dead_before: datetime | None = None
+
+
 def _ts(*, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, index=index)
 
@@ -159,6 +168,7 @@ class Delivery(SQLModel):
     status: str = Status.PENDING
     attempts: int = 0
     claimed_at: datetime | None = _ts()
+    claimed_by: str | None = None  # the worker holding the claim (its heartbeat vouches)
     sent_at: datetime | None = _ts()
     message_id: int | None = Field(default=None, sa_type=BigInteger)
     reason: str | None = None  # why it was not sent, or how it went
@@ -308,3 +318,66 @@ class RateWindow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     window: int = Field(primary_key=True, sa_type=BigInteger)  # unix time // window length
     used: int = 0
+
+
+class Worker(SQLModel, table=True):
+    """A running process: its heartbeat vouches for the claims it holds."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    beat_at: datetime = Field(sa_type=UTCDateTime)
+    pid: int = 0
+    host: str = ""
+
+
+class InboxStatus:
+    """Where an incoming update stands."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+    PARKED = "parked"  # failed every time it was handled: kept, with its error, for the log
+
+
+class InboxUpdate(SQLModel, table=True):
+    """An update as Telegram sent it, stored before Telegram is told it arrived."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    update_id: int = Field(sa_type=BigInteger, unique=True)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # cleared once done
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = InboxStatus.PENDING
+    attempts: int = 0
+    claimed_at: datetime | None = _ts()
+    claimed_by: str | None = None
+    done_at: datetime | None = _ts()
+    instructed: bool = False  # the emergency instruction went out from memory (outage)
+    error: str | None = None  # the last failure's type, for the clinic's log (no contents)
+
+
+class OutboxKind:
+    """What an outbox row does."""
+
+    REPLY = "reply"
+    EMERGENCY = "emergency"  # the instruction to call emergency services: highest lane
+    EDIT = "edit"  # replace the text and buttons of `edit_message_id`
+
+
+class OutboxMessage(Delivery, table=True):
+    """Something the bot says to a person, written with the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger, index=True)
+    kind: str = OutboxKind.REPLY
+    text: str = ""  # cleared once delivered (the words live in content and answers)
+    keyboard: list[list[list[str]]] | None = Field(default=None, sa_type=JSON)
+    edit_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    checkin_id: int | None = None  # a check-in screen: its message id is recorded on sending
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    current_until: datetime = Field(sa_type=UTCDateTime)  # not worth sending after this

@@ -20,19 +20,24 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
+from bot.core.delivery import RETRYING
 from bot.store.models import (
     CheckIn,
     Claimed,
     Digest,
+    Holder,
+    InboxUpdate,
+    OutboxMessage,
     Patient,
     Ping,
     Recipient,
     SendSlot,
     Status,
+    Worker,
 )
 from bot.store.sql import SqlRepository, built
 
-Row = TypeVar("Row", CheckIn, Ping, Digest)
+Row = TypeVar("Row", CheckIn, Ping, Digest, OutboxMessage, InboxUpdate)
 
 # The same upsert is valid on PostgreSQL and SQLite (3.35+): one statement, so atomic.
 _TAKE_SLOT = text(
@@ -44,6 +49,12 @@ _TAKE_SLOT = text(
 _FILL_SLOT = text(
     "INSERT INTO send_slot (second, used) VALUES (:second, :limit) "
     "ON CONFLICT (second) DO UPDATE SET used = :limit"
+)
+
+_BEAT = text(
+    "INSERT INTO worker (id, started_at, beat_at, pid, host) "
+    "VALUES (:id, :started_at, :beat_at, :pid, :host) "
+    "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
 _RECIPIENTS = select(
@@ -70,6 +81,17 @@ _CLAIMED_COLUMNS = tuple(
 
 
 
+def _claim_params(
+    now: datetime, limit: int, lease: timedelta, holder: Holder | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"now": now, "stale": now - lease, "limit": limit}
+    if holder is not None:
+        params["me"] = holder.worker
+        if holder.dead_before is not None:
+            params["dead"] = holder.dead_before
+    return params
+
+
 class QueueRepository(SqlRepository):
     """The delivery queue: claims on due rows and the shared send pace."""
 
@@ -80,17 +102,18 @@ class QueueRepository(SqlRepository):
         *,
         limit: int,
         lease: timedelta,
+        holder: Holder | None = None,
         ids: Sequence[int] | None = None,
         patient_id: int | None = None,
         escalation_id: int | None = None,
     ) -> list[Row]:
-        """Claim up to `limit` due rows in one statement; expired claims (up to `limit` more)
-        are taken back.
+        """Claim up to `limit` due rows in one statement; expired claims, and claims of
+        workers whose heartbeat stopped (up to `limit` more each), are taken back.
 
         On PostgreSQL the inner select locks with SKIP LOCKED so concurrent dispatchers
         never claim the same row; SQLite has one writer at a time, which gives the same.
         """
-        params: dict[str, Any] = {"now": now, "stale": now - lease, "limit": limit}
+        params: dict[str, Any] = _claim_params(now, limit, lease, holder)
         if ids is not None:
             params["ids"] = list(ids)
         if patient_id is not None and model is CheckIn:
@@ -108,6 +131,7 @@ class QueueRepository(SqlRepository):
         *,
         limit: int,
         lease: timedelta,
+        holder: Holder | None = None,
         patient_id: int | None = None,
     ) -> list[tuple[Claimed, date | None]]:
         """`claim_due` for check-ins, as plain rows (a tick claims hundreds), each with the
@@ -115,7 +139,7 @@ class QueueRepository(SqlRepository):
         none): it bounds how long the claimed one stays worth sending. Read in the claiming
         statement itself.
         """
-        params: dict[str, Any] = {"now": now, "stale": now - lease, "limit": limit}
+        params = _claim_params(now, limit, lease, holder)
         if patient_id is not None:
             params["only_patient"] = patient_id
         key = ("claim_checkins", *sorted(params))
@@ -161,6 +185,27 @@ class QueueRepository(SqlRepository):
             connection = await self._conn()
             await connection.execute(_FILL_SLOT, rows)
 
+
+    async def beat(self, worker: Worker) -> None:
+        """Record a worker's heartbeat (insert on first beat)."""
+        connection = await self._conn()
+        await connection.execute(_BEAT, {
+            "id": worker.id, "started_at": worker.started_at, "beat_at": worker.beat_at,
+            "pid": worker.pid, "host": worker.host,
+        })
+
+    async def forget_workers(self, silent_since: datetime) -> None:
+        """Drop the rows of workers silent since before `silent_since` (long gone)."""
+        await self._orm.exec(delete(Worker).where(col(Worker.beat_at) < silent_since))
+
+    async def reset_backoff(self, now: datetime) -> int:
+        """Telegram answers again: rows waiting out a transient failure are due now."""
+        total = 0
+        connection = await self._conn()
+        for model in (CheckIn, Ping, Digest, OutboxMessage):
+            stmt = built(("reset", model), _reset_backoff, model)
+            total += (await connection.execute(stmt, {"now": now})).rowcount
+        return total
 
     async def prune_send_slots(self, before: int) -> None:
         await self._orm.exec(delete(SendSlot).where(col(SendSlot.second) < before))
@@ -257,20 +302,41 @@ def _claim(model: type[Row], params: dict[str, Any], *returning: Any) -> Any:
 
     # UNION ALL, not `id IN (…) OR id IN (…)`: PostgreSQL answers that OR with a scan of
     # the whole table, testing each row against both lists.
-    chosen = union_all(
+    branches = [
         oldest(and_(status == Status.PENDING, due_at <= bindparam("now"))),
         oldest(and_(status == Status.CLAIMED, claimed_at < bindparam("stale"))),
-    )
+    ]
+    if "dead" in params:  # a killed worker's claims come back in seconds, not a lease
+        dead = select(Worker.id).where(col(Worker.beat_at) < bindparam("dead"))
+        branches.append(oldest(and_(status == Status.CLAIMED, col(model.claimed_by).in_(dead))))
+    values: dict[str, Any] = {
+        "status": Status.CLAIMED, "claimed_at": bindparam("now"),
+        "attempts": col(model.attempts) + 1,
+    }
+    if "me" in params:
+        values["claimed_by"] = bindparam("me")
     return (
         update(model)
-        .where(col(model.id).in_(chosen))
-        .values(
-            status=Status.CLAIMED, claimed_at=bindparam("now"), attempts=col(model.attempts) + 1
-        )
+        .where(col(model.id).in_(union_all(*branches)))
+        .values(values)
         .returning(*(returning or (model,)))
         .execution_options(synchronize_session=False)
     )
 
+
+
+def _reset_backoff(model: type[CheckIn | Ping | Digest | OutboxMessage]) -> Any:
+    """Rows waiting out a transient failure become due now."""
+    return (
+        update(model)
+        .where(
+            col(model.status) == Status.PENDING,
+            col(model.due_at) > bindparam("now"),
+            col(model.reason).startswith(RETRYING),
+        )
+        .values(due_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _finish_unnest(table: Any, keys: tuple[str, ...]) -> Any:

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.store.checkins import CheckinRepository
 from bot.store.clinicians import ClinicianRepository
 from bot.store.escalations import EscalationRepository
+from bot.store.inbox import InboxRepository
 from bot.store.patients import PatientRepository
 from bot.store.queue import QueueRepository
 from bot.store.records import RecordRepository
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.escalations = EscalationRepository(tx)
         self.queue = QueueRepository(tx)
         self.records = RecordRepository(tx, self.checkins)
+        self.inbox = InboxRepository(tx)
 
     @property
     def orm(self) -> AsyncSession:

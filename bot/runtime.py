@@ -1,0 +1,78 @@
+"""A running worker: the Application and its jobs, the heartbeat, the inbox, and a receiver
+(long polling, or the webhook's HTTP front), until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.adapters.receiver import Poller
+from bot.adapters.telegram_io import Reachability, TelegramMessenger
+from bot.app import AnyApp, prepare
+from bot.config import Settings
+from bot.services.facade import Services
+
+log = logging.getLogger(__name__)
+BEAT_EVERY = 1.0  # seconds between heartbeats
+GRACE = 5.0  # seconds in-flight handling and sends get to finish on SIGTERM
+
+Front = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) -> None:
+    """Run until a signal. `front` receives updates (the webhook's server); without one,
+    this worker long-polls when `RECEIVE_UPDATES` is on, and only works the inbox and the
+    queue when it is off."""
+    services: Services = app.bot_data.services
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.initialize()
+    await prepare(app)
+    await app.start()
+    tasks = [
+        asyncio.create_task(heartbeat(services, stop), name="heartbeat"),
+        asyncio.create_task(services.inbox.run(stop), name="inbox"),
+    ]
+    if front is not None:
+        tasks.append(asyncio.create_task(front(stop), name="front"))
+    elif settings.receive_updates:
+        messenger = services.deps.messenger
+        reachability = (messenger.reachability if isinstance(messenger, TelegramMessenger)
+                        else Reachability())
+        poller = Poller(app.bot, services.inbox, services.lifeline, reachability,
+                        services.deps.store.is_outage)
+        tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+    log.info("worker %s started", services.deps.liveness.id)
+    await stop.wait()
+    log.info("stopping: in-flight work gets %.0f s", GRACE)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await services.inbox.lanes.close(GRACE)
+    await services.outbox.lanes.close(GRACE)
+    with contextlib.suppress(Exception):
+        await app.stop()
+    await app.shutdown()
+
+
+async def heartbeat(services: Services, stop: asyncio.Event) -> None:
+    """Beat every second; log once when the database goes away and once when it is back."""
+    deps = services.deps
+    away = False
+    while not stop.is_set():
+        alive = await deps.liveness.beat(deps.store, deps.clock.now())
+        if alive == away:
+            away = not alive
+            if away:
+                log.error("database unreachable: heartbeats, claims and records wait; "
+                          "red flags are answered from memory")
+            else:
+                log.warning("database reachable again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), BEAT_EVERY)

@@ -1,0 +1,212 @@
+"""The inbox: every update is stored before Telegram is told it arrived, then handled.
+
+1. `receive` stores updates (an update stored twice is stored once); the receiver (polling
+   or webhook) confirms them to Telegram only after that.
+2. `run` claims stored updates (several workers share them, as they share the queue) and
+   hands each chat's to its lane: chats side by side, each chat in order. A chat's updates
+   are handled only up to the first one another worker holds.
+3. Handling runs in one transaction (`UnitsOfWork.handling`): the update's effects, the
+   outbox rows they wrote and its "done" mark commit together, so an update handled twice
+   has one effect. The outbox sends once that commits.
+4. A failure rolls everything back. A database outage is not the update's fault: it is
+   retried, uncounted, and a red flag in it is answered from memory meanwhile. Any other
+   failure counts; after `inbox_attempts` the update is parked with its error (type only)
+   and the chat goes on: the backoff keeps that under a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from bot.services.common import Deps
+from bot.services.lanes import Lanes
+from bot.services.lifeline import Lifeline
+from bot.services.outbound import Outbound
+from bot.services.outbox import HANDLING, Handling
+from bot.store.models import InboxStatus, InboxUpdate
+
+log = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+IDLE_LOOK = 0.5  # seconds between looks for updates other workers stored, or retries due
+BATCH = 200
+
+
+class Inbox:
+    """Stores updates, then handles them chat by chat."""
+
+    def __init__(self, deps: Deps, outbound: Outbound, lifeline: Lifeline) -> None:
+        self.d = deps
+        self.outbound = outbound
+        self.outbox = outbound.outbox
+        self.lifeline = lifeline
+        self.lanes = Lanes("inbox")
+        self.handler: Handler | None = None  # bound by the composition root
+        self._wake = asyncio.Event()
+        self._held: set[int] = set()  # ids of claimed rows queued or being handled here
+
+    async def receive(self, updates: Sequence[dict[str, Any]]) -> None:
+        """Store updates as received (raises if the database cannot take them: the caller
+        must then not confirm them to Telegram)."""
+        now = self.d.clock.now()
+        rows = [
+            {"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u,
+             "received_at": now, "due_at": now,
+             "instructed": self.lifeline.answered(u["update_id"])}
+            for u in updates
+        ]
+        async with self.d.store.unit_of_work() as uow:
+            await uow.inbox.store(rows)
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handle stored updates until `stop` is set."""
+        while not stop.is_set():
+            try:
+                claimed = await self.take()
+            except Exception as exc:
+                if not self.d.store.is_outage(exc):
+                    log.exception("inbox: claiming failed")
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_LOOK)
+
+    async def drain(self) -> None:
+        """Handle everything stored, and send what it said (tests, the demo)."""
+        while await self.take() or len(self.lanes):
+            await self.lanes.idle()
+        await self.outbox.lanes.idle()
+
+    async def take(self) -> int:
+        """Claim a batch of due updates and queue them in their chats' lanes; how many."""
+        now = self.d.clock.now()
+        holder = self.d.holder(now)
+        async with self.d.store.unit_of_work() as uow:
+            rows = await uow.inbox.claim(
+                now, limit=BATCH, lease=self.d.claim_lease, holder=holder
+            )
+            rows = [r for r in rows if r.id not in self._held]
+            chats = sorted({r.chat_id for r in rows if r.chat_id is not None})
+            first = await uow.inbox.first_undone(chats, self.d.liveness.id)
+        for row in rows:
+            assert row.id is not None
+            limit = first.get(row.chat_id) if row.chat_id is not None else None
+            if limit is not None and row.id > limit:  # another worker holds an older one
+                await self._settle(row, status=InboxStatus.PENDING,
+                                   due_at=now + timedelta(seconds=1),
+                                   attempts=row.attempts - 1)
+                continue
+            self._held.add(row.id)
+            self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
+        return len(rows)
+
+    async def _handle(self, row: InboxUpdate) -> None:
+        assert row.id is not None and row.claimed_at is not None and self.handler is not None
+        try:
+            handling = await self._in_transaction(row)
+        except Exception as exc:
+            await self._failed(row, exc)
+        else:
+            self.outbox.committed(handling)
+        finally:
+            self._held.discard(row.id)
+
+    async def _in_transaction(self, row: InboxUpdate) -> Handling:
+        assert row.id is not None and row.claimed_at is not None and self.handler is not None
+        payload = row.payload or {}
+        async with self.d.store.handling() as uow:
+            handling = Handling(
+                uow, row.update_id,
+                instructed=row.instructed or self.lifeline.answered(row.update_id),
+            )
+            token = HANDLING.set(handling)
+            try:
+                await self.handler(payload)
+            finally:
+                HANDLING.reset(token)
+            if handling.failure is not None:
+                raise handling.failure
+            done = await uow.queue.finish(
+                InboxUpdate, row.id, row.claimed_at, status=InboxStatus.DONE,
+                done_at=self.d.clock.now(), payload=None, error=None,
+            )
+            if not done:
+                raise LostClaim(f"update {row.update_id} was taken back")
+        return handling
+
+    async def _failed(self, row: InboxUpdate, error: BaseException) -> None:
+        now = self.d.clock.now()
+        if isinstance(error, LostClaim):
+            log.warning("inbox: %s; its new holder handles it", error)
+            return
+        if self.d.store.is_outage(error):
+            if row.payload and not row.instructed:
+                await self.lifeline.answer(row.update_id, row.payload)
+            await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
+                               due_at=now + timedelta(seconds=2))
+            return
+        name = type(error).__name__
+        log.error("inbox: update %s failed (%s), attempt %s", row.update_id, name,
+                  row.attempts, exc_info=(type(error), error, error.__traceback__))
+        if row.attempts < self.d.inbox_attempts:
+            delay = timedelta(seconds=2 ** row.attempts)  # 2+4+8+16 s: under a minute
+            await self._settle(row, status=InboxStatus.PENDING, due_at=now + delay, error=name)
+            return
+        log.error("inbox: update %s parked after %s attempts (%s)", row.update_id,
+                  row.attempts, name)
+        await self._settle(row, status=InboxStatus.PARKED, error=name, done_at=now)
+        if row.chat_id is not None and row.chat_id > 0:
+            await self.outbound.say(row.chat_id, "internal_error")
+
+    async def _settle(self, row: InboxUpdate, **values: Any) -> None:
+        """Record a claimed row's new state; during an outage, keep trying in the
+        background (the claim also lapses with this worker's heartbeat or lease)."""
+        assert row.id is not None and row.claimed_at is not None
+        for pause in (0, 1, 2, 4, 8, 15, 30, 60):
+            await asyncio.sleep(pause)
+            try:
+                async with self.d.store.claims() as claims:
+                    await claims.finish(InboxUpdate, row.id, row.claimed_at, **values)
+            except Exception as exc:
+                if not self.d.store.is_outage(exc):
+                    raise
+            else:
+                return
+
+    @staticmethod
+    def failed_in_handler(error: BaseException) -> bool:
+        """Called by the error handler: True if an update is being handled here, whose
+        failure now belongs to the inbox (rolled back, retried or parked)."""
+        handling = HANDLING.get()
+        if handling is None:
+            return False
+        handling.failure = error
+        return True
+
+
+class LostClaim(Exception):
+    """Another worker took the update back (this one looked dead): its effects are undone."""
+
+
+def chat_of(update: dict[str, Any]) -> int | None:
+    """The chat an update belongs to (its sender's, for presses and the like)."""
+    for key in ("message", "edited_message", "channel_post", "edited_channel_post",
+                "business_message", "my_chat_member", "chat_member", "chat_join_request"):
+        body = update.get(key)
+        if isinstance(body, dict) and isinstance(body.get("chat"), dict):
+            chat_id = body["chat"].get("id")
+            return chat_id if isinstance(chat_id, int) else None
+    for body in update.values():
+        if isinstance(body, dict):
+            sender = body.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                return int(sender["id"])
+    return None

@@ -1,0 +1,204 @@
+"""The outbox: everything the bot says to a person is a row first, written in the same
+transaction as the change that caused it, then sent at once by the process that wrote it
+(claimed by it, so nobody else sends it meanwhile) and, if that send fails or the process
+dies, by the dispatcher, under the one delivery policy (`bot.core.delivery`).
+
+While an update is handled (`Handling`), rows join the handling's transaction and go out
+once it commits; so does the work handed to `later` (pages, toasts, pictures, the
+dispatch after a consent), in the chat's lane when it names a chat, so a welcome always
+precedes the check-in it announces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.callbacks import Button, Keyboard
+from bot.core.delivery import Delivered, Failed, Kind, Lane, Retry, Unreachable
+from bot.services.common import Deps, queued_outcome
+from bot.services.lanes import Lanes
+from bot.services.ports import DeliveryError, Reply, outcome_of
+from bot.services.repositories import UnitOfWork
+from bot.store.models import OutboxKind, OutboxMessage, Status
+
+log = logging.getLogger(__name__)
+Later = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Handling:
+    """What handling one update has produced so far (see `bot.services.inbox`)."""
+
+    uow: UnitOfWork
+    update_id: int
+    instructed: bool = False  # its emergency instruction went out already, from memory
+    rows: list[OutboxMessage] = field(default_factory=list)
+    later: list[tuple[int | None, Later]] = field(default_factory=list)
+    failure: BaseException | None = None
+
+
+HANDLING: ContextVar[Handling | None] = ContextVar("handling", default=None)
+
+
+class Outbox:
+    """Writes outbox rows and sends them, each chat in order, chats side by side."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self.lanes = Lanes("outbox")
+        self._sending = asyncio.Semaphore(deps.send_concurrency)
+
+    async def say(
+        self, chat_id: int, reply: Reply, *, emergency: bool = False,
+        checkin_id: int | None = None,
+    ) -> None:
+        """A message to `chat_id` (the emergency instruction in the highest lane)."""
+        kind = OutboxKind.EMERGENCY if emergency else OutboxKind.REPLY
+        await self._write(chat_id, reply, kind, checkin_id=checkin_id)
+
+    async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
+        """Replace a message's text and buttons."""
+        await self._write(chat_id, reply, OutboxKind.EDIT, edit_message_id=message_id)
+
+    async def later(self, work: Later, *, chat_id: int | None = None) -> None:
+        """Run `work` once the handling commits (at once outside a handling); in the chat's
+        lane when `chat_id` is given, after what was written for that chat."""
+        handling = HANDLING.get()
+        if handling is not None:
+            handling.later.append((chat_id, work))
+        elif chat_id is not None:
+            self.lanes.submit(chat_id, work)
+        else:
+            await work()
+
+    async def _write(
+        self, chat_id: int, reply: Reply, kind: str, *,
+        edit_message_id: int | None = None, checkin_id: int | None = None,
+    ) -> None:
+        now = self.d.clock.now()
+        row = OutboxMessage(
+            chat_id=chat_id, kind=kind, text=reply.text, keyboard=_stored(reply.keyboard),
+            edit_message_id=edit_message_id, checkin_id=checkin_id, created_at=now,
+            current_until=now + self.d.reply_current_for, due_at=now,
+            status=Status.CLAIMED, claimed_at=now, claimed_by=self.d.liveness.id, attempts=1,
+        )
+        handling = HANDLING.get()
+        if handling is not None:
+            if kind == OutboxKind.EMERGENCY and handling.instructed:
+                row.status, row.sent_at = Status.SENT, now
+                row.reason = "sent from memory while the database was unreachable"
+                row.text, row.keyboard = "", None
+            await handling.uow.add(row)
+            if row.status == Status.CLAIMED:
+                handling.rows.append(row)
+            return
+        async with self.d.store.unit_of_work() as uow:
+            await uow.add(row)
+        self._submit(row)
+
+    def committed(self, handling: Handling) -> None:
+        """The handling committed: send what it wrote, then run what it left for later."""
+        for row in handling.rows:
+            self._submit(row)
+        for chat_id, work in handling.later:
+            if chat_id is None:
+                self.lanes.submit(0, work, urgent=True)  # lane 0: no chat (pages, toasts)
+            else:
+                self.lanes.submit(chat_id, work)
+
+    def _submit(self, row: OutboxMessage) -> None:
+        self.lanes.submit(
+            row.chat_id, lambda: self._send(row), urgent=row.kind == OutboxKind.EMERGENCY
+        )
+
+    async def deliver_due(self) -> int:
+        """The dispatcher's part: claim rows whose send failed or whose writer died, and
+        queue them in their chats' lanes (oldest first); how many."""
+        now = self.d.clock.now()
+        async with self.d.store.unit_of_work() as uow:
+            rows = await uow.queue.claim_due(
+                OutboxMessage, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
+                holder=self.d.holder(now),
+            )
+        for row in rows:
+            self._submit(row)
+        return len(rows)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        assert row.id is not None and row.claimed_at is not None
+        now = self.d.clock.now()
+        if now > row.current_until:
+            await self._finish(row, {"status": Status.SKIPPED, "reason": "no longer current"})
+            return
+        kind = Kind.INSTRUCTION if row.kind == OutboxKind.EMERGENCY else Kind.REPLY
+        lane = Lane.EMERGENCY if kind is Kind.INSTRUCTION else Lane.NORMAL
+        keyboard = _keyboard(row.keyboard)
+        try:
+            async with self._sending:  # bounds the sends in flight (what a kill can repeat)
+                if row.kind == OutboxKind.EDIT:
+                    assert row.edit_message_id is not None
+                    await self.d.messenger.edit(row.chat_id, row.edit_message_id, row.text,
+                                                keyboard)
+                    message_id = row.edit_message_id
+                else:
+                    message_id = await self.d.messenger.send(
+                        row.chat_id, row.text, keyboard, lane=lane
+                    )
+        except DeliveryError as exc:
+            await self._failed(row, kind, exc, now)
+            return
+        await self._finish(row, {"status": Status.SENT, "sent_at": now, "text": "",
+                                 "message_id": message_id, "keyboard": None},
+                           screen=row.checkin_id)
+
+    async def _failed(
+        self, row: OutboxMessage, kind: Kind, exc: DeliveryError, now: datetime
+    ) -> None:
+        decision = self.d.policy.decide(
+            kind, outcome_of(exc), attempts=row.attempts, now=now,
+            retry_after=getattr(exc, "retry_after", 0.0), error=str(exc),
+        )
+        outcome = queued_outcome(decision, now, row.attempts)
+        if isinstance(decision, Delivered) and outcome is not None:
+            outcome |= {"text": "", "keyboard": None}
+        if outcome is None:
+            assert isinstance(decision, Failed | Unreachable)
+            reason = decision.reason if isinstance(decision, Failed) else "blocked the bot"
+            outcome = {"status": Status.FAILED, "reason": reason}
+            log.warning("outbox message %s to chat %s failed: %s", row.id, row.chat_id, reason)
+        elif isinstance(decision, Retry) and kind is Kind.INSTRUCTION:
+            log.warning("emergency instruction %s not delivered yet: %s", row.id, exc)
+        await self._finish(row, outcome)
+
+    async def _finish(
+        self, row: OutboxMessage, values: dict[str, object], *, screen: int | None = None
+    ) -> None:
+        """Record a row's outcome (fenced by its claim); a database outage is survived: the
+        claim lapses and the row is looked at again."""
+        assert row.id is not None and row.claimed_at is not None
+        try:
+            async with self.d.store.unit_of_work() as uow:
+                held = await uow.queue.finish(OutboxMessage, row.id, row.claimed_at, **values)
+                if held and screen is not None and isinstance(values.get("message_id"), int):
+                    await uow.inbox.sent_screen(screen, int(str(values["message_id"])))
+        except Exception as exc:
+            if not self.d.store.is_outage(exc):
+                raise
+            log.warning("outbox message %s: outcome not recorded (database away)", row.id)
+
+
+def _stored(keyboard: Keyboard | None) -> list[list[list[str]]] | None:
+    if not keyboard:
+        return None
+    return [[[b.label, b.data] for b in row] for row in keyboard]
+
+
+def _keyboard(stored: list[list[list[str]]] | None) -> Keyboard | None:
+    if not stored:
+        return None
+    return tuple(tuple(Button(label, data) for label, data in row) for row in stored)

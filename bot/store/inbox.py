@@ -1,0 +1,113 @@
+"""The inbox: updates as Telegram sent them, stored before Telegram is told they arrived,
+then claimed and handled like any queued row; and the outbox rows' bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from bot.store.models import (
+    CheckIn,
+    Holder,
+    InboxStatus,
+    InboxUpdate,
+    OutboxMessage,
+    Status,
+)
+from bot.store.queue import _claim, _claim_params
+from bot.store.sql import SqlRepository, built
+
+UNDONE = (InboxStatus.PENDING, InboxStatus.CLAIMED)
+
+
+class InboxRepository(SqlRepository):
+    """Incoming updates, and the outbox rows' side effects."""
+
+    async def store(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert updates not stored yet (an update stored twice is stored once); how many
+        were new."""
+        if not rows:
+            return 0
+        connection = await self._conn()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
+        full = [
+            {"chat_id": None, "payload": None, "attempts": 0, "status": InboxStatus.PENDING,
+             "instructed": False, "claimed_at": None, "claimed_by": None, "done_at": None,
+             "error": None} | row
+            for row in rows
+        ]
+        result = await connection.execute(stmt, full)
+        return max(result.rowcount, 0) if len(full) == 1 else len(full)
+
+    async def claim(
+        self, now: datetime, *, limit: int, lease: timedelta, holder: Holder
+    ) -> list[InboxUpdate]:
+        """Claim up to `limit` due updates, oldest first (expired claims and dead workers'
+        claims come back)."""
+        params = _claim_params(now, limit, lease, holder)
+        stmt = built(("claim", InboxUpdate, *sorted(params)), _claim, InboxUpdate, params)
+        result = await self._orm.exec(stmt, params=params)
+        return sorted(result.scalars().all(), key=lambda r: r.id or 0)
+
+    async def first_undone(self, chat_ids: Sequence[int], worker: str) -> dict[int, int]:
+        """Per chat, the id of its oldest update not done and not held by `worker`: a
+        worker handles a chat's updates only up to there, so each chat stays in order even
+        when several workers share the inbox."""
+        if not chat_ids:
+            return {}
+        stmt = built(("first_undone",), _first_undone)
+        connection = await self._conn()
+        result = await connection.execute(stmt, {"chats": list(chat_ids), "me": worker})
+        return {int(chat): int(first) for chat, first in result}
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Updates not handled yet, and when the oldest arrived."""
+        stmt = select(func.count(), func.min(col(InboxUpdate.received_at))).where(
+            col(InboxUpdate.status).in_(UNDONE)
+        )
+        count, oldest = (await self._orm.exec(stmt)).one()
+        return int(count), oldest
+
+    async def sent_screen(self, checkin_id: int, message_id: int) -> None:
+        """A check-in screen sent from the outbox: the message its buttons will edit."""
+        connection = await self._conn()
+        await connection.execute(
+            update(CheckIn).where(col(CheckIn.id) == checkin_id).values(message_id=message_id)
+        )
+
+    async def erase_chat(self, chat_id: int) -> None:
+        """Forget what a chat sent and was told (erasure): the updates' and outbox words."""
+        connection = await self._conn()
+        await connection.execute(
+            update(InboxUpdate).where(col(InboxUpdate.chat_id) == chat_id).values(payload=None)
+        )
+        await connection.execute(
+            update(OutboxMessage).where(col(OutboxMessage.chat_id) == chat_id)
+            .values(text="", keyboard=None)
+        )
+
+    async def outbox_pending(self) -> int:
+        """Outbox rows not delivered yet."""
+        stmt = select(func.count()).where(
+            col(OutboxMessage.status).in_((Status.PENDING, Status.CLAIMED))
+        )
+        return int((await self._orm.exec(stmt)).one())
+
+
+def _first_undone() -> Any:
+    return (
+        select(col(InboxUpdate.chat_id), func.min(col(InboxUpdate.id)))
+        .where(
+            col(InboxUpdate.chat_id).in_(bindparam("chats", expanding=True)),
+            col(InboxUpdate.status).in_(UNDONE),
+            (col(InboxUpdate.claimed_by).is_(None))
+            | (col(InboxUpdate.claimed_by) != bindparam("me")),
+        )
+        .group_by(col(InboxUpdate.chat_id))
+    )
