@@ -15,7 +15,7 @@ from bot import handlers
 from bot.adapters.charts import MatplotlibCharts
 from bot.adapters.content_files import load_content
 from bot.adapters.pacing import Pacer
-from bot.adapters.telegram_io import TelegramMessenger, TelegramRequest
+from bot.adapters.telegram_io import Reachability, TelegramMessenger, TelegramRequest
 from bot.config import Settings
 from bot.core.clock import Clock, ShiftedClock, SystemClock
 from bot.core.content import Content
@@ -67,8 +67,10 @@ def build_application(
         # PTB types the builder by its limiter's argument type; ours takes a dict.
         builder = builder.rate_limiter(pacer(settings, db))  # type: ignore[arg-type]
     app: AnyApp = builder.build()
+    clock = clock or system_clock(settings)
+    messenger = TelegramMessenger(app.bot, Reachability(clock.now))
     app.bot_data.services = build_services(
-        settings, messenger=TelegramMessenger(app.bot), clock=clock, content=content, database=db
+        settings, messenger=messenger, clock=clock, content=content, database=db
     )
     handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
     app.bot_data.services.inbox.handler = lambda raw: app.process_update(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -77,22 +77,32 @@ RECOVERY_AFTER = 2.0  # seconds Telegram must have been failing for its return t
 class Reachability:
     """Whether Telegram answered the last call; remembers a recovery until it is taken."""
 
-    def __init__(self) -> None:
-        self.down_since: float | None = None
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self.now = now or (lambda: datetime.now(UTC))
+        self.down_since: datetime | None = None
         self._recovered = False
+        self._probed: datetime | None = None
 
     def failed(self) -> None:
         if self.down_since is None:
-            self.down_since = time.monotonic()
+            self.down_since = self.now()
             log.warning("Telegram unreachable (network error or 5xx); retrying with backoff")
 
     def ok(self) -> None:
         if self.down_since is not None:
-            down = time.monotonic() - self.down_since
+            down = (self.now() - self.down_since).total_seconds()
             log.warning("Telegram reachable again after %.0f s", down)
             self.down_since = None
             # A blip (one chat's 5xx between successes) does not cut every backoff short.
             self._recovered = down >= RECOVERY_AFTER
+
+    def probe_due(self) -> bool:
+        """Whether to ask Telegram if it is back (at most once a second)."""
+        now = self.now()
+        if self._probed is not None and (now - self._probed).total_seconds() < 1:
+            return False
+        self._probed = now
+        return True
 
     def take_recovery(self) -> bool:
         recovered, self._recovered = self._recovered, False
@@ -132,7 +142,15 @@ class TelegramMessenger:
             self.reachability.ok()
         return error
 
-    def recovered(self) -> bool:
+    async def recovered(self) -> bool:
+        if self.reachability.down_since is not None and self.reachability.probe_due():
+            # Every row may be backing off: ask Telegram directly whether it is back.
+            try:
+                await self.bot.get_me()
+            except (RetryAfter, NetworkError, Forbidden):
+                pass
+            else:
+                self.reachability.ok()
         return self.reachability.take_recovery()
 
     async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:

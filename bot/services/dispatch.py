@@ -67,7 +67,7 @@ class Dispatcher:
         """One pass: the outbox's due rows and pings first, then due check-ins, re-asks
         and summaries. After an outage, the first answer from Telegram makes every row
         waiting out a backoff due at once."""
-        if self.d.messenger.recovered():
+        if await self.d.messenger.recovered():
             async with self.d.store.unit_of_work() as uow:
                 woken = await uow.queue.reset_backoff(self.d.clock.now())
             log.info("Telegram is back: %s waiting message(s) due now", woken)

@@ -107,9 +107,9 @@ class Messenger(Protocol):
         """Download a file a person sent (photos) through the Bot API."""
         ...
 
-    def recovered(self) -> bool:
+    async def recovered(self) -> bool:
         """True once after Telegram answers again following a network failure or a 5xx
-        (every backoff is then cut short)."""
+        (every backoff is then cut short); while it is failing, asks it (`getMe`)."""
         ...
 
 
@@ -220,5 +220,5 @@ class OfflineMessenger:
     async def fetch_file(self, file_id: str) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
 
-    def recovered(self) -> bool:
+    async def recovered(self) -> bool:
         return False
