@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     global_pace: bool | None = None  # share one pace between workers (default: on PostgreSQL)
     send_concurrency: int = Field(default=16, ge=1, le=256)
     claim_lease_seconds: float = Field(default=120, gt=0)
-    heartbeat_stale_seconds: float = Field(default=10, gt=1)  # then a worker counts as dead
+    heartbeat_stale_seconds: float = Field(default=6, gt=1)  # then a worker counts as dead
     claim_batch: int = Field(default=200, ge=1, le=5000)
     retry_base_seconds: float = Field(default=30, gt=0)  # first retry after a 5xx (pings: half)
     max_attempts: int = Field(default=5, ge=1, le=20)  # resends of a page that timed out

@@ -48,9 +48,12 @@ def test_server_errors_back_off_and_never_fail_a_row() -> None:
                                                                "retrying: boom")
     assert decide(Kind.CHECKIN, Outcome.TRANSIENT, 2) == Retry(NOW + timedelta(seconds=60),
                                                                "retrying: boom")
-    # Urgent kinds start from half the base; every wait is capped (five minutes by default).
-    assert decide(Kind.PAGE, Outcome.TRANSIENT, 1) == Retry(NOW + timedelta(seconds=15),
-                                                            "retrying: boom")
+    # What someone waits for backs off from a second; every wait is capped (five minutes).
+    for kind in (Kind.PAGE, Kind.REPLY, Kind.INSTRUCTION):
+        assert decide(kind, Outcome.TRANSIENT, 1) == Retry(NOW + timedelta(seconds=1),
+                                                           "retrying: boom")
+        assert decide(kind, Outcome.TRANSIENT, 3) == Retry(NOW + timedelta(seconds=4),
+                                                           "retrying: boom")
     for kind in Kind:
         late = decide(kind, Outcome.TRANSIENT, 40)
         assert late == Retry(NOW + timedelta(minutes=5), "retrying: boom")

@@ -205,8 +205,43 @@ async def test_database_runs_sqlite_on_the_shim_with_its_pragmas(db: Database) -
             name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
             for name in ("journal_mode", "foreign_keys", "busy_timeout", "secure_delete")
         }
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000,
+    # SQLite's busy wait would sleep on the event loop: the shim waits for locks itself.
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 0,
                        "secure_delete": 1}
+
+
+async def test_another_process_lock_never_blocks_the_loop(db: Database, tmp_path: Path) -> None:
+    """Another connection holding the write lock: a write waits for it with the loop free,
+    goes through once it is released, and fails as an outage after a couple of seconds."""
+    await db.create_all()
+    other = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            await asyncio.sleep(0.05)
+            beats += 1
+
+    async def write() -> None:
+        async with db.unit_of_work() as uow:
+            uow.save(Patient(name="P", timezone="UTC", created_at=datetime.now(UTC)))
+
+    ticker = asyncio.create_task(heartbeat())
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.8, other.execute, "COMMIT")
+        await write()  # waited for the lock, and then wrote
+        assert beats >= 10  # the loop kept running meanwhile
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Exception) as refused:  # noqa: PT011 (SQLAlchemy wraps it)
+            await write()
+        assert db.is_outage(refused.value)
+        other.execute("COMMIT")
+        await write()
+    finally:
+        ticker.cancel()
+        other.close()
 
 
 async def test_inline_sqlite_false_keeps_aiosqlite(tmp_path: Path) -> None:

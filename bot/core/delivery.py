@@ -14,8 +14,9 @@ One table for every sender: the dispatcher's check-ins, pages and summaries, and
 
 Transient failures never fail a row: it waits until Telegram answers or it is no longer
 current (each sender knows when that is), and the first successful call after an outage
-makes every waiting row due at once (`RETRYING` marks them). Urgent kinds (pages,
-instructions) start their backoff from half the base. A resend after a timeout is bounded by
+makes every waiting row due at once (`RETRYING` marks them). What someone is waiting for
+(pages, replies, instructions) backs off from one second, not from the base. A resend after
+a timeout (pages and instructions, half the base later) is bounded by
 `max_attempts`: a page then fails (the ladder moves on), an instruction counts as delivered.
 """
 
@@ -39,6 +40,7 @@ class Kind(StrEnum):
 
 
 URGENT = frozenset({Kind.PAGE, Kind.INSTRUCTION})
+PEOPLE_WAIT = URGENT | {Kind.REPLY}  # someone is waiting for it: retried within seconds
 
 
 class Lane(StrEnum):
@@ -102,6 +104,7 @@ class DeliveryPolicy:
     retry_base: timedelta = timedelta(seconds=30)
     max_attempts: int = 5  # resends after a timeout
     retry_cap: timedelta = timedelta(minutes=5)  # the longest wait between transient retries
+    reply_base: timedelta = timedelta(seconds=1)  # first retry of what someone waits for
 
     def decide(
         self,
@@ -135,7 +138,7 @@ class DeliveryPolicy:
         self, kind: Kind, outcome: Outcome, attempts: int, now: datetime, error: str
     ) -> Decision:
         urgent = kind in URGENT
-        base = self.retry_base / 2 if urgent else self.retry_base
+        base = self.reply_base if kind in PEOPLE_WAIT else self.retry_base
         if outcome is Outcome.BLOCKED or outcome in _PERMANENT:
             return Failed(error)
         if outcome is not Outcome.MAYBE_DELIVERED:
@@ -143,7 +146,7 @@ class DeliveryPolicy:
         if not urgent:
             return Delivered("timed out")
         if attempts < self.max_attempts:  # it must arrive: resend
-            return Retry(now + base, "timed out; resending")
+            return Retry(now + self.retry_base / 2, "timed out; resending")
         if kind is Kind.INSTRUCTION:
             return Delivered(f"timed out {attempts} times; may have arrived")
         return Failed("gave up: timed out; resending")

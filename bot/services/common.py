@@ -34,7 +34,7 @@ class Deps:
     claim_batch: int = 200
     claim_lease: timedelta = timedelta(minutes=2)
     max_attempts: int = 5
-    retry_base: timedelta = timedelta(seconds=30)  # backoff after a 5xx, doubling (pings: half)
+    retry_base: timedelta = timedelta(seconds=30)  # check-ins' backoff after a 5xx, doubling
     clinic_hours: ClinicHours = WEEKDAYS
     ack_timeout_urgent: timedelta = timedelta(minutes=30)
     ack_timeout_emergency: timedelta = timedelta(minutes=5)

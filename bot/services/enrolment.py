@@ -224,9 +224,10 @@ class Enrolment:
             patient = await self._enrol(uow, invite, chat_id, now)
             welcome = await self._welcome(uow, patient)
         consent_record = self.consent_text(patient.name.split()[0] if patient.name else "")
+        # The consent screen becomes the welcome: one message, not two, on a busy morning
+        # (150 consents at once must all be checked in within Telegram's 30 messages/s).
         return PressResult(
-            edit=Reply(f"{consent_record}\n\n✔ {m['consent_yes']}"),
-            replies=(welcome,),
+            edit=Reply(f"{consent_record}\n\n✔ {m['consent_yes']}\n\n{welcome.text}"),
             dispatch=True,
         )
 

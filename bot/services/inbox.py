@@ -96,6 +96,10 @@ class Inbox:
             rows = [r for r in rows if r.id not in self._held]
             chats = sorted({r.chat_id for r in rows if r.chat_id is not None})
             first = await uow.inbox.first_undone(chats, self.d.liveness.id)
+        # Red flags first: their chats' lanes start (and reach the database) before a burst
+        # of routine updates claimed with them.
+        urgent = {r.chat_id for r in rows if r.payload and self.lifeline.is_red_flag(r.payload)}
+        rows.sort(key=lambda r: r.chat_id not in urgent)
         for row in rows:
             assert row.id is not None
             limit = first.get(row.chat_id) if row.chat_id is not None else None

@@ -39,6 +39,14 @@ class Lifeline:
         """Whether this update's emergency instruction already went out from memory."""
         return update_id in self._answered
 
+    def is_red_flag(self, update: dict[str, Any]) -> bool:
+        """Whether an update is a private message that reads as an emergency."""
+        found = _private_words(update)
+        if found is None:
+            return False
+        reading = self.triager.read(found[1][:4000], day=1)
+        return reading.assessment.level is Level.EMERGENCY
+
     async def answer(self, update_id: int, update: dict[str, Any]) -> bool:
         """Send the emergency instruction if this update is a red flag in a private chat
         (once per update); whether it was one."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Liveness:
     """Who this worker is, whether the database hears its heartbeat, and whom to distrust."""
 
-    def __init__(self, stale: timedelta = timedelta(seconds=10)) -> None:
+    def __init__(self, stale: timedelta = timedelta(seconds=6)) -> None:
         self.id = uuid.uuid4().hex[:16]
         self.stale = stale
         self.started_at: datetime | None = None

@@ -8,17 +8,40 @@ a connection whose coroutines run `sqlite3` directly on the loop.
 The cost is that a statement blocks the loop while it runs. That is fine for microsecond
 statements, and `Database` keeps it safe: one connection per process (callers queue for it
 without blocking the loop), so a write never waits on a lock held by this same process.
-Another process holding the write lock (a CLI command, say) blocks the loop for at most the
-busy timeout; SQLite is for single-process installations, PostgreSQL for the rest.
+Another process holding the write lock (a CLI command, a backup, a stuck tool) must not
+freeze the bot either: SQLite's own busy wait would sleep on the loop, so it is off
+(`busy_timeout=0`) and a statement refused as busy is retried here, the loop free between
+tries, for up to `BUSY_WAIT_SECONDS`; then it fails as an outage, which callers survive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-BUSY_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+BUSY_WAIT_SECONDS = 2.0  # then "database is locked" is raised (an outage)
+PAUSES = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2)  # between tries, then the last one repeated
+
+
+async def _patiently(call: Callable[[], T]) -> T:
+    """`call()`, tried again while another process holds the lock, without blocking."""
+    waited, tries = 0.0, 0
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if waited >= BUSY_WAIT_SECONDS:
+                raise
+            pause = PAUSES[min(tries, len(PAUSES) - 1)]
+            tries += 1
+            waited += pause
+            await asyncio.sleep(pause)
 
 
 class InlineCursor:
@@ -36,11 +59,12 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
-        self._cursor.execute(sql, parameters)
+        await _patiently(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, seq: Iterable[Any]) -> InlineCursor:
-        self._cursor.executemany(sql, seq)
+        rows = list(seq)  # a retry needs them again
+        await _patiently(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -94,10 +118,10 @@ class InlineConnection:
         return InlineCursor(self._open().cursor())
 
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
-        return InlineCursor(self._open().execute(sql, parameters))
+        return InlineCursor(await _patiently(lambda: self._open().execute(sql, parameters)))
 
     async def commit(self) -> None:
-        self._open().commit()
+        await _patiently(self._open().commit)
 
     async def rollback(self) -> None:
         self._open().rollback()
@@ -125,7 +149,7 @@ def creator(path: str) -> Any:
 
     async def connect() -> InlineConnection:
         # check_same_thread=False: the pool may close a connection from a GC finaliser.
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=0, check_same_thread=False)
         return InlineConnection(conn)
 
     return connect
