@@ -2,7 +2,10 @@
 
 Telegram posts each update to WEBHOOK_URL with the secret we registered in the
 `X-Telegram-Bot-Api-Secret-Token` header; a request without it is refused with 403 and
-never reaches the bot. `GET /healthz` answers 200 while the database answers.
+never reaches the bot. An update is stored in the inbox before the 200 that tells Telegram
+it arrived; when the database cannot take it, the answer is 503 (Telegram sends it again
+later) and a red flag in it is answered from memory meanwhile. `GET /healthz` says whether
+the database and Telegram are reachable.
 """
 
 from __future__ import annotations
@@ -11,15 +14,16 @@ import asyncio
 import hmac
 import json
 import logging
-import signal
 from urllib.parse import urlsplit
 
 from telegram import Update
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
-from bot.app import AnyApp, prepare
+from bot.adapters.telegram_io import TelegramMessenger
+from bot.app import AnyApp
 from bot.config import Settings
+from bot.runtime import run
 from bot.services.facade import Services
 
 log = logging.getLogger(__name__)
@@ -44,12 +48,21 @@ class _Updates(RequestHandler):
             return
         try:
             data = json.loads(self.request.body)
-            update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError):
+            Update.de_json(data, self.app.bot)  # refuse what is not an update at all
+        except (ValueError, TypeError, KeyError, AttributeError):
             self.set_status(400)
             self.finish()
             return
-        await self.app.update_queue.put(update)
+        services: Services = self.app.bot_data.services
+        try:
+            await services.inbox.receive([data])
+        except Exception as exc:
+            if not services.deps.store.is_outage(exc):
+                raise
+            await services.lifeline.answer(int(data["update_id"]), data)
+            self.set_status(503)  # not stored: Telegram must send it again
+            self.finish()
+            return
         self.finish()
 
 
@@ -59,11 +72,17 @@ class _Health(RequestHandler):
 
     async def get(self) -> None:
         services: Services = self.app.bot_data.services
-        if not await services.deps.store.reachable(within=2):
+        database = await services.deps.store.reachable(within=2)
+        messenger = services.deps.messenger
+        telegram = not (isinstance(messenger, TelegramMessenger)
+                        and messenger.reachability.down_since is not None)
+        if not database:
             self.set_status(503)
-            self.finish({"status": "database unreachable"})
-            return
-        self.finish({"status": "ok"})
+        self.finish({
+            "status": "ok" if database and telegram else "degraded",
+            "database": "reachable" if database else "unreachable",
+            "telegram": "reachable" if telegram else "unreachable",
+        })
 
 
 def webhook_app(app: AnyApp, *, secret: str, path: str) -> Application:
@@ -84,21 +103,17 @@ async def serve(app: AnyApp, settings: Settings) -> None:
     secret = settings.webhook_secret.get_secret_value()
     path = urlsplit(settings.webhook_url).path or "/"
     host, _, port = settings.webhook_listen.rpartition(":")
-    await app.initialize()
-    await prepare(app)
-    await app.bot.set_webhook(
-        settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-    )
-    await app.start()
-    server = HTTPServer(webhook_app(app, secret=secret, path=path), max_body_size=MAX_BODY)
-    server.listen(int(port), host or None)
-    log.info("webhook: listening on %s, updates at %s", settings.webhook_listen, path)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    server.stop()
-    await app.stop()
-    await app.shutdown()
 
+    async def front(stop: asyncio.Event) -> None:
+        await app.bot.set_webhook(
+            settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+        )
+        server = HTTPServer(webhook_app(app, secret=secret, path=path), max_body_size=MAX_BODY)
+        server.listen(int(port), host or None)
+        log.info("webhook: listening on %s, updates at %s", settings.webhook_listen, path)
+        try:
+            await stop.wait()
+        finally:
+            server.stop()
+
+    await run(app, settings, front=front)

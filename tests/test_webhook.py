@@ -6,11 +6,13 @@ import asyncio
 import json
 
 import pytest
+from sqlmodel import select
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from bot.rehearsal import Rehearsal
+from bot.store.models import InboxUpdate
 from bot.webhook import SECRET_HEADER, webhook_app
 
 
@@ -29,16 +31,21 @@ async def test_updates_need_the_secret_and_health_answers(rehearsal: Rehearsal) 
             with pytest.raises(HTTPClientError) as refused:
                 await client.fetch(f"{base}/telegram", method="POST", body=update, headers=headers)
             assert refused.value.code == 403
-        await asyncio.wait_for(r.app.update_queue.join(), 5)
+        await asyncio.wait_for(r.services.inbox.drain(), 5)
         assert r.server.sent(visitor.id) == []
         answer = await client.fetch(
             f"{base}/telegram", method="POST", body=update, headers={SECRET_HEADER: "s3cret-token"}
         )
-        assert answer.code == 200
-        await asyncio.wait_for(r.app.update_queue.join(), 5)  # processed by the Application
+        assert answer.code == 200  # stored in the inbox before this answer
+        async with r.db.unit_of_work() as uow:
+            stored = (await uow.orm.exec(select(InboxUpdate))).all()
+        assert [u.update_id for u in stored] == [json.loads(update)["update_id"]]
+        await asyncio.wait_for(r.services.inbox.drain(), 5)  # then handled from the inbox
         assert "/report" in (r.server.last(visitor.id).text or "")
         health = await client.fetch(f"{base}/healthz")
-        assert json.loads(health.body) == {"status": "ok"}
+        assert json.loads(health.body) == {
+            "status": "ok", "database": "reachable", "telegram": "reachable"
+        }
     finally:
         await r.app.stop()
         server.stop()
