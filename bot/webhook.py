@@ -59,8 +59,8 @@ class _Updates(RequestHandler):
         except Exception as exc:
             if not services.deps.store.is_outage(exc):
                 raise
-            await services.lifeline.answer(int(data["update_id"]), data)
-            self.set_status(503)  # not stored: Telegram must send it again
+            # Not stored: Telegram must send it again (a red flag was answered on receipt).
+            self.set_status(503)
             self.finish()
             return
         self.finish()

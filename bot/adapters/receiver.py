@@ -4,7 +4,7 @@ python-telegram-bot's updater moves the `getUpdates` offset past a batch as soon
 fetched it, so a process that dies holds the rest of the batch in memory only. Here the
 offset moves past an update only once the inbox has stored it. While the database cannot
 store them, updates stay unconfirmed (Telegram keeps them and sends them again), and red
-flags among them are answered from memory (`bot.services.lifeline`).
+flags among them are answered on receipt regardless (`bot.services.lifeline`).
 """
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ class Poller:
                     "stored; red flags are answered from memory", type(exc).__name__,
                 )
                 self._database_down = True
-            await asyncio.gather(*(self.lifeline.answer(u["update_id"], u) for u in batch))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # red flags were answered on receipt (Inbox.receive)
             return
         if self._database_down:
             log.warning("database reachable again: the updates held meanwhile are stored")

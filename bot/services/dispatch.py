@@ -74,7 +74,9 @@ class Dispatcher:
         report = TickReport()
         try:
             report.outbox = await self.outbox.deliver_due()
-        except Exception:
+        except Exception as exc:
+            if self.d.store.is_outage(exc):
+                raise  # the heartbeat logs an outage once
             log.exception("the outbox failed this tick; the rest goes on")
         return await self._pass(None, report)
 
@@ -93,7 +95,9 @@ class Dispatcher:
             try:
                 await self.escalations.advance_ladders()
                 report.pings = await self.paging.deliver()
-            except Exception:
+            except Exception as exc:
+                if self.d.store.is_outage(exc):
+                    raise  # the heartbeat logs an outage once
                 log.exception("pages failed this tick; check-ins go on")
         now = self.d.clock.now()
         patients: dict[int, Recipient] = {}

@@ -52,7 +52,9 @@ class Inbox:
 
     async def receive(self, updates: Sequence[dict[str, Any]]) -> None:
         """Store updates as received (raises if the database cannot take them: the caller
-        must then not confirm them to Telegram)."""
+        must then not confirm them to Telegram). Red flags among them are answered at once,
+        whatever the database does (`Lifeline`)."""
+        self.lifeline.start(list(updates))
         now = self.d.clock.now()
         rows = [
             {"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u,
@@ -126,11 +128,9 @@ class Inbox:
     async def _in_transaction(self, row: InboxUpdate) -> Handling:
         assert row.id is not None and row.claimed_at is not None and self.handler is not None
         payload = row.payload or {}
+        instructed = row.instructed or await self.lifeline.settled(row.update_id)
         async with self.d.store.handling() as uow:
-            handling = Handling(
-                uow, row.update_id,
-                instructed=row.instructed or self.lifeline.answered(row.update_id),
-            )
+            handling = Handling(uow, row.update_id, instructed=instructed)
             token = HANDLING.set(handling)
             try:
                 await self.handler(payload)
@@ -153,7 +153,7 @@ class Inbox:
             return
         if self.d.store.is_outage(error):
             if row.payload and not row.instructed:
-                await self.lifeline.answer(row.update_id, row.payload)
+                self.lifeline.start([row.payload])
             await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
                                due_at=now + timedelta(seconds=2))
             return

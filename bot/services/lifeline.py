@@ -1,18 +1,20 @@
-"""The emergency instruction never waits for the database.
+"""The emergency instruction never waits for anything: not the database, not a backlog.
 
-When an update cannot be stored or handled because the database is away, its words are
-triaged in memory (triage needs no database) and a red flag gets the instruction to call
-emergency services at once, straight through the messenger in the highest lane (the pace
-falls back to this process's own when the shared one is unreachable). The update is stored
-and handled once the database is back; its instruction is then recorded as already sent,
-not sent again (`answered`).
+A red flag is triaged in memory as soon as it is received (triage needs no database) and
+gets the instruction to call emergency services at once, straight through the messenger in
+the highest lane (the pace falls back to this process's own when the shared one is
+unreachable), while the update is stored and handled as usual. Handling waits for that
+attempt (`settled`): a delivered instruction is recorded as sent, not sent again; one not
+delivered yet is left to the outbox, which retries it under the delivery policy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 from bot.core.delivery import Lane
@@ -23,61 +25,87 @@ from bot.services.common import Deps
 from bot.services.ports import DeliveryError, RateLimited
 
 log = logging.getLogger(__name__)
-REMEMBERED = 10_000  # update ids answered from memory, kept until stored (bounded)
+REMEMBERED = 10_000  # update ids answered here, kept until handled (bounded)
 TRIES = 8
+SETTLE_WAIT = 3.0  # seconds handling waits for the attempt, then the outbox takes over
 
 
 class Lifeline:
-    """Answers red flags from memory while the database is away."""
+    """Answers red flags on receipt, from memory."""
 
     def __init__(self, deps: Deps, triager: Triager) -> None:
         self.d = deps
         self.triager = triager
         self._answered: OrderedDict[int, None] = OrderedDict()
+        self._attempts: dict[int, asyncio.Task[bool]] = {}
+        self._taken_over: set[int] = set()
 
     def answered(self, update_id: int) -> bool:
-        """Whether this update's emergency instruction already went out from memory."""
+        """Whether this update's emergency instruction went out from here."""
         return update_id in self._answered
 
     def is_red_flag(self, update: dict[str, Any]) -> bool:
         """Whether an update is a private message that reads as an emergency."""
-        found = _private_words(update)
-        if found is None:
-            return False
-        reading = self.triager.read(found[1][:4000], day=1)
-        return reading.assessment.level is Level.EMERGENCY
+        return self._instruction(update) is not None
 
-    async def answer(self, update_id: int, update: dict[str, Any]) -> bool:
-        """Send the emergency instruction if this update is a red flag in a private chat
-        (once per update); whether it was one."""
-        if update_id in self._answered:
-            return True
+    def start(self, updates: list[dict[str, Any]]) -> None:
+        """Answer the red flags among `updates` now, in the background (once each)."""
+        for update in updates:
+            update_id = update.get("update_id")
+            if not isinstance(update_id, int) or update_id in self._answered:
+                continue
+            if update_id in self._attempts:
+                continue
+            found = self._instruction(update)
+            if found is not None:
+                task = asyncio.create_task(self._send(update_id, *found))
+                self._attempts[update_id] = task
+                task.add_done_callback(partial(self._forget, update_id))
+
+    def _forget(self, update_id: int, _task: asyncio.Task[bool]) -> None:
+        self._attempts.pop(update_id, None)
+
+    async def settled(self, update_id: int, *, wait: float | None = SETTLE_WAIT) -> bool:
+        """Wait for this update's attempt, if any (at most `wait` s); whether the
+        instruction went out. Past the wait the attempt stops: the outbox takes over."""
+        task = self._attempts.get(update_id)
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), wait)
+            if not task.done():
+                self._taken_over.add(update_id)
+        return self.answered(update_id)
+
+    def _instruction(self, update: dict[str, Any]) -> tuple[int, str] | None:
         found = _private_words(update)
         if found is None:
-            return False
+            return None
         chat_id, words = found
         reading = self.triager.read(words[:4000], day=1)
         if reading.assessment.level is not Level.EMERGENCY:
-            return False
-        text = patient_reply(self.d.content, reading.assessment)
+            return None
+        return chat_id, patient_reply(self.d.content, reading.assessment)
+
+    async def _send(self, update_id: int, chat_id: int, text: str) -> bool:
         for attempt in range(TRIES):
+            if update_id in self._taken_over:
+                break
             try:
                 await self.d.messenger.send(chat_id, text, lane=Lane.EMERGENCY)
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after)
             except DeliveryError as exc:
-                log.warning("emergency instruction from memory, try %s: %s", attempt + 1, exc)
-                await asyncio.sleep(min(2 ** attempt, 15))
+                log.warning("emergency instruction on receipt, try %s: %s", attempt + 1, exc)
+                await asyncio.sleep(min(2**attempt, 15))
             else:
                 self._answered[update_id] = None
                 if len(self._answered) > REMEMBERED:
                     self._answered.popitem(last=False)
-                log.warning("database away: update %s answered from memory (red flag)",
-                            update_id)
                 return True
-        log.error("emergency instruction from memory for update %s not delivered yet; "
-                  "the outbox sends it once the update is stored", update_id)
-        return True
+        self._taken_over.discard(update_id)
+        log.error("emergency instruction for update %s not delivered on receipt; the outbox "
+                  "sends it once the update is handled", update_id)
+        return False
 
 
 def _private_words(update: dict[str, Any]) -> tuple[int, str] | None:

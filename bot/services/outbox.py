@@ -36,7 +36,7 @@ class Handling:
 
     uow: UnitOfWork
     update_id: int
-    instructed: bool = False  # its emergency instruction went out already, from memory
+    instructed: bool = False  # its emergency instruction went out already, on receipt
     rows: list[OutboxMessage] = field(default_factory=list)
     later: list[tuple[int | None, Later]] = field(default_factory=list)
     failure: BaseException | None = None
@@ -91,7 +91,7 @@ class Outbox:
         if handling is not None:
             if kind == OutboxKind.EMERGENCY and handling.instructed:
                 row.status, row.sent_at = Status.SENT, now
-                row.reason = "sent from memory while the database was unreachable"
+                row.reason = "sent on receipt, before the update was handled"
                 row.text, row.keyboard = "", None
             await handling.uow.add(row)
             if row.status == Status.CLAIMED:
