@@ -10,6 +10,8 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from telegram.error import BadRequest, NetworkError, RetryAfter
+
 from bot.adapters.receiver import Poller
 from bot.adapters.telegram_io import Reachability, TelegramMessenger
 from bot.app import AnyApp, prepare
@@ -32,8 +34,7 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
-    await prepare(app)
+    await _when_telegram_answers(app, stop)
     await app.start()
     tasks = [
         asyncio.create_task(heartbeat(services, stop), name="heartbeat"),
@@ -59,6 +60,28 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     with contextlib.suppress(Exception):
         await app.stop()
     await app.shutdown()
+
+
+async def _when_telegram_answers(app: AnyApp, stop: asyncio.Event) -> None:
+    """Initialise (`getMe`, the command menu), waiting out a Telegram that fails or asks
+    to slow down: a worker restarted during an outage starts when Telegram is back."""
+    pause = 1.0
+    while True:
+        try:
+            await app.initialize()
+            await prepare(app)
+        except (RetryAfter, NetworkError) as exc:
+            if isinstance(exc, BadRequest):  # a refusal, not an outage
+                raise
+            log.warning("Telegram did not answer at start (%s); trying again in %.0f s",
+                        type(exc).__name__, pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            if stop.is_set():
+                raise SystemExit(0) from exc
+            pause = min(pause * 2, 30)
+        else:
+            return
 
 
 async def heartbeat(services: Services, stop: asyncio.Event) -> None:

@@ -109,14 +109,16 @@ class Lifeline:
 
 
 def _private_words(update: dict[str, Any]) -> tuple[int, str] | None:
-    """The chat and the words of a private message (text or caption)."""
+    """The chat and the words of a person's private message (text or caption)."""
     for key in ("message", "edited_message"):
         body = update.get(key)
         if not isinstance(body, dict):
             continue
-        chat = body.get("chat")
+        chat, sender = body.get("chat"), body.get("from")
         if not isinstance(chat, dict) or chat.get("type") != "private":
             return None
+        if not isinstance(sender, dict) or sender.get("is_bot"):
+            return None  # other bots are ignored, as the handlers ignore them
         words = body.get("text") or body.get("caption")
         if isinstance(words, str) and isinstance(chat.get("id"), int) and words.strip():
             return int(chat["id"]), words
