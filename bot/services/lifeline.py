@@ -39,14 +39,20 @@ class Lifeline:
         self._answered: OrderedDict[int, None] = OrderedDict()
         self._attempts: dict[int, asyncio.Task[bool]] = {}
         self._taken_over: set[int] = set()
+        self._read: OrderedDict[int, bool] = OrderedDict()  # update id: is it a red flag
 
     def answered(self, update_id: int) -> bool:
         """Whether this update's emergency instruction went out from here."""
         return update_id in self._answered
 
     def is_red_flag(self, update: dict[str, Any]) -> bool:
-        """Whether an update is a private message that reads as an emergency."""
-        return self._instruction(update) is not None
+        """Whether an update is a private message that reads as an emergency (read once
+        per update in this process)."""
+        update_id = update.get("update_id")
+        known = self._read.get(update_id) if isinstance(update_id, int) else None
+        if known is None:
+            known = self._instruction(update) is not None
+        return known
 
     def start(self, updates: list[dict[str, Any]]) -> None:
         """Answer the red flags among `updates` now, in the background (once each)."""
@@ -78,13 +84,18 @@ class Lifeline:
 
     def _instruction(self, update: dict[str, Any]) -> tuple[int, str] | None:
         found = _private_words(update)
-        if found is None:
-            return None
-        chat_id, words = found
-        reading = self.triager.read(words[:4000], day=1)
-        if reading.assessment.level is not Level.EMERGENCY:
-            return None
-        return chat_id, patient_reply(self.d.content, reading.assessment)
+        instruction = None
+        if found is not None:
+            chat_id, words = found
+            reading = self.triager.read(words[:4000], day=1)
+            if reading.assessment.level is Level.EMERGENCY:
+                instruction = chat_id, patient_reply(self.d.content, reading.assessment)
+        update_id = update.get("update_id")
+        if isinstance(update_id, int):
+            self._read[update_id] = instruction is not None
+            if len(self._read) > REMEMBERED:
+                self._read.popitem(last=False)
+        return instruction
 
     async def _send(self, update_id: int, chat_id: int, text: str) -> bool:
         for attempt in range(TRIES):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.core.callbacks import Button, Keyboard
 from bot.core.delivery import Delivered, Failed, Kind, Lane, Retry, Unreachable
@@ -52,6 +53,8 @@ class Outbox:
         self.d = deps
         self.lanes = Lanes("outbox")
         self._sending = asyncio.Semaphore(deps.send_concurrency)
+        self._outcomes: list[tuple[int, datetime, dict[str, Any]]] = []
+        self._recording = asyncio.Lock()
 
     async def say(
         self, chat_id: int, reply: Reply, *, emergency: bool = False,
@@ -81,25 +84,31 @@ class Outbox:
         edit_message_id: int | None = None, checkin_id: int | None = None,
     ) -> None:
         now = self.d.clock.now()
-        row = OutboxMessage(
-            chat_id=chat_id, kind=kind, text=reply.text, keyboard=_stored(reply.keyboard),
-            edit_message_id=edit_message_id, checkin_id=checkin_id, created_at=now,
-            current_until=now + self.d.reply_current_for, due_at=now,
-            status=Status.CLAIMED, claimed_at=now, claimed_by=self.d.liveness.id, attempts=1,
-        )
+        values: dict[str, Any] = {
+            "chat_id": chat_id, "kind": kind, "text": reply.text,
+            "keyboard": _stored(reply.keyboard), "edit_message_id": edit_message_id,
+            "checkin_id": checkin_id, "created_at": now,
+            "current_until": now + self.d.reply_current_for, "due_at": now,
+            "status": Status.CLAIMED, "claimed_at": now, "claimed_by": self.d.liveness.id,
+            "attempts": 1,
+        }
         handling = HANDLING.get()
+        if handling is not None and kind == OutboxKind.EMERGENCY and handling.instructed:
+            values |= {"status": Status.SENT, "sent_at": now, "text": "", "keyboard": None,
+                       "reason": "sent on receipt, before the update was handled"}
+        # A plain-row insert: a reply is on every update's path, the ORM's flush is not.
         if handling is not None:
-            if kind == OutboxKind.EMERGENCY and handling.instructed:
-                row.status, row.sent_at = Status.SENT, now
-                row.reason = "sent on receipt, before the update was handled"
-                row.text, row.keyboard = "", None
-            await handling.uow.add(row)
-            if row.status == Status.CLAIMED:
-                handling.rows.append(row)
+            (row_id,) = await handling.uow.insert_rows(OutboxMessage, [values])
+        else:
+            async with self.d.store.unit_of_work() as uow:
+                (row_id,) = await uow.insert_rows(OutboxMessage, [values])
+        if values["status"] != Status.CLAIMED:
             return
-        async with self.d.store.unit_of_work() as uow:
-            await uow.add(row)
-        self._submit(row)
+        row = OutboxMessage(id=row_id, **values)
+        if handling is not None:
+            handling.rows.append(row)
+        else:
+            self._submit(row)
 
     def committed(self, handling: Handling) -> None:
         """The handling committed: send what it wrote, then run what it left for later."""
@@ -181,15 +190,36 @@ class Outbox:
         """Record a row's outcome (fenced by its claim); a database outage is survived: the
         claim lapses and the row is looked at again."""
         assert row.id is not None and row.claimed_at is not None
+        if screen is None:
+            self._outcomes.append((row.id, row.claimed_at, values))
+            await self._record()
+            return
         try:
             async with self.d.store.unit_of_work() as uow:
                 held = await uow.queue.finish(OutboxMessage, row.id, row.claimed_at, **values)
-                if held and screen is not None and isinstance(values.get("message_id"), int):
+                if held and isinstance(values.get("message_id"), int):
                     await uow.inbox.sent_screen(screen, int(str(values["message_id"])))
         except Exception as exc:
             if not self.d.store.is_outage(exc):
                 raise
             log.warning("outbox message %s: outcome not recorded (database away)", row.id)
+
+    async def _record(self) -> None:
+        """Write the outcomes waiting, one writer at a time: it also takes those that pile
+        up while it writes (one statement per batch under load, at once when idle)."""
+        if self._recording.locked():
+            return
+        async with self._recording:
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    async with self.d.store.claims() as claims:
+                        await claims.finish_many(OutboxMessage, batch)
+                except Exception as exc:
+                    if not self.d.store.is_outage(exc):
+                        raise
+                    log.warning("%s outbox outcome(s) not recorded (database away): their "
+                                "claims lapse and they are looked at again", len(batch))
 
 
 def _stored(keyboard: Keyboard | None) -> list[list[list[str]]] | None:
