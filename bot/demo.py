@@ -34,6 +34,7 @@ class Transcript:
         self.names = names
         self.show_edits = show_edits  # the chat whose edited messages are worth showing
         self.seen: dict[tuple[int, int], int] = {}
+        self.screens: set[tuple[int, int]] = set()  # consent screens: their edit is the welcome
 
     def stamp(self) -> str:
         return self.r.clock.now().astimezone(PARIS).strftime("%a %d %b %H:%M %Z")
@@ -50,7 +51,9 @@ class Transcript:
                 self.seen[key] = m.edits
                 if before is None:
                     self._print(f"bot → {name}", m)
-                elif before != m.edits and chat_id == self.show_edits:
+                    if any(label.startswith("Yes") for label in m.labels):
+                        self.screens.add(key)
+                elif before != m.edits and (chat_id == self.show_edits or key in self.screens):
                     self._print(f"bot updates its message to {name}", m)
 
     def _print(self, who: str, m: BotMessage) -> None:

@@ -34,9 +34,13 @@ async def dispatch_tick(context: Context) -> None:
 
 async def retention(context: Context) -> None:
     """Erase the courses past the clinic's retention period (several workers: claimed)."""
-    erased = await context.bot_data.services.privacy.expire()
+    services = context.bot_data.services
+    erased = await services.privacy.expire()
     if erased:
         log.info("retention: %s course(s) erased", erased)
+    pruned = await services.inbox.prune()
+    if pruned:
+        log.info("retention: %s handled update(s) and sent message(s) forgotten", pruned)
 
 
 RETENTION_EVERY_SECONDS = 3600

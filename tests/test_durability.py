@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -24,7 +25,15 @@ from bot.sandbox.http import SandboxHTTP
 from bot.sandbox.users import SandboxUser
 from bot.store.db import Database
 from bot.store.models import Escalation, Patient
-from tests.procs import cli, daytime_zone, environment, proc_now, start_bot, wait_for
+from tests.procs import (
+    cli,
+    daytime_zone,
+    environment,
+    proc_now,
+    seed_due_checkins,
+    start_bot,
+    wait_for,
+)
 
 # Not marked `clock`: these pick a zone where it is daytime, so the hour of the run does not
 # matter, and they are too long to run four times.
@@ -224,4 +233,62 @@ async def test_a_burst_queues_nobody_behind_anybody(front: SandboxHTTP, tmp_path
     busiest = max(sum(1 for t in sends[i:i + 40] if (t - start).total_seconds() < 1)
                   for i, start in enumerate(sends))
     assert busiest <= 31
+    assert sandbox.violations == []
+
+
+async def test_ten_kills_at_random_instants_and_a_429_storm_lose_no_reply(
+    front: SandboxHTTP, tmp_path: Path
+) -> None:
+    """Patients keep writing while Telegram answers ten 429s in a row and the bot is killed
+    at ten random instants: every message is answered, every red flag instructed and paged,
+    and only sends in flight at a kill repeat."""
+    sandbox = front.server
+    zone = daytime_zone()
+    env = environment(tmp_path, front.url, sandbox.token, CLINIC_TIMEZONE=zone.key,
+                      SEND_CONCURRENCY=str(CONCURRENCY))
+    await cli(env, "db", "upgrade", json_out=False)
+    nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
+    patients = [sandbox.user(f"K{n}") for n in range(40)]
+    db = Database(env["DATABASE_URL"])
+    await seed_due_checkins(db, [u.id for u in patients], zone)
+    await db.dispose()
+    nurse = sandbox.user("Nurse")
+    bot = await start_bot(env, "run-0.log")
+    rng = random.Random(2026)
+    written: Counter[int] = Counter()
+    flagged: set[int] = set()
+    try:
+        nurse.say(f"/start {nurse_link['token']}")
+        await wait_for(lambda: all(texts(sandbox, u.id, "How are you feeling") for u in patients),
+                       "the check-ins", 60)
+        mark = len(sandbox.requests)
+        sandbox.inject("sendMessage", Fault.retry_after(1), times=10)
+        for kill in range(10):
+            for user in rng.sample(patients, 6):
+                red = kill % 2 == 0 and user.id not in flagged and len(flagged) < 5
+                user.say("my throat is closing and I can't breathe" if red
+                         else f"a bit sore, note {kill}")
+                written[user.id] += 1
+                if red:
+                    flagged.add(user.id)
+            await asyncio.sleep(rng.uniform(0.3, 2.5))
+            bot.send_signal(signal.SIGKILL)
+            await bot.wait()
+            bot = await start_bot(env, f"run-{kill + 1}.log")
+
+        def answered() -> Counter[int]:
+            return Counter(q.params["chat_id"] for q in sandbox.requests[mark:]
+                           if q.method == "sendMessage" and q.status == OK
+                           and q.params.get("chat_id") in written)
+
+        await wait_for(lambda: all(answered()[c] >= n for c, n in written.items()),
+                       "an answer to every message", 90)
+        await wait_for(lambda: len(_paged(sandbox, nurse)) >= len(flagged), "every page", 60)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        await bot.wait()
+    for chat in flagged:
+        assert 1 <= len(texts(sandbox, chat, CALL)) <= 2
+    extra = sum(max(0, answered()[c] - n) for c, n in written.items())
+    assert extra <= 10 * CONCURRENCY  # at most what was in flight at each kill
     assert sandbox.violations == []

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 IDLE_LOOK = 0.5  # seconds between looks for updates other workers stored, or retries due
 BATCH = 200
+KEEP = timedelta(days=7)  # handled updates and delivered messages, for the clinic's log
 
 
 class Inbox:
@@ -184,6 +185,12 @@ class Inbox:
                     raise
             else:
                 return
+
+    async def prune(self) -> int:
+        """Forget handled updates and settled outbox rows after a week (their effects are
+        the record); how many."""
+        async with self.d.store.unit_of_work() as uow:
+            return await uow.inbox.prune(self.d.clock.now() - KEEP)
 
     @staticmethod
     def failed_in_handler(error: BaseException) -> bool:

@@ -133,8 +133,12 @@ class Privacy:
         self, uow: UnitOfWork, patient_id: int, actor: str, why: str
     ) -> list[tuple[int, int, Reply]] | None:
         now = self.d.clock.now()
+        patient = await uow.patients.get(patient_id)
+        chat_id = patient.chat_id if patient is not None else None
         if not await uow.records.erase_patient(patient_id, now):
             return None
+        if chat_id is not None:
+            await uow.inbox.erase_chat(chat_id)
         await uow.records.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
         for escalation in await uow.escalations.escalations_of(patient_id):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
@@ -82,15 +82,32 @@ class InboxRepository(SqlRepository):
         )
 
     async def erase_chat(self, chat_id: int) -> None:
-        """Forget what a chat sent and was told (erasure): the updates' and outbox words."""
+        """Forget the words a chat sent that are still kept: parked updates' (handled ones
+        are cleared when handled, delivered messages' when delivered)."""
         connection = await self._conn()
         await connection.execute(
-            update(InboxUpdate).where(col(InboxUpdate.chat_id) == chat_id).values(payload=None)
+            update(InboxUpdate)
+            .where(col(InboxUpdate.chat_id) == chat_id,
+                   col(InboxUpdate.status) == InboxStatus.PARKED)
+            .values(payload=None)
         )
-        await connection.execute(
-            update(OutboxMessage).where(col(OutboxMessage.chat_id) == chat_id)
-            .values(text="", keyboard=None)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete handled updates and settled outbox rows older than `before`."""
+        connection = await self._conn()
+        inbox = await connection.execute(
+            delete(InboxUpdate).where(
+                col(InboxUpdate.status).in_((InboxStatus.DONE, InboxStatus.PARKED)),
+                col(InboxUpdate.received_at) < before,
+            )
         )
+        outbox = await connection.execute(
+            delete(OutboxMessage).where(
+                col(OutboxMessage.status).not_in((Status.PENDING, Status.CLAIMED)),
+                col(OutboxMessage.created_at) < before,
+            )
+        )
+        return int(inbox.rowcount or 0) + int(outbox.rowcount or 0)
 
     async def outbox_pending(self) -> int:
         """Outbox rows not delivered yet."""
