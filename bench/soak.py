@@ -3,7 +3,10 @@ sandbox over HTTP, 100 patients writing about 5 messages a second between them a
 stranger every second, for `--minutes`; the bot's resident memory (RSS, from /proc) every
 30 s, and its growth per minute after a warm-up. Flat after warm-up is the target.
 
-    python -m bench.soak [--minutes 30]
+    python -m bench.soak [--minutes 30] [--trace FILE]
+
+`--trace FILE` runs the bot under tracemalloc (`bench/tracehook`) and writes the
+allocations that grew between the end of the warm-up and the end to FILE.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tests.procs import (
 WORDS = ["a bit sore today", "some swelling, less than yesterday", "itchy but fine",
          "all good thanks", "small bruise on the left", "is it normal to feel warm?"]
 WARM_UP = 5  # minutes before growth is measured
+HOOK = Path(__file__).resolve().parent / "tracehook"
 
 
 def rss_mb(pid: int) -> float:
@@ -41,13 +45,15 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def soak(minutes: float) -> list[tuple[float, float]]:
+async def soak(minutes: float, trace: str | None) -> list[tuple[float, float]]:
     folder = Path(tempfile.mkdtemp(prefix="aftercare-soak-"))
     server = SandboxTelegram(clock=proc_now)
     front = SandboxHTTP(server)
     zone = daytime_zone()
     env = environment(folder, front.url, server.token, CLINIC_TIMEZONE=zone.key,
                       LOG_LEVEL="WARNING")
+    if trace:
+        env |= {"AFTERCARE_TRACE": trace, "PYTHONPATH": f"{HOOK}:{env['PYTHONPATH']}"}
     await cli(env, "db", "upgrade", json_out=False)
     patients = [server.user(f"P{n}") for n in range(100)]
     db = Database(env["DATABASE_URL"])
@@ -59,6 +65,7 @@ async def soak(minutes: float) -> list[tuple[float, float]]:
     rng = random.Random(7)
     strangers = itertools.count()
     next_sample = 0.0
+    traced = False
     try:
         while (elapsed := time.monotonic() - start) < minutes * 60:
             for _ in range(5):
@@ -66,12 +73,18 @@ async def soak(minutes: float) -> list[tuple[float, float]]:
             server.user(f"S{next(strangers)}").say("hello?")
             # The sandbox keeps everything for tests; a soak must not measure its own hoard.
             server.requests.clear()
+            if trace and not traced and elapsed >= WARM_UP * 60:
+                bot.send_signal(signal.SIGUSR2)
+                traced = True
             if elapsed >= next_sample:
                 samples.append((elapsed / 60, rss_mb(bot.pid)))
                 print(f"  {elapsed / 60:5.1f} min  RSS {samples[-1][1]:6.1f} MB", flush=True)
                 next_sample += 30
             await asyncio.sleep(1)
     finally:
+        if traced:
+            bot.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(5)
         bot.send_signal(signal.SIGTERM)
         await bot.wait()
         await front.close()
@@ -89,9 +102,10 @@ def slope(points: list[tuple[float, float]]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--trace", help="write the allocations that grew to this file")
     args = parser.parse_args()
     print(f"soak: 100 patients, ~5 messages/s, a new stranger every second, {args.minutes:g} min")
-    samples = asyncio.run(soak(args.minutes))
+    samples = asyncio.run(soak(args.minutes, args.trace))
     settled = [s for s in samples if s[0] >= WARM_UP] or samples
     print(f"  RSS {samples[0][1]:.0f} MB at start, {settled[0][1]:.0f} MB after warm-up, "
           f"{samples[-1][1]:.0f} MB at the end; growth after warm-up "

@@ -122,7 +122,7 @@ class Rehearsal:
     async def tick(self) -> TickReport:
         """One dispatcher tick, and the sends it queued."""
         report = await self.services.dispatcher.tick()
-        await self.services.outbox.lanes.idle()
+        await self.services.outbox.idle()
         return report
 
     async def advance(

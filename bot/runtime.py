@@ -49,6 +49,8 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
         poller = Poller(app.bot, services.inbox, services.lifeline, reachability,
                         services.deps.store.is_outage)
         tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+    for task in tasks:
+        task.add_done_callback(lambda done: _ended(done, stop))
     log.info("worker %s started", services.deps.liveness.id)
     await stop.wait()
     log.info("stopping: in-flight work gets %.0f s", GRACE)
@@ -56,10 +58,22 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await services.inbox.lanes.close(GRACE)
-    await services.outbox.lanes.close(GRACE)
+    await services.outbox.close(GRACE)
     with contextlib.suppress(Exception):
         await app.stop()
     await app.shutdown()
+
+
+def _ended(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """A part of the worker stopped on its own: stop the worker (its process manager starts
+    it again) rather than run on without receiving, beating or handling."""
+    if task.cancelled() or stop.is_set():
+        return
+    error = task.exception()
+    log.critical("%s stopped (%s): stopping the worker", task.get_name(),
+                 type(error).__name__ if error else "returned",
+                 exc_info=(type(error), error, error.__traceback__) if error else None)
+    stop.set()
 
 
 async def _when_telegram_answers(app: AnyApp, stop: asyncio.Event) -> None:

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from telegram import Bot, Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter
+from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from bot.adapters.telegram_io import Reachability
 from bot.services.inbox import Inbox
@@ -23,6 +23,7 @@ from bot.services.lifeline import Lifeline
 log = logging.getLogger(__name__)
 LONG_POLL = 10  # seconds Telegram may hold a getUpdates open
 OUTAGE_POLL = 1  # while the database is away: look again often, for new red flags
+STORE_WITHIN = 5.0  # seconds a batch may take to store before it counts as an outage
 
 
 class Poller:
@@ -60,8 +61,8 @@ class Poller:
             log.error("another process is polling this bot (409); retrying in 5 s")  # noqa: TRY400
             await asyncio.sleep(5)
             return []
-        except InvalidToken:
-            raise
+        except (InvalidToken, Forbidden):
+            raise  # the token is wrong or revoked: nothing to wait for
         except NetworkError as exc:
             self.reachability.failed()
             log.debug("getUpdates failed: %s", exc)
@@ -71,10 +72,10 @@ class Poller:
         return [u.to_dict() for u in updates]
 
     async def _store(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            await self.inbox.receive(batch)
+        try:  # bounded: while the database is slow, keep fetching (and answering red flags)
+            await asyncio.wait_for(self.inbox.receive(batch), STORE_WITHIN)
         except Exception as exc:
-            if not self.is_outage(exc):
+            if not isinstance(exc, TimeoutError) and not self.is_outage(exc):
                 raise
             if not self._database_down:  # one line per outage, not a traceback per poll
                 log.error(  # noqa: TRY400

@@ -58,6 +58,7 @@ class Dispatcher:
     ) -> None:
         self.d = deps
         self.outbox = outbox
+        self._reset_due = False  # Telegram came back: cut every backoff short
         self.checkins = checkins
         self.escalations = escalations
         self.paging = paging
@@ -68,8 +69,11 @@ class Dispatcher:
         and summaries. After an outage, the first answer from Telegram makes every row
         waiting out a backoff due at once."""
         if await self.d.messenger.recovered():
+            self._reset_due = True
+        if self._reset_due:  # until it is written: the database may be back only later
             async with self.d.store.unit_of_work() as uow:
                 woken = await uow.queue.reset_backoff(self.d.clock.now())
+            self._reset_due = False
             log.info("Telegram is back: %s waiting message(s) due now", woken)
         report = TickReport()
         try:

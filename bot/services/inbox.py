@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 IDLE_LOOK = 0.5  # seconds between looks for updates other workers stored, or retries due
 BATCH = 200
+STALL = timedelta(minutes=1)  # the longest a chat waits for a failed update's retries
+HOLD = 2 * BATCH  # claimed updates waiting in lanes before claiming more
 KEEP = timedelta(days=7)  # handled updates and delivered messages, for the clinic's log
 
 
@@ -50,6 +52,9 @@ class Inbox:
         self.handler: Handler | None = None  # bound by the composition root
         self._wake = asyncio.Event()
         self._held: set[int] = set()  # ids of claimed rows queued or being handled here
+        # chat: its oldest update waiting for a retry here, and until when to wait for it
+        self._stalled: dict[int, tuple[int, datetime]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def receive(self, updates: Sequence[dict[str, Any]]) -> None:
         """Store updates as received (raises if the database cannot take them: the caller
@@ -68,10 +73,10 @@ class Inbox:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Handle stored updates until `stop` is set."""
+        """Handle stored updates until `stop` is set (claiming no more than it can hold)."""
         while not stop.is_set():
             try:
-                claimed = await self.take()
+                claimed = await self.take() if len(self._held) < HOLD else 0
             except Exception as exc:
                 if not self.d.store.is_outage(exc):
                     log.exception("inbox: claiming failed")
@@ -86,7 +91,7 @@ class Inbox:
         """Handle everything stored, and send what it said (tests, the demo)."""
         while await self.take() or len(self.lanes):
             await self.lanes.idle()
-        await self.outbox.lanes.idle()
+        await self.outbox.idle()
 
     async def take(self) -> int:
         """Claim a batch of due updates and queue them in their chats' lanes; how many."""
@@ -98,7 +103,8 @@ class Inbox:
             )
             rows = [r for r in rows if r.id not in self._held]
             chats = sorted({r.chat_id for r in rows if r.chat_id is not None})
-            first = await uow.inbox.first_undone(chats, self.d.liveness.id)
+            ours = self._held | {r.id for r in rows if r.id is not None}
+            first = await uow.inbox.first_undone(chats, sorted(ours))
         # Red flags first: their chats' lanes start (and reach the database) before a burst
         # of routine updates claimed with them.
         urgent = {r.chat_id for r in rows if r.payload and self.lifeline.is_red_flag(r.payload)}
@@ -106,23 +112,43 @@ class Inbox:
         for row in rows:
             assert row.id is not None
             limit = first.get(row.chat_id) if row.chat_id is not None else None
-            if limit is not None and row.id > limit:  # another worker holds an older one
-                await self._settle(row, status=InboxStatus.PENDING,
-                                   due_at=now + timedelta(seconds=1),
-                                   attempts=row.attempts - 1)
+            if limit is not None and row.id > limit:  # an older one is not done yet
+                self._background(self._settle(row, status=InboxStatus.PENDING,
+                                              due_at=now + timedelta(seconds=1),
+                                              attempts=row.attempts - 1))
                 continue
             self._held.add(row.id)
             self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
         return len(rows)
 
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _handle(self, row: InboxUpdate) -> None:
         assert row.id is not None and row.claimed_at is not None and self.handler is not None
+        chat = row.chat_id if row.chat_id is not None else 0
         try:
-            handling = await self._in_transaction(row)
-        except Exception as exc:
-            await self._failed(row, exc)
-        else:
-            self.outbox.committed(handling)
+            stalled = self._stalled.get(chat)
+            if stalled is not None and stalled[1] < self.d.clock.now():
+                del self._stalled[chat]  # (another worker may have taken it on)
+            elif stalled is not None and stalled[0] < row.id:  # an older one failed: first
+                await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
+                                   due_at=self.d.clock.now() + timedelta(seconds=1))
+                return
+            try:
+                handling = await self._in_transaction(row)
+            except Exception as exc:
+                if await self._failed(row, exc):
+                    oldest = min(self._stalled.get(chat, (row.id, None))[0], row.id)
+                    self._stalled[chat] = (oldest, self.d.clock.now() + STALL)
+                elif self._stalled.get(chat, (None,))[0] == row.id:
+                    del self._stalled[chat]
+            else:
+                if self._stalled.get(chat, (None,))[0] == row.id:
+                    del self._stalled[chat]
+                self.outbox.committed(handling)
         finally:
             self._held.discard(row.id)
 
@@ -147,29 +173,31 @@ class Inbox:
                 raise LostClaim(f"update {row.update_id} was taken back")
         return handling
 
-    async def _failed(self, row: InboxUpdate, error: BaseException) -> None:
+    async def _failed(self, row: InboxUpdate, error: BaseException) -> bool:
+        """Roll-back aftermath; True if the update will be tried again."""
         now = self.d.clock.now()
         if isinstance(error, LostClaim):
             log.warning("inbox: %s; its new holder handles it", error)
-            return
+            return False
+        if row.payload and not row.instructed:  # whatever failed, a red flag is answered
+            self.lifeline.start([row.payload])
         if self.d.store.is_outage(error):
-            if row.payload and not row.instructed:
-                self.lifeline.start([row.payload])
             await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
                                due_at=now + timedelta(seconds=2))
-            return
+            return True
         name = type(error).__name__
         log.error("inbox: update %s failed (%s), attempt %s", row.update_id, name,
                   row.attempts, exc_info=(type(error), error, error.__traceback__))
         if row.attempts < self.d.inbox_attempts:
             delay = timedelta(seconds=2 ** row.attempts)  # 2+4+8+16 s: under a minute
             await self._settle(row, status=InboxStatus.PENDING, due_at=now + delay, error=name)
-            return
+            return True
         log.error("inbox: update %s parked after %s attempts (%s)", row.update_id,
                   row.attempts, name)
         await self._settle(row, status=InboxStatus.PARKED, error=name, done_at=now)
         if row.chat_id is not None and row.chat_id > 0:
             await self.outbound.say(row.chat_id, "internal_error")
+        return False
 
     async def _settle(self, row: InboxUpdate, **values: Any) -> None:
         """Record a claimed row's new state; during an outage, keep trying in the
@@ -185,6 +213,8 @@ class Inbox:
                     raise
             else:
                 return
+        log.error("inbox: update %s could not be set back (database away); its claim "
+                  "lapses", row.update_id)
 
     async def prune(self) -> int:
         """Forget handled updates and settled outbox rows after a week (their effects are

@@ -22,11 +22,18 @@ from bot.core.model import Level
 from bot.core.texts import patient_reply
 from bot.core.triage import Triager
 from bot.services.common import Deps
-from bot.services.ports import DeliveryError, RateLimited
+from bot.services.ports import (
+    DeliveryError,
+    RateLimited,
+    RecipientBlocked,
+    RecipientGone,
+    Rejected,
+)
 
 log = logging.getLogger(__name__)
 REMEMBERED = 10_000  # update ids answered here, kept until handled (bounded)
 TRIES = 8
+PERMANENT_ERRORS = (RecipientBlocked, RecipientGone, Rejected)
 SETTLE_WAIT = 3.0  # seconds handling waits for the attempt, then the outbox takes over
 
 
@@ -68,6 +75,16 @@ class Lifeline:
                 self._attempts[update_id] = task
                 task.add_done_callback(partial(self._forget, update_id))
 
+    async def _mark(self, update_id: int) -> None:
+        """Say so in the stored update too, for a worker other than this one (best effort:
+        the update may not be stored yet, or the database may be away)."""
+        try:
+            async with self.d.store.unit_of_work() as uow:
+                await uow.inbox.mark_instructed(update_id)
+        except Exception as exc:
+            if not self.d.store.is_outage(exc):
+                raise
+
     def _forget(self, update_id: int, _task: asyncio.Task[bool]) -> None:
         self._attempts.pop(update_id, None)
 
@@ -105,6 +122,8 @@ class Lifeline:
                 await self.d.messenger.send(chat_id, text, lane=Lane.EMERGENCY)
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after)
+            except PERMANENT_ERRORS:
+                break  # blocked, or refused: retrying cannot help
             except DeliveryError as exc:
                 log.warning("emergency instruction on receipt, try %s: %s", attempt + 1, exc)
                 await asyncio.sleep(min(2**attempt, 15))
@@ -112,6 +131,7 @@ class Lifeline:
                 self._answered[update_id] = None
                 if len(self._answered) > REMEMBERED:
                     self._answered.popitem(last=False)
+                await self._mark(update_id)
                 return True
         self._taken_over.discard(update_id)
         log.error("emergency instruction for update %s not delivered on receipt; the outbox "

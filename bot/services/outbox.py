@@ -12,23 +12,27 @@ precedes the check-in it announces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot.core.callbacks import Button, Keyboard
 from bot.core.delivery import Delivered, Failed, Kind, Lane, Retry, Unreachable
 from bot.services.common import Deps, queued_outcome
 from bot.services.lanes import Lanes
-from bot.services.ports import DeliveryError, Reply, outcome_of
+from bot.services.ports import DeliveryError, RateLimited, Reply, outcome_of
 from bot.services.repositories import UnitOfWork
 from bot.store.models import OutboxKind, OutboxMessage, Status
 
 log = logging.getLogger(__name__)
 Later = Callable[[], Awaitable[None]]
+IN_LANE_429S = 4  # 429s waited out in the chat's lane before the row goes back to the queue
+MAX_IN_LANE_WAIT = 10.0  # seconds; a longer retry_after is waited out from the queue
 
 
 @dataclass(slots=True)
@@ -55,6 +59,8 @@ class Outbox:
         self._sending = asyncio.Semaphore(deps.send_concurrency)
         self._outcomes: list[tuple[int, datetime, dict[str, Any]]] = []
         self._recording = asyncio.Lock()
+        self._queued: set[int] = set()  # rows in this process's lanes (never claimed twice)
+        self._detached: set[asyncio.Task[None]] = set()
 
     async def say(
         self, chat_id: int, reply: Reply, *, emergency: bool = False,
@@ -114,16 +120,43 @@ class Outbox:
         """The handling committed: send what it wrote, then run what it left for later."""
         for row in handling.rows:
             self._submit(row)
+        chatless = [work for chat_id, work in handling.later if chat_id is None]
         for chat_id, work in handling.later:
-            if chat_id is None:
-                self.lanes.submit(0, work, urgent=True)  # lane 0: no chat (pages, toasts)
-            else:
+            if chat_id is not None:
                 self.lanes.submit(chat_id, work)
+        if chatless:  # pages, toasts, a photo for the clinicians: in order, beside the lanes
+            task = asyncio.create_task(self._in_order(chatless))
+            self._detached.add(task)
+            task.add_done_callback(self._detached.discard)
+
+    @staticmethod
+    async def _in_order(works: list[Later]) -> None:
+        for work in works:
+            try:
+                await work()
+            except Exception:  # each work records its own outcome; a failure is only logged
+                log.exception("work after a commit failed")
+
+    async def idle(self) -> None:
+        """Wait until everything queued here has been sent (tests, the demo)."""
+        while len(self.lanes) or self._detached:
+            await self.lanes.idle()
+            if self._detached:
+                await asyncio.wait(set(self._detached))
 
     def _submit(self, row: OutboxMessage) -> None:
+        assert row.id is not None
+        self._queued.add(row.id)
         self.lanes.submit(
-            row.chat_id, lambda: self._send(row), urgent=row.kind == OutboxKind.EMERGENCY
+            row.chat_id, partial(self._send, row), urgent=row.kind == OutboxKind.EMERGENCY
         )
+
+    async def close(self, grace: float) -> None:
+        """Let what is queued go out for up to `grace` s, then record the outcomes known."""
+        await self.lanes.close(grace)
+        if self._detached:
+            await asyncio.wait(set(self._detached), timeout=grace)
+        await self._record()
 
     async def deliver_due(self) -> int:
         """The dispatcher's part: claim rows whose send failed or whose writer died, and
@@ -134,36 +167,75 @@ class Outbox:
                 OutboxMessage, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
                 holder=self.d.holder(now),
             )
-        for row in rows:
+        fresh = [row for row in rows if row.id not in self._queued]  # not already queued here
+        for row in fresh:
             self._submit(row)
-        return len(rows)
+        return len(fresh)
 
     async def _send(self, row: OutboxMessage) -> None:
         assert row.id is not None and row.claimed_at is not None
+        try:
+            await self._deliver(row)
+        finally:
+            self._queued.discard(row.id)
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        assert row.id is not None and row.claimed_at is not None
         now = self.d.clock.now()
         if now > row.current_until:
-            await self._finish(row, {"status": Status.SKIPPED, "reason": "no longer current"})
+            await self._finish(row, {"status": Status.SKIPPED, "reason": "no longer current",
+                                     "text": "", "keyboard": None})
             return
+        if now - row.claimed_at > self.d.claim_lease / 2 and not await self._renew(row, now):
+            return  # it waited in its lane long enough to be taken back: the new holder sends
         kind = Kind.INSTRUCTION if row.kind == OutboxKind.EMERGENCY else Kind.REPLY
-        lane = Lane.EMERGENCY if kind is Kind.INSTRUCTION else Lane.NORMAL
-        keyboard = _keyboard(row.keyboard)
-        try:
-            async with self._sending:  # bounds the sends in flight (what a kill can repeat)
-                if row.kind == OutboxKind.EDIT:
-                    assert row.edit_message_id is not None
-                    await self.d.messenger.edit(row.chat_id, row.edit_message_id, row.text,
-                                                keyboard)
-                    message_id = row.edit_message_id
-                else:
-                    message_id = await self.d.messenger.send(
-                        row.chat_id, row.text, keyboard, lane=lane
-                    )
-        except DeliveryError as exc:
-            await self._failed(row, kind, exc, now)
+        for _ in range(IN_LANE_429S):  # a short 429 is waited out here, keeping the order
+            try:
+                message_id = await self._attempt(row, kind)
+            except RateLimited as exc:
+                if exc.retry_after > MAX_IN_LANE_WAIT:
+                    await self._failed(row, kind, exc, now)
+                    return
+                await asyncio.sleep(exc.retry_after)
+            except DeliveryError as exc:
+                await self._failed(row, kind, exc, now)
+                return
+            else:
+                break
+        else:
+            await self._failed(row, kind, RateLimited(1.0), now)
             return
         await self._finish(row, {"status": Status.SENT, "sent_at": now, "text": "",
                                  "message_id": message_id, "keyboard": None},
                            screen=row.checkin_id)
+
+    async def _attempt(self, row: OutboxMessage, kind: Kind) -> int:
+        """One try; the message's id. The emergency instruction does not queue behind other
+        sends for a slot of `send_concurrency` (the pacer still puts it first)."""
+        gate = contextlib.nullcontext() if kind is Kind.INSTRUCTION else self._sending
+        keyboard = _keyboard(row.keyboard)
+        async with gate:  # bounds the sends in flight (what a kill can repeat)
+            if row.kind == OutboxKind.EDIT:
+                assert row.edit_message_id is not None
+                await self.d.messenger.edit(row.chat_id, row.edit_message_id, row.text,
+                                            keyboard)
+                return row.edit_message_id
+            lane = Lane.EMERGENCY if kind is Kind.INSTRUCTION else Lane.NORMAL
+            return await self.d.messenger.send(row.chat_id, row.text, keyboard, lane=lane)
+
+    async def _renew(self, row: OutboxMessage, now: datetime) -> bool:
+        """Restart the claim of a row that waited long in its lane; False if it was lost."""
+        assert row.id is not None and row.claimed_at is not None
+        try:
+            async with self.d.store.claims() as claims:
+                held = await claims.renew(OutboxMessage, row.id, row.claimed_at, now)
+        except Exception as exc:
+            if not self.d.store.is_outage(exc):
+                raise
+            held = True  # nobody can take it back either while the database is away
+        if held:
+            row.claimed_at = now
+        return held
 
     async def _failed(
         self, row: OutboxMessage, kind: Kind, exc: DeliveryError, now: datetime
@@ -178,7 +250,7 @@ class Outbox:
         if outcome is None:
             assert isinstance(decision, Failed | Unreachable)
             reason = decision.reason if isinstance(decision, Failed) else "blocked the bot"
-            outcome = {"status": Status.FAILED, "reason": reason}
+            outcome = {"status": Status.FAILED, "reason": reason, "text": "", "keyboard": None}
             log.warning("outbox message %s to chat %s failed: %s", row.id, row.chat_id, reason)
         elif isinstance(decision, Retry) and kind is Kind.INSTRUCTION:
             log.warning("emergency instruction %s not delivered yet: %s", row.id, exc)
@@ -218,8 +290,11 @@ class Outbox:
                 except Exception as exc:
                     if not self.d.store.is_outage(exc):
                         raise
-                    log.warning("%s outbox outcome(s) not recorded (database away): their "
-                                "claims lapse and they are looked at again", len(batch))
+                    # Kept, and written once the database is back (a lost outcome would
+                    # send the message again).
+                    self._outcomes[:0] = batch
+                    log.warning("%s outbox outcome(s) wait for the database", len(batch))
+                    await asyncio.sleep(1)
 
 
 def _stored(keyboard: Keyboard | None) -> list[list[list[str]]] | None:

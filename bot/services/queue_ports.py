@@ -130,9 +130,11 @@ class Inbox(Protocol):
         self, now: datetime, *, limit: int, lease: timedelta, holder: Holder
     ) -> list[InboxUpdate]: ...
 
-    async def first_undone(self, chat_ids: Sequence[int], worker: str) -> dict[int, int]:
-        """Per chat, its oldest update not done and not held by `worker`."""
+    async def first_undone(self, chat_ids: Sequence[int], held: Sequence[int]) -> dict[int, int]:
+        """Per chat, its oldest update not done and not among `held`."""
         ...
+
+    async def mark_instructed(self, update_id: int) -> None: ...
 
     async def backlog(self) -> tuple[int, datetime | None]: ...
 

@@ -61,6 +61,10 @@ class Database:
             # LIFO: the most recently used connection is reused, and with it the statements
             # asyncpg has already prepared on it; the others idle (and can time out).
             kwargs.update(pool_pre_ping=True, pool_use_lifo=True)
+            if self.url.startswith("postgresql+asyncpg"):
+                # A server that stops answering (packets dropped) fails in seconds instead
+                # of hanging a receiver or a tick for good.
+                kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -113,11 +117,9 @@ class Database:
 
     @staticmethod
     def is_outage(error: BaseException) -> bool:
-        """Whether `error` says the database is unreachable, locked or full (as opposed to
-        a bug): the work is retried later and not held against the update."""
-        return isinstance(error, OUTAGES) or (
-            isinstance(error, exc.DBAPIError) and error.connection_invalidated
-        )
+        """Whether `error` says the database is unreachable, locked, full or restarting (as
+        opposed to a bug): the work is retried later and not held against the update."""
+        return _outage(error)
 
     async def reachable(self, within: float) -> bool:
         """Whether the database answers `SELECT 1` within `within` seconds."""
@@ -138,10 +140,29 @@ def _no_busy_wait(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-OUTAGES = (
-    exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError,
-    sqlite3.OperationalError, OSError, asyncio.TimeoutError,
-)
+# SQLSTATE classes of a database that is away rather than wrong: connection exceptions,
+# insufficient resources (disk full, too many connections), operator intervention
+# (shutting down, starting up).
+OUTAGE_STATES = ("08", "53", "57P")
+SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "unable to open", "readonly", "i/o")
+
+
+def _outage(error: BaseException) -> bool:
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    if isinstance(error, exc.TimeoutError | exc.DisconnectionError | exc.InterfaceError):
+        return True  # no pooled connection in time; a connection that went away
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error).lower() for word in SQLITE_OUTAGES)
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(state, str):
+        return state.startswith(OUTAGE_STATES)
+    # Sockets refused or timing out; a full disk under the photo store is an outage too.
+    return isinstance(error, OSError) or (
+        type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
+    )
 
 
 class _Joined:

@@ -55,16 +55,25 @@ class InboxRepository(SqlRepository):
         result = await self._orm.exec(stmt, params=params)
         return sorted(result.scalars().all(), key=lambda r: r.id or 0)
 
-    async def first_undone(self, chat_ids: Sequence[int], worker: str) -> dict[int, int]:
-        """Per chat, the id of its oldest update not done and not held by `worker`: a
-        worker handles a chat's updates only up to there, so each chat stays in order even
-        when several workers share the inbox."""
+    async def first_undone(self, chat_ids: Sequence[int], held: Sequence[int]) -> dict[int, int]:
+        """Per chat, the id of its oldest update not done and not among `held` (those a
+        worker has in hand): it handles a chat's updates only up to there, so each chat
+        stays in order, behind a retry or another worker's claim."""
         if not chat_ids:
             return {}
         stmt = built(("first_undone",), _first_undone)
         connection = await self._conn()
-        result = await connection.execute(stmt, {"chats": list(chat_ids), "me": worker})
+        result = await connection.execute(stmt, {"chats": list(chat_ids), "held": list(held)})
         return {int(chat): int(first) for chat, first in result}
+
+    async def mark_instructed(self, update_id: int) -> None:
+        """The update's emergency instruction went out on receipt (for any worker that
+        handles it)."""
+        connection = await self._conn()
+        await connection.execute(
+            update(InboxUpdate).where(col(InboxUpdate.update_id) == update_id)
+            .values(instructed=True)
+        )
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """Updates not handled yet, and when the oldest arrived."""
@@ -82,14 +91,21 @@ class InboxRepository(SqlRepository):
         )
 
     async def erase_chat(self, chat_id: int) -> None:
-        """Forget the words a chat sent that are still kept: parked updates' (handled ones
-        are cleared when handled, delivered messages' when delivered)."""
+        """Forget the words still kept for a chat (handled updates and delivered messages
+        are cleared already): parked and waiting updates, and messages not sent yet, which
+        are cancelled. The update being handled (claimed) is left to finish."""
         connection = await self._conn()
         await connection.execute(
             update(InboxUpdate)
             .where(col(InboxUpdate.chat_id) == chat_id,
-                   col(InboxUpdate.status) == InboxStatus.PARKED)
-            .values(payload=None)
+                   col(InboxUpdate.status).in_((InboxStatus.PARKED, InboxStatus.PENDING)))
+            .values(payload=None, status=InboxStatus.DONE)
+        )
+        await connection.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.chat_id) == chat_id,
+                   col(OutboxMessage.status) == Status.PENDING)
+            .values(status=Status.CANCELLED, text="", keyboard=None, reason="erased")
         )
 
     async def prune(self, before: datetime) -> int:
@@ -123,8 +139,7 @@ def _first_undone() -> Any:
         .where(
             col(InboxUpdate.chat_id).in_(bindparam("chats", expanding=True)),
             col(InboxUpdate.status).in_(UNDONE),
-            (col(InboxUpdate.claimed_by).is_(None))
-            | (col(InboxUpdate.claimed_by) != bindparam("me")),
+            col(InboxUpdate.id).not_in(bindparam("held", expanding=True)),
         )
         .group_by(col(InboxUpdate.chat_id))
     )
