@@ -45,20 +45,25 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def soak(minutes: float, trace: str | None) -> list[tuple[float, float]]:
+async def soak(
+    minutes: float, trace: str | None, tree: str | None = None
+) -> list[tuple[float, float]]:
     folder = Path(tempfile.mkdtemp(prefix="aftercare-soak-"))
     server = SandboxTelegram(clock=proc_now)
     front = SandboxHTTP(server)
     zone = daytime_zone()
     env = environment(folder, front.url, server.token, CLINIC_TIMEZONE=zone.key,
                       LOG_LEVEL="WARNING")
+    if tree:  # another checkout's bot (its own schema: the patients stay strangers)
+        env["PYTHONPATH"] = tree
     if trace:
         env |= {"AFTERCARE_TRACE": trace, "PYTHONPATH": f"{HOOK}:{env['PYTHONPATH']}"}
     await cli(env, "db", "upgrade", json_out=False)
     patients = [server.user(f"P{n}") for n in range(100)]
-    db = Database(env["DATABASE_URL"])
-    await seed_due_checkins(db, [u.id for u in patients], zone)
-    await db.dispose()
+    if not tree:
+        db = Database(env["DATABASE_URL"])
+        await seed_due_checkins(db, [u.id for u in patients], zone)
+        await db.dispose()
     bot = await start_bot(env)
     samples: list[tuple[float, float]] = []
     start = time.monotonic()
@@ -103,9 +108,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--trace", help="write the allocations that grew to this file")
+    parser.add_argument("--tree", help="run the bot of another checkout (a git worktree)")
     args = parser.parse_args()
     print(f"soak: 100 patients, ~5 messages/s, a new stranger every second, {args.minutes:g} min")
-    samples = asyncio.run(soak(args.minutes, args.trace))
+    samples = asyncio.run(soak(args.minutes, args.trace, args.tree))
     settled = [s for s in samples if s[0] >= WARM_UP] or samples
     print(f"  RSS {samples[0][1]:.0f} MB at start, {settled[0][1]:.0f} MB after warm-up, "
           f"{samples[-1][1]:.0f} MB at the end; growth after warm-up "

@@ -13,7 +13,6 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.adapters.receiver import Poller
-from bot.adapters.telegram_io import Reachability, TelegramMessenger
 from bot.app import AnyApp, prepare
 from bot.config import Settings
 from bot.services.facade import Services
@@ -43,11 +42,7 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     if front is not None:
         tasks.append(asyncio.create_task(front(stop), name="front"))
     elif settings.receive_updates:
-        messenger = services.deps.messenger
-        reachability = (messenger.reachability if isinstance(messenger, TelegramMessenger)
-                        else Reachability())
-        poller = Poller(app.bot, services.inbox, services.lifeline, reachability,
-                        services.deps.store.is_outage)
+        poller = Poller(app.bot, services.inbox, services.deps.store.is_outage)
         tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
     for task in tasks:
         task.add_done_callback(lambda done: _ended(done, stop))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
 from bot.store.db import Database
@@ -146,3 +150,21 @@ async def seed_due_pings(
                      due_at=now - timedelta(seconds=1))
                 for c in clinicians
             )
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, empty database on the test run's PostgreSQL (TEST_DATABASE_URL), dropped after;
+    its URL. Skips the test when no server is given."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    parts = urlsplit(url.replace("+asyncpg", ""))
+    name = f"proc_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(urlunsplit(parts))
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

@@ -29,6 +29,7 @@ from tests.procs import (
     cli,
     daytime_zone,
     environment,
+    fresh_postgres,
     proc_now,
     seed_due_checkins,
     start_bot,
@@ -43,6 +44,16 @@ CONCURRENCY = 16  # SEND_CONCURRENCY: what may be in flight at a kill
 CHECKIN = "Day 2."
 CALL = "Please call 112 now"
 OK = 200
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def bot_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The bot's DATABASE_URL: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture
@@ -92,12 +103,13 @@ async def kill_and_restart(
 
 
 async def test_a_busy_morning_killed_mid_burst_loses_nothing(
-    front: SandboxHTTP, tmp_path: Path
+    front: SandboxHTTP, tmp_path: Path, bot_database: str
 ) -> None:
     sandbox = front.server
     zone = daytime_zone()
     env = environment(tmp_path, front.url, sandbox.token, CLINIC_TIMEZONE=zone.key,
-                      SEND_CONCURRENCY=str(CONCURRENCY), DISPATCH_INTERVAL_SECONDS="1")
+                      SEND_CONCURRENCY=str(CONCURRENCY), DISPATCH_INTERVAL_SECONDS="1",
+                      DATABASE_URL=bot_database)
     await cli(env, "db", "upgrade", json_out=False)
     nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
     session_at = (proc_now().astimezone(zone) - timedelta(days=2)).replace(hour=8, minute=0)

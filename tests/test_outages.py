@@ -20,10 +20,10 @@ import asyncpg
 import pytest
 from sqlmodel import select
 
-from bot.sandbox import SandboxTelegram
+from bot.sandbox import Fault, SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
 from bot.store.db import Database
-from bot.store.models import Escalation, Patient
+from bot.store.models import CheckIn, Escalation, Patient
 from tests.procs import (
     cli,
     daytime_zone,
@@ -183,3 +183,52 @@ async def test_postgresql_unreachable_mid_dispatch(front: SandboxHTTP, tmp_path:
             await proxy.down()
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+async def test_telegram_down_then_failing_for_longer_than_the_retries(tmp_path: Path) -> None:
+    """Telegram answers 502 to every send, then refuses connections altogether, then
+    answers 502 again: nothing current is failed meanwhile, and once it answers, the
+    instruction, the page and every check-in go out within seconds, once each."""
+    sandbox = SandboxTelegram(clock=proc_now)
+    front = SandboxHTTP(sandbox)
+    zone = daytime_zone()
+    env = environment(tmp_path, front.url, sandbox.token, CLINIC_TIMEZONE=zone.key)
+    await cli(env, "db", "upgrade", json_out=False)
+    nurse_link = await cli(env, "clinician", "invite", "--name", "Nurse Joy")
+    patients = [sandbox.user(f"T{n}") for n in range(30)]
+    nurse, ana = sandbox.user("Nurse"), patients[0]
+    bot = await start_bot(env)
+    try:
+        nurse.say(f"/start {nurse_link['token']}")
+        await wait_for(lambda: bool(sandbox.sent(nurse.id)), "the nurse's registration")
+        sandbox.inject("sendMessage", Fault.server_error(), times=1_000_000)
+        db = Database(env["DATABASE_URL"])
+        await seed_due_checkins(db, [u.id for u in patients], zone)
+        ana.say("my lips are swelling and I can't breathe")
+        await asyncio.sleep(OUTAGE / 2)  # 502s
+        port = front.port
+        await front.close()  # connections refused
+        await asyncio.sleep(OUTAGE)
+        front = SandboxHTTP(sandbox, port=port)  # 502s again
+        await asyncio.sleep(OUTAGE / 2)
+        async with db.unit_of_work() as uow:
+            failed = [c for c in (await uow.orm.exec(select(CheckIn))).all()
+                      if c.status == "failed"]
+        assert failed == []  # still current: waiting, not failed
+        sandbox.faults.clear()
+        back = proc_now()
+        await wait_for(lambda: bool(deliveries(sandbox, ana.id, CALL)), "the instruction", 30)
+        await wait_for(lambda: any("EMERGENCY" in (m.text or "") for m in sandbox.sent(nurse.id)),
+                       "the page", 30)
+        await wait_for(lambda: all(deliveries(sandbox, u.id, CHECKIN) for u in patients),
+                       "every check-in", 30)
+        last = max(deliveries(sandbox, u.id, CHECKIN)[0] for u in patients)
+        assert (last - back).total_seconds() < 10  # not after the backoff
+        await asyncio.sleep(3)
+        await db.dispose()
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        await bot.wait()
+        await front.close()
+    assert len(deliveries(sandbox, ana.id, CALL)) == 1
+    assert max(len(deliveries(sandbox, u.id, CHECKIN)) for u in patients) == 1

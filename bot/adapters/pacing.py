@@ -38,6 +38,9 @@ SENDS = frozenset(
 # that limit is about new messages, and a keyboard that lags a second per tap feels broken.
 EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 PACED = SENDS | EDITS
+# Chats remembered (a lock and the time of their next slot each) before those whose gap has
+# passed are forgotten: every stranger who writes once would otherwise stay for good.
+FORGET_AFTER = 1_000
 
 
 class SharedBudget(Protocol):
@@ -124,7 +127,7 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             await self._slot(lane)
             gap = self.group_interval if chat_id < 0 else self.chat_interval
             self._chats[chat_id] = self.monotonic() + gap
-        if not lock.locked() and len(self._chat_locks) > 10_000:
+        if not lock.locked() and len(self._chat_locks) > FORGET_AFTER:
             now = self.monotonic()  # forget chats whose gap has passed
             self._chats = {c: t for c, t in self._chats.items() if t > now}
             self._chat_locks = {c: lk for c, lk in self._chat_locks.items() if lk.locked()}

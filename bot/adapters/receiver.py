@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.adapters.telegram_io import Reachability
 from bot.services.inbox import Inbox
-from bot.services.lifeline import Lifeline
 
 log = logging.getLogger(__name__)
 LONG_POLL = 10  # seconds Telegram may hold a getUpdates open
@@ -29,14 +28,9 @@ STORE_WITHIN = 5.0  # seconds a batch may take to store before it counts as an o
 class Poller:
     """Fetches updates, stores them, and only then confirms them."""
 
-    def __init__(
-        self, bot: Bot, inbox: Inbox, lifeline: Lifeline, reachability: Reachability,
-        is_outage: Any,
-    ) -> None:
+    def __init__(self, bot: Bot, inbox: Inbox, is_outage: Callable[[BaseException], bool]) -> None:
         self.bot = bot
         self.inbox = inbox
-        self.lifeline = lifeline
-        self.reachability = reachability
         self.is_outage = is_outage
         self.offset: int | None = None
         self._database_down = False
@@ -64,11 +58,9 @@ class Poller:
         except (InvalidToken, Forbidden):
             raise  # the token is wrong or revoked: nothing to wait for
         except NetworkError as exc:
-            self.reachability.failed()
             log.debug("getUpdates failed: %s", exc)
             await asyncio.sleep(1)
             return []
-        self.reachability.ok()
         return [u.to_dict() for u in updates]
 
     async def _store(self, batch: list[dict[str, Any]]) -> None:

@@ -75,13 +75,13 @@ RECOVERY_AFTER = 2.0  # seconds Telegram must have been failing for its return t
 
 
 class Reachability:
-    """Whether Telegram answered the last call; remembers a recovery until it is taken."""
+    """Whether Telegram accepted the last message sent; remembers a recovery until it is
+    taken. Only sends count: `getUpdates` or `getMe` answering says nothing about them."""
 
     def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.now = now or (lambda: datetime.now(UTC))
         self.down_since: datetime | None = None
         self._recovered = False
-        self._probed: datetime | None = None
 
     def failed(self) -> None:
         if self.down_since is None:
@@ -95,14 +95,6 @@ class Reachability:
             self.down_since = None
             # A blip (one chat's 5xx between successes) does not cut every backoff short.
             self._recovered = down >= RECOVERY_AFTER
-
-    def probe_due(self) -> bool:
-        """Whether to ask Telegram if it is back (at most once a second)."""
-        now = self.now()
-        if self._probed is not None and (now - self._probed).total_seconds() < 1:
-            return False
-        self._probed = now
-        return True
 
     def take_recovery(self) -> bool:
         recovered, self._recovered = self._recovered, False
@@ -142,16 +134,11 @@ class TelegramMessenger:
             self.reachability.ok()
         return error
 
-    async def recovered(self) -> bool:
-        if self.reachability.down_since is not None and self.reachability.probe_due():
-            # Every row may be backing off: ask Telegram directly whether it is back.
-            try:
-                await self.bot.get_me()
-            except (RetryAfter, NetworkError, Forbidden):
-                pass
-            else:
-                self.reachability.ok()
+    def recovered(self) -> bool:
         return self.reachability.take_recovery()
+
+    def failing(self) -> bool:
+        return self.reachability.down_since is not None
 
     async def send_photo(self, chat_id: int, photo: bytes, caption: str | None = None) -> int:
         try:

@@ -72,12 +72,12 @@ class _Handler(RequestHandler):
 class SandboxHTTP:
     """Serve a SandboxTelegram on 127.0.0.1; `url` is what TELEGRAM_API_URL should be."""
 
-    def __init__(self, server: SandboxTelegram, host: str = "127.0.0.1") -> None:
+    def __init__(self, server: SandboxTelegram, host: str = "127.0.0.1", port: int = 0) -> None:
         self.server = server
         self.field_types = _field_types()
         self._app = Application([(r"/(.*)", _Handler, {"front": self})])
         self._http = HTTPServer(self._app)
-        sockets = bind_sockets(0, host)
+        sockets = bind_sockets(port, host)  # a given port: the same front, back after a stop
         self.port = int(sockets[0].getsockname()[1])
         self.url = f"http://{host}:{self.port}"
         self._http.add_sockets(sockets)

@@ -67,9 +67,13 @@ class Dispatcher:
     async def tick(self) -> TickReport:
         """One pass: the outbox's due rows and pings first, then due check-ins, re-asks
         and summaries. After an outage, the first answer from Telegram makes every row
-        waiting out a backoff due at once."""
-        if await self.d.messenger.recovered():
+        waiting out a backoff due at once; while it fails, one waiting message is tried
+        each tick to learn when it is back."""
+        if self.d.messenger.recovered():
             self._reset_due = True
+        elif self.d.messenger.failing():  # one waiting message tries now: the canary
+            async with self.d.store.unit_of_work() as uow:
+                await uow.queue.wake_one(self.d.clock.now())
         if self._reset_due:  # until it is written: the database may be back only later
             async with self.d.store.unit_of_work() as uow:
                 woken = await uow.queue.reset_backoff(self.d.clock.now())

@@ -31,7 +31,7 @@ from bot.services.ports import (
 )
 
 log = logging.getLogger(__name__)
-REMEMBERED = 10_000  # update ids answered here, kept until handled (bounded)
+REMEMBERED = 2_000  # updates read or answered here, kept until handled (seconds; bounded)
 TRIES = 8
 PERMANENT_ERRORS = (RecipientBlocked, RecipientGone, Rejected)
 SETTLE_WAIT = 3.0  # seconds handling waits for the attempt, then the outbox takes over

@@ -107,9 +107,13 @@ class Messenger(Protocol):
         """Download a file a person sent (photos) through the Bot API."""
         ...
 
-    async def recovered(self) -> bool:
-        """True once after Telegram answers again following a network failure or a 5xx
-        (every backoff is then cut short); while it is failing, asks it (`getMe`)."""
+    def recovered(self) -> bool:
+        """True once after Telegram accepts a message again following network failures
+        or 5xx (every backoff is then cut short)."""
+        ...
+
+    def failing(self) -> bool:
+        """Whether the last messages sent met network failures or 5xx."""
         ...
 
 
@@ -220,5 +224,8 @@ class OfflineMessenger:
     async def fetch_file(self, file_id: str) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
 
-    async def recovered(self) -> bool:
+    def recovered(self) -> bool:
+        return False
+
+    def failing(self) -> bool:
         return False

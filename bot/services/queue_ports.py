@@ -114,6 +114,10 @@ class Queue(Protocol):
 
     async def forget_workers(self, silent_since: datetime) -> None: ...
 
+    async def wake_one(self, now: datetime) -> bool:
+        """The first row waiting out a transient failure is due now (a canary)."""
+        ...
+
     async def reset_backoff(self, now: datetime) -> int:
         """Rows waiting out a transient failure are due now; how many."""
         ...

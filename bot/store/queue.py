@@ -207,6 +207,16 @@ class QueueRepository(SqlRepository):
             total += (await connection.execute(stmt, {"now": now})).rowcount
         return total
 
+    async def wake_one(self, now: datetime) -> bool:
+        """The row waiting out a transient failure that is due first is due now (the
+        canary that tells when Telegram is back); whether there was one."""
+        connection = await self._conn()
+        for model in (OutboxMessage, Ping, CheckIn, Digest):
+            stmt = built(("wake_one", model), _wake_one, model)
+            if (await connection.execute(stmt, {"now": now})).rowcount:
+                return True
+        return False
+
     async def prune_send_slots(self, before: int) -> None:
         await self._orm.exec(delete(SendSlot).where(col(SendSlot.second) < before))
 
@@ -334,6 +344,21 @@ def _reset_backoff(model: type[CheckIn | Ping | Digest | OutboxMessage]) -> Any:
             col(model.due_at) > bindparam("now"),
             col(model.reason).startswith(RETRYING),
         )
+        .values(due_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _wake_one(model: type[CheckIn | Ping | Digest | OutboxMessage]) -> Any:
+    waiting = and_(
+        col(model.status) == Status.PENDING,
+        col(model.due_at) > bindparam("now"),
+        col(model.reason).startswith(RETRYING),
+    )
+    first = select(model.id).where(waiting).order_by(col(model.due_at)).limit(1)
+    return (
+        update(model)
+        .where(col(model.id).in_(first.scalar_subquery()))
         .values(due_at=bindparam("now"))
         .execution_options(synchronize_session=False)
     )
