@@ -77,6 +77,7 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
         self._next = 0.0  # monotonic time of the next free overall slot
         self._chats: dict[int, float] = {}  # when each chat may get its next message
         self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # senders holding or waiting for each chat's lock
         self._lanes: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
         self._budget_down = False
         self._releaser: asyncio.Task[None] | None = None
@@ -120,17 +121,26 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             await self._slot(lane)
             return
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
-        async with lock:  # one message of a chat at a time, so the gap is kept exactly
-            ready = self._chats.get(chat_id, 0.0)
-            if ready > self.monotonic():
-                await self.sleep(ready - self.monotonic())
-            await self._slot(lane)
-            gap = self.group_interval if chat_id < 0 else self.chat_interval
-            self._chats[chat_id] = self.monotonic() + gap
-        if not lock.locked() and len(self._chat_locks) > FORGET_AFTER:
-            now = self.monotonic()  # forget chats whose gap has passed
-            self._chats = {c: t for c, t in self._chats.items() if t > now}
-            self._chat_locks = {c: lk for c, lk in self._chat_locks.items() if lk.locked()}
+        self._users[chat_id] = self._users.get(chat_id, 0) + 1
+        try:
+            async with lock:  # one message of a chat at a time, so the gap is kept exactly
+                ready = self._chats.get(chat_id, 0.0)
+                if ready > self.monotonic():
+                    await self.sleep(ready - self.monotonic())
+                await self._slot(lane)
+                gap = self.group_interval if chat_id < 0 else self.chat_interval
+                self._chats[chat_id] = self.monotonic() + gap
+        finally:
+            left = self._users.pop(chat_id) - 1
+            if left:
+                self._users[chat_id] = left
+        if len(self._chat_locks) > FORGET_AFTER:
+            # Forget chats nobody is sending to whose gap has passed (a lock with a sender
+            # waiting on it is kept: a new one would let two messages out together).
+            now = self.monotonic()
+            self._chats = {c: t for c, t in self._chats.items() if t > now or c in self._users}
+            self._chat_locks = {c: lk for c, lk in self._chat_locks.items()
+                                if c in self._users or c in self._chats}
 
     async def _slot(self, lane: Lane) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.core import schedule
 from bot.core.checkin_flow import Draft
@@ -27,6 +27,7 @@ from bot.store.models import CheckIn, Claimed, PatientStatus, Recipient, Status
 log = logging.getLogger(__name__)
 
 UNREACHABLE = "patient blocked the bot"
+CANARY_EVERY = timedelta(seconds=3)  # while Telegram fails: one waiting message tries
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ class Dispatcher:
         self.d = deps
         self.outbox = outbox
         self._reset_due = False  # Telegram came back: cut every backoff short
+        self._canary_at: datetime | None = None
         self.checkins = checkins
         self.escalations = escalations
         self.paging = paging
@@ -71,8 +73,8 @@ class Dispatcher:
         each tick to learn when it is back."""
         if self.d.messenger.recovered():
             self._reset_due = True
-        elif self.d.messenger.failing():  # one waiting message tries now: the canary
-            async with self.d.store.unit_of_work() as uow:
+        elif self.d.messenger.failing() and self._canary_due():
+            async with self.d.store.unit_of_work() as uow:  # one waiting message tries now
                 await uow.queue.wake_one(self.d.clock.now())
         if self._reset_due:  # until it is written: the database may be back only later
             async with self.d.store.unit_of_work() as uow:
@@ -87,6 +89,14 @@ class Dispatcher:
                 raise  # the heartbeat logs an outage once
             log.exception("the outbox failed this tick; the rest goes on")
         return await self._pass(None, report)
+
+    def _canary_due(self) -> bool:
+        """At most one canary every few seconds, whatever the tick."""
+        now = self.d.clock.now()
+        if self._canary_at is not None and now - self._canary_at < CANARY_EVERY:
+            return False
+        self._canary_at = now
+        return True
 
     async def for_chat(self, chat_id: int) -> TickReport:
         """Send what is due for one patient now (after consent or resuming)."""

@@ -107,12 +107,15 @@ class Inbox:
             first = await uow.inbox.first_undone(chats, sorted(ours))
         # Red flags first: their chats' lanes start (and reach the database) before a burst
         # of routine updates claimed with them.
-        urgent = {r.chat_id for r in rows if r.payload and self.lifeline.is_red_flag(r.payload)}
+        flags = {r.id for r in rows if r.payload and self.lifeline.is_red_flag(r.payload)}
+        urgent = {r.chat_id for r in rows if r.id in flags}
         rows.sort(key=lambda r: r.chat_id not in urgent)
+        self._forget_stalls(first, now)
         for row in rows:
             assert row.id is not None
             limit = first.get(row.chat_id) if row.chat_id is not None else None
-            if limit is not None and row.id > limit:  # an older one is not done yet
+            # A red flag never waits behind an older update of its chat (it is paged now).
+            if limit is not None and row.id > limit and row.id not in flags:
                 self._background(self._settle(row, status=InboxStatus.PENDING,
                                               due_at=now + timedelta(seconds=1),
                                               attempts=row.attempts - 1))
@@ -120,6 +123,14 @@ class Inbox:
             self._held.add(row.id)
             self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
         return len(rows)
+
+    def _forget_stalls(self, first: dict[int, int], now: datetime) -> None:
+        """Chats no longer waiting: their failed update was handled (here or elsewhere),
+        parked, or waited for long enough."""
+        for chat, (row_id, until) in list(self._stalled.items()):
+            oldest = first.get(chat)
+            if until < now or (chat in first and oldest is not None and oldest > row_id):
+                del self._stalled[chat]
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -131,9 +142,10 @@ class Inbox:
         chat = row.chat_id if row.chat_id is not None else 0
         try:
             stalled = self._stalled.get(chat)
+            red_flag = bool(row.payload) and self.lifeline.is_red_flag(row.payload or {})
             if stalled is not None and stalled[1] < self.d.clock.now():
                 del self._stalled[chat]  # (another worker may have taken it on)
-            elif stalled is not None and stalled[0] < row.id:  # an older one failed: first
+            elif stalled is not None and stalled[0] < row.id and not red_flag:
                 await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
                                    due_at=self.d.clock.now() + timedelta(seconds=1))
                 return
@@ -181,13 +193,20 @@ class Inbox:
             return False
         if row.payload and not row.instructed:  # whatever failed, a red flag is answered
             self.lifeline.start([row.payload])
-        if self.d.store.is_outage(error):
+        # Uncounted while the database is away for everyone; an "outage" only this update
+        # meets (a statement timing out, say) counts like any failure, or it would hold
+        # its chat for good.
+        if self.d.store.is_outage(error) and not self.d.liveness.database_up():
             await self._settle(row, status=InboxStatus.PENDING, attempts=row.attempts - 1,
                                due_at=now + timedelta(seconds=2))
             return True
         name = type(error).__name__
-        log.error("inbox: update %s failed (%s), attempt %s", row.update_id, name,
-                  row.attempts, exc_info=(type(error), error, error.__traceback__))
+        if self.d.store.is_outage(error):  # the database's trouble, not a bug: one line
+            log.warning("inbox: update %s met %s, attempt %s", row.update_id, name,
+                        row.attempts)
+        else:
+            log.error("inbox: update %s failed (%s), attempt %s", row.update_id, name,
+                      row.attempts, exc_info=(type(error), error, error.__traceback__))
         if row.attempts < self.d.inbox_attempts:
             delay = timedelta(seconds=2 ** row.attempts)  # 2+4+8+16 s: under a minute
             await self._settle(row, status=InboxStatus.PENDING, due_at=now + delay, error=name)

@@ -48,6 +48,10 @@ class Lanes:
     def busy(self, key: int) -> bool:
         return key in self._tasks
 
+    def has_urgent(self, key: int) -> bool:
+        """Whether urgent work waits in `key`'s lane."""
+        return any(item.urgent for item in self._queues.get(key, ()))
+
     def __len__(self) -> int:
         return len(self._tasks)
 

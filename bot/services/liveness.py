@@ -32,6 +32,10 @@ class Liveness:
         steady = self._steady_since is not None and now - self._steady_since >= self.stale
         return Holder(self.id, now - self.stale if steady else None)
 
+    def database_up(self) -> bool:
+        """Whether the last heartbeat was written (the database answers this worker)."""
+        return self._steady_since is not None
+
     async def beat(self, store: UnitsOfWork, now: datetime) -> bool:
         """Write the heartbeat; False when the database is away."""
         self.started_at = self.started_at or now

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Later = Callable[[], Awaitable[None]]
 IN_LANE_429S = 4  # 429s waited out in the chat's lane before the row goes back to the queue
 MAX_IN_LANE_WAIT = 10.0  # seconds; a longer retry_after is waited out from the queue
+RECORD_BATCH = 500  # outcomes per statement
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ class Outbox:
         self._sending = asyncio.Semaphore(deps.send_concurrency)
         self._outcomes: list[tuple[int, datetime, dict[str, Any]]] = []
         self._recording = asyncio.Lock()
-        self._queued: set[int] = set()  # rows in this process's lanes (never claimed twice)
+        self._queued: dict[int, OutboxMessage] = {}  # rows in this process's lanes
         self._detached: set[asyncio.Task[None]] = set()
 
     async def say(
@@ -146,7 +147,7 @@ class Outbox:
 
     def _submit(self, row: OutboxMessage) -> None:
         assert row.id is not None
-        self._queued.add(row.id)
+        self._queued[row.id] = row
         self.lanes.submit(
             row.chat_id, partial(self._send, row), urgent=row.kind == OutboxKind.EMERGENCY
         )
@@ -156,7 +157,8 @@ class Outbox:
         await self.lanes.close(grace)
         if self._detached:
             await asyncio.wait(set(self._detached), timeout=grace)
-        await self._record()
+        with contextlib.suppress(TimeoutError):  # the database may be away: claims lapse
+            await asyncio.wait_for(self._record(), grace)
 
     async def deliver_due(self) -> int:
         """The dispatcher's part: claim rows whose send failed or whose writer died, and
@@ -167,9 +169,14 @@ class Outbox:
                 OutboxMessage, now, limit=self.d.claim_batch, lease=self.d.claim_lease,
                 holder=self.d.holder(now),
             )
-        fresh = [row for row in rows if row.id not in self._queued]  # not already queued here
-        for row in fresh:
-            self._submit(row)
+        fresh = []
+        for row in rows:
+            queued = self._queued.get(row.id or 0)
+            if queued is None:
+                fresh.append(row)
+                self._submit(row)
+            else:  # waited here past its lease: the copy in the lane takes the new claim
+                queued.claimed_at, queued.attempts = row.claimed_at, row.attempts
         return len(fresh)
 
     async def _send(self, row: OutboxMessage) -> None:
@@ -177,7 +184,7 @@ class Outbox:
         try:
             await self._deliver(row)
         finally:
-            self._queued.discard(row.id)
+            self._queued.pop(row.id, None)
 
     async def _deliver(self, row: OutboxMessage) -> None:
         assert row.id is not None and row.claimed_at is not None
@@ -193,7 +200,8 @@ class Outbox:
             try:
                 message_id = await self._attempt(row, kind)
             except RateLimited as exc:
-                if exc.retry_after > MAX_IN_LANE_WAIT:
+                urgent_waits = self.lanes.has_urgent(row.chat_id)
+                if exc.retry_after > MAX_IN_LANE_WAIT or urgent_waits:
                     await self._failed(row, kind, exc, now)
                     return
                 await asyncio.sleep(exc.retry_after)
@@ -232,7 +240,7 @@ class Outbox:
         except Exception as exc:
             if not self.d.store.is_outage(exc):
                 raise
-            held = True  # nobody can take it back either while the database is away
+            return True  # nobody can take it back either while the database is away
         if held:
             row.claimed_at = now
         return held
@@ -283,16 +291,17 @@ class Outbox:
             return
         async with self._recording:
             while self._outcomes:
-                batch, self._outcomes = self._outcomes, []
+                batch = self._outcomes[:RECORD_BATCH]
+                del self._outcomes[:RECORD_BATCH]
                 try:
                     async with self.d.store.claims() as claims:
                         await claims.finish_many(OutboxMessage, batch)
-                except Exception as exc:
-                    if not self.d.store.is_outage(exc):
-                        raise
+                except BaseException as exc:
                     # Kept, and written once the database is back (a lost outcome would
                     # send the message again).
                     self._outcomes[:0] = batch
+                    if not isinstance(exc, Exception) or not self.d.store.is_outage(exc):
+                        raise
                     log.warning("%s outbox outcome(s) wait for the database", len(batch))
                     await asyncio.sleep(1)
 

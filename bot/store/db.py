@@ -62,9 +62,9 @@ class Database:
             # asyncpg has already prepared on it; the others idle (and can time out).
             kwargs.update(pool_pre_ping=True, pool_use_lifo=True)
             if self.url.startswith("postgresql+asyncpg"):
-                # A server that stops answering (packets dropped) fails in seconds instead
-                # of hanging a receiver or a tick for good.
-                kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
+                # A server that stops answering (packets dropped) fails to connect in
+                # seconds instead of hanging a receiver or a tick for good.
+                kwargs["connect_args"] = {"timeout": 5}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

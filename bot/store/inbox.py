@@ -16,6 +16,7 @@ from bot.store.models import (
     Holder,
     InboxStatus,
     InboxUpdate,
+    OutboxKind,
     OutboxMessage,
     Status,
 )
@@ -92,19 +93,21 @@ class InboxRepository(SqlRepository):
 
     async def erase_chat(self, chat_id: int) -> None:
         """Forget the words still kept for a chat (handled updates and delivered messages
-        are cleared already): parked and waiting updates, and messages not sent yet, which
-        are cancelled. The update being handled (claimed) is left to finish."""
+        are cleared already): parked updates', and messages not sent yet, cancelled."""
         connection = await self._conn()
         await connection.execute(
             update(InboxUpdate)
             .where(col(InboxUpdate.chat_id) == chat_id,
-                   col(InboxUpdate.status).in_((InboxStatus.PARKED, InboxStatus.PENDING)))
-            .values(payload=None, status=InboxStatus.DONE)
+                   col(InboxUpdate.status) == InboxStatus.PARKED)
+            .values(payload=None)
         )
+        # Messages not sent yet are cancelled, the instruction to call emergency services
+        # excepted (what the patient writes after asking is handled as usual).
         await connection.execute(
             update(OutboxMessage)
             .where(col(OutboxMessage.chat_id) == chat_id,
-                   col(OutboxMessage.status) == Status.PENDING)
+                   col(OutboxMessage.status) == Status.PENDING,
+                   col(OutboxMessage.kind) != OutboxKind.EMERGENCY)
             .values(status=Status.CANCELLED, text="", keyboard=None, reason="erased")
         )
 
