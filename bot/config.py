@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
     webhook_listen: str = "0.0.0.0:8443"
     webhook_secret: SecretStr | None = None  # checked on every request Telegram makes
+    # /healthz of a worker without a webhook ("off": none)
+    health_listen: str = Field(default="127.0.0.1:8080", pattern=r"^(off|[^:]*:\d+)$")
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")  # json for production
     flood_burst: int = Field(default=20, ge=1)  # updates one user may send at once...

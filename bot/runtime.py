@@ -15,6 +15,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from bot.adapters.receiver import Poller
 from bot.app import AnyApp, prepare
 from bot.config import Settings
+from bot.health import serve_health
 from bot.services.facade import Services
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     elif settings.receive_updates:
         poller = Poller(app.bot, services.inbox, services.deps.store.is_outage)
         tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+    if front is None and settings.health_listen != "off":
+        tasks.append(asyncio.create_task(serve_health(app, settings.health_listen, stop),
+                                         name="health"))
     for task in tasks:
         task.add_done_callback(lambda done: _ended(done, stop))
     log.info("worker %s started", services.deps.liveness.id)

@@ -20,9 +20,9 @@ from telegram import Update
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
-from bot.adapters.telegram_io import TelegramMessenger
 from bot.app import AnyApp
 from bot.config import Settings
+from bot.health import Health
 from bot.runtime import run
 from bot.services.facade import Services
 
@@ -66,31 +66,12 @@ class _Updates(RequestHandler):
         self.finish()
 
 
-class _Health(RequestHandler):
-    def initialize(self, app: AnyApp) -> None:
-        self.app = app
-
-    async def get(self) -> None:
-        services: Services = self.app.bot_data.services
-        database = await services.deps.store.reachable(within=2)
-        messenger = services.deps.messenger
-        telegram = not (isinstance(messenger, TelegramMessenger)
-                        and messenger.reachability.down_since is not None)
-        if not database:
-            self.set_status(503)
-        self.finish({
-            "status": "ok" if database and telegram else "degraded",
-            "database": "reachable" if database else "unreachable",
-            "telegram": "reachable" if telegram else "unreachable",
-        })
-
-
 def webhook_app(app: AnyApp, *, secret: str, path: str) -> Application:
     """The HTTP routes: updates at `path`, health at /healthz."""
     return Application(
         [
             (path, _Updates, {"app": app, "secret": secret}),
-            ("/healthz", _Health, {"app": app}),
+            ("/healthz", Health, {"app": app}),
         ]
     )
 

@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -79,7 +82,26 @@ def environment(tmp_path: Path, api_url: str, token: str, **extra: str) -> dict[
         "STORAGE_DIR": str(tmp_path / "storage"),
         "LOG_LEVEL": "INFO",
         "CLOCK_OFFSET_SECONDS": str(OFFSET.total_seconds()),
+        "HEALTH_LISTEN": "127.0.0.1:0",  # any free port: many bots run side by side
     } | extra
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def health(port: int) -> tuple[int, dict[str, str]]:
+    """A worker's /healthz: its status code and body."""
+    def fetch() -> tuple[int, dict[str, str]]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as got:
+                return got.status, json.loads(got.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+    return await asyncio.to_thread(fetch)
 
 
 async def cli(env: dict[str, str], *args: str, json_out: bool = True) -> dict[str, object]:

@@ -42,6 +42,11 @@ async def test_updates_need_the_secret_and_health_answers(rehearsal: Rehearsal) 
         assert [u.update_id for u in stored] == [json.loads(update)["update_id"]]
         await asyncio.wait_for(r.services.inbox.drain(), 5)  # then handled from the inbox
         assert "/report" in (r.server.last(visitor.id).text or "")
+        with pytest.raises(HTTPClientError) as unheard:  # no heartbeat written yet
+            await client.fetch(f"{base}/healthz")
+        assert unheard.value.code == 503
+        deps = r.services.deps
+        await deps.liveness.beat(deps.store, deps.clock.now())
         health = await client.fetch(f"{base}/healthz")
         assert json.loads(health.body) == {
             "status": "ok", "database": "reachable", "telegram": "reachable"

@@ -24,6 +24,7 @@ class Liveness:
         self.stale = stale
         self.started_at: datetime | None = None
         self._steady_since: datetime | None = None  # heartbeats written without a gap since
+        self._beaten_at: datetime | None = None  # the last heartbeat written
 
     def holder(self, now: datetime) -> Holder:
         """Who claims now. Another worker counts as dead once its heartbeat is stale, but
@@ -35,6 +36,12 @@ class Liveness:
     def database_up(self) -> bool:
         """Whether the last heartbeat was written (the database answers this worker)."""
         return self._steady_since is not None
+
+    def heard(self, now: datetime) -> bool:
+        """Whether a heartbeat was written lately: a write, so a locked or full SQLite (which
+        still answers reads) and a beat hanging on a dead connection both count as away."""
+        return (self._steady_since is not None and self._beaten_at is not None
+                and now - self._beaten_at < self.stale)
 
     async def beat(self, store: UnitsOfWork, now: datetime) -> bool:
         """Write the heartbeat; False when the database is away."""
@@ -54,4 +61,5 @@ class Liveness:
             return False
         if self._steady_since is None:
             self._steady_since = now
+        self._beaten_at = now
         return True

@@ -344,10 +344,6 @@ class UnitsOfWork(Protocol):
         """A short transaction for fenced writes on claimed rows alone."""
         ...
 
-    async def reachable(self, within: float) -> bool:
-        """Whether the database answers a trivial query within `within` seconds."""
-        ...
-
     async def dispose(self) -> None:
         """Close every connection (at shutdown)."""
         ...

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +9,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -120,15 +119,6 @@ class Database:
         """Whether `error` says the database is unreachable, locked, full or restarting (as
         opposed to a bug): the work is retried later and not held against the update."""
         return _outage(error)
-
-    async def reachable(self, within: float) -> bool:
-        """Whether the database answers `SELECT 1` within `within` seconds."""
-        try:  # the query is bounded, not the wait for a pooled connection (a busy bot)
-            async with self.engine.connect() as connection:
-                await asyncio.wait_for(connection.execute(text("SELECT 1")), within)
-        except Exception:
-            return False
-        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()
