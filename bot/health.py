@@ -29,13 +29,23 @@ class Health(RequestHandler):
         messenger = services.deps.messenger
         telegram = not (isinstance(messenger, TelegramMessenger)
                         and messenger.reachability.down_since is not None)
+        on_call = await _on_call(services) if database else None
         if not database:
             self.set_status(503)
         self.finish({
-            "status": "ok" if database and telegram else "degraded",
+            "status": "ok" if database and telegram and on_call else "degraded",
             "database": "reachable" if database else "unreachable",
             "telegram": "reachable" if telegram else "unreachable",
+            "clinicians": ("unknown" if on_call is None
+                           else f"{on_call} on call" if on_call else "no clinician on call"),
         })
+
+
+async def _on_call(services: Services) -> int | None:
+    try:
+        return await asyncio.wait_for(services.clinic.on_call(), 2)
+    except Exception:
+        return None
 
 
 async def serve_health(app: AnyApp, listen: str, stop: asyncio.Event) -> None:

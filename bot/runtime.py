@@ -51,6 +51,7 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     for task in tasks:
         task.add_done_callback(lambda done: _ended(done, stop))
     log.info("worker %s started", services.deps.liveness.id)
+    await _warn_if_nobody_on_call(services)
     await stop.wait()
     log.info("stopping: in-flight work gets %.0f s", GRACE)
     for task in tasks:
@@ -61,6 +62,17 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     with contextlib.suppress(Exception):
         await app.stop()
     await app.shutdown()
+
+
+async def _warn_if_nobody_on_call(services: Services) -> None:
+    try:
+        on_call = await asyncio.wait_for(services.clinic.on_call(), 5)
+    except Exception:
+        return
+    if not on_call:
+        log.warning("no clinician on call: red flags get the emergency instruction and the "
+                    "clinic's phone, but nobody can be paged. Invite one: "
+                    "aftercare clinician invite --name NAME")
 
 
 def _ended(task: asyncio.Task[None], stop: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+from bot.sandbox import SandboxTelegram
 from bot.store.models import AuditEvent, Clinician, Entity, Invite, Patient
 
 
@@ -123,3 +124,16 @@ class FakeDatabase:
 
     async def dispose(self) -> None:
         return None
+
+
+def assert_instructed(server: SandboxTelegram, chat_id: int, *, paged: bool = True) -> None:
+    """The patient's last two messages: the instruction to call emergency services, alone,
+    then whether the clinic was alerted, as it is."""
+    *_, instruction, note = [m.text or "" for m in server.sent(chat_id)]
+    assert "Please call 112 now" in instruction
+    assert "alerted" not in instruction  # nothing claimed before the page is written
+    if paged:
+        assert "I've alerted your clinic" in note
+    else:
+        assert "No clinician at" in note
+        assert "could be alerted" in note

@@ -12,6 +12,7 @@ from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
 from bot.store.models import Answer, Escalation
 from tests.conftest import paris
+from tests.fakes import assert_instructed
 
 ALL_GOOD = "✅ All good"
 STALE = "This button is no longer valid."
@@ -92,7 +93,7 @@ async def test_warning_signs_button_is_an_emergency_at_night_too(rehearsal: Rehe
     r.clock.set(paris(2026, 11, 3, 23, 40))  # quiet hours: an emergency ignores them
     await r.press(ana, "⚠️ Warning signs")
     await r.press(ana, "Skin white")
-    assert "Please call 112 now" in r.server.last(ana.id).text
+    assert_instructed(r.server, ana.id)
     ping = r.server.last(nurse.id)
     assert "EMERGENCY" in ping.text
     assert ping.date == r.clock.now().replace(microsecond=0)
@@ -184,7 +185,7 @@ async def test_a_photo_caption_with_a_red_flag_is_an_emergency(rehearsal: Rehear
     await r.invite_clinician(nurse)
     ana = await enrolled(r)
     await r.process(ana.send_photo(caption="the spot is turning blue and cold"))
-    assert "Please call 112 now" in r.server.last(ana.id).text
+    assert_instructed(r.server, ana.id)
     ping, photo = r.server.sent(nurse.id)[-2:]
     assert "RF-VASC" in (ping.text or "")
     assert photo.photo == r.server.file_bytes(photo_file_id(r, ana))
@@ -325,7 +326,7 @@ async def test_a_typed_red_flag_pages_in_the_same_second_at_night(rehearsal: Reh
     ana = await enrolled(r)
     r.clock.set(paris(2026, 11, 4, 3, 12))
     await r.say(ana, "can't get air, throat feels like its closing up")
-    assert "Please call 112 now" in r.server.last(ana.id).text
+    assert_instructed(r.server, ana.id)
     ping = r.server.last(nurse.id)
     assert "EMERGENCY" in ping.text
     assert ping.date == r.clock.now().replace(microsecond=0)

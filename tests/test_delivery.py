@@ -15,6 +15,7 @@ from bot.sandbox.http import SandboxHTTP
 from bot.services.ports import MaybeDelivered, Page, Transient
 from bot.store.models import CheckIn, Ping
 from tests.conftest import paris
+from tests.fakes import assert_instructed
 
 QUESTION = "How are you feeling?"
 
@@ -86,7 +87,7 @@ async def test_a_page_that_timed_out_is_sent_again(rehearsal: Rehearsal) -> None
     await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
     r.server.inject("sendMessage", Fault.timeout(), chat_id=nurse.id)
     await r.say(ana, "I can't breathe properly")
-    assert "Please call 112 now" in (r.server.last(ana.id).text or "")
+    assert_instructed(r.server, ana.id)
     await r.advance(timedelta(seconds=30), step=timedelta(seconds=15))
     pages = [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")]
     assert len(pages) == 1  # the lost attempt never arrived; the retry did

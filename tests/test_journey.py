@@ -10,6 +10,7 @@ from bot.core.content import Content
 from bot.rehearsal import Rehearsal
 from bot.store.db import Database
 from tests.conftest import paris
+from tests.fakes import assert_instructed
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -50,7 +51,7 @@ async def test_red_flag_pages_clinician_and_ack_updates_every_copy(rehearsal: Re
     r.clock.advance(timedelta(hours=30))
 
     await r.say(ana, "my lips are swelling and I can't breathe properly")
-    assert "call 112 now" in r.server.last(ana.id).text
+    assert_instructed(r.server, ana.id)
     for clinician in (nurse, doctor):
         ping = r.server.last(clinician.id)
         assert "EMERGENCY" in ping.text
@@ -99,6 +100,7 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
                 replies[8] = r.server.last(ana.id).text
             if day == 11 and clock.now().astimezone(PARIS).hour == 20:
                 await r.say(ana, "one spot on my cheek is turning grey")
+                assert_instructed(r.server, ana.id)
                 replies[11] = r.server.last(ana.id).text
                 await r.press(martin, "Acknowledge")
 
@@ -106,7 +108,7 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
         assert "Don't scratch" in replies[1]
         assert "normal course" in replies[7]  # bruising on day 7 is still normal
         assert "passed this on to your clinic" in replies[8]
-        assert "Please call 112 now" in replies[11]
+        assert "I've alerted your clinic" in replies[11]
         messages = [m.text or "" for m in r.server.sent(martin.id)[1:]]
         assert len(messages) == 2
         # The routine item (day 8, 18:00 on a Wednesday) waits for Thursday's summary.

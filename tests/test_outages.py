@@ -45,7 +45,8 @@ CALL = "Please call 112 now"
 CHECKIN = "How are you feeling?"
 OK = 200
 SERVICE_UNAVAILABLE = 503
-HEALTHY = {"status": "ok", "database": "reachable", "telegram": "reachable"}
+HEALTHY = {"status": "ok", "database": "reachable", "telegram": "reachable",
+           "clinicians": "1 on call"}
 
 @pytest.fixture
 async def front() -> AsyncIterator[SandboxHTTP]:
@@ -122,7 +123,8 @@ async def scenario(
         await cut()  # type: ignore[operator]
         await asyncio.sleep(7)  # heartbeats fail, or wait, for longer than HEARTBEAT_STALE
         assert await health(port) == (SERVICE_UNAVAILABLE, {
-            "status": "degraded", "database": "unreachable", "telegram": "reachable"})
+            "status": "degraded", "database": "unreachable", "telegram": "reachable",
+            "clinicians": "unknown"})
         written = proc_now()
         ana.say("my lips are swelling and I can't breathe")
         await wait_for(lambda: bool(deliveries(sandbox, ana.id, CALL)), "the instruction", 10)

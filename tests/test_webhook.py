@@ -49,7 +49,8 @@ async def test_updates_need_the_secret_and_health_answers(rehearsal: Rehearsal) 
         await deps.liveness.beat(deps.store, deps.clock.now())
         health = await client.fetch(f"{base}/healthz")
         assert json.loads(health.body) == {
-            "status": "ok", "database": "reachable", "telegram": "reachable"
+            "status": "degraded", "database": "reachable", "telegram": "reachable",
+            "clinicians": "no clinician on call",
         }
     finally:
         await r.app.stop()

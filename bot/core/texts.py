@@ -136,21 +136,43 @@ def checkin_screen(
     return join(intro, selected, m["checkin_question"]), tuple(rows)
 
 
-def patient_reply(content: Content, assessment: Assessment) -> str:
-    """What the patient is told after an answer: the level's wording, then the right tips."""
+def emergency_instruction(content: Content) -> str:
+    """The instruction to call emergency services: short, and claiming nothing else."""
+    return content.messages.format(
+        "reply_emergency", emergency_number=content.clinic.emergency_number
+    )
+
+
+def patient_replies(
+    content: Content, assessment: Assessment, *, paged: bool | None = None
+) -> tuple[str, ...]:
+    """What the patient is told after an answer: the level's wording, whether the clinic was
+    alerted (`paged`: pages written for clinicians on call; None: this answer raised nothing
+    new) and the right tips. An emergency gets the instruction alone first, then the rest."""
     m, clinic = content.messages, content.clinic
+    note = _paging_note(content, assessment.level, paged)
     if assessment.level is Level.EMERGENCY:
-        # An emergency reply stays short: the instruction must not drown in tips.
-        return m.format("reply_emergency", emergency_number=clinic.emergency_number)
+        # The instruction must not drown in tips, nor wait for the page.
+        return (emergency_instruction(content), *([note] if note else []))
     if assessment.level is Level.URGENT:
-        head = m.format(
-            "reply_urgent", when=clinic.urgent_response, emergency_number=clinic.emergency_number
-        )
+        head = m.format("reply_urgent", emergency_number=clinic.emergency_number)
     elif assessment.level is Level.ROUTINE:
         head = m.format("reply_routine", when=clinic.routine_response)
     else:
         head = m["reply_none"]
-    return join(head, tips_block(content, assessment.tips))
+    return (join(head, note or "", tips_block(content, assessment.tips)),)
+
+
+def _paging_note(content: Content, level: Level, paged: bool | None) -> str | None:
+    if paged is None or level < Level.URGENT:
+        return None
+    m, clinic = content.messages, content.clinic
+    if paged:
+        return m.format(f"paged_{level.label}", when=clinic.urgent_response,
+                        emergency_number=clinic.emergency_number)
+    phone = m.format("unpaged_phone", phone=clinic.clinic_phone) if clinic.clinic_phone else ""
+    return m.format(f"unpaged_{level.label}", clinic=clinic.name, phone=phone,
+                    emergency_number=clinic.emergency_number)
 
 
 @dataclass(frozen=True, slots=True)

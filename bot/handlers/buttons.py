@@ -13,7 +13,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.core import callbacks as cb
 from bot.handlers.clinician import show_timeline
-from bot.handlers.context import Context, private_chat_id, send, services
+from bot.handlers.context import Context, private_chat_id, services
 from bot.handlers.guard import authorize, press_role
 from bot.services.access import Principal
 from bot.services.facade import Services
@@ -34,8 +34,9 @@ async def _answer(
         # An unchanged screen (a double tap) is not an error: the messenger says so.
         await services(context).outbound.edit(chat_id, query.message.message_id, result.edit)
     if chat_id is not None:
-        for reply in result.replies:
-            await send(context, chat_id, reply)
+        for n, reply in enumerate(result.replies):
+            await services(context).outbound.reply(
+                chat_id, reply, emergency=result.emergency and n == 0)
 
 
 async def _finish(context: Context, query: CallbackQuery, result: PressResult,

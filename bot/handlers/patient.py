@@ -70,8 +70,10 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         if note is not None:
             await send(context, chat_id, note)
             return
-        await _reply_or_greet(context, chat_id, None)
-        return
+        result = await svc.outsiders.message(chat_id, words)
+        if result is None:
+            await _reply_or_greet(context, chat_id, None)
+            return
     await deliver(context, chat_id, result)
 
 
@@ -95,6 +97,8 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
         chat_id, file_id=file_id, unique_id=unique_id, size=size, mime=mime,
         caption=message.caption or "",
     )
+    if result is None:  # not a patient
+        result = await services(context).outsiders.message(chat_id, message.caption or "")
     if result is None:
         await _reply_or_greet(context, chat_id, None)
         return
@@ -115,8 +119,8 @@ async def deliver(context: Context, chat_id: int, result: MessageResult) -> None
     """Say the replies (the instruction to call emergency services in the highest lane),
     then page clinicians, then forward the photo: all once the update's effects commit."""
     svc = services(context)
-    for reply in result.replies:
-        await svc.outbound.reply(chat_id, reply, emergency=result.emergency)
+    for n, reply in enumerate(result.replies):
+        await svc.outbound.reply(chat_id, reply, emergency=result.emergency and n == 0)
     if result.pages:
         pages = result.pages
         await svc.outbox.later(lambda: _dispatched(svc.paging.send(pages)))

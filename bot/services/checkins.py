@@ -16,7 +16,7 @@ from bot.core.texts import (
     checkin_screen,
     describe,
     join,
-    patient_reply,
+    patient_replies,
     ping_text,
     plain,
     tips_block,
@@ -139,8 +139,9 @@ class Checkins:
         )
         return PressResult(
             edit=Reply(join(self.intro(checkin), f"✔ {summary}")),
-            replies=(Reply(patient_reply(self.d.content, recorded.assessment)),),
+            replies=self._told(recorded),
             pages=recorded.pages,
+            emergency=recorded.assessment.level is Level.EMERGENCY,
         )
 
     async def start_report(self, chat_id: int) -> Reply | None:
@@ -204,7 +205,7 @@ class Checkins:
                     uow, patient, reading.report, reading.assessment, source="text", text=text,
                     photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
                 )
-                replies = [Reply(patient_reply(self.d.content, reading.assessment))]
+                replies = list(self._told(recorded))
                 if unclear is not None:
                     replies.append(self._clarify_question(recorded.answer_id, unclear))
                 return MessageResult(
@@ -268,20 +269,29 @@ class Checkins:
             assessment = evaluate(
                 report, day=answer.day, previous=previous, content=self.d.content
             )
-            pages: tuple[Page, ...] = ()
+            recorded = None
             if assessment.level > Level.parse(answer.level):
                 recorded = await self._record(
                     uow, patient, report, assessment, source="text", text=answer.text,
                     photo_file_id=answer.photo_file_id,
                 )
-                pages = recorded.pages
             else:
                 answer.observations = [o.to_json() for o in observations]
                 uow.save(answer)
         label = self.d.content.symptoms[symptom].label
         edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
-        reply = Reply(patient_reply(self.d.content, assessment))
-        return PressResult(edit=edit, replies=(reply,), pages=pages)
+        replies = (self._told(recorded) if recorded is not None
+                   else tuple(Reply(t) for t in patient_replies(self.d.content, assessment)))
+        return PressResult(edit=edit, replies=replies,
+                           pages=recorded.pages if recorded is not None else (),
+                           emergency=assessment.level is Level.EMERGENCY)
+
+    def _told(self, recorded: Recorded) -> tuple[Reply, ...]:
+        """The patient's replies to a recorded answer, saying whether anyone was alerted."""
+        raised = recorded.escalation_id is not None
+        return tuple(Reply(t) for t in patient_replies(
+            self.d.content, recorded.assessment,
+            paged=bool(recorded.pages) if raised else None))
 
     async def _store_note(
         self, uow: UnitOfWork, patient: Patient, day: int, text: str, photo_file_id: str | None

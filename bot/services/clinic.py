@@ -130,6 +130,11 @@ class Clinic:
         return Reply(text, tuple(rows[:10]))
 
     # --- admins
+    async def on_call(self) -> int:
+        """How many clinicians a page can reach now."""
+        async with self.d.store.unit_of_work() as uow:
+            return len(await uow.clinicians.on_call())
+
     async def clinicians(self) -> str:
         async with self.d.store.unit_of_work() as uow:
             everyone = await uow.clinicians.all()

@@ -16,6 +16,7 @@ from bot.services.inbox import Inbox
 from bot.services.lifeline import Lifeline
 from bot.services.outbound import Outbound
 from bot.services.outbox import Outbox
+from bot.services.outsiders import Outsiders
 from bot.services.paging import Paging
 from bot.services.patients import Patients
 from bot.services.photos import Photos
@@ -46,6 +47,7 @@ class Services:
             deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox
         )
         self.lifeline = Lifeline(deps, self.checkins.triager)
+        self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.core.delivery import Lane
 from bot.core.model import Level
-from bot.core.texts import patient_reply
+from bot.core.texts import emergency_instruction
 from bot.core.triage import Triager
 from bot.services.common import Deps
 from bot.services.ports import (
@@ -106,7 +106,7 @@ class Lifeline:
             chat_id, words = found
             reading = self.triager.read(words[:4000], day=1)
             if reading.assessment.level is Level.EMERGENCY:
-                instruction = chat_id, patient_reply(self.d.content, reading.assessment)
+                instruction = chat_id, emergency_instruction(self.d.content)
         update_id = update.get("update_id")
         if isinstance(update_id, int):
             self._read[update_id] = instruction is not None

@@ -180,6 +180,7 @@ class PressResult:
     replies: tuple[Reply, ...] = ()
     pages: tuple[Page, ...] = ()  # pings to send once the patient has their reply
     dispatch: bool = False  # run the dispatcher now (e.g. today's check-in after consent)
+    emergency: bool = False  # the first reply tells the patient to call emergency services
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,7 @@ class MessageResult:
     escalation_id: int | None = None
     pages: tuple[Page, ...] = ()  # pings to send once the patient has their reply
     extra: dict[str, object] = field(default_factory=dict)
-    emergency: bool = False  # the replies tell the patient to call emergency services
+    emergency: bool = False  # the first reply tells the patient to call emergency services
     photo_id: int | None = None  # a stored photo to forward once the pings are out
 
 

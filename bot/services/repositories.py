@@ -63,6 +63,10 @@ class Patients(Protocol):
 
     async def invite(self, invite_id: int) -> Invite | None: ...
 
+    async def invited_by_chat(self, chat_id: int) -> Patient | None:
+        """The not yet enrolled patient whose invitation link this chat opened last."""
+        ...
+
     async def invite_by_hash(self, token_hash: str) -> Invite | None: ...
 
     async def use_invite(self, invite_id: int, now: datetime) -> bool:

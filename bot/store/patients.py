@@ -130,6 +130,20 @@ class PatientRepository(SqlRepository):
         return await self._orm.get(Invite, invite_id)
 
 
+    async def invited_by_chat(self, chat_id: int) -> Patient | None:
+        """The not yet enrolled patient whose invitation link this chat opened last."""
+        result = await self._orm.exec(
+            select(Patient)
+            .join(TreatmentSession, col(TreatmentSession.patient_id) == col(Patient.id))
+            .join(Invite, col(Invite.session_id) == col(TreatmentSession.id))
+            .where(col(Invite.opened_by_chat) == chat_id, col(Patient.chat_id).is_(None),
+                   col(Patient.status) == PatientStatus.INVITED)
+            .order_by(col(Invite.id).desc())
+            .limit(1)
+        )
+        return result.first()
+
+
     async def invite_by_hash(self, token_hash: str) -> Invite | None:
         result = await self._orm.exec(select(Invite).where(Invite.token_hash == token_hash))
         return result.first()

@@ -1,0 +1,101 @@
+"""Safe at every edge: people outside the follow-up, nobody on call, messages the bot
+cannot read. Through the real Application against the sandbox Telegram."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.rehearsal import Rehearsal
+from bot.store.models import Answer, Escalation, InboxUpdate, Ping
+from tests.conftest import paris
+from tests.fakes import assert_instructed
+
+RED_FLAG = "my lips are swelling and I can't breathe"
+NOT_FOLLOWED = "This chat isn't part of a clinic follow-up, so no clinician has been told."
+
+
+async def rows(r: Rehearsal, table: type) -> list:  # type: ignore[type-arg]
+    async with r.db.unit_of_work() as uow:
+        return list((await uow.orm.exec(select(table))).all())
+
+
+async def test_a_stranger_writing_a_red_flag_is_told_to_call_and_nothing_is_kept(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, stranger = r.server.user("Nurse"), r.server.user("Stranger")
+    await r.invite_clinician(nurse)
+    await r.say(stranger, RED_FLAG)
+    told = [m.text or "" for m in r.server.sent(stranger.id)]
+    assert "Please call 112 now" in told[0]
+    assert NOT_FOLLOWED in told[1]
+    assert len(told) == 2  # not also "open the link your clinic gave you"
+    assert await rows(r, Answer) == []
+    assert await rows(r, Escalation) == []  # nobody to tell: not a patient
+    assert all(u.payload is None for u in await rows(r, InboxUpdate))  # words not kept
+    await r.say(stranger, "hello")  # anything else: the usual answer
+    assert "link" in (r.server.last(stranger.id).text or "")
+
+
+async def test_someone_who_declined_gets_the_instruction_and_the_clinic_a_bare_notice(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    invitation = await r.services.enrolment.invite_patient(
+        name="Ana Lopez", session_at=paris(2026, 11, 3, 8, 0), areas="face")
+    await r.say(ana, f"/start {invitation.token}")
+    await r.press(ana, "No")
+    await r.say(ana, RED_FLAG)
+    told = [m.text or "" for m in r.server.sent(ana.id)]
+    assert "Please call 112 now" in told[-2]
+    assert NOT_FOLLOWED in told[-1]
+    [notice] = await rows(r, Escalation)
+    assert notice.kind == "notice"
+    assert "Ana Lopez" in notice.body
+    assert "lips" not in notice.body  # no health details
+    assert "breathe" not in notice.body
+    assert await rows(r, Answer) == []
+
+
+async def test_a_photo_from_a_stranger_with_a_red_flag_caption_is_answered(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    stranger = r.server.user("Stranger")
+    await r.process(stranger.send_photo(caption="throat is closing, can't swallow"))
+    told = [m.text or "" for m in r.server.sent(stranger.id)]
+    assert "Please call 112 now" in told[0]
+    assert NOT_FOLLOWED in told[1]
+
+
+async def test_with_nobody_on_call_the_patient_is_not_told_the_clinic_was_alerted(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.say(ana, RED_FLAG)
+    assert_instructed(r.server, ana.id, paged=False)
+    assert "alerted your clinic" not in " ".join(m.text or "" for m in r.server.sent(ana.id))
+    [escalation] = await rows(r, Escalation)
+    assert escalation.level == "emergency"
+    assert await rows(r, Ping) == []
+    await r.say(ana, "the swelling is severe and keeps getting worse")  # urgent
+    last = r.server.last(ana.id).text or ""
+    assert "No clinician at" in last
+    assert "I've alerted" not in last
+
+
+async def test_a_sticker_or_a_location_gets_what_the_bot_reads_and_the_emergency_line(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    for update in (ana.send_sticker(), ana.send_location(48.85, 2.35)):
+        await r.process(update)
+        last = r.server.last(ana.id).text or ""
+        assert "I can read text messages" in last
+        assert "call 112 now" in last
