@@ -15,6 +15,7 @@ from bot import handlers
 from bot.adapters.charts import MatplotlibCharts
 from bot.adapters.content_files import load_content
 from bot.adapters.pacing import Pacer
+from bot.adapters.speech import MoonshineTranscriber
 from bot.adapters.telegram_io import Reachability, TelegramMessenger, TelegramRequest
 from bot.config import Settings
 from bot.core.clock import Clock, ShiftedClock, SystemClock
@@ -119,6 +120,10 @@ def build_services(
         charts=MatplotlibCharts(),
         photo_store=PhotoStore(settings.storage_dir / "photos"),
         max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
+        transcriber=(MoonshineTranscriber(max_seconds=settings.voice_max_seconds,
+                                          timeout=settings.voice_timeout_seconds)
+                     if settings.voice_transcription == "moonshine" else None),
+        max_voice_bytes=int(settings.max_voice_mb * 1024 * 1024),
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         claim_batch=settings.claim_batch,
         retry_base=timedelta(seconds=settings.retry_base_seconds),

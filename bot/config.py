@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     missed_checkins_alert: int = Field(default=2, ge=1)
     storage_dir: Path = Path("data")
     max_photo_mb: float = Field(default=10, gt=0, le=20)  # the Bot API serves files up to 20 MB
+    voice_transcription: str = Field(default="moonshine", pattern="^(moonshine|off)$")
+    voice_max_seconds: float = Field(default=120, gt=0, le=600)  # longer notes: their start
+    voice_timeout_seconds: float = Field(default=30, gt=0)  # then the note counts as unheard
+    max_voice_mb: float = Field(default=20, gt=0, le=20)  # Telegram's own download limit
     # Rehearsals and process tests only: every process of a run reads the same shifted time,
     # so a test chooses its hour instead of inheriting the machine's.
     clock_offset_seconds: float = 0

@@ -158,6 +158,13 @@ class TelegramMessenger:
             raise self._failed(exc) from exc
         return int(message.message_id)
 
+    async def send_voice(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
+        try:
+            message = await self.bot.send_voice(chat_id, data, caption=caption)
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise self._failed(exc) from exc
+        return int(message.message_id)
+
     async def answer_press(
         self, press_id: str, text: str | None = None, *, alert: bool = False
     ) -> None:

@@ -88,7 +88,7 @@ Callback = (
     | EnrolPress
 )
 
-CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "d", "b"})
+CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "n", "d", "b"})
 _ARG = re.compile(r"^[a-z0-9_-]{0,40}$")
 
 

@@ -76,7 +76,14 @@ class Invalid:
     reason: str = field(default="stale")
 
 
-Outcome = Show | Submit | Invalid
+@dataclass(frozen=True, slots=True)
+class NoSigns:
+    """"None of these" on the warning signs: the patient has none of them."""
+
+    draft: Draft
+
+
+Outcome = Show | Submit | Invalid | NoSigns
 
 
 def press(
@@ -122,6 +129,10 @@ def press(
         # A red flag is submitted at once: nothing should stand between it and the reply.
         observations = (*draft.observations, Observation(flag.symptom, 4, red_flag=arg))
         return Submit(Report(observations))
+    if op == "n":
+        if draft.screen != "warning":
+            return Invalid()
+        return NoSigns(Draft(draft.observations))
     if op == "d":
         if draft.screen != "main" or not draft.observations:
             return Invalid()

@@ -118,7 +118,8 @@ def checkin_screen(
             (Button(flag.label, cb.checkin(checkin_id, "f", name)),)
             for name, flag in content.red_flags.items()
         ]
-        rows.append((Button(m["back"], cb.checkin(checkin_id, "b")),))
+        rows.append((Button(m["none_of_these"], cb.checkin(checkin_id, "n")),
+                     Button(m["back"], cb.checkin(checkin_id, "b"))))
         ask = m.format("ask_warning", emergency_number=content.clinic.emergency_number)
         return join(intro, selected, ask), tuple(rows)
     rows = []

@@ -54,6 +54,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
     pictures = filters.PHOTO | filters.Document.ALL
     app.add_handler(MessageHandler(private & pictures, allow(ANYONE, patient.photo)))
     app.add_handler(MessageHandler(private & filters.TEXT, allow(ANYONE, patient.text)))
+    sounds = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
+    app.add_handler(MessageHandler(private & sounds, allow(ANYONE, patient.voice)))
     app.add_handler(
         MessageHandler(private & ~filters.StatusUpdate.ALL, allow(ANYONE, patient.unsupported))
     )

@@ -9,6 +9,7 @@ from telegram import Update
 from bot.handlers.context import Context, send, services
 from bot.services.access import Principal
 from bot.services.ports import MessageResult, Reply
+from bot.services.voice import note_of
 
 
 async def start(_update: Update, context: Context, who: Principal) -> None:
@@ -103,6 +104,19 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
         await _reply_or_greet(context, chat_id, None)
         return
     await deliver(context, chat_id, result)
+
+
+async def voice(update: Update, context: Context, who: Principal) -> None:
+    """A voice note, audio file or video note."""
+    note = note_of(update.to_dict())
+    if note is None:
+        return
+    svc = services(context)
+    result = await svc.voice.receive(who.chat_id, update.update_id, note)
+    if result is None:  # not a patient: nothing kept, the emergency line said
+        await svc.outbound.say(who.chat_id, "voice_outsider")
+        return
+    await deliver(context, who.chat_id, result)
 
 
 async def unsupported(_update: Update, context: Context, who: Principal) -> None:

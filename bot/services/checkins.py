@@ -74,8 +74,8 @@ class Checkins:
     def intro(self, checkin: CheckIn | Claimed) -> str:
         """The opening of a check-in message: the plan step's words and tips."""
         content = self.d.content
-        if checkin.kind == "adhoc":
-            return content.messages["report_prompt"]
+        if checkin.kind in ("adhoc", "voice"):
+            return content.messages["report_prompt" if checkin.kind == "adhoc" else "voice_intro"]
         step = next((s for s in content.plan.steps if s.id == checkin.step_id), None)
         if step is None:  # the clinic removed the step from its plan since enrolment
             return content.messages["report_prompt"]
@@ -124,6 +124,15 @@ class Checkins:
             )
             if isinstance(outcome, flow.Invalid):
                 return PressResult(toast=m["stale_button"])
+            if isinstance(outcome, flow.NoSigns) and checkin.kind == "voice":
+                if not await uow.checkins.mark_answered(press.checkin_id, now):
+                    return PressResult(toast=m["already_answered"])
+                return PressResult(
+                    edit=Reply(join(self.intro(checkin), f"✔ {m['none_of_these']}")),
+                    replies=(Reply(m.format("voice_no_signs",
+                                            emergency_number=self.d.content.clinic.emergency_number)),))
+            if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
+                outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
                 await uow.checkins.save_draft(press.checkin_id, outcome.draft.to_json())
                 return PressResult(edit=self.screen(checkin, outcome.draft))
@@ -175,15 +184,18 @@ class Checkins:
 
     # --- free text and photos
     async def message(
-        self, chat_id: int, text: str, *, photo_file_id: str | None = None
+        self, chat_id: int, text: str, *, photo_file_id: str | None = None,
+        source: str = "text",
     ) -> MessageResult | None:
-        """A patient's own words (or a photo's caption); None if the chat is not a patient.
+        """A patient's own words (or a photo's caption, or a voice note's transcript when
+        `source` is "voice"); None if the chat is not a patient.
 
         Every message is triaged, whatever the patient's status: red flags are looked for
-        even after /stop.
+        even after /stop. A transcript may raise a level, never reassure: below routine, it
+        gets no reply here.
         """
         text = plain(text)[:TEXT_LIMIT]
-        m = self.d.content.messages
+        machine = source != "text"
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             found = await uow.patients.reply_context(chat_id)
@@ -199,12 +211,14 @@ class Checkins:
                 unclear = (
                     reading.unclear_trend[0]
                     if reading.unclear_trend and reading.assessment.level < Level.EMERGENCY
-                    else None
+                    and not machine else None
                 )
                 recorded = await self._record(
-                    uow, patient, reading.report, reading.assessment, source="text", text=text,
+                    uow, patient, reading.report, reading.assessment, source=source, text=text,
                     photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
                 )
+                if machine and reading.assessment.level < Level.ROUTINE:
+                    return MessageResult(())
                 replies = list(self._told(recorded))
                 if unclear is not None:
                     replies.append(self._clarify_question(recorded.answer_id, unclear))
@@ -215,7 +229,13 @@ class Checkins:
                     emergency=reading.assessment.level is Level.EMERGENCY,
                 )
             await self._store_note(uow, patient, day, text, photo_file_id)
-        off_topic = reading.off_topic if reading is not None else None
+        if machine:
+            return MessageResult(())
+        return self._acknowledge(patient, reading.off_topic if reading is not None else None)
+
+    def _acknowledge(self, patient: Patient, off_topic: str | None) -> MessageResult:
+        """The answer to words that report no symptom."""
+        m = self.d.content.messages
         if off_topic == "admin":
             phone = self.d.content.clinic.clinic_phone
             reply = m.format(

@@ -24,6 +24,7 @@ from bot.services.privacy import Privacy
 from bot.services.silence import Silence
 from bot.services.stats import Stats
 from bot.services.timeline import Timeline
+from bot.services.voice import Voice
 
 
 class Services:
@@ -52,6 +53,8 @@ class Services:
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)
+        self.voice = Voice(deps, self.checkins, self.photos, self.outbox)
+        self.inbox.prepare = self.voice.prepare
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)
 

@@ -50,6 +50,9 @@ class Inbox:
         self.lifeline = lifeline
         self.lanes = Lanes("inbox")
         self.handler: Handler | None = None  # bound by the composition root
+        # Slow work an update needs (a voice note's download and transcript), done before
+        # its transaction opens so that it holds no database connection.
+        self.prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self._wake = asyncio.Event()
         self._held: set[int] = set()  # ids of claimed rows queued or being handled here
         # chat: its oldest update waiting for a retry here, and until when to wait for it
@@ -168,6 +171,8 @@ class Inbox:
         assert row.id is not None and row.claimed_at is not None and self.handler is not None
         payload = row.payload or {}
         instructed = row.instructed or await self.lifeline.settled(row.update_id)
+        if self.prepare is not None:
+            await self.prepare(payload)
         async with self.d.store.handling() as uow:
             handling = Handling(uow, row.update_id, instructed=instructed)
             token = HANDLING.set(handling)

@@ -1,4 +1,5 @@
-"""Photos patients send: kept at full resolution, attached to what they reported."""
+"""Photos (and voice notes) patients send: kept at full resolution, attached to what they
+reported, forwarded to the clinicians paged about it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from bot.store.models import Patient, Photo
 log = logging.getLogger(__name__)
 
 TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+# What the photo store keeps: photos, and voice notes, audio files and video notes.
+MEDIA = TYPES | {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/mp4": "m4a",
+                 "audio/x-wav": "wav", "audio/wav": "wav", "video/mp4": "mp4"}
 ATTACH_WINDOW = timedelta(hours=48)  # a photo joins an open escalation this recent
 
 
@@ -67,6 +71,23 @@ class Photos:
         mime: str,
     ) -> MessageResult:
         """Keep the photo, attached to the escalation it belongs to (if any)."""
+        photo_id, attached = await self._keep(patient, said, unique_id, data, mime)
+        return self._reply(said, self._thanks(attached), photo_id)
+
+    async def keep(
+        self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
+        mime: str,
+    ) -> int | None:
+        """Keep a photo or a voice note; its id (None if it was kept already)."""
+        photo_id, _ = await self._keep(patient, said, unique_id, data, mime)
+        return photo_id
+
+    async def _keep(
+        self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
+        mime: str,
+    ) -> tuple[int | None, bool]:
+        """The stored media's id (None if known already), and whether it joined an
+        escalation: the one `said` raised, or the patient's latest open one."""
         assert patient.id is not None
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
@@ -76,11 +97,11 @@ class Photos:
             if escalation is None:
                 escalation = await uow.escalations.latest_open(patient.id, now - ATTACH_WINDOW)
             if await uow.patients.photo_known(patient.id, unique_id):
-                return self._reply(said, self._thanks(escalation is not None), None)
+                return None, escalation is not None
             day = day_of(patient, await uow.patients.sessions_of(patient.id), now)
             assert self.d.photo_store is not None
             path = await self.d.photo_store.save(
-                patient.id, f"day{day}-{unique_id}", data, TYPES[mime]
+                patient.id, f"day{day}-{unique_id}", data, MEDIA.get(mime, "bin")
             )
             photo = await uow.add(
                 Photo(
@@ -94,10 +115,10 @@ class Photos:
                     created_at=now,
                 )
             )
-        return self._reply(said, self._thanks(escalation is not None), photo.id)
+        return photo.id, escalation is not None
 
     async def forward(self, photo_id: int) -> int:
-        """Send a photo to every clinician who got a page for its escalation."""
+        """Send a photo or voice note to every clinician paged for its escalation."""
         async with self.d.store.unit_of_work() as uow:
             photo = await uow.patients.photo(photo_id)
             if photo is None or photo.escalation_id is None:
@@ -113,18 +134,29 @@ class Photos:
         if not chats or patient is None or self.d.photo_store is None:
             return 0
         data = await self.d.photo_store.read(photo.path)
+        picture = photo.mime.startswith("image/")
         caption = (
-            f"📷 {patient.name} (#{patient.id}), day {photo.day}, "
+            f"{'📷' if picture else '🎤'} {patient.name} (#{patient.id}), day {photo.day}, "
             f"for escalation #{photo.escalation_id}"
         )
         sent = 0
         for chat_id in chats:
             try:
-                await self.d.messenger.send_photo(chat_id, data, caption)
+                await self._send(chat_id, photo, data, caption)
                 sent += 1
             except DeliveryError as exc:
                 log.warning("photo %s not forwarded: %s", photo_id, exc)
         return sent
+
+    async def _send(self, chat_id: int, photo: Photo, data: bytes, caption: str) -> None:
+        messenger = self.d.messenger
+        if photo.mime.startswith("image/"):
+            await messenger.send_photo(chat_id, data, caption)
+        elif photo.mime == "audio/ogg":  # Telegram plays OGG/Opus as a voice note
+            await messenger.send_voice(chat_id, data, caption)
+        else:
+            name = f"day{photo.day}.{MEDIA.get(photo.mime, 'bin')}"
+            await messenger.send_document(chat_id, data, name, caption)
 
     def _thanks(self, attached: bool) -> Reply:
         m = self.d.content.messages

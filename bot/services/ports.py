@@ -96,6 +96,10 @@ class Messenger(Protocol):
         """Send a file; returns its message id."""
         ...
 
+    async def send_voice(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
+        """Send a voice note (OGG/Opus bytes); returns its message id."""
+        ...
+
     async def answer_press(
         self, press_id: str, text: str | None = None, *, alert: bool = False
     ) -> None:
@@ -195,6 +199,19 @@ class MessageResult:
     photo_id: int | None = None  # a stored photo to forward once the pings are out
 
 
+class Transcriber(Protocol):
+    """Speech to text, on this machine."""
+
+    async def transcribe(self, audio: bytes) -> str | None:
+        """What `audio` (as Telegram sends it: OGG/Opus, or another common format) says;
+        None when transcription is turned off. Raises `Unheard` when it cannot tell."""
+        ...
+
+
+class Unheard(Exception):
+    """A voice note that could not be decoded or transcribed (its reason, for the log)."""
+
+
 class OfflineMessenger:
     """For commands that run without a bot (enrolment from the CLI): sending is refused."""
 
@@ -216,6 +233,9 @@ class OfflineMessenger:
         self, chat_id: int, data: bytes, filename: str, caption: str | None = None
     ) -> int:
         raise Rejected("this command runs without a bot connection and cannot send files")
+
+    async def send_voice(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
+        raise Rejected("this command runs without a bot connection and cannot send voice")
 
     async def answer_press(
         self, press_id: str, text: str | None = None, *, alert: bool = False

@@ -41,7 +41,8 @@ class Timeline:
             )
             lines = self._header(patient) + await self._events(uow, patient)
             answers = await uow.patients.answers_of(patient.id)
-            photos = await uow.patients.photos_of(patient.id)
+            photos = [p for p in await uow.patients.photos_of(patient.id)
+                      if p.mime.startswith("image/")]  # voice notes are not pictures
         chart = None
         if self.d.charts is not None:
             series, last_day = self._series(answers)
@@ -91,7 +92,8 @@ class Timeline:
             events.append((e.created_at, 3, line))
         for p in await uow.patients.photos_of(patient.id):
             linked = m.format("timeline_photo_with", id=p.escalation_id) if p.escalation_id else ""
-            events.append((p.created_at, 4, m.format("timeline_photo", day=p.day, linked=linked)))
+            key = "timeline_voice" if p.mime.startswith("audio/") else "timeline_photo"
+            events.append((p.created_at, 4, m.format(key, day=p.day, linked=linked)))
         events.sort(key=lambda item: (item[0], item[1]))
         return [f"{local_text(when, tz)} · {text}" for when, _, text in events]
 
@@ -99,7 +101,7 @@ class Timeline:
         m = self.d.content.messages
         name = (
             m.format("timeline_checkin_name", day=c.day) if c.kind == "scheduled"
-            else m["timeline_report_name"]
+            else m["timeline_voice_name"] if c.kind == "voice" else m["timeline_report_name"]
         )
         if c.status == Status.SENT:
             answered = (

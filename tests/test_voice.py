@@ -1,0 +1,133 @@
+"""Voice notes through the real Application and the sandbox, transcribed on this machine by
+Moonshine (real OGG/Opus bytes in tests/data/voice): a transcript may raise a level, never
+reassure, and every note that is not an emergency gets the red-flag question."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.core.clock import FakeClock
+from bot.rehearsal import Rehearsal, sandbox_settings
+from bot.sandbox import SandboxUser
+from bot.store.db import Database
+from bot.store.models import Answer, CheckIn, Escalation, Photo
+from tests.conftest import paris
+from tests.fakes import assert_instructed
+
+VOICE = Path(__file__).parent / "data" / "voice"
+RED_FLAG = (VOICE / "lips-swelling-cant-breathe.ogg").read_bytes()
+MISHEARD = (VOICE / "redness-better-thank-you.ogg").read_bytes()
+QUESTION = "To be safe, one question about your voice note."
+
+
+async def enrolled(r: Rehearsal) -> tuple[SandboxUser, SandboxUser]:
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 3, 12, 0))
+    return nurse, ana
+
+
+async def test_a_red_flag_said_aloud_is_an_emergency_and_the_clinic_hears_it(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_voice(RED_FLAG, duration=3))
+    await r.services.outbox.idle()
+    assert_instructed(r.server, ana.id)
+    page = next(m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or ""))
+    assert "lips are swelling" in (page.text or "")  # the transcript goes with the page
+    voices = [q for q in r.server.requests if q.method == "sendVoice"]
+    assert [q.params["chat_id"] for q in voices] == [nurse.id]  # and the audio itself
+    async with r.db.unit_of_work() as uow:
+        [kept] = (await uow.orm.exec(select(Photo))).all()
+        [answer] = (await uow.orm.exec(select(Answer).where(Answer.source == "voice"))).all()
+    assert kept.mime == "audio/ogg"
+    assert answer.level == "emergency"
+
+
+async def test_a_harmless_note_is_never_called_normal_and_gets_the_red_flag_question(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    before = len(r.server.sent(ana.id))
+    await r.process(ana.send_voice(MISHEARD, duration=4))
+    heard, question = r.server.sent(ana.id)[before:]
+    assert (heard.text or "").startswith("I heard: “")
+    assert "can't tell from a voice note that all is well" in (heard.text or "")
+    assert "normal course" not in (heard.text or "")
+    assert QUESTION in (question.text or "")
+    assert "None of these" in question.labels
+    assert "Lips, tongue or throat swelling" in question.labels
+    await r.press(ana, "None of these")
+    assert "doesn't alert them by itself" in (r.server.last(ana.id).text or "")
+    assert "✔ None of these" in (r.server.sent(ana.id)[-2].text or "")
+    async with r.db.unit_of_work() as uow:
+        [asked] = (await uow.orm.exec(select(CheckIn).where(CheckIn.kind == "voice"))).all()
+        escalations = (await uow.orm.exec(select(Escalation))).all()
+    assert asked.answered_at is not None
+    assert escalations == []
+    assert not [m for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or "")]
+
+
+async def test_a_sign_tapped_after_a_note_is_an_emergency(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_voice(MISHEARD, duration=4))
+    sign = next(label for label in r.server.last(ana.id).labels
+                if label not in ("None of these", "Back"))
+    await r.press(ana, sign)
+    assert_instructed(r.server, ana.id)
+    assert any("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id))
+
+
+async def test_a_note_that_cannot_be_decoded_still_gets_the_question(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    _, ana = await enrolled(r)
+    before = len(r.server.sent(ana.id))
+    await r.process(ana.send_voice(b"OggS not really audio at all", duration=1))
+    heard, question = r.server.sent(ana.id)[before:]
+    assert "couldn't make out your voice note" in (heard.text or "")
+    assert QUESTION in (question.text or "")
+
+
+async def test_a_stranger_s_note_gets_the_emergency_line_and_nothing_is_kept(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    stranger = r.server.user("Stranger")
+    await r.process(stranger.send_voice(RED_FLAG, duration=3))
+    assert "call 112 now" in (r.server.last(stranger.id).text or "")
+    assert not [q for q in r.server.requests if q.method == "getFile"]
+    async with r.db.unit_of_work() as uow:
+        assert (await uow.orm.exec(select(Photo))).all() == []
+
+
+@pytest.fixture
+async def deaf(database: Database, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rehearsal]:
+    settings = sandbox_settings(database.url, storage_dir=tmp_path / "storage",
+                                voice_transcription="off")
+    async with Rehearsal(database, clock, settings=settings) as r:
+        yield r
+
+
+async def test_with_transcription_off_the_note_is_kept_forwarded_and_asked_about(
+    deaf: Rehearsal,
+) -> None:
+    r = deaf
+    _, ana = await enrolled(r)
+    before = len(r.server.sent(ana.id))
+    await r.process(ana.send_voice(RED_FLAG, duration=3))
+    kept, question = r.server.sent(ana.id)[before:]
+    assert "I can't listen to it myself" in (kept.text or "")
+    assert QUESTION in (question.text or "")
+    async with r.db.unit_of_work() as uow:
+        assert len((await uow.orm.exec(select(Photo))).all()) == 1
