@@ -19,6 +19,7 @@ from bot.sandbox import BotMessage, SandboxUser
 from bot.store.db import Database
 
 PARIS = ZoneInfo("Europe/Paris")
+VOICE_SAMPLE = Path(__file__).parent / "sandbox" / "samples" / "voice-red-flag.ogg"
 ALL_GOOD = "✅ All good"
 # A Tuesday session; the clocks go forward on Sunday 28 March 2027, day 5 of the plan.
 SESSION = datetime(2027, 3, 23, 10, 0, tzinfo=PARIS)
@@ -95,7 +96,7 @@ async def _fourteen_days(
     clock = r.clock
     answered: set[int] = set()
     end = SESSION + timedelta(days=14, hours=12)
-    routine_done = emergency_done = False
+    routine_done = emergency_done = voice_done = False
     while clock.now() < end:
         clock.advance(minutes=10)
         await r.tick()
@@ -124,6 +125,21 @@ async def _fourteen_days(
             t.say("Dr Martin", "taps “Acknowledge”")
             await r.press(martin, "Acknowledge")
             t.flush()
+        if day == 12 and local.hour == 21 and not voice_done:
+            voice_done = True
+            await _voice_note(r, t, ana, martin)
+
+
+async def _voice_note(r: Rehearsal, t: Transcript, ana: SandboxUser, martin: SandboxUser) -> None:
+    """A red flag said aloud: transcribed on this machine, an emergency like a typed one."""
+    t.say("Ana", "sends a voice note: “My lips are swelling and I can't breathe.”")
+    await r.process(ana.send_voice(VOICE_SAMPLE.read_bytes(), duration=3))
+    await r.services.outbox.idle()
+    t.flush()
+    t.say("Dr Martin", "taps “Acknowledge”")
+    page = next(m for m in reversed(r.server.sent(martin.id)) if "Acknowledge" in m.labels)
+    await r.press(martin, "Acknowledge", message_id=page.message_id)
+    t.flush()
 
 
 async def rehearse() -> None:
