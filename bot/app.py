@@ -69,7 +69,8 @@ def build_application(
         builder = builder.rate_limiter(pacer(settings, db))  # type: ignore[arg-type]
     app: AnyApp = builder.build()
     clock = clock or system_clock(settings)
-    messenger = TelegramMessenger(app.bot, Reachability(clock.now))
+    messenger = TelegramMessenger(app.bot, Reachability(clock.now),
+                                  local_files=settings.telegram_local_files)
     app.bot_data.services = build_services(
         settings, messenger=messenger, clock=clock, content=content, database=db
     )

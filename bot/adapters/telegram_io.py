@@ -11,6 +11,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot.adapters.downloads import download
 from bot.core.callbacks import Keyboard
 from bot.core.delivery import Lane
 from bot.services.ports import (
@@ -104,8 +105,10 @@ class Reachability:
 class TelegramMessenger:
     """Sends plain-text messages (never parsed as markup, so patients' words are safe)."""
 
-    def __init__(self, bot: Bot, reachability: Reachability | None = None) -> None:
+    def __init__(self, bot: Bot, reachability: Reachability | None = None, *,
+                 local_files: bool = False) -> None:
         self.bot = bot
+        self.local_files = local_files  # a local Bot API server's absolute paths are read
         self.reachability = reachability or Reachability()
         # PTB refuses rate_limit_args on a bot without a rate limiter (pacing off).
         self.paced = getattr(bot, "rate_limiter", None) is not None
@@ -173,10 +176,9 @@ class TelegramMessenger:
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise self._failed(exc) from exc
 
-    async def fetch_file(self, file_id: str) -> bytes:
+    async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
         try:
-            file = await self.bot.get_file(file_id)
-            return bytes(await file.download_as_bytearray())
+            return await download(self.bot, file_id, limit=limit, local_files=self.local_files)
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise self._failed(exc) from exc
 

@@ -66,7 +66,9 @@ async def _trusted(update: Update, context: Context) -> tuple[CallbackQuery, int
     chat_id, message = private_chat_id(update), query.message
     press = cb.parse(query.data)
     outbound = services(context).outbound
-    if chat_id is None or message is None or press is None:
+    # In a one-to-one chat the chat's id is the person's: a press from anyone else (a
+    # forged or replayed update) is refused like a stale one.
+    if chat_id is None or message is None or press is None or query.from_user.id != chat_id:
         await outbound.toast(query.id, outbound.message("stale_button").text)
         return None
     who = await authorize(context, chat_id, press_role(press))

@@ -243,6 +243,7 @@ class SandboxTelegram:
         self._group_ids = itertools.count(-4_000_000_001, -1)
         self._file_numbers = itertools.count(1)
         self._callback_ids = itertools.count(1)
+        self.file_lies: dict[str, JSONDict] = {}
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -1026,7 +1027,13 @@ class SandboxTelegram:
             raise ApiError(400, "Bad Request: invalid file_id")
         if len(stored.data) > _DOWNLOAD_LIMIT:
             raise ApiError(400, "Bad Request: file is too big")
-        return self._file_json(stored, file_path=stored.file_path)
+        return self._file_json(stored, file_path=stored.file_path) | self.file_lies.get(
+            stored.file_id, {})
+
+    def lie_about_file(self, file_id: str, **fields: Any) -> None:
+        """Make getFile answer `fields` (a `file_path`, a `file_size`) for this file: a Bot
+        API server that lies."""
+        self.file_lies[file_id] = fields
 
 
 def _settle(future: asyncio.Future[bool], value: bool) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.core.media import sniff
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, day_of
-from bot.services.ports import DeliveryError, MessageResult, Reply
+from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply
 from bot.store.models import Patient, Photo
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,18 @@ class Photos:
         # From here on, whatever happens to the photo, the caption's replies and pages (claimed
         # by this process) must reach the handler.
         try:
-            data = await self.d.messenger.fetch_file(file_id)
+            data = await self.d.messenger.fetch_file(file_id, limit=self.d.max_photo_bytes)
+        except FileTooBig:
+            too_big = Reply(m.format("photo_too_big", limit=f"{limit_mb:g}"))
+            return self._reply(said, too_big, None)
         except DeliveryError as exc:
             log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
             return self._reply(said, Reply(m["photo_failed"]), None)
-        if len(data) > self.d.max_photo_bytes:
-            too_big = Reply(m.format("photo_too_big", limit=f"{limit_mb:g}"))
-            return self._reply(said, too_big, None)
+        sniffed = sniff(data)  # the bytes say what it is, not the name or the claim
+        if sniffed not in TYPES:
+            return self._reply(said, Reply(m["photo_wrong_type"]), None)
         try:
-            return await self._store(patient, said, unique_id, data, mime)
+            return await self._store(patient, said, unique_id, data, sniffed)
         except Exception:
             log.exception("photo from patient %s could not be stored", patient.id)
             return self._reply(said, Reply(m["photo_failed"]), None)

@@ -38,6 +38,10 @@ class Rejected(DeliveryError):
     """Telegram refused the request as malformed; retrying cannot help."""
 
 
+class FileTooBig(Rejected):
+    """A download bigger than its limit, whatever size the Bot API claimed."""
+
+
 class RateLimited(DeliveryError):
     """Too many requests; Telegram says when to come back."""
 
@@ -107,8 +111,10 @@ class Messenger(Protocol):
         spinner when there is no text."""
         ...
 
-    async def fetch_file(self, file_id: str) -> bytes:
-        """Download a file a person sent (photos) through the Bot API."""
+    async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
+        """Download a file a person sent (photos, voice notes) through the Bot API, the
+        transfer stopped past `limit` bytes (`FileTooBig`); a path the Bot API gives that
+        leaves its file store is refused (`Rejected`)."""
         ...
 
     def recovered(self) -> bool:
@@ -242,7 +248,7 @@ class OfflineMessenger:
     ) -> None:
         raise Rejected("this command runs without a bot connection and cannot answer presses")
 
-    async def fetch_file(self, file_id: str) -> bytes:
+    async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
 
     def recovered(self) -> bool:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.checkin_flow import Draft
+from bot.core.media import sniff
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, current_session, day_of, zone
 from bot.services.outbox import Outbox
 from bot.services.photos import Photos
-from bot.services.ports import DeliveryError, MessageResult, Reply, Unheard
+from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply, Unheard
 from bot.store.models import CheckIn, Patient, Status
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,14 @@ class Voice:
         if note.size is not None and note.size > self.d.max_voice_bytes:
             return Heard(None, problem="too_big")
         try:
-            data = await self.d.messenger.fetch_file(note.file_id)
+            data = await self.d.messenger.fetch_file(note.file_id, limit=self.d.max_voice_bytes)
+        except FileTooBig:
+            return Heard(None, problem="too_big")
         except DeliveryError as exc:
             log.warning("voice note could not be downloaded: %s", exc)
             return Heard(None, problem="failed")
-        if len(data) > self.d.max_voice_bytes:
-            return Heard(None, problem="too_big")
+        if not (sniff(data) or "").startswith(("audio/", "video/")):
+            return Heard(None, problem="unheard")  # not sound at all: not kept
         if self.d.transcriber is None:
             return Heard(data, problem="off")
         try:
@@ -106,7 +109,8 @@ class Voice:
         heard = self._heard.pop(update_id, None) or await self._hear(note)
         said = await self.checkins.message(chat_id, heard.transcript or "", source="voice")
         assert said is not None
-        media = (await self.photos.keep(patient, said, note.unique_id, heard.data, note.mime)
+        media = (await self.photos.keep(patient, said, note.unique_id, heard.data,
+                                        sniff(heard.data) or note.mime)
                  if heard.data else None)
         if said.emergency:  # the instruction and the page: nothing to ask
             return MessageResult(said.replies, escalation_id=said.escalation_id,
