@@ -355,3 +355,21 @@ async def test_pings_survive_a_restart_without_double_paging(
         async with second.db.unit_of_work() as uow:
             pings = (await uow.orm.exec(select(Ping))).all()
         assert sorted((p.step, p.status) for p in pings) == [(0, "sent"), (1, "sent")]
+
+
+async def test_a_patient_who_answers_in_her_own_words_is_not_reasked(clinic: Rehearsal) -> None:
+    r = clinic
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 4, 10, 5))  # day 1's check-in
+    await r.say(ana, "a little swollen but it's fine, thanks")
+    await r.run_until(paris(2026, 11, 4, 19, 30))
+    nudges = [m for m in r.server.sent(ana.id) if (m.text or "").startswith("Just checking")]
+    assert nudges == []  # her words answered the check-in
+    nurse = person(r, "Nurse")
+    await r.say(nurse, "/patient 1")
+    timeline = next(m.text or "" for m in reversed(r.server.sent(nurse.id))
+                    if (m.text or "").startswith("📋 Ana"))
+    assert "day 1 check-in sent, answered" in timeline
+    await r.say(nurse, "/stats")
+    assert "day 1: 1/1 (100%)" in (r.server.last(nurse.id).text or "")

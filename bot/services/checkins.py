@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core import callbacks as cb
 from bot.core import checkin_flow as flow
@@ -39,6 +39,7 @@ from bot.store.models import (
 )
 
 OPENING = Draft()  # nothing tapped yet
+OPEN_FOR = timedelta(hours=24)  # a check-in no answer has closed is open this long
 TEXT_LIMIT = 4096  # the longest message Telegram delivers; longer input is cut, not refused
 
 
@@ -205,6 +206,8 @@ class Checkins:
             day = day_of(patient, sessions, now)
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
+            # Words sent while a check-in is open answer it: no re-ask, counted as a reply.
+            answering = await uow.checkins.answer_open(patient.id, now - OPEN_FOR, now)
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request
             ):
@@ -216,6 +219,7 @@ class Checkins:
                 recorded = await self._record(
                     uow, patient, reading.report, reading.assessment, source=source, text=text,
                     photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
+                    checkin_id=answering,
                 )
                 if machine and reading.assessment.level < Level.ROUTINE:
                     return MessageResult(())

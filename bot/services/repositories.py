@@ -178,6 +178,11 @@ class Checkins(Protocol):
 
     async def save_draft(self, checkin_id: int, draft: dict[str, Any]) -> None: ...
 
+    async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
+        """Close the patient's latest scheduled check-in still open (sent since `since`,
+        unanswered) as answered by their own words; its id, or None."""
+        ...
+
     async def mark_answered(self, checkin_id: int, now: datetime) -> bool:
         """Close a check-in for answers; False if it was already answered (a double tap)."""
         ...

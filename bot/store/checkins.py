@@ -171,6 +171,32 @@ class CheckinRepository(SqlRepository):
         )
 
 
+    async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
+        """Close the patient's latest scheduled check-in still open (sent since `since`,
+        unanswered) as answered by their own words; its id, or None."""
+        latest = (
+            select(CheckIn.id)
+            .where(
+                CheckIn.patient_id == patient_id,
+                CheckIn.kind == "scheduled",
+                CheckIn.status == Status.SENT,
+                col(CheckIn.answered_at).is_(None),
+                col(CheckIn.sent_at) >= since,
+            )
+            .order_by(col(CheckIn.sent_at).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        result = await self._orm.exec(
+            update(CheckIn)
+            .where(col(CheckIn.id) == latest, col(CheckIn.answered_at).is_(None))
+            .values(answered_at=now)
+            .returning(col(CheckIn.id))
+        )
+        found = result.scalar_one_or_none()
+        return int(found) if found is not None else None
+
+
     async def mark_answered(self, checkin_id: int, now: datetime) -> bool:
         """Close a check-in for answers; False if it was already answered (a double tap)."""
         result = await self._orm.exec(
