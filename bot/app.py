@@ -117,6 +117,7 @@ def build_services(
         ack_timeout_urgent=timedelta(minutes=settings.ack_timeout_urgent_minutes),
         ack_timeout_emergency=timedelta(minutes=settings.ack_timeout_emergency_minutes),
         reask_after=timedelta(hours=settings.reask_after_hours),
+        emergency_hold=timedelta(hours=settings.emergency_hold_hours),
         missed_checkins_alert=settings.missed_checkins_alert,
         charts=MatplotlibCharts(),
         photo_store=PhotoStore(settings.storage_dir / "photos"),

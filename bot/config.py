@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("data")
     max_photo_mb: float = Field(default=10, gt=0, le=20)  # the Bot API serves files up to 20 MB
     telegram_local_files: bool = False  # read files from disk: a local Bot API server only
+    emergency_hold_hours: float = Field(default=12, ge=0)  # no check-in until acknowledged
     voice_transcription: str = Field(default="moonshine", pattern="^(moonshine|off)$")
     voice_max_seconds: float = Field(default=120, gt=0, le=600)  # longer notes: their start
     voice_timeout_seconds: float = Field(default=30, gt=0)  # then the note counts as unheard

@@ -3,6 +3,8 @@ cannot read. Through the real Application against the sandbox Telegram."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from bot.rehearsal import Rehearsal
@@ -99,3 +101,24 @@ async def test_a_sticker_or_a_location_gets_what_the_bot_reads_and_the_emergency
         last = r.server.last(ana.id).text or ""
         assert "I can read text messages" in last
         assert "call 112 now" in last
+
+
+async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 3, 12, 0))
+    await r.say(ana, RED_FLAG)
+    await r.run_until(paris(2026, 11, 3, 19, 30))  # the evening check-in is due at 19:00
+    checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
+    assert checkins == []  # not "how are you today?" while the emergency waits
+    await r.press(nurse, "Acknowledge")
+    seen = r.server.last(ana.id).text or ""
+    assert "Nurse from" in seen
+    assert "has seen what you reported" in seen
+    await r.advance(timedelta(minutes=10))
+    checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
+    assert len(checkins) == 1  # released by the acknowledgement

@@ -89,6 +89,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "call_button": [],
         "timeline_button": [],
         "acked_toast": [],
+        "seen_by_clinician": ["clinician", "clinic", "emergency_number"],
         "already_acked": ["who", "when"],
         "already_resolved": ["who", "when"],
         "ask_outcome": ["id"],

@@ -96,6 +96,9 @@ def current_until(row_date: date, next_date: date | None, late_send_days: int) -
     return min(limit, next_date) if next_date is not None else limit
 
 
+HELD = "held: an emergency waits for a clinician"  # a check-in's reason while it waits
+
+
 def decide(
     *,
     now: datetime,

@@ -207,6 +207,7 @@ class Checkins:
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
             # Words sent while a check-in is open answer it: no re-ask, counted as a reply.
+            assert patient.id is not None
             answering = await uow.checkins.answer_open(patient.id, now - OPEN_FOR, now)
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request

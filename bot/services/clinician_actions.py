@@ -5,6 +5,7 @@ copy of the ping and of the summaries is updated."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core import callbacks as cb
 from bot.core.texts import clip, plain
@@ -12,7 +13,7 @@ from bot.services.common import Deps, local_text
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import Escalation
+from bot.store.models import Escalation, Patient, PatientStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ class ClinicianActions:
             if press.action == "r":
                 if escalation.resolved_at is not None:
                     return Pressed(PressResult(toast=await self._taken(uow, escalation)))
-                await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now)
+                if await uow.escalations.acknowledge(escalation.id or 0, clinician.id, now):
+                    await self._seen(uow, patient, clinician.name, now)
                 clinician.awaiting_outcome_for = escalation.id
                 uow.save(clinician)
                 await audit("resolve_started")
@@ -74,10 +76,27 @@ class ClinicianActions:
                 return Pressed(PressResult(toast=await self._taken(uow, escalation)))
             else:
                 await audit("acknowledge")
+                await self._seen(uow, patient, clinician.name, now)
                 result = PressResult(toast=m["acked_toast"])
             copies = await self.views.copies(uow, escalation)
         await self.views.rewrite(copies)
         return Pressed(result)
+
+    async def _seen(
+        self, uow: UnitOfWork, patient: Patient | None, clinician: str, now: datetime
+    ) -> None:
+        """Close the loop: the patient hears that a person has seen it, and the check-ins
+        held back while their emergency waited go out again."""
+        if patient is None or patient.id is None:
+            return
+        await uow.checkins.release_held(patient.id, now)
+        if patient.chat_id is None or patient.status == PatientStatus.ERASED:
+            return
+        clinic = self.d.content.clinic
+        text = self.d.content.messages.format(
+            "seen_by_clinician", clinician=clinician, clinic=clinic.name,
+            emergency_number=clinic.emergency_number)
+        await self.views.outbox.say(patient.chat_id, Reply(text))
 
     async def _taken(self, uow: UnitOfWork, escalation: Escalation) -> str:
         m = self.d.content.messages

@@ -39,6 +39,7 @@ class Deps:
     ack_timeout_urgent: timedelta = timedelta(minutes=30)
     ack_timeout_emergency: timedelta = timedelta(minutes=5)
     reask_after: timedelta = timedelta(hours=6)
+    emergency_hold: timedelta = timedelta(hours=12)  # check-ins wait this long for an ack
     missed_checkins_alert: int = 2
     charts: Charts | None = None
     photo_store: PhotoStore | None = None

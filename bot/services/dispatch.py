@@ -185,6 +185,12 @@ class Dispatcher:
         if isinstance(decision, schedule.Defer):
             report.deferred += 1
             return {"status": Status.PENDING, "due_at": decision.until, "reason": decision.reason}
+        # A patient in an emergency is not asked "how are you today?" until a clinician has
+        # seen it (the acknowledgement releases it) or the hold has passed.
+        if patient.alarm_at is not None and now < patient.alarm_at + self.d.emergency_hold:
+            report.deferred += 1
+            return {"status": Status.PENDING, "due_at": patient.alarm_at + self.d.emergency_hold,
+                    "reason": schedule.HELD}
         return None
 
     async def _send(

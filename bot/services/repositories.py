@@ -178,6 +178,10 @@ class Checkins(Protocol):
 
     async def save_draft(self, checkin_id: int, draft: dict[str, Any]) -> None: ...
 
+    async def release_held(self, patient_id: int, now: datetime) -> int:
+        """Check-ins held back while an emergency waited for a clinician: due now."""
+        ...
+
     async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
         """Close the patient's latest scheduled check-in still open (sent since `since`,
         unanswered) as answered by their own words; its id, or None."""

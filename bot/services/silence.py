@@ -63,6 +63,9 @@ class Silence:
                 return 0
             if self.d.content.clinic.quiet_hours.contains(now.astimezone(zone(patient)).time()):
                 return 0  # tried again after the quiet hours
+            alarm = (await uow.queue.recipients({checkin.patient_id}))[checkin.patient_id]
+            if alarm.alarm_at is not None and now < alarm.alarm_at + self.d.emergency_hold:
+                return 0  # not "how are you today?" while an emergency waits for a clinician
             stale = await uow.checkins.newer_checkin_sent(checkin) or (
                 schedule.local_date(now, zone(patient)) > checkin.local_date
             )

@@ -11,6 +11,7 @@ from sqlalchemy import (
 )
 from sqlmodel import col, select
 
+from bot.core import schedule
 from bot.store.models import (
     CheckIn,
     Patient,
@@ -195,6 +196,17 @@ class CheckinRepository(SqlRepository):
         )
         found = result.scalar_one_or_none()
         return int(found) if found is not None else None
+
+
+    async def release_held(self, patient_id: int, now: datetime) -> int:
+        """Check-ins held back while an emergency waited for a clinician: due now."""
+        result = await self._orm.exec(
+            update(CheckIn)
+            .where(col(CheckIn.patient_id) == patient_id, col(CheckIn.status) == Status.PENDING,
+                   col(CheckIn.reason) == schedule.HELD, col(CheckIn.due_at) > now)
+            .values(due_at=now, reason=None)
+        )
+        return int(result.rowcount or 0)
 
 
     async def mark_answered(self, checkin_id: int, now: datetime) -> bool:

@@ -44,6 +44,7 @@ class Recipient:
     status: str
     chat_id: int | None
     timezone: str
+    alarm_at: datetime | None = None  # their latest emergency not yet acknowledged
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -11,11 +11,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     literal_column,
     text,
     union_all,
     update,
 )
+from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -25,6 +27,7 @@ from bot.store.models import (
     CheckIn,
     Claimed,
     Digest,
+    Escalation,
     Holder,
     InboxUpdate,
     OutboxMessage,
@@ -57,11 +60,24 @@ _BEAT = text(
     "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at"
 )
 
-_RECIPIENTS = select(
+# When the patient's latest emergency nobody has acknowledged yet was raised.
+_ALARM = (
+    select(func.max(Escalation.__table__.c.created_at))  # type: ignore[attr-defined]
+    .where(
+        Escalation.__table__.c.patient_id == Patient.__table__.c.id,  # type: ignore[attr-defined]
+        Escalation.__table__.c.status == "open",  # type: ignore[attr-defined]
+        Escalation.__table__.c.kind == "clinical",  # type: ignore[attr-defined]
+        Escalation.__table__.c.level == "emergency",  # type: ignore[attr-defined]
+    )
+    .correlate(Patient.__table__)  # type: ignore[attr-defined]
+    .scalar_subquery()
+)
+_RECIPIENTS = sa_select(
     Patient.__table__.c.id,  # type: ignore[attr-defined]
     Patient.__table__.c.status,  # type: ignore[attr-defined]
     Patient.__table__.c.chat_id,  # type: ignore[attr-defined]
     Patient.__table__.c.timezone,  # type: ignore[attr-defined]
+    _ALARM.label("alarm_at"),
 ).where(col(Patient.id).in_(bindparam("ids", expanding=True)))
 
 # Written out: SQLAlchemy renders RETURNING columns without their table, which would make
@@ -167,7 +183,8 @@ class QueueRepository(SqlRepository):
         """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
         connection = await self._conn()
         result = await connection.execute(_RECIPIENTS, {"ids": list(ids)})
-        return {row.id: Recipient(row.id, row.status, row.chat_id, row.timezone)
+        return {row.id: Recipient(row.id, row.status, row.chat_id, row.timezone,
+                                  _aware(row.alarm_at))
                 for row in result}
 
 
@@ -281,6 +298,13 @@ class Claims:
             stmt = built(("finish", model, shape), _finish, table, shape)
             await connection.execute(stmt, [_finish_params(*row) for row in rows])
 
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """An aggregate's datetime, in UTC (SQLite hands aggregates back without a zone)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _claim(model: type[Row], params: dict[str, Any], *returning: Any) -> Any:
