@@ -99,6 +99,17 @@ async def test_edits_keep_the_overall_pace_but_not_the_per_chat_gap() -> None:
     assert log[1][0] - log[0][0] == pytest.approx(1 / 30)
 
 
+async def test_the_instruction_does_not_wait_for_its_chat_s_gap() -> None:
+    """A check-in went out a moment ago: "call 112 now" follows at once, a reply does not."""
+    vt, log = VirtualTime(), []
+    p = pacer(vt, per_second=30)
+    await vt.run(send(p, log, vt, 7, lane="routine"), send(p, log, vt, 7, lane="instruction"))
+    assert log[1][0] - log[0][0] == pytest.approx(1 / 30)
+    log.clear()
+    await vt.run(send(p, log, vt, 8, lane="routine"), send(p, log, vt, 8))
+    assert log[1][0] - log[0][0] == pytest.approx(1.0)
+
+
 async def test_lanes_emergencies_first_then_replies_then_routine_check_ins() -> None:
     vt = VirtualTime()
     p = pacer(vt, per_second=1)

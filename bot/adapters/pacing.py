@@ -4,9 +4,10 @@
   so Telegram never sees a burst worth a 429.
 - Across workers: when a shared budget is given, each message also takes a slot of its
   wall-clock second in the database, so N workers together keep to one pace.
-- Per chat: 1 message/s in a private chat, 20/min in a group.
-- Priority, in three lanes (`rate_limit_args={"lane": ...}`): the instruction to call
-  emergency services and pages first, then replies and edits, then routine check-ins.
+- Per chat: 1 message/s in a private chat, 20/min in a group; the instruction to call
+  emergency services alone does not wait for its chat's gap (one message, rarely sent).
+- Priority, in four lanes (`rate_limit_args={"lane": ...}`): that instruction, then pages,
+  then replies and edits, then routine check-ins.
 - The shared budget is best effort: when the database cannot answer within a second, this
   worker keeps its own pace alone (an emergency never waits for the database).
 - 429: the message waits `retry_after` and is retried once; every sender pauses meanwhile
@@ -31,9 +32,8 @@ from bot.core.delivery import Lane
 log = logging.getLogger(__name__)
 
 Answer = bool | dict[str, Any] | list[dict[str, Any]]
-SENDS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage", "forwardMessage"}
-)
+SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVoice", "sendMediaGroup",
+                   "copyMessage", "forwardMessage"})
 # Editing the message a person is tapping keeps the overall pace but not the 1/s per chat:
 # that limit is about new messages, and a keyboard that lags a second per tap feels broken.
 EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
@@ -119,6 +119,11 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
         """Wait for this message's turn: its chat's gap, then an overall slot."""
         if chat_id is None:
             await self._slot(lane)
+            return
+        if lane is Lane.INSTRUCTION:  # "call 112 now" does not wait a second behind a check-in
+            await self._slot(lane)
+            gap = self.group_interval if chat_id < 0 else self.chat_interval
+            self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), self.monotonic() + gap)
             return
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         self._users[chat_id] = self._users.get(chat_id, 0) + 1

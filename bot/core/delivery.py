@@ -46,7 +46,8 @@ PEOPLE_WAIT = URGENT | {Kind.REPLY}  # someone is waiting for it: retried within
 class Lane(StrEnum):
     """Which queue a message waits in for Telegram's pace: emergencies first, routine last."""
 
-    EMERGENCY = "emergency"  # instructions to call emergency services, pages
+    INSTRUCTION = "instruction"  # to call emergency services: not even the chat's gap waits
+    EMERGENCY = "emergency"  # pages
     NORMAL = "normal"  # replies, edits
     ROUTINE = "routine"  # check-ins
 

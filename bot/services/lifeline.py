@@ -119,7 +119,7 @@ class Lifeline:
             if update_id in self._taken_over:
                 break
             try:
-                await self.d.messenger.send(chat_id, text, lane=Lane.EMERGENCY)
+                await self.d.messenger.send(chat_id, text, lane=Lane.INSTRUCTION)
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after)
             except PERMANENT_ERRORS:

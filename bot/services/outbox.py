@@ -228,7 +228,7 @@ class Outbox:
                 await self.d.messenger.edit(row.chat_id, row.edit_message_id, row.text,
                                             keyboard)
                 return row.edit_message_id
-            lane = Lane.EMERGENCY if kind is Kind.INSTRUCTION else Lane.NORMAL
+            lane = Lane.INSTRUCTION if kind is Kind.INSTRUCTION else Lane.NORMAL
             return await self.d.messenger.send(row.chat_id, row.text, keyboard, lane=lane)
 
     async def _renew(self, row: OutboxMessage, now: datetime) -> bool:
