@@ -373,3 +373,26 @@ async def test_a_patient_who_answers_in_her_own_words_is_not_reasked(clinic: Reh
     assert "day 1 check-in sent, answered" in timeline
     await r.say(nurse, "/stats")
     assert "day 1: 1/1 (100%)" in (r.server.last(nurse.id).text or "")
+
+
+async def test_an_exhausted_ladder_is_told_to_the_admins_and_heads_every_summary(
+    clinic: Rehearsal,
+) -> None:
+    r = clinic
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    r.clock.set(paris(2026, 11, 3, 14, 0))  # a Tuesday
+    await r.say(ana, "my lips are swelling and I can't breathe")
+    await r.advance(timedelta(minutes=10), step=timedelta(seconds=30))  # every step, no ack
+    admin = person(r, "Admin")
+    told = [m.text or "" for m in r.server.sent(admin.id) if "Nobody has acknowledged" in
+            (m.text or "")]
+    assert len(told) == 1
+    assert "#1 (EMERGENCY)" in told[0]
+    assert not [m for m in r.server.sent(person(r, "Nurse").id)
+                if "Nobody has acknowledged" in (m.text or "")]  # the admins, not everyone
+    for morning in (paris(2026, 11, 4, 9, 30), paris(2026, 11, 5, 9, 30)):
+        await r.run_until(morning)
+        summary = next(m.text or "" for m in reversed(r.server.sent(person(r, "Nurse").id))
+                       if "Summary" in (m.text or ""))
+        assert summary.splitlines()[1].startswith("1. 🔴")  # at the top, day after day

@@ -115,7 +115,8 @@ async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(
     await r.run_until(paris(2026, 11, 3, 19, 30))  # the evening check-in is due at 19:00
     checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
     assert checkins == []  # not "how are you today?" while the emergency waits
-    await r.press(nurse, "Acknowledge")
+    page = next(m for m in reversed(r.server.sent(nurse.id)) if "Acknowledge" in m.labels)
+    await r.press(nurse, "Acknowledge", message_id=page.message_id)
     seen = r.server.last(ana.id).text or ""
     assert "Nurse from" in seen
     assert "has seen what you reported" in seen

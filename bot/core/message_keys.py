@@ -44,6 +44,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "unpaged_phone": ["phone"],
         "outsider_emergency": ["emergency_number"],
         "notice_outsider": ["patient"],
+        "ladder_exhausted": ["id", "level"],
         "tips_header": [],
         "free_text_ack": ["emergency_number"],
         "report_button": [],

@@ -125,6 +125,8 @@ class Escalations:
         if who is None or timeout is None:
             await uow.escalations.set_next_step(escalation_id, None)
             log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation_id)
+            if who is None:
+                await self._tell_admins(uow, escalation_id, level, now)
             return []
         if not who:
             log.error("escalation %s has no active clinician to page", escalation_id)
@@ -152,6 +154,21 @@ class Escalations:
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
         ]
+
+    async def _tell_admins(
+        self, uow: UnitOfWork, escalation_id: int, level: Level, now: datetime
+    ) -> None:
+        """Nobody acknowledged after every step: each admin is told now, in this transaction
+        (the escalation also heads every morning summary until someone acknowledges it)."""
+        text = self.d.content.messages.format(
+            "ladder_exhausted", id=escalation_id, level=level.label.upper())
+        admins = [c for c in await uow.clinicians.active() if c.is_admin and c.chat_id]
+        for admin in admins:
+            assert admin.chat_id is not None
+            await self.views.outbox.queue(uow, admin.chat_id, Reply(text), now)
+        if not admins:
+            log.error("escalation %s: no admin to tell that nobody acknowledged it",
+                      escalation_id)
 
     async def advance_ladders(self) -> list[int]:
         """Move every unacknowledged page whose time is up one step; returns their ids."""

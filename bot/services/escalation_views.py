@@ -27,7 +27,9 @@ class EscalationViews:
 
     async def digest_screen(self, uow: UnitOfWork, digest: Digest) -> Reply:
         m = self.d.content.messages
-        items = await uow.escalations.many(digest.escalation_ids)
+        # Most urgent first: a page nobody acknowledged heads the summary.
+        items = sorted(await uow.escalations.many(digest.escalation_ids),
+                       key=lambda e: (-Level.parse(e.level), e.id or 0))
         date = digest.clinic_date.strftime("%a %d %b")
         lines = [m.format("digest_header", date=date, count=len(items))]
         rows: list[tuple[Button, ...]] = []

@@ -71,6 +71,16 @@ class Outbox:
         kind = OutboxKind.EMERGENCY if emergency else OutboxKind.REPLY
         await self._write(chat_id, reply, kind, checkin_id=checkin_id)
 
+    async def queue(self, uow: UnitOfWork, chat_id: int, reply: Reply, now: datetime) -> None:
+        """A message written in `uow`'s transaction for the dispatcher to send (from a
+        tick's own transaction, where no handling is under way)."""
+        await uow.insert_rows(OutboxMessage, [{
+            "chat_id": chat_id, "kind": OutboxKind.REPLY, "text": reply.text,
+            "keyboard": _stored(reply.keyboard), "created_at": now,
+            "current_until": now + self.d.reply_current_for, "due_at": now,
+            "status": Status.PENDING, "attempts": 0,
+        }])
+
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a message's text and buttons."""
         await self._write(chat_id, reply, OutboxKind.EDIT, edit_message_id=message_id)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import (
+    and_,
     bindparam,
     func,
+    or_,
     update,
 )
 from sqlmodel import col, select
@@ -105,13 +107,21 @@ class EscalationRepository(SqlRepository):
 
 
     async def claim_unsummarised(self, now: datetime, *, limit: int) -> list[Escalation]:
-        """Routine escalations and notices not yet in a morning summary, marked as taken."""
+        """Routine escalations and notices not yet in a morning summary, and pages nobody
+        acknowledged after the whole ladder (in every summary), marked as taken."""
         due = (
             select(Escalation.id)
             .where(
-                col(Escalation.level).in_(["none", "routine"]),
-                col(Escalation.summarised_at).is_(None),
-                col(Escalation.status) != "resolved",
+                or_(
+                    and_(col(Escalation.level).in_(["none", "routine"]),
+                         col(Escalation.summarised_at).is_(None),
+                         col(Escalation.status) != "resolved"),
+                    # A page nobody acknowledged after the whole ladder: every summary.
+                    and_(col(Escalation.level).in_(["urgent", "emergency"]),
+                         col(Escalation.kind) == "clinical",
+                         col(Escalation.status) == "open",
+                         col(Escalation.next_step_at).is_(None)),
+                ),
                 col(Escalation.created_at) <= now,
             )
             .order_by(col(Escalation.id))
