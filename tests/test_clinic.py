@@ -154,6 +154,7 @@ async def test_resolve_asks_for_the_outcome_and_closes_every_copy(clinic: Rehear
     assert r.server.last(nurse.id).text.startswith("Resolving #1")
     await r.say(nurse, "called her, advised cold packs; review Monday")
     assert r.server.last(nurse.id).text == "#1 is resolved. Thank you."
+    assert r.server.last(nurse.id).labels == ["📤 Send this note to the patient"]
     ping = next(m for m in r.server.sent(nurse.id) if "URGENT" in (m.text or ""))
     assert "✔️ Resolved by Nurse" in (ping.text or "")
     assert "called her, advised cold packs" in (ping.text or "")
@@ -162,6 +163,26 @@ async def test_resolve_asks_for_the_outcome_and_closes_every_copy(clinic: Rehear
     assert "No open escalations" in r.server.last(nurse.id).text
     await r.advance(timedelta(hours=2))
     assert len(pages(r, "Doctor")) == 0
+
+
+async def test_a_resolved_note_goes_to_the_patient_once_if_the_clinician_chooses(
+    clinic: Rehearsal,
+) -> None:
+    r = clinic
+    ana = await patient_reports(r, SORE_SEVERE)
+    await r.tick()
+    nurse = person(r, "Nurse")
+    await r.press(nurse, "Acknowledge")
+    assert "Nurse from" in (r.server.last(ana.id).text or "")  # a person has seen it
+    await r.press(nurse, "Resolve")
+    await r.say(nurse, "cold packs twice a day; we will see you on Monday")
+    await r.press(nurse, "📤 Send this note to the patient")
+    told = r.server.last(ana.id).text or ""
+    assert told.startswith("A note from Nurse at")
+    assert "cold packs twice a day" in told
+    forged = nurse.press(r.server.last(nurse.id).message_id, "e:1:s")  # a replayed press
+    await r.process(forged)
+    assert r.server.last(ana.id).text == told  # sent once
 
 
 async def test_call_patient_shows_the_number_to_clinicians_only(clinic: Rehearsal) -> None:

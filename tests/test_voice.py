@@ -49,6 +49,14 @@ async def test_a_red_flag_said_aloud_is_an_emergency_and_the_clinic_hears_it(
         [answer] = (await uow.orm.exec(select(Answer).where(Answer.source == "voice"))).all()
     assert kept.mime == "audio/ogg"
     assert answer.level == "emergency"
+    await r.say(nurse, "/patient 1")  # the timeline plays it back
+    await r.services.outbox.idle()
+    voices = [q for q in r.server.requests if q.method == "sendVoice"]
+    assert len(voices) == 2
+    assert voices[-1].params["caption"] == "🎤 voice note, day 0"
+    timeline = next(m.text or "" for m in r.server.sent(nurse.id)
+                    if (m.text or "").startswith("📋 Ana"))
+    assert "🎤 voice note, day 0" in timeline
 
 
 async def test_a_harmless_note_is_never_called_normal_and_gets_the_red_flag_question(

@@ -59,7 +59,7 @@ class EscalationPress:
     """A clinician's button on a ping or summary: acknowledge, resolve, call, timeline."""
 
     escalation_id: int
-    action: str  # a, r, c, t
+    action: str  # a, r, c, t, s
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +133,12 @@ def forget(*, yes: bool) -> str:
     return _fit(f"f:{'y' if yes else 'n'}")
 
 
-ESCALATION_ACTIONS = frozenset({"a", "r", "c", "t"})
+ESCALATION_ACTIONS = frozenset({"a", "r", "c", "t", "s"})
 
 
 def escalation(escalation_id: int, action: str) -> str:
-    """Code for a clinician's button: a(cknowledge), r(esolve), c(all patient), t(imeline)."""
+    """Code for a clinician's button: a(cknowledge), r(esolve), c(all patient), t(imeline),
+    s(hare the outcome note with the patient)."""
     if action not in ESCALATION_ACTIONS:
         raise ValueError(f"bad escalation action {action!r}")
     return _fit(f"e:{escalation_id}:{action}")

@@ -10,7 +10,8 @@ from bot.services.ports import Reply
 
 
 async def show_timeline(context: Context, who: Principal, patient_id: int) -> None:
-    """Send a patient's timeline: the course as text, then the chart, then the photos."""
+    """Send a patient's timeline: the course as text, then the chart, the photos and the
+    latest voice notes."""
     chat_id = who.chat_id
     view = await services(context).timeline.build(patient_id, actor=who.actor)
     if view is None:
@@ -25,6 +26,9 @@ async def show_timeline(context: Context, who: Principal, patient_id: int) -> No
     if view.photos is not None:
         caption = outbound.message("photos_caption").text
         await outbound.picture(chat_id, view.photos, caption=caption)
+    for note, data in view.voices:  # played in the chat, as the patient said it
+        caption = outbound.message("voice_caption", day=note.day).text
+        await outbound.media(chat_id, note, data, caption)
 
 
 async def patient(_update: Update, context: Context, who: Principal) -> None:

@@ -13,7 +13,7 @@ from bot.services.common import Deps, local_text
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import Escalation, Patient, PatientStatus
+from bot.store.models import Clinician, Escalation, Patient, PatientStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,8 @@ class ClinicianActions:
                     else m.format("no_phone", patient=label)
                 )
                 return Pressed(PressResult(toast=toast, alert=True))
+            if press.action == "s":
+                return Pressed(await self._share(uow, escalation, patient, clinician, now))
             if press.action == "r":
                 if escalation.resolved_at is not None:
                     return Pressed(PressResult(toast=await self._taken(uow, escalation)))
@@ -98,6 +100,26 @@ class ClinicianActions:
             emergency_number=clinic.emergency_number)
         await self.views.outbox.say(patient.chat_id, Reply(text))
 
+    async def _share(
+        self, uow: UnitOfWork, escalation: Escalation, patient: Patient | None,
+        clinician: Clinician, now: datetime,
+    ) -> PressResult:
+        """Send the outcome note to the patient, once, at the clinician's choice."""
+        m = self.d.content.messages
+        if (patient is None or patient.chat_id is None or not escalation.outcome
+                or patient.status == PatientStatus.ERASED):
+            return PressResult(toast=m["stale_button"])
+        if not await uow.escalations.share_outcome(escalation.id or 0, now):
+            return PressResult(toast=m["outcome_already_shared"])
+        await uow.records.audit(now, f"clinician:{clinician.id}", "share_outcome",
+                                patient_id=escalation.patient_id,
+                                detail=f"escalation #{escalation.id}")
+        text = m.format("outcome_for_patient", clinician=clinician.name,
+                        clinic=self.d.content.clinic.name, note=escalation.outcome)
+        await self.views.outbox.say(patient.chat_id, Reply(text))
+        return PressResult(toast=m["outcome_shared"],
+                           edit=Reply(m.format("resolved_toast", id=escalation.id)))
+
     async def _taken(self, uow: UnitOfWork, escalation: Escalation) -> str:
         m = self.d.content.messages
         if escalation.resolved_at is not None:
@@ -129,4 +151,7 @@ class ClinicianActions:
             )
             copies = await self.views.copies(uow, escalation) if escalation is not None else []
         await self.views.rewrite(copies)
-        return Reply(self.d.content.messages.format("resolved_toast", id=escalation_id))
+        m = self.d.content.messages
+        share = ((cb.Button(m["share_outcome_button"], cb.escalation(escalation_id, "s")),),)
+        return Reply(m.format("resolved_toast", id=escalation_id),
+                     share if note != m["no_outcome_note"] else None)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from bot.services.common import Deps
 from bot.services.outbox import Outbox
 from bot.services.ports import DeliveryError, Reply
+from bot.store.models import Photo
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,18 @@ class Outbound:
             lambda: self._quietly(self.d.messenger.send_photo(chat_id, data, caption)),
             chat_id=chat_id,
         )
+
+    async def media(self, chat_id: int, photo: Photo, data: bytes, caption: str) -> None:
+        """Send a kept voice note (or other media) back, after the chat's text: a voice
+        note plays in the chat."""
+        send = (self.d.messenger.send_voice if photo.mime == "audio/ogg"
+                else self.d.messenger.send_photo if photo.mime.startswith("image/") else None)
+        if send is None:
+            name = f"day{photo.day}.{photo.path.rsplit('.', 1)[-1]}"
+            await self.document(chat_id, data, name, caption)
+            return
+        await self.outbox.later(lambda: self._quietly(send(chat_id, data, caption)),
+                                chat_id=chat_id)
 
     async def document(
         self, chat_id: int, data: bytes, filename: str, caption: str | None = None

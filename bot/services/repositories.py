@@ -203,6 +203,10 @@ class EscalationsRepo(Protocol):
         """Record the first acknowledgement and stop the ladder; False if already taken."""
         ...
 
+    async def share_outcome(self, escalation_id: int, now: datetime) -> bool:
+        """Mark a resolved escalation's outcome as shared; False if it was already."""
+        ...
+
     async def resolve(
         self, escalation_id: int, clinician_id: int, now: datetime, outcome: str
     ) -> bool:

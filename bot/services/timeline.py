@@ -10,8 +10,9 @@ from bot.core.texts import LEVEL_MARK, clip, describe
 from bot.services.common import Deps, local_text
 from bot.services.ports import PhotoTile, SymptomSeries
 from bot.services.repositories import UnitOfWork
-from bot.store.models import Answer, CheckIn, Patient, Status
+from bot.store.models import Answer, CheckIn, Patient, Photo, Status
 
+VOICES_SHOWN = 3  # the latest voice notes sent back with a timeline, to be played
 MESSAGE_LIMIT = 3900  # below Telegram's 4096, leaving room for nothing to be cut mid-line
 
 
@@ -22,6 +23,7 @@ class TimelineView:
     texts: tuple[str, ...]
     chart: bytes | None
     photos: bytes | None
+    voices: tuple[tuple[Photo, bytes], ...] = ()  # the latest voice notes, to play
 
 
 class Timeline:
@@ -41,8 +43,12 @@ class Timeline:
             )
             lines = self._header(patient) + await self._events(uow, patient)
             answers = await uow.patients.answers_of(patient.id)
-            photos = [p for p in await uow.patients.photos_of(patient.id)
-                      if p.mime.startswith("image/")]  # voice notes are not pictures
+            media = await uow.patients.photos_of(patient.id)
+        photos = [p for p in media if p.mime.startswith("image/")]  # notes are not pictures
+        voices: list[tuple[Photo, bytes]] = []
+        if self.d.photo_store is not None:
+            voices = [(p, await self.d.photo_store.read(p.path))
+                      for p in media if not p.mime.startswith("image/")][-VOICES_SHOWN:]
         chart = None
         if self.d.charts is not None:
             series, last_day = self._series(answers)
@@ -54,7 +60,7 @@ class Timeline:
             ]
             title = self.d.content.messages.format("timeline_photos_title", name=patient.name)
             strip = self.d.charts.photos(title, tiles)
-        return TimelineView(tuple(_pages(lines)), chart, strip)
+        return TimelineView(tuple(_pages(lines)), chart, strip, tuple(voices))
 
     def _header(self, patient: Patient) -> list[str]:
         m = self.d.content.messages

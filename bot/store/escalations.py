@@ -71,6 +71,17 @@ class EscalationRepository(SqlRepository):
         return bool(result.rowcount)
 
 
+    async def share_outcome(self, escalation_id: int, now: datetime) -> bool:
+        """Mark a resolved escalation's outcome as shared; False if it was already."""
+        result = await self._orm.exec(
+            update(Escalation)
+            .where(col(Escalation.id) == escalation_id, col(Escalation.resolved_at).isnot(None),
+                   col(Escalation.outcome_shared_at).is_(None))
+            .values(outcome_shared_at=now)
+        )
+        return bool(result.rowcount)
+
+
     async def resolve(
         self, escalation_id: int, clinician_id: int, now: datetime, outcome: str
     ) -> bool:
