@@ -37,7 +37,7 @@ class Health(RequestHandler):
             "database": "reachable" if database else "unreachable",
             "telegram": "reachable" if telegram else "unreachable",
             "clinicians": ("unknown" if on_call is None
-                           else f"{on_call} on call" if on_call else "no clinician on call"),
+                           else "on call" if on_call else "no clinician on call"),
         })
 
 

@@ -18,6 +18,7 @@ from bot.sandbox import SandboxUser
 from bot.store.db import Database
 from bot.store.models import Escalation, Ping
 from tests.conftest import paris
+from tests.fakes import assert_instructed
 
 SORE_SEVERE = ("Soreness", "Severe", "Done")
 REFUSAL = "Sorry, this is only for the clinic's registered clinicians."
@@ -394,6 +395,12 @@ async def test_a_patient_who_answers_in_her_own_words_is_not_reasked(clinic: Reh
     assert "day 1 check-in sent, answered" in timeline
     await r.say(nurse, "/stats")
     assert "day 1: 1/1 (100%)" in (r.server.last(nurse.id).text or "")
+    # Her words replied; the check-in's buttons still work: a warning sign is an emergency.
+    checkin = next(m for m in reversed(r.server.sent(ana.id))
+                   if "How are you feeling?" in (m.text or ""))
+    await r.press(ana, "⚠️ Warning signs", message_id=checkin.message_id)
+    await r.press(ana, "Skin white")
+    assert_instructed(r.server, ana.id)
 
 
 async def test_an_exhausted_ladder_is_told_to_the_admins_and_heads_every_summary(

@@ -66,6 +66,20 @@ async def test_a_photo_is_what_its_bytes_say(rehearsal: Rehearsal) -> None:
     assert kept.mime == "image/jpeg"
 
 
+async def test_a_file_the_bot_cannot_keep_still_has_its_caption_triaged(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    await r.process(ana.send_document(b"%PDF-1.4", "report.pdf", "application/pdf",
+                                      caption="my lips are swelling and I can't breathe"))
+    told = [m.text or "" for m in r.server.sent(ana.id)]
+    assert any("Please call 112 now" in t for t in told)
+    async with r.db.unit_of_work() as uow:
+        [flagged] = (await uow.orm.exec(select(Escalation))).all()
+    assert flagged.level == "emergency"
+
+
 async def test_the_transfer_stops_at_the_limit_whatever_was_claimed() -> None:
     """A server that streams without end: the download stops just past the limit."""
     written = 0

@@ -247,12 +247,12 @@ async def test_a_burst_queues_nobody_behind_anybody(front: SandboxHTTP, tmp_path
     last = max(texts(sandbox, u.id, CHECKIN)[0] for u in others)
     assert (last - pressed).total_seconds() < 15
     # Telegram's limit held. The pace is kept where the bot sends; arrival times here carry
-    # the jitter of two busy processes on two cores, so it is judged over 3 s windows.
+    # the jitter of two busy processes on two cores, so it is judged over 5 s windows.
     sends = sorted(q.time for q in sandbox.requests[start_of_burst:]
                    if q.method in {"sendMessage", "editMessageText"} and q.status == OK)
-    busiest = max(sum(1 for t in sends[i:i + 120] if (t - start).total_seconds() < 3)
+    busiest = max(sum(1 for t in sends[i:i + 200] if (t - start).total_seconds() < 5)
                   for i, start in enumerate(sends))
-    assert busiest <= 93
+    assert busiest <= 153
     assert sandbox.violations == []
 
 

@@ -46,7 +46,7 @@ CHECKIN = "How are you feeling?"
 OK = 200
 SERVICE_UNAVAILABLE = 503
 HEALTHY = {"status": "ok", "database": "reachable", "telegram": "reachable",
-           "clinicians": "1 on call"}
+           "clinicians": "on call"}
 
 @pytest.fixture
 async def front() -> AsyncIterator[SandboxHTTP]:

@@ -74,7 +74,7 @@ async def test_a_harmless_note_is_never_called_normal_and_gets_the_red_flag_ques
     assert "None of these" in question.labels
     assert "Lips, tongue or throat swelling" in question.labels
     await r.press(ana, "None of these")
-    assert "doesn't alert them by itself" in (r.server.last(ana.id).text or "")
+    assert "in your record for your care team" in (r.server.last(ana.id).text or "")
     assert "✔ None of these" in (r.server.sent(ana.id)[-2].text or "")
     async with r.db.unit_of_work() as uow:
         [asked] = (await uow.orm.exec(select(CheckIn).where(CheckIn.kind == "voice"))).all()
@@ -117,6 +117,16 @@ async def test_a_stranger_s_note_gets_the_emergency_line_and_nothing_is_kept(
     assert not [q for q in r.server.requests if q.method == "getFile"]
     async with r.db.unit_of_work() as uow:
         assert (await uow.orm.exec(select(Photo))).all() == []
+
+
+async def test_a_red_flag_in_a_note_s_caption_is_an_emergency(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    update = ana.send_voice(b"OggS not really audio at all", duration=1)
+    update["message"]["caption"] = "my throat is closing"
+    await r.process(update)
+    assert_instructed(r.server, ana.id)
+    assert any("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id))
 
 
 @pytest.fixture

@@ -40,10 +40,13 @@ class MoonshineTranscriber:
     def _hear(self, audio: bytes) -> str:
         samples = self._decode(audio)
         if self._model is None:
-            from moonshine_voice import ModelArch, Transcriber  # noqa: PLC0415 - on first use
-            from moonshine_voice.utils import get_model_path  # noqa: PLC0415
+            try:
+                from moonshine_voice import ModelArch, Transcriber  # noqa: PLC0415
+                from moonshine_voice.utils import get_model_path  # noqa: PLC0415
 
-            self._model = Transcriber(str(get_model_path("tiny-en")), ModelArch.TINY)
+                self._model = Transcriber(str(get_model_path("tiny-en")), ModelArch.TINY)
+            except Exception as exc:
+                raise Unheard(f"the model could not load: {type(exc).__name__}") from exc
             log.info("speech: Moonshine tiny-en loaded")
         try:
             transcript = self._model.transcribe_without_streaming(samples, RATE)

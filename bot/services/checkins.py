@@ -206,7 +206,7 @@ class Checkins:
             day = day_of(patient, sessions, now)
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
-            # Words sent while a check-in is open answer it: no re-ask, counted as a reply.
+            # Words sent while a check-in is open reply to it: no re-ask, counted as a reply.
             assert patient.id is not None
             answering = await uow.checkins.answer_open(patient.id, now - OPEN_FOR, now)
             if reading is not None and (
@@ -220,7 +220,7 @@ class Checkins:
                 recorded = await self._record(
                     uow, patient, reading.report, reading.assessment, source=source, text=text,
                     photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
-                    checkin_id=answering,
+                    checkin_id=None if machine else answering,  # a transcript: not its answer
                 )
                 if machine and reading.assessment.level < Level.ROUTINE:
                     return MessageResult(())

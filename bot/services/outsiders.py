@@ -41,7 +41,6 @@ class Outsiders:
             patient = await uow.patients.invited_by_chat(chat_id)
             if patient is not None:
                 await self.escalations.notice(uow, patient, "notice_outsider")
-        log.warning("a red flag from outside the follow-up%s: instruction sent",
-                    f" (invited patient #{patient.id})" if patient is not None else "")
+        log.info("a message from outside the follow-up was answered with the instruction")
         return MessageResult((Reply(emergency_instruction(content)), Reply(note)),
                              emergency=True)

@@ -44,13 +44,15 @@ class Photos:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
             return None
+        # The caption is the patient's words: triaged first, so a red flag is never delayed
+        # (nor lost with a file the bot cannot keep).
+        said = await self.checkins.message(chat_id, caption) if caption.strip() else None
         if mime not in TYPES:
-            return MessageResult((Reply(m["photo_wrong_type"]),))
+            return self._reply(said, Reply(m["photo_wrong_type"]), None)
         limit_mb = self.d.max_photo_bytes / (1024 * 1024)
         if size is not None and size > self.d.max_photo_bytes:
-            return MessageResult((Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),))
-        # The caption is the patient's words: triaged first, so a red flag is never delayed.
-        said = await self.checkins.message(chat_id, caption) if caption.strip() else None
+            return self._reply(said, Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),
+                               None)
         # From here on, whatever happens to the photo, the caption's replies and pages (claimed
         # by this process) must reach the handler.
         try:

@@ -183,8 +183,8 @@ class Checkins(Protocol):
         ...
 
     async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
-        """Close the patient's latest scheduled check-in still open (sent since `since`,
-        unanswered) as answered by their own words; its id, or None."""
+        """Mark the patient's latest scheduled check-in still open as replied to in their
+        own words (its buttons still work); its id, or None."""
         ...
 
     async def mark_answered(self, checkin_id: int, now: datetime) -> bool:

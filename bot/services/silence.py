@@ -114,7 +114,8 @@ class Silence:
             sent_at = checkin.sent_at or checkin.due_at
             if sent_at > current - MISSED_AFTER:
                 continue  # too recent to call missed
-            if checkin.answered_at is not None or (last_answer and last_answer >= sent_at):
+            if (checkin.answered_at or checkin.replied_at
+                    or (last_answer and last_answer >= sent_at)):
                 break
             missed.append(checkin)
         if len(missed) < self.d.missed_checkins_alert:

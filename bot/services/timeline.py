@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from bot.services.ports import PhotoTile, SymptomSeries
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Answer, CheckIn, Patient, Photo, Status
 
+log = logging.getLogger(__name__)
 VOICES_SHOWN = 3  # the latest voice notes sent back with a timeline, to be played
 MESSAGE_LIMIT = 3900  # below Telegram's 4096, leaving room for nothing to be cut mid-line
 
@@ -46,9 +48,14 @@ class Timeline:
             media = await uow.patients.photos_of(patient.id)
         photos = [p for p in media if p.mime.startswith("image/")]  # notes are not pictures
         voices: list[tuple[Photo, bytes]] = []
-        if self.d.photo_store is not None:
-            voices = [(p, await self.d.photo_store.read(p.path))
-                      for p in media if not p.mime.startswith("image/")][-VOICES_SHOWN:]
+        store = self.d.photo_store
+        notes = [p for p in media if not p.mime.startswith("image/")][-VOICES_SHOWN:]
+        for note in notes if store is not None else []:
+            try:
+                assert store is not None
+                voices.append((note, await store.read(note.path)))
+            except OSError:  # a lost file must not cost the clinician the timeline
+                log.warning("voice note %s could not be read", note.id)
         chart = None
         if self.d.charts is not None:
             series, last_day = self._series(answers)
@@ -110,10 +117,10 @@ class Timeline:
             else m["timeline_voice_name"] if c.kind == "voice" else m["timeline_report_name"]
         )
         if c.status == Status.SENT:
+            when = c.answered_at or c.replied_at  # by its buttons, or in the patient's words
             answered = (
-                m.format("timeline_answered", when=local_text(c.answered_at, self.d.clinic_tz))
-                if c.answered_at
-                else m["timeline_not_answered"]
+                m.format("timeline_answered", when=local_text(when, self.d.clinic_tz))
+                if when else m["timeline_not_answered"]
             )
             return (c.sent_at or c.due_at, 1, m.format("timeline_sent", name=name,
                                                        answered=answered))

@@ -49,6 +49,7 @@ class Note:
     unique_id: str
     size: int | None
     mime: str  # audio/ogg for voice notes, video/mp4 for video notes
+    caption: str = ""  # audio files and forwarded notes can carry one
 
 
 class Voice:
@@ -88,13 +89,14 @@ class Voice:
             log.warning("voice note could not be downloaded: %s", exc)
             return Heard(None, problem="failed")
         if not (sniff(data) or "").startswith(("audio/", "video/")):
-            return Heard(None, problem="unheard")  # not sound at all: not kept
+            return Heard(None, problem="failed")  # not sound at all: not kept
         if self.d.transcriber is None:
             return Heard(data, problem="off")
         try:
             words = await self.d.transcriber.transcribe(data)
-        except Unheard as exc:
-            log.warning("voice note not transcribed: %s", exc)
+        except Exception as exc:  # a note is kept and asked about, whatever the model did
+            log.warning("voice note not transcribed: %s",
+                        exc if isinstance(exc, Unheard) else type(exc).__name__)
             return Heard(data, problem="unheard")
         if words is None:
             return Heard(data, problem="off")
@@ -106,12 +108,14 @@ class Voice:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
             return None
-        heard = self._heard.pop(update_id, None) or await self._hear(note)
-        said = await self.checkins.message(chat_id, heard.transcript or "", source="voice")
+        # Heard before the transaction opened (`prepare`); never heard inside it (a slow
+        # note would hold the database). Not there (evicted): said so, and still asked.
+        heard = self._heard.pop(update_id, None) or Heard(None, problem="failed")
+        # The caption is the patient's own words: triaged with the transcript (raise only).
+        words = " ".join(w for w in (note.caption, heard.transcript) if w)
+        said = await self.checkins.message(chat_id, words, source="voice")
         assert said is not None
-        media = (await self.photos.keep(patient, said, note.unique_id, heard.data,
-                                        sniff(heard.data) or note.mime)
-                 if heard.data else None)
+        media = await self._keep(patient, said, note, heard)
         if said.emergency:  # the instruction and the page: nothing to ask
             return MessageResult(said.replies, escalation_id=said.escalation_id,
                                  pages=said.pages, emergency=True, photo_id=media)
@@ -124,6 +128,20 @@ class Voice:
             await self.outbox.say(chat_id, reply)
         await self._ask(chat_id, patient)
         return MessageResult(escalation_id=said.escalation_id, pages=said.pages, photo_id=media)
+
+    async def _keep(
+        self, patient: Patient, said: MessageResult, note: Note, heard: Heard
+    ) -> int | None:
+        """Keep the note for the clinic; a store that fails loses the audio, never the
+        answer's record, its page or its instruction."""
+        if heard.data is None:
+            return None
+        try:
+            return await self.photos.keep(patient, said, note.unique_id, heard.data,
+                                          sniff(heard.data) or note.mime)
+        except Exception:
+            log.exception("voice note of patient %s could not be kept", patient.id)
+            return None
 
     async def _ask(self, chat_id: int, patient: Patient) -> None:
         """The red-flag question, as a check-in of its own (a tap is an answer)."""
@@ -156,7 +174,9 @@ def note_of(update: dict[str, Any]) -> Note | None:
         if isinstance(item, dict) and isinstance(item.get("file_id"), str):
             size = item.get("file_size")
             said = item.get("mime_type")
+            caption = body.get("caption")
             return Note(item["file_id"], str(item.get("file_unique_id") or item["file_id"]),
                         size if isinstance(size, int) else None,
-                        said if kind == "audio" and isinstance(said, str) else mime)
+                        said if kind == "audio" and isinstance(said, str) else mime,
+                        caption if isinstance(caption, str) else "")
     return None

@@ -121,6 +121,7 @@ class CheckinRepository(SqlRepository):
                 CheckIn.kind == "scheduled",
                 CheckIn.status == Status.SENT,
                 col(CheckIn.answered_at).is_(None),
+                col(CheckIn.replied_at).is_(None),
                 col(CheckIn.nudged_at).is_(None),
                 col(CheckIn.sent_at) <= cutoff,
                 Patient.status == PatientStatus.ACTIVE,
@@ -173,8 +174,9 @@ class CheckinRepository(SqlRepository):
 
 
     async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
-        """Close the patient's latest scheduled check-in still open (sent since `since`,
-        unanswered) as answered by their own words; its id, or None."""
+        """Mark the patient's latest scheduled check-in still open (sent since `since`,
+        unanswered) as replied to in their own words; its id, or None. Its buttons still
+        work (a warning sign tapped later is an emergency like any other)."""
         latest = (
             select(CheckIn.id)
             .where(
@@ -182,6 +184,7 @@ class CheckinRepository(SqlRepository):
                 CheckIn.kind == "scheduled",
                 CheckIn.status == Status.SENT,
                 col(CheckIn.answered_at).is_(None),
+                col(CheckIn.replied_at).is_(None),
                 col(CheckIn.sent_at) >= since,
             )
             .order_by(col(CheckIn.sent_at).desc())
@@ -190,8 +193,8 @@ class CheckinRepository(SqlRepository):
         )
         result = await self._orm.exec(
             update(CheckIn)
-            .where(col(CheckIn.id) == latest, col(CheckIn.answered_at).is_(None))
-            .values(answered_at=now)
+            .where(col(CheckIn.id) == latest, col(CheckIn.replied_at).is_(None))
+            .values(replied_at=now)
             .returning(col(CheckIn.id))
         )
         found = result.scalar_one_or_none()

@@ -201,7 +201,8 @@ class CheckIn(Delivery, table=True):
     day: int
     local_date: date
     draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    answered_at: datetime | None = _ts()
+    answered_at: datetime | None = _ts()  # by its buttons
+    replied_at: datetime | None = _ts()  # by the patient's own words meanwhile (buttons stay)
     nudged_at: datetime | None = _ts()  # re-asked once when left unanswered
 
 

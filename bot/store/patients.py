@@ -276,6 +276,7 @@ class PatientRepository(SqlRepository):
                         CheckIn.kind == "scheduled",
                         CheckIn.status == Status.SENT,
                         col(CheckIn.answered_at).is_(None),
+                        col(CheckIn.replied_at).is_(None),
                         col(CheckIn.sent_at) <= cutoff,
                     )
                 ),

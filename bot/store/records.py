@@ -183,7 +183,8 @@ class RecordRepository(SqlRepository):
     async def reply_rate_by_day(self) -> list[tuple[int, int, int]]:
         """(plan day, scheduled check-ins delivered, of which answered), by day."""
         result = await self._orm.exec(
-            select(col(CheckIn.day), func.count(), func.count(col(CheckIn.answered_at)))
+            select(col(CheckIn.day), func.count(),
+                   func.count(func.coalesce(col(CheckIn.answered_at), col(CheckIn.replied_at))))
             .where(CheckIn.kind == "scheduled", CheckIn.status == Status.SENT)
             .group_by(col(CheckIn.day))
             .order_by(col(CheckIn.day))
