@@ -88,6 +88,15 @@ async def test_with_nobody_on_call_the_patient_is_not_told_the_clinic_was_alerte
     last = r.server.last(ana.id).text or ""
     assert "No clinician at" in last
     assert "I've alerted" not in last
+    flagged, _ = sorted(await rows(r, Escalation), key=lambda e: e.id)
+    assert flagged.unpaged_at is not None  # marked, shown on the page and in summaries
+    nurse = r.server.user("Nurse")  # a clinician registers: the next ladder step pages her
+    await r.invite_clinician(nurse)
+    await r.advance(timedelta(minutes=10), step=timedelta(minutes=1))
+    page = next(m.text or "" for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or ""))
+    assert "lips" in page
+    flagged, _ = sorted(await rows(r, Escalation), key=lambda e: e.id)
+    assert flagged.unpaged_at is None
 
 
 async def test_a_sticker_or_a_location_gets_what_the_bot_reads_and_the_emergency_line(

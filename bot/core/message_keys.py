@@ -156,6 +156,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "welcome_none_left": [],
         "resumed_next": ["when"],
         "acked_line": ["who", "when"],
+        "unpaged_line": ["when"],
         "resolved_line": ["who", "when", "outcome"],
         "no_patient_id": ["id"],
         "no_patient_match": [],

@@ -130,6 +130,8 @@ class Escalations:
             return []
         if not who:
             log.error("escalation %s has no active clinician to page", escalation_id)
+        if not who or step > 0:  # marked while nobody can be paged; a new one starts unmarked
+            await uow.escalations.mark_unpaged(escalation_id, None if who else now)
         # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
         # later: if this process dies before sending it, the dispatcher sends it soon.
         claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)

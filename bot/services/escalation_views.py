@@ -50,6 +50,9 @@ class EscalationViews:
     # --- what a ping says and offers
     async def state_line(self, uow: UnitOfWork, e: Escalation) -> str:
         parts = []
+        if e.unpaged_at is not None and e.acked_at is None:
+            parts.append(self.d.content.messages.format(
+                "unpaged_line", when=local_text(e.unpaged_at, self.d.clinic_tz)))
         if e.acked_at is not None:
             who = await uow.clinicians.get(e.acked_by or 0)
             parts.append(self.d.content.messages.format(

@@ -203,6 +203,10 @@ class EscalationsRepo(Protocol):
         """Record the first acknowledgement and stop the ladder; False if already taken."""
         ...
 
+    async def mark_unpaged(self, escalation_id: int, when: datetime | None) -> None:
+        """Since when nobody could be paged for it (None: someone was paged)."""
+        ...
+
     async def share_outcome(self, escalation_id: int, now: datetime) -> bool:
         """Mark a resolved escalation's outcome as shared; False if it was already."""
         ...

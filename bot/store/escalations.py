@@ -107,6 +107,13 @@ class EscalationRepository(SqlRepository):
         )
 
 
+    async def mark_unpaged(self, escalation_id: int, when: datetime | None) -> None:
+        """Since when nobody could be paged for it (None: someone was paged)."""
+        await self._orm.exec(
+            update(Escalation).where(col(Escalation.id) == escalation_id).values(unpaged_at=when)
+        )
+
+
     async def claim_ladder_steps(self, now: datetime, *, limit: int) -> list[Escalation]:
         """Take the escalations whose page went unacknowledged past its time, one step on.
 
@@ -127,11 +134,13 @@ class EscalationRepository(SqlRepository):
                     and_(col(Escalation.level).in_(["none", "routine"]),
                          col(Escalation.summarised_at).is_(None),
                          col(Escalation.status) != "resolved"),
-                    # A page nobody acknowledged after the whole ladder: every summary.
+                    # A page nobody acknowledged after the whole ladder, or one nobody
+                    # could be paged for: every summary until acknowledged.
                     and_(col(Escalation.level).in_(["urgent", "emergency"]),
                          col(Escalation.kind) == "clinical",
                          col(Escalation.status) == "open",
-                         col(Escalation.next_step_at).is_(None)),
+                         or_(col(Escalation.next_step_at).is_(None),
+                             col(Escalation.unpaged_at).isnot(None))),
                 ),
                 col(Escalation.created_at) <= now,
             )

@@ -242,6 +242,7 @@ class Escalation(SQLModel, table=True):
     resolved_at: datetime | None = _ts()
     outcome: str | None = None
     outcome_shared_at: datetime | None = _ts()  # when the outcome note went to the patient
+    unpaged_at: datetime | None = _ts()  # a step found nobody to page (cleared once paged)
     ladder_step: int = 0
     next_step_at: datetime | None = _ts(index=True)  # when an unacknowledged page moves on
     summarised_at: datetime | None = _ts()  # routine items: when a morning summary took them
