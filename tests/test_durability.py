@@ -252,7 +252,7 @@ async def test_a_burst_queues_nobody_behind_anybody(front: SandboxHTTP, tmp_path
                    if q.method in {"sendMessage", "editMessageText"} and q.status == OK)
     busiest = max(sum(1 for t in sends[i:i + 200] if (t - start).total_seconds() < 5)
                   for i, start in enumerate(sends))
-    assert busiest <= 153
+    assert busiest <= 5 * 30 + 6  # 30 a second, and 0.2 s of arrival jitter at the edges
     assert sandbox.violations == []
 
 

@@ -93,7 +93,10 @@ async def test_with_nobody_on_call_the_patient_is_not_told_the_clinic_was_alerte
     nurse = r.server.user("Nurse")  # a clinician registers: the next ladder step pages her
     await r.invite_clinician(nurse)
     await r.advance(timedelta(minutes=10), step=timedelta(minutes=1))
-    page = next(m.text or "" for m in r.server.sent(nurse.id) if "EMERGENCY" in (m.text or ""))
+    summary = next(m.text or "" for m in r.server.sent(nurse.id) if "Summary" in (m.text or ""))
+    assert "Nobody could be paged" in summary.splitlines()[2]  # at the top, marked
+    page = next(m.text or "" for m in r.server.sent(nurse.id)
+                if (m.text or "").startswith("🔴 EMERGENCY"))
     assert "lips" in page
     flagged, _ = sorted(await rows(r, Escalation), key=lambda e: e.id)
     assert flagged.unpaged_at is None

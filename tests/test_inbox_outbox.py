@@ -4,6 +4,7 @@ and a dead worker's claims come back in seconds."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal
 from bot.sandbox import Fault
 from bot.sandbox.users import SandboxUser
+from bot.services.lanes import Gate
 from bot.services.liveness import Liveness
 from bot.store.db import Database
 from bot.store.models import (
@@ -211,3 +213,26 @@ async def test_a_dead_workers_claims_come_back_within_seconds(
     async with database.unit_of_work() as uow:  # the live worker beats on
         await uow.queue.beat(Worker(id="w-alive", started_at=now, beat_at=clock.now()))
     assert await claim() == ["dead"]  # 10 s later, not after the 2-minute lease
+
+
+async def test_the_handling_gate_lets_a_red_flag_go_first() -> None:
+    gate = Gate(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def work(name: str, *, urgent: bool = False) -> None:
+        async with gate.slot(urgent=urgent):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+
+    first = asyncio.create_task(work("first"))
+    await asyncio.sleep(0)
+    routine = [asyncio.create_task(work(f"routine-{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    flag = asyncio.create_task(work("red flag", urgent=True))
+    await asyncio.sleep(0)
+    routine[0].cancel()  # a waiter that gives up does not keep its place
+    release.set()
+    await asyncio.gather(first, flag, *routine[1:])
+    assert order == ["first", "red flag", "routine-1", "routine-2"]

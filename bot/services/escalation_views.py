@@ -50,7 +50,7 @@ class EscalationViews:
     # --- what a ping says and offers
     async def state_line(self, uow: UnitOfWork, e: Escalation) -> str:
         parts = []
-        if e.unpaged_at is not None and e.acked_at is None:
+        if e.unpaged_at is not None and e.acked_at is None and e.resolved_at is None:
             parts.append(self.d.content.messages.format(
                 "unpaged_line", when=local_text(e.unpaged_at, self.d.clinic_tz)))
         if e.acked_at is not None:

@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from bot.services.common import Deps
-from bot.services.lanes import Lanes
+from bot.services.lanes import Gate, Lanes
 from bot.services.lifeline import Lifeline
 from bot.services.outbound import Outbound
 from bot.services.outbox import HANDLING, Handling
@@ -36,6 +36,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 IDLE_LOOK = 0.5  # seconds between looks for updates other workers stored, or retries due
 BATCH = 200
 STALL = timedelta(minutes=1)  # the longest a chat waits for a failed update's retries
+HANDLING_AT_ONCE = 8
 HOLD = 2 * BATCH  # claimed updates waiting in lanes before claiming more
 KEEP = timedelta(days=7)  # handled updates and delivered messages, for the clinic's log
 
@@ -49,6 +50,9 @@ class Inbox:
         self.outbox = outbound.outbox
         self.lifeline = lifeline
         self.lanes = Lanes("inbox")
+        # Handlings reaching the database at once (SQLite has one connection: more would
+        # only queue there, where a red flag could not go first).
+        self._gate = Gate(HANDLING_AT_ONCE)
         self.handler: Handler | None = None  # bound by the composition root
         # Slow work an update needs (a voice note's download and transcript), done before
         # its transaction opens so that it holds no database connection.
@@ -153,7 +157,7 @@ class Inbox:
                                    due_at=self.d.clock.now() + timedelta(seconds=1))
                 return
             try:
-                handling = await self._in_transaction(row)
+                handling = await self._in_transaction(row, urgent=red_flag)
             except Exception as exc:
                 if await self._failed(row, exc):
                     oldest = min(self._stalled.get(chat, (row.id, None))[0], row.id)
@@ -167,13 +171,13 @@ class Inbox:
         finally:
             self._held.discard(row.id)
 
-    async def _in_transaction(self, row: InboxUpdate) -> Handling:
+    async def _in_transaction(self, row: InboxUpdate, *, urgent: bool = False) -> Handling:
         assert row.id is not None and row.claimed_at is not None and self.handler is not None
         payload = row.payload or {}
         instructed = row.instructed or await self.lifeline.settled(row.update_id)
         if self.prepare is not None:
             await self.prepare(payload)
-        async with self.d.store.handling() as uow:
+        async with self._gate.slot(urgent=urgent), self.d.store.handling() as uow:
             handling = Handling(uow, row.update_id, instructed=instructed)
             token = HANDLING.set(handling)
             try:

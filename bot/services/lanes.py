@@ -6,9 +6,10 @@ never overtake each other. A lane's task ends when it runs dry, so idle chats co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -84,3 +85,42 @@ class Lanes:
             for task in list(self._tasks.values()):
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
+class Gate:
+    """At most `limit` pieces of work at once, urgent waiters served first: a red flag's
+    handling never queues for the database behind a burst of routine ones."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        """Hold one of the places while the body runs."""
+        if self._used < self.limit and not any(self._waiting.values()):
+            self._used += 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting[urgent].append(turn)
+            try:
+                await turn  # the place is handed over: `_used` already counts it
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # handed over as we were cancelled: pass it on
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for urgent in (True, False):
+            queue = self._waiting[urgent]
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._used -= 1

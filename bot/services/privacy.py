@@ -69,7 +69,8 @@ class Privacy:
                 "answers": _rows(await uow.patients.answers_of(patient.id)),
                 "messages_to_clinicians": _rows(
                     await uow.escalations.escalations_of(patient.id),
-                    drop=frozenset({"ladder_step", "next_step_at", "summarised_at"}),
+                    drop=frozenset({"ladder_step", "next_step_at", "summarised_at",
+                                    "unpaged_at"}),
                 ),
                 "photos": _rows(
                     await uow.patients.photos_of(patient.id), drop=frozenset({"path"})

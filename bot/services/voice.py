@@ -112,7 +112,8 @@ class Voice:
         # note would hold the database). Not there (evicted): said so, and still asked.
         heard = self._heard.pop(update_id, None) or Heard(None, problem="failed")
         # The caption is the patient's own words: triaged with the transcript (raise only).
-        words = " ".join(w for w in (note.caption, heard.transcript) if w)
+        # Separate sentences: a caption's "should I worry" must not reach into the transcript.
+        words = "\n".join(w for w in (note.caption, heard.transcript) if w)
         said = await self.checkins.message(chat_id, words, source="voice")
         assert said is not None
         media = await self._keep(patient, said, note, heard)

@@ -108,9 +108,11 @@ class EscalationRepository(SqlRepository):
 
 
     async def mark_unpaged(self, escalation_id: int, when: datetime | None) -> None:
-        """Since when nobody could be paged for it (None: someone was paged)."""
+        """Since when nobody could be paged for it (None: someone was paged); the first
+        time is kept."""
+        value = func.coalesce(col(Escalation.unpaged_at), when) if when is not None else None
         await self._orm.exec(
-            update(Escalation).where(col(Escalation.id) == escalation_id).values(unpaged_at=when)
+            update(Escalation).where(col(Escalation.id) == escalation_id).values(unpaged_at=value)
         )
 
 
