@@ -158,7 +158,10 @@ async def test_a_busy_morning_killed_mid_burst_loses_nothing(
         calm = [u for u in patients if u not in flagged]
         await wait_for(lambda: all(len(sandbox.sent(u.id)) >= 3 for u in calm),
                        "every other reply", 60)
-        assert not any(texts(sandbox, u.id, CALL) for u in calm)
+        wrongly = {u.id: [(q.method, q.status, str(q.params.get("text"))[:60]) for q in
+                          sandbox.requests if q.params.get("chat_id") == u.id]
+                   for u in calm if texts(sandbox, u.id, CALL)}
+        assert not wrongly, (wrongly, _log_lines(tmp_path, wrongly))
         assert await emergencies(env["DATABASE_URL"]) == RED_FLAGS
     finally:
         bot.send_signal(signal.SIGTERM)
@@ -170,6 +173,16 @@ def _reached(sandbox: SandboxTelegram, words: str) -> set[int]:
     """The chats that have been sent `words` (one pass: the test polls it)."""
     return {q.params["chat_id"] for q in sandbox.requests
             if q.method == "sendMessage" and q.status == OK and words in str(q.params["text"])}
+
+
+def _log_lines(tmp_path: Path, chats: dict[int, object]) -> list[str]:
+    """The bot's log lines naming any of `chats`, or about emergency instructions."""
+    lines = []
+    for log in sorted(tmp_path.rglob("run-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if any(str(c) in line for c in chats) or "instruction" in line:
+                lines.append(f"{log.name}: {line[:300]}")
+    return lines[-60:]
 
 
 def _asked(sandbox: SandboxTelegram, user: SandboxUser) -> bool:

@@ -135,3 +135,18 @@ async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(
     await r.advance(timedelta(minutes=10))
     checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
     assert len(checkins) == 1  # released by the acknowledgement
+
+
+async def test_a_deep_link_that_spells_a_red_flag_is_not_an_emergency(
+    rehearsal: Rehearsal,
+) -> None:
+    """A link's token is random letters with "-" and "_": one can read "pale" or "web"
+    (seen once in 300 busy mornings). "/start <token>" is not the patient's words."""
+    r = rehearsal
+    ana = r.server.user("Ana")
+    await r.say(ana, "/start Xk3_web-pale_Q9a")
+    sent = [m.text or "" for m in r.server.sent(ana.id)]
+    assert not any("Please call" in text for text in sent)
+    assert "link" in sent[-1]  # the answer to a link that is not valid
+    await r.say(ana, "/report my lips are swelling and I can't breathe")
+    assert any("Please call 112 now" in (m.text or "") for m in r.server.sent(ana.id))

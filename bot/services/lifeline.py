@@ -21,6 +21,7 @@ from bot.core.delivery import Lane
 from bot.core.model import Level
 from bot.core.texts import emergency_instruction
 from bot.core.triage import Triager
+from bot.core.triage.text import patient_words
 from bot.services.common import Deps
 from bot.services.ports import (
     DeliveryError,
@@ -151,6 +152,7 @@ def _private_words(update: dict[str, Any]) -> tuple[int, str] | None:
         if not isinstance(sender, dict) or sender.get("is_bot"):
             return None  # other bots are ignored, as the handlers ignore them
         words = body.get("text") or body.get("caption")
-        if isinstance(words, str) and isinstance(chat.get("id"), int) and words.strip():
-            return int(chat["id"]), words
+        if isinstance(words, str) and isinstance(chat.get("id"), int):
+            words = patient_words(words)
+            return (int(chat["id"]), words) if words.strip() else None
     return None

@@ -18,6 +18,16 @@ _SPELLED = re.compile(
 )
 
 
+def patient_words(text: str) -> str:
+    """A message's words as the patient wrote them: a command's name dropped ("/report my
+    lips are swelling"), and a deep link's payload ("/start <token>": random letters the
+    clinic made, which can spell "pale" or "web") is no words at all."""
+    if not text.startswith("/"):
+        return text
+    command, _, rest = text.partition(" ")
+    return "" if command.split("@")[0].lower() == "/start" else rest
+
+
 def ends_sentence(token: str, known: frozenset[str] = frozenset()) -> bool:
     """Punctuation that ends a sentence, and emoji, which patients use the same way
     (unless the lexicon gives the emoji a meaning: "lips 👄 double size")."""
