@@ -1,11 +1,12 @@
 """Free-text triage against labelled messages: the figures of issue 3.
 
-    python bench/triage_eval.py                 # both sets in tests/data/
+    python bench/triage_eval.py                 # every set in tests/data/ and tests/data/blind/
     python bench/triage_eval.py FILE.jsonl ...  # labelled JSON Lines: day, text, level, symptoms
     python bench/triage_eval.py --errors        # also list every disagreement
 
-Prints exact-level accuracy, recall of emergencies, recall of urgent-or-higher, false alarms
-on messages that need nothing, symptom F1 (micro), and milliseconds per message.
+Prints issue 14's figures: exact level, emergencies classed or screened (the red-flag
+question), emergency and urgent-or-worse recall, harmless messages told to call emergency
+services, escalated or screened, symptom F1 (micro), and milliseconds per message.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from bot.core.triage import Triager
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 LEVELS = ["none", "routine", "urgent", "emergency"]
-TARGETS = {"exact": 0.92, "emergency_recall": 1.0, "urgent_recall": 0.97, "false_alarms": 0.08}
+# (key, label, target, higher is better) -- issue 14's targets
+TARGETS = [
+    ("exact", "exact level", 0.92, True),
+    ("caught", "emergencies classed or screened", 1.0, True),
+    ("emergency_recall", "emergency recall", 0.97, True),
+    ("urgent_recall", "urgent-or-worse recall", 0.97, True),
+    ("told_to_call", "harmless told to call 112", 0.01, False),
+    ("false_alarms", "harmless escalated", 0.08, False),
+    ("screened_harmless", "harmless screened", 0.15, False),
+    ("symptom_f1", "symptom F1", 0.88, True),
+]
 
 
 def figures(triager: Triager, items: list[dict], repeats: int = 5) -> dict[str, object]:
@@ -36,29 +47,39 @@ def figures(triager: Triager, items: list[dict], repeats: int = 5) -> dict[str, 
             triager.read(i["text"], day=i["day"])
             timings.append((time.perf_counter_ns() - start) / 1e6)
     got = [p.assessment.level for p in predicted]
+    screened = [bool(getattr(p, "screen", False)) for p in predicted]
     want = [Level.parse(i["level"]) for i in items]
-    pairs = list(zip(want, got, strict=True))
-    emergencies = [g for w, g in pairs if w is Level.EMERGENCY]
-    urgent = [g for w, g in pairs if w >= Level.URGENT]
-    calm = [g for w, g in pairs if w is Level.NONE]
+    rows = list(zip(want, got, screened, strict=True))
+    emergencies = [(g, s) for w, g, s in rows if w is Level.EMERGENCY]
+    urgent = [g for w, g, _ in rows if w >= Level.URGENT]
+    calm = [(g, s) for w, g, s in rows if w is Level.NONE]
     tp = fp = fn = 0
     for item, reading in zip(items, predicted, strict=True):
         truth, found = set(item["symptoms"]), set(reading.symptoms)
         tp, fp, fn = tp + len(truth & found), fp + len(found - truth), fn + len(truth - found)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
+
+    def share(hits: int, of: list) -> float:
+        return hits / len(of) if of else 0.0
+
     timings.sort()
     return {
         "messages": len(items),
-        "exact": sum(w == g for w, g in pairs) / len(pairs),
-        "emergency_recall": sum(g is Level.EMERGENCY for g in emergencies) / len(emergencies)
+        "exact": share(sum(w == g for w, g, _ in rows), rows),
+        "caught": share(sum(g is Level.EMERGENCY or s for g, s in emergencies), emergencies)
         if emergencies else 1.0,
-        "urgent_recall": sum(g >= Level.URGENT for g in urgent) / len(urgent) if urgent else 1.0,
-        "false_alarms": sum(g > Level.NONE for g in calm) / len(calm) if calm else 0.0,
+        "emergency_recall": share(sum(g is Level.EMERGENCY for g, _ in emergencies),
+                                  emergencies) if emergencies else 1.0,
+        "urgent_recall": share(sum(g >= Level.URGENT for g in urgent), urgent)
+        if urgent else 1.0,
+        "told_to_call": share(sum(g is Level.EMERGENCY for g, _ in calm), calm),
+        "false_alarms": share(sum(g > Level.NONE for g, _ in calm), calm),
+        "screened_harmless": share(sum(s and g < Level.EMERGENCY for g, s in calm), calm),
         "symptom_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0,
         "ms_p50": statistics.median(timings),
         "ms_p95": timings[int(len(timings) * 0.95) - 1],
-        "confusion": Counter((w.label, g.label) for w, g in pairs),
+        "confusion": Counter((w.label, g.label) for w, g, _ in rows),
         "errors": [
             (item, reading)
             for item, reading in zip(items, predicted, strict=True)
@@ -69,20 +90,13 @@ def figures(triager: Triager, items: list[dict], repeats: int = 5) -> dict[str, 
 
 
 def report(name: str, f: dict[str, object], *, errors: bool) -> None:
-    def mark(key: str) -> str:
-        value, target = f[key], TARGETS[key]
-        ok = value <= target if key == "false_alarms" else value >= target  # type: ignore[operator]
-        return "ok " if ok else "MISS"
-
     print(f"== {name}: {f['messages']} messages")
-    print(f"  exact level accuracy      {f['exact']:7.1%}   target >= 92%   {mark('exact')}")
-    print(f"  emergency recall          {f['emergency_recall']:7.1%}   target 100%     "
-          f"{mark('emergency_recall')}")
-    print(f"  urgent-or-higher recall   {f['urgent_recall']:7.1%}   target >= 97%   "
-          f"{mark('urgent_recall')}")
-    print(f"  false alarms (need none)  {f['false_alarms']:7.1%}   target <= 8%    "
-          f"{mark('false_alarms')}")
-    print(f"  symptom F1 (micro)        {f['symptom_f1']:7.3f}")
+    for key, label, target, higher in TARGETS:
+        value = f[key]
+        ok = value >= target if higher else value <= target  # type: ignore[operator]
+        sign = ">=" if higher else "<="
+        print(f"  {label:<32} {value:7.1%}   target {sign} {target:.0%}   "
+              f"{'ok ' if ok else 'MISS'}")
     print(f"  ms per message            p50 {f['ms_p50']:.3f}  p95 {f['ms_p95']:.3f}   "
           f"target p50 < 2 ms")
     confusion = f["confusion"]
@@ -92,9 +106,10 @@ def report(name: str, f: dict[str, object], *, errors: bool) -> None:
         print(f"    {row:<10}" + "".join(f"{confusion[(row, c)]:>11}" for c in LEVELS[0:]))  # type: ignore[index]
     if errors:
         for item, reading in f["errors"]:  # type: ignore[attr-defined]
+            screen = " (screened)" if getattr(reading, "screen", False) else ""
             print(f"  - {item.get('id')} day {item['day']}: want {item['level']} "
-                  f"{item['symptoms']}, got {reading.assessment.level.label} {reading.symptoms}"
-                  f"\n      {item['text']!r}\n      {reading.explain()}")
+                  f"{item['symptoms']}, got {reading.assessment.level.label}{screen} "
+                  f"{reading.symptoms}\n      {item['text']!r}\n      {reading.explain()}")
 
 
 def main() -> None:
@@ -102,7 +117,8 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--errors", action="store_true")
     args = parser.parse_args()
-    files = args.files or sorted(DATA.glob("triage_*.jsonl"))
+    files = args.files or [*sorted(DATA.glob("triage_*.jsonl")),
+                           *sorted((DATA / "blind").glob("*.jsonl"))]
     started = time.perf_counter()
     triager = Triager(load_content())
     print(f"lexicon compiled in {(time.perf_counter() - started) * 1000:.0f} ms")

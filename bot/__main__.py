@@ -118,6 +118,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
             "level": reading.assessment.level.label,
             "symptoms": reading.symptoms,
             "rules": reading.assessment.rule_ids,
+            "screen": reading.screen,  # the bot would ask the red-flag question
         }
         if args.explain:
             out["explain"] = reading.explain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -170,3 +171,20 @@ def test_enrol_writes_the_qr_code_in_the_format_its_file_name_asks_for(env: Path
     assert main(["enrol", "--name", "Ana", "--session-at", "2026-11-20T10:00", "--qr",
                  str(qr)]) == 0
     assert qr.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_triage_says_when_the_bot_would_ask_the_red_flag_question(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [{"id": "q", "day": 2, "text": "I fainted as a kid, could that happen again?"},
+             {"id": "e", "day": 2, "text": "my lips are swelling and I can't breathe"},
+             {"id": "n", "day": 2, "text": "all good, bruise fading"}]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(
+        "\n".join(json.dumps(line) for line in lines)))
+    assert main(["triage"]) == 0
+    out = {o["id"]: o for o in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert out["q"]["screen"] is True
+    assert out["q"]["level"] != "emergency"
+    assert out["e"]["screen"] is False  # an emergency is not a question
+    assert out["e"]["level"] == "emergency"
+    assert out["n"]["screen"] is False

@@ -175,7 +175,9 @@ async def test_negated_red_flag_is_not_an_emergency(rehearsal: Rehearsal) -> Non
     r = rehearsal
     ana = await enrolled(r)
     await r.say(ana, "No trouble breathing, just a small bruise")
-    assert "call 112" not in r.server.last(ana.id).text.split("In an emergency")[0]
+    asked = r.server.last(ana.id)
+    assert "Please call 112 now" not in asked.text  # not told to call: asked (issue 14)
+    assert "None of these" in asked.labels
     assert await escalations(r) == []
 
 

@@ -68,6 +68,10 @@ class Clinic(Strict):
         default=["face", "neck", "décolleté", "scalp", "body", "hands"], min_length=1,
         max_length=12,
     )
+    # The red-flag question (asked when the engine is unsure): unanswered this long, it
+    # becomes an escalation at this level.
+    question_unanswered_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    question_unanswered_level: Literal["routine", "urgent", "emergency"] = "urgent"
 
 
 class Step(Strict):
@@ -274,6 +278,18 @@ class Trends(Strict):
     same: list[Phrase]
 
 
+class Screen(Strict):
+    """When to ask the red-flag question instead of deciding (issue 14): a message touching
+    a red-flag topic that the engine cannot read as a present red flag."""
+
+    topics: dict[Ident, list[Phrase]] = Field(min_length=1)
+    # Word groups that explain a topic word in their clause ("a purple and blue bruise").
+    placed_by: list[Ident] = []
+    placed_by_temperature: list[Ident] = []  # topics a measured temperature settles
+    # Words that make what their sentence says uncertain: jokes, media, figures of speech.
+    unsure: list[Phrase] = []
+
+
 class Lexicon(Strict):
     """How patients say things: the vocabulary free-text triage reads."""
 
@@ -291,6 +307,7 @@ class Lexicon(Strict):
     historical: list[Phrase] = []
     combinations: list[Combination] = []
     never_correct: list[str] = []
+    screen: Screen
 
     @field_validator("severity")
     @classmethod
@@ -373,6 +390,13 @@ class Content(Strict):
                 problems.append(
                     ("lexicon", (*where, "red_flag"), f"unknown red flag {combo.red_flag!r}")
                 )
+        for name in lex.screen.placed_by:
+            if name not in lex.groups:
+                problems.append(("lexicon", ("screen", "placed_by"), f"unknown group {name!r}"))
+        for name in lex.screen.placed_by_temperature:
+            if name not in lex.screen.topics:
+                problems.append(("lexicon", ("screen", "placed_by_temperature"),
+                                 f"unknown topic {name!r}"))
         return problems
 
     @property

@@ -137,6 +137,31 @@ def checkin_screen(
     return join(intro, selected, m["checkin_question"]), tuple(rows)
 
 
+def clarify_question(content: Content, answer_id: int, symptom: str) -> tuple[str, Keyboard]:
+    """Better, same or worse? (a symptom also reported last time, its trend not said)."""
+    label = content.symptoms[symptom].label
+    keyboard = (trend_buttons(content, lambda code: cb.trend(answer_id, code)),)
+    return content.messages.format("clarify_trend", symptom=label), keyboard
+
+
+def acknowledgement(
+    content: Content, off_topic: str | None, *, active: bool
+) -> tuple[str, Keyboard | None]:
+    """The answer to words that report no symptom (with a "report" button while the
+    follow-up is active)."""
+    m = content.messages
+    if off_topic == "admin":
+        phone = content.clinic.clinic_phone
+        return m.format(
+            "offtopic_admin", clinic=content.clinic.name,
+            phone=m.format("offtopic_admin_phone", phone=phone) if phone else "",
+        ), None
+    if off_topic in {"thanks", "well"}:
+        return m[f"offtopic_{off_topic}"], None
+    keyboard: Keyboard | None = ((Button(m["report_button"], cb.REPORT),),) if active else None
+    return m.format("free_text_ack", emergency_number=content.clinic.emergency_number), keyboard
+
+
 def emergency_instruction(content: Content) -> str:
     """The instruction to call emergency services: short, and claiming nothing else."""
     return content.messages.format(

@@ -13,20 +13,24 @@ from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.rules import evaluate, with_trends
 from bot.core.texts import (
     PingView,
+    acknowledgement,
     checkin_screen,
+    clarify_question,
     describe,
     join,
     patient_replies,
     ping_text,
     plain,
     tips_block,
-    trend_buttons,
 )
-from bot.core.triage import Triager
+from bot.core.triage import Triage, Triager
+from bot.core.triage.text import patient_words
+from bot.services import questions
 from bot.services.common import Deps, current_session, day_of, local_text, zone
 from bot.services.escalation import Escalations, Raised
 from bot.services.outbox import Outbox
 from bot.services.ports import MessageResult, Page, PressResult, Reply
+from bot.services.questions import Asked, Questions
 from bot.services.repositories import UnitOfWork
 from bot.store.models import (
     Answer,
@@ -59,24 +63,29 @@ MAX_TRIAGE_CHARS = 4096  # Telegram's longest message
 class Checkins:
     """Everything a patient tells the bot ends here, is stored and evaluated."""
 
-    def __init__(self, deps: Deps, escalations: Escalations, outbox: Outbox) -> None:
+    def __init__(
+        self, deps: Deps, escalations: Escalations, outbox: Outbox, questions: Questions
+    ) -> None:
         self.d = deps
         self.escalations = escalations
         self.outbox = outbox
+        self.questions = questions
         self.triager = Triager(deps.content)
         self._openings: dict[tuple[str, str], tuple[str, cb.Keyboard]] = {}
 
     def is_red_flag(self, words: str) -> bool:
         """Whether a message reads as an emergency (the flood gate lets those through)."""
-        reading = self.triager.read(words[:MAX_TRIAGE_CHARS], day=1)
+        reading = self.triager.read(patient_words(words)[:MAX_TRIAGE_CHARS], day=1)
         return reading.assessment.level is Level.EMERGENCY
 
     # --- rendering
     def intro(self, checkin: CheckIn | Claimed) -> str:
         """The opening of a check-in message: the plan step's words and tips."""
         content = self.d.content
-        if checkin.kind in ("adhoc", "voice"):
-            return content.messages["report_prompt" if checkin.kind == "adhoc" else "voice_intro"]
+        if checkin.kind in questions.KINDS:
+            return self.questions.intro(checkin.kind)
+        if checkin.kind == "adhoc":
+            return content.messages["report_prompt"]
         step = next((s for s in content.plan.steps if s.id == checkin.step_id), None)
         if step is None:  # the clinic removed the step from its plan since enrolment
             return content.messages["report_prompt"]
@@ -125,17 +134,19 @@ class Checkins:
             )
             if isinstance(outcome, flow.Invalid):
                 return PressResult(toast=m["stale_button"])
-            if isinstance(outcome, flow.NoSigns) and checkin.kind == "voice":
+            if isinstance(outcome, flow.NoSigns) and checkin.kind in questions.KINDS:
                 if not await uow.checkins.mark_answered(press.checkin_id, now):
                     return PressResult(toast=m["already_answered"])
+                await uow.checkins.save_draft(press.checkin_id,
+                                              (checkin.draft or {}) | {"answer": "none"})
                 return PressResult(
                     edit=Reply(join(self.intro(checkin), f"✔ {m['none_of_these']}")),
-                    replies=(Reply(m.format("voice_no_signs",
-                                            emergency_number=self.d.content.clinic.emergency_number)),))
+                    replies=tuple(Reply(t) for t in questions.no_signs(self.d.content, checkin)))
             if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
                 outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
-                await uow.checkins.save_draft(press.checkin_id, outcome.draft.to_json())
+                await uow.checkins.save_draft(
+                    press.checkin_id, outcome.draft.to_json() | questions.kept(checkin.draft))
                 return PressResult(edit=self.screen(checkin, outcome.draft))
             if not await uow.checkins.mark_answered(press.checkin_id, now):
                 return PressResult(toast=m["already_answered"])
@@ -198,6 +209,7 @@ class Checkins:
         text = plain(text)[:TEXT_LIMIT]
         machine = source != "text"
         now = self.d.clock.now()
+        asked: Asked | None = None
         async with self.d.store.unit_of_work() as uow:
             found = await uow.patients.reply_context(chat_id)
             if found is None or found[0].id is None:
@@ -212,56 +224,58 @@ class Checkins:
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request
             ):
-                unclear = (
-                    reading.unclear_trend[0]
-                    if reading.unclear_trend and reading.assessment.level < Level.EMERGENCY
-                    and not machine else None
+                result = await self._recorded(uow, patient, sessions, reading, text=text,
+                                              source=source, photo_file_id=photo_file_id,
+                                              answering=answering)
+            else:
+                await self._store_note(uow, patient, day, text, photo_file_id)
+                result = MessageResult(()) if machine else self._acknowledge(
+                    patient, reading.off_topic if reading is not None else None)
+            # Unsure of a red-flag topic: ask, and keep what the reading says for "None".
+            if reading is not None and reading.screen and not machine and not result.emergency:
+                asked = await self.questions.create(
+                    uow, patient, sessions, kind="screen",
+                    then=[r.text for r in result.replies],
                 )
-                recorded = await self._record(
-                    uow, patient, reading.report, reading.assessment, source=source, text=text,
-                    photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
-                    checkin_id=None if machine else answering,  # a transcript: not its answer
-                )
-                if machine and reading.assessment.level < Level.ROUTINE:
-                    return MessageResult(())
-                replies = list(self._told(recorded))
-                if unclear is not None:
-                    replies.append(self._clarify_question(recorded.answer_id, unclear))
-                return MessageResult(
-                    tuple(replies),
-                    escalation_id=recorded.escalation_id,
-                    pages=recorded.pages,
-                    emergency=reading.assessment.level is Level.EMERGENCY,
-                )
-            await self._store_note(uow, patient, day, text, photo_file_id)
-        if machine:
+        if asked is None:
+            return result
+        await self.questions.say(chat_id, asked)
+        return MessageResult((), escalation_id=result.escalation_id, pages=result.pages)
+
+    async def _recorded(
+        self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession],
+        reading: Triage, *, text: str, source: str, photo_file_id: str | None,
+        answering: int | None,
+    ) -> MessageResult:
+        """Record what a message reports; the replies (a transcript: only above routine)."""
+        machine = source != "text"
+        unclear = (
+            reading.unclear_trend[0]
+            if reading.unclear_trend and reading.assessment.level < Level.EMERGENCY
+            and not machine and not reading.screen else None
+        )
+        recorded = await self._record(
+            uow, patient, reading.report, reading.assessment, source=source, text=text,
+            photo_file_id=photo_file_id, pending_trend=unclear, sessions=sessions,
+            checkin_id=None if machine else answering,  # a transcript: not its answer
+        )
+        if machine and reading.assessment.level < Level.ROUTINE:
             return MessageResult(())
-        return self._acknowledge(patient, reading.off_topic if reading is not None else None)
+        replies = list(self._told(recorded))
+        if unclear is not None:
+            replies.append(Reply(*clarify_question(self.d.content, recorded.answer_id, unclear)))
+        return MessageResult(
+            tuple(replies),
+            escalation_id=recorded.escalation_id,
+            pages=recorded.pages,
+            emergency=reading.assessment.level is Level.EMERGENCY,
+        )
 
     def _acknowledge(self, patient: Patient, off_topic: str | None) -> MessageResult:
         """The answer to words that report no symptom."""
-        m = self.d.content.messages
-        if off_topic == "admin":
-            phone = self.d.content.clinic.clinic_phone
-            reply = m.format(
-                "offtopic_admin", clinic=self.d.content.clinic.name,
-                phone=m.format("offtopic_admin_phone", phone=phone) if phone else "",
-            )
-            return MessageResult((Reply(reply),))
-        if off_topic in {"thanks", "well"}:
-            return MessageResult((Reply(m[f"offtopic_{off_topic}"]),))
-        number = self.d.content.clinic.emergency_number
-        keyboard: cb.Keyboard | None = ((cb.Button(m["report_button"], cb.REPORT),),)
-        if patient.status != PatientStatus.ACTIVE:
-            keyboard = None
-        ack = m.format("free_text_ack", emergency_number=number)
-        return MessageResult((Reply(ack, keyboard),))
-
-    def _clarify_question(self, answer_id: int, symptom: str) -> Reply:
-        m = self.d.content.messages
-        label = self.d.content.symptoms[symptom].label
-        keyboard = (trend_buttons(self.d.content, lambda code: cb.trend(answer_id, code)),)
-        return Reply(m.format("clarify_trend", symptom=label), keyboard)
+        text, keyboard = acknowledgement(
+            self.d.content, off_topic, active=patient.status == PatientStatus.ACTIVE)
+        return MessageResult((Reply(text, keyboard),))
 
     async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:
         """The patient says whether a symptom they wrote about is better, same or worse."""

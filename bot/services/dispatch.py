@@ -20,6 +20,7 @@ from bot.services.escalation import Escalations
 from bot.services.outbox import Outbox
 from bot.services.paging import Paging
 from bot.services.ports import DeliveryError, outcome_of
+from bot.services.questions import Questions
 from bot.services.repositories import UnitOfWork, UnitsOfWork
 from bot.services.silence import Silence
 from bot.store.models import CheckIn, Claimed, PatientStatus, Recipient, Status
@@ -56,9 +57,11 @@ class Dispatcher:
         paging: Paging,
         silence: Silence,
         outbox: Outbox,
+        questions: Questions,
     ) -> None:
         self.d = deps
         self.outbox = outbox
+        self.questions = questions
         self._reset_due = False  # Telegram came back: cut every backoff short
         self._canary_at: datetime | None = None
         self.checkins = checkins
@@ -154,6 +157,8 @@ class Dispatcher:
         if patient_id is None:
             report.nudged = await self.silence.nudge()
             await self.silence.alert()
+            for escalation_id in await self.questions.expire():  # unanswered red-flag questions
+                await self.paging.deliver(escalation_id)
             await self.escalations.summarise()
             report.pings += await self.paging.deliver_digests()
         return report

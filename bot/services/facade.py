@@ -21,6 +21,7 @@ from bot.services.paging import Paging
 from bot.services.patients import Patients
 from bot.services.photos import Photos
 from bot.services.privacy import Privacy
+from bot.services.questions import Questions
 from bot.services.silence import Silence
 from bot.services.stats import Stats
 from bot.services.timeline import Timeline
@@ -41,11 +42,13 @@ class Services:
         self.clinician_actions = ClinicianActions(deps, views)
         self.enrolment = Enrolment(deps)
         self.desk = Desk(deps, self.enrolment)
-        self.checkins = Checkins(deps, self.escalations, self.outbox)
+        self.questions = Questions(deps, self.outbox, self.escalations)
+        self.checkins = Checkins(deps, self.escalations, self.outbox, self.questions)
         self.patients = Patients(deps, self.escalations)
         self.silence = Silence(deps, self.checkins, self.escalations)
         self.dispatcher = Dispatcher(
-            deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox
+            deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox,
+            self.questions,
         )
         self.lifeline = Lifeline(deps, self.checkins.triager)
         self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
@@ -53,7 +56,7 @@ class Services:
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.photos = Photos(deps, self.checkins)
-        self.voice = Voice(deps, self.checkins, self.photos, self.outbox)
+        self.voice = Voice(deps, self.checkins, self.photos, self.questions)
         self.inbox.prepare = self.voice.prepare
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)

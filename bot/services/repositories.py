@@ -170,6 +170,12 @@ class Checkins(Protocol):
         """Mark a check-in as re-asked; False if another dispatcher got there first."""
         ...
 
+    async def unanswered_questions(
+        self, kinds: Sequence[str], cutoff: datetime, *, limit: int
+    ) -> list[CheckIn]:
+        """Red-flag questions sent before `cutoff`, unanswered, not yet escalated."""
+        ...
+
     async def newer_checkin_sent(self, checkin: CheckIn) -> bool: ...
 
     async def sent_scheduled(self, patient_id: int) -> list[CheckIn]:

@@ -112,9 +112,10 @@ class Timeline:
 
     def _checkin(self, c: CheckIn) -> tuple[datetime, int, str]:
         m = self.d.content.messages
+        names = {"voice": "timeline_voice_name", "screen": "timeline_question_name"}
         name = (
             m.format("timeline_checkin_name", day=c.day) if c.kind == "scheduled"
-            else m["timeline_voice_name"] if c.kind == "voice" else m["timeline_report_name"]
+            else m[names.get(c.kind, "timeline_report_name")]
         )
         if c.status == Status.SENT:
             when = c.answered_at or c.replied_at  # by its buttons, or in the patient's words
@@ -122,6 +123,8 @@ class Timeline:
                 m.format("timeline_answered", when=local_text(when, self.d.clinic_tz))
                 if when else m["timeline_not_answered"]
             )
+            if (c.draft or {}).get("answer") == "none":  # a red-flag question: no sign
+                answered += m["timeline_none_of_these"]
             return (c.sent_at or c.due_at, 1, m.format("timeline_sent", name=name,
                                                        answered=answered))
         if c.status in (Status.PENDING, Status.CLAIMED):

@@ -13,19 +13,17 @@ database connection.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.checkin_flow import Draft
 from bot.core.media import sniff
 from bot.services.checkins import Checkins
-from bot.services.common import Deps, current_session, day_of, zone
-from bot.services.outbox import Outbox
+from bot.services.common import Deps
 from bot.services.photos import Photos
 from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply, Unheard
-from bot.store.models import CheckIn, Patient, Status
+from bot.services.questions import Questions
+from bot.store.models import Patient
 
 log = logging.getLogger(__name__)
 KEPT_BYTES = 64 * 1024 * 1024  # notes heard ahead of their handling, at most
@@ -55,11 +53,14 @@ class Note:
 class Voice:
     """Receives voice notes from patients."""
 
-    def __init__(self, deps: Deps, checkins: Checkins, photos: Photos, outbox: Outbox) -> None:
+    def __init__(
+        self, deps: Deps, checkins: Checkins, photos: Photos, questions: Questions
+    ) -> None:
         self.d = deps
         self.checkins = checkins
         self.photos = photos
-        self.outbox = outbox
+        self.questions = questions
+        self.outbox = questions.outbox
         self._heard: OrderedDict[int, Heard] = OrderedDict()
 
     async def prepare(self, update: dict[str, Any]) -> None:
@@ -147,22 +148,11 @@ class Voice:
     async def _ask(self, chat_id: int, patient: Patient) -> None:
         """The red-flag question, as a check-in of its own (a tap is an answer)."""
         assert patient.id is not None
-        now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             sessions = await uow.patients.sessions_of(patient.id)
-            session = current_session(sessions, now)
-            if session is None or session.id is None:
-                return
-            draft = Draft(screen="warning")
-            checkin = await uow.add(CheckIn(
-                patient_id=patient.id, session_id=session.id,
-                step_id=f"voice-{secrets.token_hex(6)}", kind="voice",
-                day=day_of(patient, sessions, now),
-                local_date=now.astimezone(zone(patient)).date(), due_at=now,
-                status=Status.SENT, sent_at=now, draft=draft.to_json(),
-            ))
-        await self.outbox.say(chat_id, self.checkins.screen(checkin, draft),
-                              checkin_id=checkin.id)
+            asked = await self.questions.create(uow, patient, sessions, kind="voice")
+        if asked is not None:
+            await self.questions.say(chat_id, asked)
 
 
 def note_of(update: dict[str, Any]) -> Note | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -125,6 +126,26 @@ class CheckinRepository(SqlRepository):
                 col(CheckIn.nudged_at).is_(None),
                 col(CheckIn.sent_at) <= cutoff,
                 Patient.status == PatientStatus.ACTIVE,
+            )
+            .order_by(col(CheckIn.sent_at))
+            .limit(limit)
+        )
+        return list(result.all())
+
+
+    async def unanswered_questions(
+        self, kinds: Sequence[str], cutoff: datetime, *, limit: int
+    ) -> list[CheckIn]:
+        """Red-flag questions sent before `cutoff`, unanswered, not yet escalated (the
+        nudge mark records the escalation: a question is never re-asked)."""
+        result = await self._orm.exec(
+            select(CheckIn)
+            .where(
+                col(CheckIn.kind).in_(list(kinds)),
+                CheckIn.status == Status.SENT,
+                col(CheckIn.answered_at).is_(None),
+                col(CheckIn.nudged_at).is_(None),
+                col(CheckIn.sent_at) <= cutoff,
             )
             .order_by(col(CheckIn.sent_at))
             .limit(limit)

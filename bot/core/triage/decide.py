@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.core.content import Combination, Content
-from bot.core.model import Assessment, Observation, Report, Trend
+from bot.core.model import Assessment, Level, Observation, Report, Trend
 from bot.core.rules import evaluate, with_trends
 from bot.core.triage.match import Matched
 from bot.core.triage.measure import TREND_RANK, Measures
@@ -34,6 +34,9 @@ class Triage:
     off_topic: str | None = None  # admin | thanks | well
     unclear_trend: tuple[str, ...] = ()  # symptoms also reported last time, trend not said
     combinations: tuple[str, ...] = field(default=())
+    # The red-flag question is asked: a red-flag topic the reading could not place.
+    screen: bool = False
+    topics: tuple[str, ...] = ()  # the red-flag topics touched (set aside or unplaced)
 
     @property
     def symptoms(self) -> list[str]:
@@ -53,6 +56,8 @@ class Triage:
             parts.append("combined signs: " + ", ".join(self.combinations))
         if self.off_topic:
             parts.append(f"no symptom ({self.off_topic})")
+        if self.screen:
+            parts.append("red-flag question: " + ", ".join(self.topics))
         rules = "; ".join(
             dict.fromkeys(f"{f.rule_id} -> {f.level.label}" for f in self.assessment.fired)
         )
@@ -82,6 +87,8 @@ class _Findings:
     flags: list[str]
     groups_by_clause: dict[int, set[str]]
     everywhere: set[str]
+    unsure_clauses: set[int] = field(default_factory=set)
+    doubted: list[str] = field(default_factory=list)  # red flags said only in unsure clauses
 
 
 def decide(
@@ -119,10 +126,38 @@ def decide(
             (k for k in ("admin", "well", "thanks") if any(h.has(k) for h in m.hits)), None
         )
     durations = tuple(x.group(0) for x in _DURATION.finditer(" ".join(m.toks)))
+    topics = _topics(content, m, scope, mentions, found)
+    if measures.temperature is not None:
+        settled = set(content.lexicon.screen.placed_by_temperature)
+        topics = tuple(t for t in topics if t not in settled)
     return Triage(
         report=report, assessment=assessment, mentions=tuple(mentions), durations=durations,
         off_topic=off_topic, unclear_trend=unclear, combinations=tuple(fired),
+        screen=bool(topics) and assessment.level < Level.EMERGENCY, topics=topics,
     )
+
+
+def _topics(
+    content: Content, m: Matched, scope: Scope, mentions: list[Mention], found: _Findings
+) -> tuple[str, ...]:
+    """The red-flag topics a message touches without a present red flag in them: red-flag
+    phrases set aside (denied, past, hypothetical, unsure), red flags of combinations said
+    only in unsure clauses, and topic words neither denied ("no fever") nor explained by a
+    word group of their clause ("a blue bruise", "lips fine")."""
+    topics = [
+        content.red_flags[x.name].symptom for x in mentions
+        if x.flag and not x.present and x.name in content.red_flags
+    ]
+    topics += [content.red_flags[f].symptom for f in found.doubted if f in content.red_flags]
+    placing = set(content.lexicon.screen.placed_by)
+    for h in m.hits:
+        names = h.values("topic")
+        if not names or placing & found.groups_by_clause.get(m.clause(h), set()):
+            continue
+        why = scope.absent(h)
+        if why != "negated" or m.clause(h) in scope.unsure_clauses:
+            topics.extend(names)
+    return tuple(dict.fromkeys(topics))
 
 
 def _findings(m: Matched, scope: Scope, mentions: list[Mention], measures: Measures) -> _Findings:
@@ -144,7 +179,7 @@ def _findings(m: Matched, scope: Scope, mentions: list[Mention], measures: Measu
         else:  # measured and normal: whatever "feverish" said, there is no fever
             present.discard("fever")
             denied.add("fever")
-    return _Findings(present, denied, flags, groups_by_clause, everywhere)
+    return _Findings(present, denied, flags, groups_by_clause, everywhere, scope.unsure_clauses)
 
 
 def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> bool:
@@ -165,6 +200,10 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         and (not combo.any or any(g in found for g in combo.any))
         and not any(g in found for g in combo.unless)
     }
+    if combo.red_flag and combo.scope == "clause" and where & f.unsure_clauses:
+        where -= f.unsure_clauses  # "my heart is racing lol": asked, not decided
+        if not where:
+            f.doubted.append(combo.red_flag)
     if not where:
         return False
     for name in combo.replaces:

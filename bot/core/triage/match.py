@@ -80,15 +80,20 @@ def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
     }
     for kind, phrases in simple.items():
         yield from ((p, kind, "") for p in phrases)
+    for topic, phrases in lex.screen.topics.items():
+        yield from ((p, "topic", topic) for p in phrases)
+    yield from ((p, "unsure", "") for p in lex.screen.unsure)
     # "my sister's bruise" once apostrophes go
     yield from ((p + "s", "other_person", "") for p in lex.other_person)
 
 
 def _inherit(table: Table) -> None:
     """A longer phrase that contains a symptom word also names the symptom ("very painful" is
-    severe soreness, "more swollen" is worse swelling)."""
+    severe soreness, "more swollen" is worse swelling); so with word groups and red-flag
+    topics ("dark spot in my vision" is about sight)."""
     inner = {
-        k: [(t, v) for t, v in kinds if t in {"symptom", "group"}] for k, kinds in table.items()
+        k: [(t, v) for t, v in kinds if t in {"symptom", "group", "topic"}]
+        for k, kinds in table.items()
     }
     for key, kinds in table.items():
         # Pseudo phrases ("warm compress", "red wine") are there to mean nothing.

@@ -12,6 +12,7 @@ from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
+UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
 _CLOSING = frozenset(
     {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
      "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
@@ -40,6 +41,12 @@ class Scope:
         # Clause numbers read once: `absent` runs for every hit against every modifier.
         self._placed = [(mod, m.clause(mod)) for mod in self.modifiers]
         self._comparing = {m.clause(h) for h in m.hits if ("group", "comparison") in h.kinds}
+        # Clauses of a sentence with a joke or a video in it: a red flag there is uncertain
+        # (not absent: the red-flag question is asked).
+        unsure = {m.sentence_of[h.start] for h in m.hits if h.has("unsure")}
+        self.unsure_clauses = {
+            c for c, s in zip(m.clause_of, m.sentence_of, strict=True) if s in unsure
+        }
 
     def absent(self, h: Hit) -> str:
         """Why a mention does not count ('' when it does); the strongest reason wins."""
@@ -89,5 +96,7 @@ class Scope:
                 # costs less than a missed one.
                 why = self.absent(h)
                 why = "" if why == "someone else" else why
+                if not why and self.m.clause(h) in self.unsure_clauses:
+                    why = UNSURE
                 out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))
         return out
