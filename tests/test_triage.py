@@ -174,3 +174,87 @@ def test_labelled_messages_meet_the_targets(triager: Triager, name: str) -> None
     assert f["urgent_recall"] >= 0.97
     assert f["exact"] >= 0.92
     assert f["false_alarms"] <= 0.08
+
+
+def screened(t: Triager, text: str, day: int = 2) -> tuple[str, bool]:
+    r = t.read(text, day=day)
+    return r.assessment.level.label, r.screen
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("the itch is 8 of 10 tonight", "urgent"),
+        ("soreness 9/10 at least", "urgent"),
+        ("swelling: eight out of ten", "urgent"),
+        ("burning level 7", "urgent"),
+        ("a solid 9 for the pain", "urgent"),
+        ("pain 3", "none"),
+        ("the bruise is 2 days old and small", "none"),  # a count of days is not a score
+        ("the itch was a 6, now it's a 2", "none"),
+    ],
+)
+def test_scores_out_of_ten_grade_their_symptom(triager: Triager, text: str, level: str) -> None:
+    assert screened(triager, text)[0] == level
+
+
+def test_two_scores_give_the_trend_whichever_way_they_are_written(triager: Triager) -> None:
+    worse = ("soreness went from 2 to 6", "pain was 3 yesterday, now 6",
+             "pain 5/10 now, it was 2/10 this morning")
+    for text in worse:
+        [o] = triager.read(text, day=4).report.present
+        assert o.trend is Trend.WORSE, text
+    [o] = triager.read("burning was 6 this morning, now 2", day=4).report.present
+    assert o.trend is Trend.BETTER
+
+
+def test_a_heart_rate_written_as_a_number_is_a_racing_heart(triager: Triager) -> None:
+    assert screened(triager, "my pulse is about 140 and I feel shaky")[0] == "emergency"
+    assert screened(triager, "watch says 131 bpm lying in bed")[0] == "emergency"
+    assert screened(triager, "HR 72 this morning, all calm") == ("none", False)
+    # On a run a fast heart is expected: not decided, asked.
+    assert screened(triager, "pulse hit 150 on my run today") == ("none", True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "will my throat close up from this? just curious",  # a question about what could be
+        "passed out once as a teenager, nothing like that now",  # childhood history
+        "in this selfie my face looks grey, it's the lighting",  # a photo
+        "my neighbour's lips went blue when she had a reaction, she had it done too",
+        "my sweater is blue and my nails are black lol",  # other things with colours
+    ],
+)
+def test_unsure_red_flag_topics_are_asked_about_not_decided(
+    triager: Triager, text: str
+) -> None:
+    level, asked = screened(triager, text)
+    assert level != "emergency", text
+    assert asked, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my lips are swelling and my throat feels tight",
+        "I fainted twice this morning",
+        "my mum had her face done, her lips are swelling up and she can't breathe",  # a carer
+        "the redness was tiny at lunch and now it covers my cheek, spreading so fast",
+        "half my face is numb and my smile is crooked",
+    ],
+)
+def test_present_red_flags_are_still_emergencies(triager: Triager, text: str) -> None:
+    assert screened(triager, text) == ("emergency", False)
+
+
+def test_a_checklist_denying_every_red_flag_is_not_an_emergency(triager: Triager) -> None:
+    for text in ("breathing? fine. throat? no. lips? normal.",
+                 "no trouble breathing, no blue or grey skin, vision fine"):
+        assert screened(triager, text)[0] == "none", text
+
+
+def test_harmless_messages_are_neither_asked_nor_escalated(triager: Triager) -> None:
+    for text in ("all good today, bruise fading", "thanks for the reminder!",
+                 "the purple bruise is turning yellow", "can I wear makeup tomorrow?"):
+        assert screened(triager, text) == ("none", False), text

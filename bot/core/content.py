@@ -286,8 +286,36 @@ class Screen(Strict):
     # Word groups that explain a topic word in their clause ("a purple and blue bruise").
     placed_by: list[Ident] = []
     placed_by_temperature: list[Ident] = []  # topics a measured temperature settles
+    placed_by_heart_rate: list[Ident] = []  # topics a heart rate written as a number settles
+    doubted_by: list[Ident] = []  # groups that make a red-flag phrase in their sentence unsure
     # Words that make what their sentence says uncertain: jokes, media, figures of speech.
     unsure: list[Phrase] = []
+
+
+class RacingHeart(Strict):
+    """A heart rate written as a number ("pulse 130", "HR 128 resting", "135 bpm")."""
+
+    at_least: int = Field(ge=60, le=250)  # beats per minute that make it a red flag
+    red_flag: Ident
+    words: list[Phrase] = []  # besides the `heart` word group: "bpm", "hr"
+    unless: list[Ident] = []  # word groups that explain a fast heart in its sentence (a run)
+
+
+class Measures(Strict):
+    """Numbers patients write: scores out of ten and heart rates."""
+
+    # The highest score (out of 10) of each grade: 1 mild, 2 moderate, 3 severe.
+    score_grades: dict[int, int] = Field(min_length=1)
+    racing_heart: RacingHeart | None = None
+
+    @field_validator("score_grades")
+    @classmethod
+    def _bands(cls, value: dict[int, int]) -> dict[int, int]:
+        if not set(value) <= {1, 2, 3, 4} or sorted(value.values()) != [
+            value[g] for g in sorted(value)
+        ] or max(value.values()) != 10:
+            raise ValueError("grades 1-4, each with the highest score of its band, up to 10")
+        return value
 
 
 class Lexicon(Strict):
@@ -308,6 +336,7 @@ class Lexicon(Strict):
     combinations: list[Combination] = []
     never_correct: list[str] = []
     screen: Screen
+    measures: Measures
 
     @field_validator("severity")
     @classmethod
@@ -390,12 +419,20 @@ class Content(Strict):
                 problems.append(
                     ("lexicon", (*where, "red_flag"), f"unknown red flag {combo.red_flag!r}")
                 )
-        for name in lex.screen.placed_by:
+        for name in (*lex.screen.placed_by, *lex.screen.doubted_by):
             if name not in lex.groups:
                 problems.append(("lexicon", ("screen", "placed_by"), f"unknown group {name!r}"))
-        for name in lex.screen.placed_by_temperature:
+        racing = lex.measures.racing_heart
+        if racing is not None and racing.red_flag not in self.red_flags:
+            problems.append(("lexicon", ("measures", "racing_heart", "red_flag"),
+                             f"unknown red flag {racing.red_flag!r}"))
+        for name in racing.unless if racing is not None else ():
+            if name not in lex.groups:
+                problems.append(("lexicon", ("measures", "racing_heart", "unless"),
+                                 f"unknown group {name!r}"))
+        for name in (*lex.screen.placed_by_temperature, *lex.screen.placed_by_heart_rate):
             if name not in lex.screen.topics:
-                problems.append(("lexicon", ("screen", "placed_by_temperature"),
+                problems.append(("lexicon", ("screen", "placed_by"),
                                  f"unknown topic {name!r}"))
         return problems
 

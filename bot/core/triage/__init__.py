@@ -23,7 +23,7 @@ from bot.core.content import Content
 from bot.core.model import Observation
 from bot.core.triage.decide import Triage, decide
 from bot.core.triage.match import PhraseTable
-from bot.core.triage.measure import measure
+from bot.core.triage.measure import Numbers, measure
 from bot.core.triage.scope import Scope
 
 __all__ = ["Triage", "Triager"]
@@ -35,6 +35,7 @@ class Triager:
     def __init__(self, content: Content) -> None:
         self.content = content
         self.phrases = PhraseTable(content)
+        self.numbers = Numbers(content.lexicon.measures)
 
     def read(
         self, text: str, *, day: int, previous: Sequence[Observation] | None = None
@@ -43,7 +44,7 @@ class Triager:
         matched = self.phrases.match(text)  # normalise, match
         scope = Scope(matched)
         mentions = scope.mentions()
-        measures = measure(matched, scope, mentions)
+        measures = measure(matched, scope, mentions, self.numbers)
         return decide(
             self.content, matched, scope, mentions, measures, day=day, previous=previous
         )

@@ -87,6 +87,8 @@ class _Findings:
     flags: list[str]
     groups_by_clause: dict[int, set[str]]
     everywhere: set[str]
+    groups_by_sentence: dict[int, set[str]] = field(default_factory=dict)
+    sentence_of_clause: dict[int, int] = field(default_factory=dict)
     unsure_clauses: set[int] = field(default_factory=set)
     doubted: list[str] = field(default_factory=list)  # red flags said only in unsure clauses
 
@@ -102,7 +104,7 @@ def decide(
     previous: Sequence[Observation] | None,
 ) -> Triage:
     """The reading's observations and level."""
-    found = _findings(m, scope, mentions, measures)
+    found = _findings(content, m, scope, mentions, measures)
     fired = [
         c.id
         for c in content.lexicon.combinations
@@ -127,9 +129,10 @@ def decide(
         )
     durations = tuple(x.group(0) for x in _DURATION.finditer(" ".join(m.toks)))
     topics = _topics(content, m, scope, mentions, found)
-    if measures.temperature is not None:
-        settled = set(content.lexicon.screen.placed_by_temperature)
-        topics = tuple(t for t in topics if t not in settled)
+    asking = content.lexicon.screen
+    settled = {*(asking.placed_by_temperature if measures.temperature is not None else ()),
+               *(asking.placed_by_heart_rate if measures.heart_rate is not None else ())}
+    topics = tuple(t for t in topics if t not in settled)
     return Triage(
         report=report, assessment=assessment, mentions=tuple(mentions), durations=durations,
         off_topic=off_topic, unclear_trend=unclear, combinations=tuple(fired),
@@ -160,18 +163,39 @@ def _topics(
     return tuple(dict.fromkeys(topics))
 
 
-def _findings(m: Matched, scope: Scope, mentions: list[Mention], measures: Measures) -> _Findings:
+def _findings(
+    content: Content, m: Matched, scope: Scope, mentions: list[Mention], measures: Measures
+) -> _Findings:
     symptoms = measures.symptom_mentions
     present = {x.name for x in symptoms if x.present}
     denied = {x.name for x in symptoms if not x.present and x.why_absent == "negated"}
-    flags = list(dict.fromkeys(x.name for x in mentions if x.flag and x.present))
+    # A red-flag phrase in a sentence about an object, a photo or a figure of speech ("my
+    # wallet is turning black and blue") is asked about, unless said elsewhere too.
+    doubting = set(content.lexicon.screen.doubted_by)
+    doubted: set[str] = set()
+    flags: list[str] = []
+    for x in mentions:
+        if x.flag and x.present:
+            if doubting & _sentence_groups(m, scope, x.start):
+                doubted.add(x.name)
+            else:
+                flags.append(x.name)
     # Word groups present (not negated), per clause, for the combinations.
+    # Someone else's red flag ("my sister can't breathe when she runs") is asked about.
     groups_by_clause: dict[int, set[str]] = {}
+    unsure = set(scope.unsure_clauses)
     for h in m.hits:
         names = h.values("group")
-        if names and scope.absent(h) in {"", "someone else"}:
+        why = scope.absent(h) if names else "-"
+        if why in {"", "someone else"}:
             groups_by_clause.setdefault(m.clause(h), set()).update(names)
+        if why == "someone else":
+            unsure.add(m.clause(h))
     everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
+    sentence_of_clause = dict(zip(m.clause_of, m.sentence_of, strict=True))
+    groups_by_sentence: dict[int, set[str]] = {}
+    for c, found_here in groups_by_clause.items():
+        groups_by_sentence.setdefault(sentence_of_clause[c], set()).update(found_here)
     temperature, fahrenheit = measures.temperature, measures.fahrenheit
     if temperature is not None:
         if temperature >= 38.0 or (fahrenheit is not None and fahrenheit >= 100.4):
@@ -179,7 +203,15 @@ def _findings(m: Matched, scope: Scope, mentions: list[Mention], measures: Measu
         else:  # measured and normal: whatever "feverish" said, there is no fever
             present.discard("fever")
             denied.add("fever")
-    return _Findings(present, denied, flags, groups_by_clause, everywhere, scope.unsure_clauses)
+    found = _Findings(present, denied, flags, groups_by_clause, everywhere, groups_by_sentence,
+                      sentence_of_clause, unsure)
+    racing = content.lexicon.measures.racing_heart
+    rate = measures.heart_rate
+    if racing is not None and rate is not None and rate >= racing.at_least:
+        flags.append(racing.red_flag)  # "pulse 130": a racing heart (RF-SEPSIS)
+    found.flags[:] = list(dict.fromkeys(flags))
+    found.doubted.extend(d for d in doubted if d not in flags)
+    return found
 
 
 def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> bool:
@@ -198,7 +230,7 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         for c, found in scopes
         if all(g in found for g in combo.all)
         and (not combo.any or any(g in found for g in combo.any))
-        and not any(g in found for g in combo.unless)
+        and not any(g in _around(f, c, found) for g in combo.unless)
     }
     if combo.red_flag and combo.scope == "clause" and where & f.unsure_clauses:
         where -= f.unsure_clauses  # "my heart is racing lol": asked, not decided
@@ -223,6 +255,20 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
     if combo.red_flag and combo.red_flag not in f.flags:
         f.flags.append(combo.red_flag)
     return True
+
+
+def _sentence_groups(m: Matched, scope: Scope, start: int) -> set[str]:
+    """The word groups said (not denied) in the sentence of token `start`."""
+    sentence = m.sentence_of[start]
+    return {
+        g for h in m.hits if m.sentence_of[h.start] == sentence
+        for g in h.values("group") if scope.absent(h) in {"", "someone else"}
+    }
+
+
+def _around(f: _Findings, clause: int, found: set[str]) -> set[str]:
+    """The word groups that can cancel a combination found in `clause`: its sentence's."""
+    return f.groups_by_sentence.get(f.sentence_of_clause.get(clause, -1), found) | found
 
 
 def _carry(measures: Measures, source: str, target: str) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.core.content import Measures as NumberWords
 from bot.core.model import Trend
 from bot.core.triage.match import Hit, Matched
 from bot.core.triage.scope import MODIFIER_SPAN, Mention, Scope
+from bot.core.triage.text import tokens
 
 _RELATIVE = frozenset({"that", "thats", "which", "whichs", "who", "whos"})
 TREND_RANK = {Trend.WORSE: 3, Trend.SAME: 2, Trend.BETTER: 1, Trend.UNKNOWN: 0, Trend.NEW: 0}
@@ -29,19 +31,50 @@ class Measures:
     trend: dict[str, Trend] = field(default_factory=dict)
     temperature: float | None = None  # °C, the highest written
     fahrenheit: float | None = None  # as written, when written in °F
+    heart_rate: int | None = None  # beats per minute, the highest written of the patient
 
 
-def measure(m: Matched, scope: Scope, mentions: list[Mention]) -> Measures:
-    """Severity, trend, self-reference, score trend and temperature of one message."""
+_NOT_A_SCORE_AFTER = frozenset(
+    {"days", "day", "hours", "hour", "hrs", "hr", "h", "am", "pm", "mins", "min", "minutes",
+     "times", "x", "mg", "ml", "kg", "%", "weeks", "week", "months", "years", "ibuprofen",
+     "paracetamol", "tablets", "pills", "sessions", "injections", "°", "degrees", "bpm", ":"}
+)
+_NOT_A_SCORE_BEFORE = frozenset(
+    {"day", "days", "week", "weeks", "session", "sessions", "number", "no", "#", "at", "took",
+     "take", "every", "hr", "pulse", "heart", "x", "about", "after"}
+)
+_SCORE_CUES = frozenset(
+    {"level", "score", "rating", "rate", "rated", "solid", "a", "is", "was", "now", "its",
+     "to", "from", ":", "like", "around", "maybe", "about", "then", "and"}
+)
+_OUT_OF = (["/", "10"], ["of", "10"], ["on", "10"], ["out", "of", "10"], ["out", "of", "ten"])
+
+
+class Numbers:
+    """Scores out of ten and heart rates, read with one clinic's content (compiled once)."""
+
+    def __init__(self, words: NumberWords) -> None:
+        self.bands = sorted(words.score_grades.items(), key=lambda item: item[1])
+        racing = words.racing_heart
+        self.heart_words = {tuple(tokens(w)) for w in racing.words} if racing else set()
+        self.heart_unless = set(racing.unless) if racing else set()
+        self.longest = max((len(w) for w in self.heart_words), default=0)
+
+    def grade(self, score: int) -> int:
+        return next(grade for grade, top in self.bands if score <= top)
+
+
+def measure(
+    m: Matched, scope: Scope, mentions: list[Mention], numbers: Numbers | None = None
+) -> Measures:
+    """Severity, trend, self-reference, scores, heart rate and temperature of one message."""
     out = Measures([x for x in mentions if not x.flag])
     _attach(m, scope, out)
     _self_reference(m, out)
-    scored = _score_trend(m)
-    if scored is not None:
-        position, direction = scored
-        near = [x for x in out.symptom_mentions if x.present and x.start <= position]
-        if near and near[-1].name not in out.trend:
-            out.trend[near[-1].name] = direction
+    silenced = _silenced(m, scope)
+    if numbers is not None:
+        _scores(m, out, numbers, silenced)
+        out.heart_rate = _heart_rate(m, numbers, silenced)
     reading = _temperature(m, scope)
     if reading is not None:
         out.temperature, out.fahrenheit = reading
@@ -123,29 +156,106 @@ def _self_reference(m: Matched, out: Measures) -> None:
                 mentions.append(Mention(x.name, h.start, m.clause(h), True))
 
 
-def _score_trend(m: Matched) -> tuple[int, Trend] | None:
-    """Two 'N/10' scores, one said of now and one of before: their difference."""
-    toks = m.toks
-    scores = [
-        (i, int(toks[i]))
-        for i in range(len(toks) - 2)
-        if toks[i].isdigit() and toks[i + 1] == "/" and toks[i + 2] == "10"
-    ]
-    if len(scores) != 2:
+def _silenced(m: Matched, scope: Scope) -> set[int]:
+    """Clauses whose numbers are not the patient's now: hypothetical, past or negated."""
+    return {
+        m.clause(h) for h in scope.modifiers
+        if h.has("hypothetical") or h.has("historical") or h.has("neg_before")
+    }
+
+
+def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] | None:
+    """The score out of ten written at token i, if the number there is one, and the
+    token where it ends ("7 / 10")."""
+    tok = toks[i]
+    if not tok.isdigit() or int(tok) > 10:
         return None
+    after, before = toks[i + 1 : i + 4], toks[i - 1] if i else ""
+    out_of = next((o for o in _OUT_OF if after[: len(o)] == o), None)
+    if out_of is not None:
+        return int(tok), i + len(out_of)
+    if (after and after[0] in _NOT_A_SCORE_AFTER) or before in _NOT_A_SCORE_BEFORE:
+        return None
+    return (int(tok), i) if before in _SCORE_CUES or after_symptom or i == 0 else None
+
+
+def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> None:
+    """Scores grade the symptom they are said of; two of one symptom give its trend (the
+    later one is now, unless the words say otherwise: "3/10 but it was 1/10 yesterday")."""
+    present = [x for x in out.symptom_mentions if x.present]
+    ends = {h.end for h in m.hits if h.has("symptom")}
+    by_symptom: dict[str, list[tuple[int, int, int]]] = {}
+    for i in range(len(m.toks)):
+        read = _score_at(m.toks, i, i in ends or (i - 1 in ends and m.toks[i - 1] == ":"))
+        if read is None or m.clause_of[i] in silenced:
+            continue
+        score, end = read
+        # "Soreness: 3/10": a colon does not part a score from its symptom.
+        sentence = m.sentence_of[i - 2 if i > 1 and m.toks[i - 1] == ":" else i]
+        same = [x for x in present if m.sentence_of[x.start] == sentence
+                and abs(x.start - i) <= 2 * MODIFIER_SPAN]
+        if not same:
+            continue
+        before = [x for x in same if x.start < i]
+        target = before[-1] if before else min(same, key=lambda x: x.start)
+        by_symptom.setdefault(target.name, []).append((i, end, score))
     anchors = [(h.start, g) for h in m.hits for g in h.values("group")
                if g in {"now_words", "past_words"}]
+    for name, scored in by_symptom.items():
+        now = scored[-1][2]
+        if len(scored) >= 2:
+            first, last = scored[0], scored[-1]
+            said = _said_of(anchors, [(i, end) for i, end, _ in scored])
+            if said.get(last[0]) == "past_words" or said.get(first[0]) == "now_words":
+                first, last = last, first
+            now = last[2]
+            out.trend[name] = (Trend.WORSE if last[2] > first[2]
+                               else Trend.BETTER if last[2] < first[2] else Trend.SAME)
+        out.severity[name] = max(out.severity.get(name, 0), numbers.grade(now))
 
-    def when(i: int) -> str | None:
-        near = [(abs(a - i), g) for a, g in anchors if abs(a - i) <= 3]
-        return min(near)[1] if near else None
 
-    tagged = {when(i): score for i, score in scores}
-    if "now_words" not in tagged or "past_words" not in tagged:
-        return None
-    now, before = tagged["now_words"], tagged["past_words"]
-    direction = Trend.WORSE if now > before else Trend.BETTER if now < before else Trend.SAME
-    return scores[0][0], direction
+def _said_of(anchors: list[tuple[int, str]], scores: list[tuple[int, int]]) -> dict[int, str]:
+    """'now_words' or 'past_words' for each score (by its first token), within 3 tokens:
+    between two scores a word right after the first is the first's ("3/10 today vs 2/10
+    yesterday"), else "now" is the later's and "yesterday" the earlier's ("was 2, now 4");
+    elsewhere a word is the nearest score's."""
+
+    def gap(at: int, score: tuple[int, int]) -> int:
+        start, end = score
+        return start - at if at < start else at - end if at > end else 0
+
+    said: dict[int, str] = {}
+    for at, group in anchors:
+        nearest = min(scores, key=lambda score: (gap(at, score), -score[0]))
+        later = [score for score in scores if score[0] > at]
+        earlier = [score for score in scores if score[1] < at]
+        if later and earlier:  # between two: "3/10 today vs 2/10 yesterday", "was 6, now 2"
+            follows = gap(at, earlier[-1]) == 1  # right after a score: said of it
+            nearest = later[0] if group == "now_words" and not follows else earlier[-1]
+        if gap(at, nearest) <= 3:
+            said.setdefault(nearest[0], group)
+    return said
+
+
+def _heart_rate(m: Matched, numbers: Numbers, silenced: set[int]) -> int | None:
+    """The highest heart rate written beside a heart word ("pulse is like 130", "135 bpm")."""
+    toks, rates = m.toks, []
+    heart = {i for h in m.hits if "heart" in h.values("group") for i in range(h.start, h.end)}
+    explained = {m.sentence_of[h.start] for h in m.hits  # "HR 135 at the top of the hill"
+                 if numbers.heart_unless.intersection(h.values("group"))}
+    for i, tok in enumerate(toks):
+        if not tok.isdigit() or not 40 <= int(tok) <= 250 or m.clause_of[i] in silenced:
+            continue
+        if m.sentence_of[i] in explained:
+            continue
+        window = range(max(0, i - 4), min(len(toks), i + 3))
+        worded = any(j in heart for j in window) or any(
+            tuple(toks[j : j + size]) in numbers.heart_words
+            for j in window for size in range(1, numbers.longest + 1)
+        )
+        if worded:
+            rates.append(int(tok))
+    return max(rates) if rates else None
 
 
 def _temperature(m: Matched, scope: Scope) -> tuple[float, float | None] | None:
@@ -154,10 +264,7 @@ def _temperature(m: Matched, scope: Scope) -> tuple[float, float | None] | None:
     A number counts when it has a unit, sits near 'temp'/'fever', or has a decimal in body
     range; not in a clause that is hypothetical, in the past or negated.
     """
-    silenced = {
-        m.clause(h) for h in scope.modifiers
-        if h.has("hypothetical") or h.has("historical") or h.has("neg_before")
-    }
+    silenced = _silenced(m, scope)
     context = {
         m.clause_of[h.start]
         for h in m.hits

@@ -1,7 +1,7 @@
 """Phase 3, scope: which mentions of a symptom or red flag count. ConText-style modifiers act
 within their clause: negation before or after ("no swelling", "the itch has gone"), the past
 ("fainted as a kid"), the hypothetical ("if it swells"), someone else ("my friend had...").
-A red flag is never set aside for being about someone else: carers write for patients."""
+A red flag set aside is not dropped: the patient is asked the red-flag question."""
 
 from __future__ import annotations
 
@@ -92,10 +92,9 @@ class Scope:
                 why = self.absent(h)
                 out.append(Mention(name, h.start, self.m.clause(h), not why, why_absent=why))
             for flag_id in h.values("flag"):
-                # A red flag about "my mum" still gets the emergency advice: a needless 112
-                # costs less than a missed one.
+                # A red flag about "my mum" is the patient's (carers write for patients); one
+                # compared with someone else's ("my sister had...") is asked about.
                 why = self.absent(h)
-                why = "" if why == "someone else" else why
                 if not why and self.m.clause(h) in self.unsure_clauses:
                     why = UNSURE
                 out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))

@@ -18,6 +18,11 @@ _SPELLED = re.compile(
 )
 
 
+_CHECKLIST = re.compile(
+    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(no|nope|nah|none|fine|normal|ok|okay|good|clear)\b"
+)
+
+
 def patient_words(text: str) -> str:
     """A message's words as the patient wrote them: a command's name dropped ("/report my
     lips are swelling"), and a deep link's payload ("/start <token>": random letters the
@@ -39,6 +44,14 @@ def ends_sentence(token: str, known: frozenset[str] = frozenset()) -> bool:
     )
 
 
+_SCORE_WORDS = re.compile(
+    r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)(?= (?:out of|of|/) (?:10|ten)\b)"
+)
+_TEN = {w: str(n) for n, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+)}
+
+
 def _spelled(match: re.Match[str]) -> str:
     """'thirty nine point five' -> '39.5', 'a hundred and two' -> '102'."""
     head, unit, decimal = match.groups()
@@ -50,10 +63,13 @@ def normalise(text: str) -> str:
     """Lowercase text with apostrophes dropped ("can't" -> "cant") and decimals with points."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _SPELLED.sub(_spelled, text)
+    text = _SCORE_WORDS.sub(lambda m: _TEN[m.group(1)], text)  # "nine out of 10"
     text = re.sub(r"[\u200d\ufe0f\U0001F3FB-\U0001F3FF]", "", text)  # emoji joiners, skin tones
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'").replace("'", "")
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
     text = text.replace("\n", " . ")
+    # A checklist's "wheezing? no. throat? fine": the answer belongs to its question.
+    text = _CHECKLIST.sub(r"\1 \2", text)
     return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
 
 
