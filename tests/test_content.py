@@ -89,3 +89,29 @@ def test_invalid_yaml_and_duplicate_keys(tmp_path: Path) -> None:
                       'emergency_number: "112"\nemergency_number: "999"')
     with pytest.raises(ContentError, match=r"clinic.yaml:\d+: emergency_number: duplicate key"):
         load_content(folder2)
+
+
+def test_the_red_flag_question_and_its_timings_are_content(content: Content) -> None:
+    assert content.clinic.question_unanswered_minutes == 15
+    assert content.clinic.question_unanswered_level == "urgent"
+    assert "breathing" in content.lexicon.screen.topics
+    assert content.lexicon.measures.racing_heart is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("  placed_by: [bruise_words,", "  placed_by: [bruise_wordz,",
+         r"lexicon.yaml:\d+: screen.placed_by: unknown group 'bruise_wordz'"),
+        ("    red_flag: rf-sepsis\n    words:", "    red_flag: rf-sepsys\n    words:",
+         r"lexicon.yaml:\d+: measures.racing_heart.red_flag: unknown red flag 'rf-sepsys'"),
+        ("  score_grades: {1: 3, 2: 6, 3: 10}", "  score_grades: {1: 3, 2: 6, 3: 9}",
+         r"lexicon.yaml:\d+: measures.score_grades: .*up to 10"),
+    ],
+)
+def test_mistakes_in_the_screen_and_measures_are_reported(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    folder = _broken(tmp_path, "lexicon.yaml", old, new)
+    with pytest.raises(ContentError, match=problem):
+        load_content(folder)
