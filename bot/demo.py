@@ -92,11 +92,12 @@ async def _fourteen_days(
     r: Rehearsal, t: Transcript, ana: SandboxUser, martin: SandboxUser
 ) -> None:
     """Ten-minute steps through the course: Ana answers every check-in, reports a darker
-    bruise on day 8 and a red flag on day 11, which Dr Martin acknowledges."""
+    bruise on day 8, asks about swelling lips on day 9 (and is asked the red-flag question),
+    and writes a red flag on day 11, which Dr Martin acknowledges."""
     clock = r.clock
     answered: set[int] = set()
     end = SESSION + timedelta(days=14, hours=12)
-    routine_done = emergency_done = voice_done = False
+    routine_done = emergency_done = voice_done = question_done = False
     while clock.now() < end:
         clock.advance(minutes=10)
         await r.tick()
@@ -115,6 +116,9 @@ async def _fourteen_days(
                 t.say("Ana", f"taps “{label}”")
                 await r.press(ana, label)
             t.flush()
+        if day == 9 and local.hour == 13 and not question_done:
+            question_done = True
+            await _unsure(r, t, ana)
         if day == 11 and local.hour == 20 and not emergency_done:
             emergency_done = True
             words = "one injection point on my cheek is turning grey and really hurts"
@@ -128,6 +132,17 @@ async def _fourteen_days(
         if day == 12 and local.hour == 21 and not voice_done:
             voice_done = True
             await _voice_note(r, t, ana, martin)
+
+
+async def _unsure(r: Rehearsal, t: Transcript, ana: SandboxUser) -> None:
+    """Words the bot cannot rule in or out: it asks the red-flag question."""
+    words = "my friend said lips can swell up after this, could mine?"
+    t.say("Ana", words)
+    await r.say(ana, words)
+    t.flush()
+    t.say("Ana", "taps “None of these”")
+    await r.press(ana, "None of these")
+    t.flush()
 
 
 async def _voice_note(r: Rehearsal, t: Transcript, ana: SandboxUser, martin: SandboxUser) -> None:

@@ -112,3 +112,15 @@ async def test_an_urgent_reading_pages_at_once_while_the_question_waits(
     assert raised.level == "urgent"
     await r.press(ana, NONE, message_id=asked.message_id)
     assert "clinician" in r.server.last(ana.id).text  # the urgent reply, held back till now
+
+
+async def test_what_none_carries_on_with_keeps_its_buttons(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    _nurse, ana = await enrolled(r)
+    await r.say(ana, "my friend said lips can swell up after this, could mine?")
+    asked = r.server.last(ana.id)
+    await r.press(ana, NONE, message_id=asked.message_id)
+    held_back = r.server.last(ana.id)
+    assert "saved your message" in held_back.text
+    assert held_back.labels == ["Report a symptom"]
+    assert await escalations(r) == []  # a friend's lips: nothing of the patient's to page

@@ -141,7 +141,7 @@ class Checkins:
                                               (checkin.draft or {}) | {"answer": "none"})
                 return PressResult(
                     edit=Reply(join(self.intro(checkin), f"✔ {m['none_of_these']}")),
-                    replies=tuple(Reply(t) for t in questions.no_signs(self.d.content, checkin)))
+                    replies=questions.no_signs(self.d.content, checkin))
             if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
                 outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
@@ -235,7 +235,7 @@ class Checkins:
             if reading is not None and reading.screen and not machine and not result.emergency:
                 asked = await self.questions.create(
                     uow, patient, sessions, kind="screen",
-                    then=[r.text for r in result.replies],
+                    then=result.replies,
                 )
         if asked is None:
             return result

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.callbacks import Button
 from bot.core.checkin_flow import Draft
 from bot.core.content import Content
 from bot.core.model import Level
@@ -49,19 +50,32 @@ def kept(draft: dict[str, Any] | None) -> dict[str, Any]:
     return {THEN: draft[THEN]} if draft and THEN in draft else {}
 
 
-def deferred(draft: dict[str, Any] | None) -> tuple[str, ...]:
-    """The replies a question held back, for "None of these"."""
+def deferred(draft: dict[str, Any] | None) -> tuple[Reply, ...]:
+    """The replies a question held back, for "None of these" (with their buttons)."""
     then = (draft or {}).get(THEN)
-    return tuple(str(t) for t in then) if isinstance(then, list) else ()
+    if not isinstance(then, list):
+        return ()
+    return tuple(
+        Reply(str(r.get("text", "")), tuple(
+            tuple(Button(str(label), str(data)) for label, data in row)
+            for row in r.get("buttons") or ()) or None)
+        for r in then if isinstance(r, dict)
+    )
 
 
-def no_signs(content: Content, checkin: CheckIn) -> tuple[str, ...]:
+def _kept_reply(reply: Reply) -> dict[str, Any]:
+    rows = [[[b.label, b.data] for b in row] for row in reply.keyboard or ()]
+    return {"text": reply.text, "buttons": rows}
+
+
+def no_signs(content: Content, checkin: CheckIn) -> tuple[Reply, ...]:
     """After "None of these": what the message's own reading had to say."""
     then = deferred(checkin.draft)
     if then:
         return then
     key = "voice_no_signs" if checkin.kind == "voice" else "question_no_signs"
-    return (content.messages.format(key, emergency_number=content.clinic.emergency_number),)
+    number = content.clinic.emergency_number
+    return (Reply(content.messages.format(key, emergency_number=number)),)
 
 
 class Questions:
@@ -78,7 +92,7 @@ class Questions:
 
     async def create(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession], *,
-        kind: str, then: Sequence[str] = (),
+        kind: str, then: Sequence[Reply] = (),
     ) -> Asked | None:
         """Write the question as a check-in of its own (a tap is an answer); None when the
         patient has no session to file it under (the caller answers as usual then)."""
@@ -88,7 +102,7 @@ class Questions:
         if session is None or session.id is None:
             return None
         draft = Draft(screen="warning")
-        stored = draft.to_json() | ({THEN: list(then)} if then else {})
+        stored = draft.to_json() | ({THEN: [_kept_reply(r) for r in then]} if then else {})
         checkin = await uow.add(CheckIn(
             patient_id=patient.id, session_id=session.id,
             step_id=f"{kind}-{secrets.token_hex(6)}", kind=kind,

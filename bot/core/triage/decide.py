@@ -232,9 +232,11 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         and (not combo.any or any(g in found for g in combo.any))
         and not any(g in _around(f, c, found) for g in combo.unless)
     }
-    if combo.red_flag and combo.scope == "clause" and where & f.unsure_clauses:
-        where -= f.unsure_clauses  # "my heart is racing lol": asked, not decided
-        if not where:
+    if combo.scope == "clause" and where & f.unsure_clauses:
+        # "my heart is racing lol", "my friend's lips swelled": asked, not decided, and
+        # nothing added to the patient's own signs.
+        where -= f.unsure_clauses
+        if not where and combo.red_flag:
             f.doubted.append(combo.red_flag)
     if not where:
         return False
