@@ -222,7 +222,6 @@ def test_a_heart_rate_written_as_a_number_is_a_racing_heart(triager: Triager) ->
         "will my throat close up from this? just curious",  # a question about what could be
         "passed out once as a teenager, nothing like that now",  # childhood history
         "in this selfie my face looks grey, it's the lighting",  # a photo
-        "my neighbour's lips went blue when she had a reaction, she had it done too",
         "my sweater is blue and my nails are black lol",  # other things with colours
     ],
 )
@@ -258,3 +257,44 @@ def test_harmless_messages_are_neither_asked_nor_escalated(triager: Triager) -> 
     for text in ("all good today, bruise fading", "thanks for the reminder!",
                  "the purple bruise is turning yellow", "can I wear makeup tomorrow?"):
         assert screened(triager, text) == ("none", False), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Found by a second reading: words near a red flag that must not make it a question.
+        "here is a selfie, my lips are swelling and I can't breathe",
+        "I'm not kidding, my throat is closing up",
+        "I can't breathe oh no",
+        "lips swelling??? no!!! help",
+        "I can't see out of my left eye, I have my contacts in",
+        "my vision went dark in one eye while I was on my phone screen",
+        "my mum's lips are swelling after her injections",
+        "will i be ok my throat is closing",
+        "my resting heart rate is normally 60 but now 135",
+        "heart rate 130 on my watch, no exercise",
+    ],
+)
+def test_a_present_red_flag_stays_an_emergency_whatever_is_said_beside_it(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text) == ("emergency", False)
+
+
+def test_a_skin_colour_said_beside_the_lighting_is_asked_about(triager: Triager) -> None:
+    text = "the lighting is bad but my cheek has gone white and blotchy and really hurts"
+    assert screened(triager, text) == ("urgent", True)  # the severe pain is urgent meanwhile
+
+
+def test_a_score_right_after_now_is_the_current_one(triager: Triager) -> None:
+    assert screened(triager, "pain was 2 now 9")[0] == "urgent"
+    assert screened(triager, "pain was 9 now 2")[0] == "none"
+    [o] = triager.read("Soreness: 3/10 but it was 1/10 yesterday", day=4).report.present
+    assert o.trend is Trend.WORSE
+    [o] = triager.read("burning 6/10 right now, it was 8 in the chair", day=0).report.present
+    assert o.trend is Trend.BETTER
+
+
+def test_huge_numbers_are_read_without_failing(triager: Triager) -> None:
+    for text in ("⑳" * 2200, "9" * 5000 + " out of 10", "pulse " + "1" * 5000):
+        assert screened(triager, text)[0] == "none"

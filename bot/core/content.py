@@ -232,6 +232,7 @@ class Combination(Strict):
     day_min: int | None = None
     scope: Literal["message", "clause"] = "message"  # where the groups must occur together
     unless: list[Ident] = []  # groups that cancel it when they occur in the same scope
+    unless_in: Literal["clause", "sentence"] = "clause"  # where `unless` words reach
     adds: Ident | None = None
     red_flag: Ident | None = None
     replaces: list[Ident] = []  # symptoms the added one explains (dropped when it is added)

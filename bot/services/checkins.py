@@ -221,6 +221,9 @@ class Checkins:
             # Words sent while a check-in is open reply to it: no re-ask, counted as a reply.
             assert patient.id is not None
             answering = await uow.checkins.answer_open(patient.id, now - OPEN_FOR, now)
+            if not machine:  # words after a red-flag question answer it (they are triaged)
+                await uow.checkins.settle_questions(patient.id, questions.KINDS, now,
+                                                    replied=True)
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request
             ):

@@ -101,6 +101,8 @@ class Questions:
         session = current_session(sessions, now)
         if session is None or session.id is None:
             return None
+        # One question open at a time: a burst of unsure messages is one escalation.
+        await uow.checkins.settle_questions(patient.id, KINDS, now, replied=False)
         draft = Draft(screen="warning")
         stored = draft.to_json() | ({THEN: [_kept_reply(r) for r in then]} if then else {})
         checkin = await uow.add(CheckIn(

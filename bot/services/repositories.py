@@ -176,6 +176,12 @@ class Checkins(Protocol):
         """Red-flag questions sent before `cutoff`, unanswered, not yet escalated."""
         ...
 
+    async def settle_questions(
+        self, patient_id: int, kinds: Sequence[str], now: datetime, *, replied: bool
+    ) -> None:
+        """Open red-flag questions replied to in words, or superseded by a new one."""
+        ...
+
     async def newer_checkin_sent(self, checkin: CheckIn) -> bool: ...
 
     async def sent_scheduled(self, patient_id: int) -> list[CheckIn]:

@@ -136,14 +136,16 @@ class CheckinRepository(SqlRepository):
     async def unanswered_questions(
         self, kinds: Sequence[str], cutoff: datetime, *, limit: int
     ) -> list[CheckIn]:
-        """Red-flag questions sent before `cutoff`, unanswered, not yet escalated (the
-        nudge mark records the escalation: a question is never re-asked)."""
+        """Red-flag questions sent before `cutoff`, neither answered by a tap nor replied to
+        in words, not yet escalated (the nudge mark records the escalation: a question is
+        never re-asked)."""
         result = await self._orm.exec(
             select(CheckIn)
             .where(
                 col(CheckIn.kind).in_(list(kinds)),
                 CheckIn.status == Status.SENT,
                 col(CheckIn.answered_at).is_(None),
+                col(CheckIn.replied_at).is_(None),
                 col(CheckIn.nudged_at).is_(None),
                 col(CheckIn.sent_at) <= cutoff,
             )
@@ -151,6 +153,26 @@ class CheckinRepository(SqlRepository):
             .limit(limit)
         )
         return list(result.all())
+
+
+    async def settle_questions(
+        self, patient_id: int, kinds: Sequence[str], now: datetime, *, replied: bool
+    ) -> None:
+        """The patient's open red-flag questions: replied to in words (`replied`), or
+        superseded by a new question (only the newest one can become an escalation). Their
+        buttons still work."""
+        values = {"replied_at": now} if replied else {"nudged_at": now}
+        await self._orm.exec(
+            update(CheckIn)
+            .where(
+                col(CheckIn.patient_id) == patient_id,
+                col(CheckIn.kind).in_(list(kinds)),
+                col(CheckIn.answered_at).is_(None),
+                col(CheckIn.replied_at).is_(None),
+                col(CheckIn.nudged_at).is_(None),
+            )
+            .values(**values)
+        )
 
 
     async def claim_nudge(self, checkin_id: int, now: datetime) -> bool:

@@ -131,7 +131,7 @@ def decide(
     topics = _topics(content, m, scope, mentions, found)
     asking = content.lexicon.screen
     settled = {*(asking.placed_by_temperature if measures.temperature is not None else ()),
-               *(asking.placed_by_heart_rate if measures.heart_rate is not None else ())}
+               *(asking.placed_by_heart_rate if measures.heart_rate_beside else ())}
     topics = tuple(t for t in topics if t not in settled)
     return Triage(
         report=report, assessment=assessment, mentions=tuple(mentions), durations=durations,
@@ -169,28 +169,23 @@ def _findings(
     symptoms = measures.symptom_mentions
     present = {x.name for x in symptoms if x.present}
     denied = {x.name for x in symptoms if not x.present and x.why_absent == "negated"}
-    # A red-flag phrase in a sentence about an object, a photo or a figure of speech ("my
+    # A red-flag phrase in a clause about an object, a photo or a figure of speech ("my
     # wallet is turning black and blue") is asked about, unless said elsewhere too.
     doubting = set(content.lexicon.screen.doubted_by)
     doubted: set[str] = set()
     flags: list[str] = []
     for x in mentions:
         if x.flag and x.present:
-            if doubting & _sentence_groups(m, scope, x.start):
+            if doubting & _clause_groups(m, scope, x.clause):
                 doubted.add(x.name)
             else:
                 flags.append(x.name)
     # Word groups present (not negated), per clause, for the combinations.
-    # Someone else's red flag ("my sister can't breathe when she runs") is asked about.
     groups_by_clause: dict[int, set[str]] = {}
-    unsure = set(scope.unsure_clauses)
     for h in m.hits:
         names = h.values("group")
-        why = scope.absent(h) if names else "-"
-        if why in {"", "someone else"}:
+        if names and scope.absent(h) in {"", "someone else"}:
             groups_by_clause.setdefault(m.clause(h), set()).update(names)
-        if why == "someone else":
-            unsure.add(m.clause(h))
     everywhere = set().union(*groups_by_clause.values()) if groups_by_clause else set()
     sentence_of_clause = dict(zip(m.clause_of, m.sentence_of, strict=True))
     groups_by_sentence: dict[int, set[str]] = {}
@@ -204,7 +199,7 @@ def _findings(
             present.discard("fever")
             denied.add("fever")
     found = _Findings(present, denied, flags, groups_by_clause, everywhere, groups_by_sentence,
-                      sentence_of_clause, unsure)
+                      sentence_of_clause, set(scope.unsure_clauses))
     racing = content.lexicon.measures.racing_heart
     rate = measures.heart_rate
     if racing is not None and rate is not None and rate >= racing.at_least:
@@ -230,7 +225,7 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         for c, found in scopes
         if all(g in found for g in combo.all)
         and (not combo.any or any(g in found for g in combo.any))
-        and not any(g in _around(f, c, found) for g in combo.unless)
+        and not any(g in _around(f, c, found, combo.unless_in) for g in combo.unless)
     }
     if combo.scope == "clause" and where & f.unsure_clauses:
         # "my heart is racing lol", "my friend's lips swelled": asked, not decided, and
@@ -259,17 +254,19 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
     return True
 
 
-def _sentence_groups(m: Matched, scope: Scope, start: int) -> set[str]:
-    """The word groups said (not denied) in the sentence of token `start`."""
-    sentence = m.sentence_of[start]
+def _clause_groups(m: Matched, scope: Scope, clause: int) -> set[str]:
+    """The word groups said (not denied) in `clause`."""
     return {
-        g for h in m.hits if m.sentence_of[h.start] == sentence
+        g for h in m.hits if m.clause(h) == clause
         for g in h.values("group") if scope.absent(h) in {"", "someone else"}
     }
 
 
-def _around(f: _Findings, clause: int, found: set[str]) -> set[str]:
-    """The word groups that can cancel a combination found in `clause`: its sentence's."""
+def _around(f: _Findings, clause: int, found: set[str], where: str) -> set[str]:
+    """The word groups that can cancel a combination found in `clause`: the clause's, or
+    its sentence's ("the black marks are just the pen dots")."""
+    if where != "sentence":
+        return found
     return f.groups_by_sentence.get(f.sentence_of_clause.get(clause, -1), found) | found
 
 

@@ -87,6 +87,9 @@ def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
     yield from ((p + "s", "other_person", "") for p in lex.other_person)
 
 
+_NOT_INHERITING = frozenset({"symptom", "pseudo", "hypothetical", "historical"})
+
+
 def _inherit(table: Table) -> None:
     """A longer phrase that contains a symptom word also names the symptom ("very painful" is
     severe soreness, "more swollen" is worse swelling); so with word groups and red-flag
@@ -96,8 +99,9 @@ def _inherit(table: Table) -> None:
         for k, kinds in table.items()
     }
     for key, kinds in table.items():
-        # Pseudo phrases ("warm compress", "red wine") are there to mean nothing.
-        if any(kind in {"symptom", "pseudo"} for kind, _ in kinds) or len(key) < 2:
+        # Pseudo phrases ("warm compress", "red wine") are there to mean nothing, and a
+        # modifier ("can swell": hypothetical) is not the sign it qualifies.
+        if any(kind in _NOT_INHERITING for kind, _ in kinds) or len(key) < 2:
             continue
         for size in range(1, len(key)):
             for i in range(len(key) - size + 1):
@@ -191,7 +195,7 @@ class PhraseTable:
 
 def _out_of_ten(toks: list[str], i: int) -> int | None:
     """'7 out of 10' as a severity grade."""
-    if toks[i : i + 4][1:] == ["out", "of", "10"] and toks[i].isdigit():
+    if toks[i : i + 4][1:] == ["out", "of", "10"] and toks[i].isdigit() and len(toks[i]) <= 2:
         score = int(toks[i])
         if 0 <= score <= 10:
             return 1 if score <= 3 else 2 if score <= 6 else 3

@@ -32,6 +32,7 @@ class Measures:
     temperature: float | None = None  # °C, the highest written
     fahrenheit: float | None = None  # as written, when written in °F
     heart_rate: int | None = None  # beats per minute, the highest written of the patient
+    heart_rate_beside: bool = False  # one was written right beside a heart word
 
 
 _NOT_A_SCORE_AFTER = frozenset(
@@ -43,11 +44,16 @@ _NOT_A_SCORE_BEFORE = frozenset(
     {"day", "days", "week", "weeks", "session", "sessions", "number", "no", "#", "at", "took",
      "take", "every", "hr", "pulse", "heart", "x", "about", "after"}
 )
+_NOT_A_RATE = frozenset(
+    {"mg", "ml", "kg", "g", "lbs", "days", "day", "hours", "hrs", "years", "yrs", "year", "am",
+     "pm", "%", "minutes", "mins", "metres", "meters", "m", "km", "steps", "calories", "kcal"}
+)
 _SCORE_CUES = frozenset(
     {"level", "score", "rating", "rate", "rated", "solid", "a", "is", "was", "now", "its",
      "to", "from", ":", "like", "around", "maybe", "about", "then", "and"}
 )
-_OUT_OF = (["/", "10"], ["of", "10"], ["on", "10"], ["out", "of", "10"], ["out", "of", "ten"])
+_OUT_OF = (["/", "10"], ["of", "10"], ["on", "10"], ["from", "10"], ["out", "of", "10"],
+           ["out", "of", "ten"])
 
 
 class Numbers:
@@ -74,7 +80,7 @@ def measure(
     silenced = _silenced(m, scope)
     if numbers is not None:
         _scores(m, out, numbers, silenced)
-        out.heart_rate = _heart_rate(m, numbers, silenced)
+        out.heart_rate, out.heart_rate_beside = _heart_rate(m, scope, numbers, silenced)
     reading = _temperature(m, scope)
     if reading is not None:
         out.temperature, out.fahrenheit = reading
@@ -168,12 +174,14 @@ def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] |
     """The score out of ten written at token i, if the number there is one, and the
     token where it ends ("7 / 10")."""
     tok = toks[i]
-    if not tok.isdigit() or int(tok) > 10:
+    if not tok.isdigit() or len(tok) > 2 or int(tok) > 10:
         return None
     after, before = toks[i + 1 : i + 4], toks[i - 1] if i else ""
     out_of = next((o for o in _OUT_OF if after[: len(o)] == o), None)
     if out_of is not None:
         return int(tok), i + len(out_of)
+    if tok == "10" and before in {"/", "of", "from", "on"} and i > 1 and toks[i - 2].isdigit():
+        return None  # the "10" of "2 from 10"
     if (after and after[0] in _NOT_A_SCORE_AFTER) or before in _NOT_A_SCORE_BEFORE:
         return None
     return (int(tok), i) if before in _SCORE_CUES or after_symptom or i == 0 else None
@@ -190,16 +198,14 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
         if read is None or m.clause_of[i] in silenced:
             continue
         score, end = read
-        # "Soreness: 3/10": a colon does not part a score from its symptom.
-        sentence = m.sentence_of[i - 2 if i > 1 and m.toks[i - 1] == ":" else i]
-        same = [x for x in present if m.sentence_of[x.start] == sentence
+        same = [x for x in present if _sentence(m, x.start) == _sentence(m, i)
                 and abs(x.start - i) <= 2 * MODIFIER_SPAN]
         if not same:
             continue
         before = [x for x in same if x.start < i]
         target = before[-1] if before else min(same, key=lambda x: x.start)
         by_symptom.setdefault(target.name, []).append((i, end, score))
-    anchors = [(h.start, g) for h in m.hits for g in h.values("group")
+    anchors = [(h.start, h.end - 1, g) for h in m.hits for g in h.values("group")
                if g in {"now_words", "past_words"}]
     for name, scored in by_symptom.items():
         now = scored[-1][2]
@@ -214,48 +220,65 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
         out.severity[name] = max(out.severity.get(name, 0), numbers.grade(now))
 
 
-def _said_of(anchors: list[tuple[int, str]], scores: list[tuple[int, int]]) -> dict[int, str]:
-    """'now_words' or 'past_words' for each score (by its first token), within 3 tokens:
-    between two scores a word right after the first is the first's ("3/10 today vs 2/10
-    yesterday"), else "now" is the later's and "yesterday" the earlier's ("was 2, now 4");
-    elsewhere a word is the nearest score's."""
+def _sentence(m: Matched, i: int) -> int:
+    """Token i's sentence, a colon's joined to the one before ("Soreness: 3/10 but it was
+    1/10 yesterday" is one statement)."""
+    sentence = m.sentence_of[i]
+    start = m.sentence_of.index(sentence)
+    return sentence - 1 if sentence and m.toks[start] == ":" else sentence
 
-    def gap(at: int, score: tuple[int, int]) -> int:
-        start, end = score
-        return start - at if at < start else at - end if at > end else 0
+
+def _said_of(
+    anchors: list[tuple[int, int, str]], scores: list[tuple[int, int]]
+) -> dict[int, str]:
+    """'now_words' or 'past_words' for each score (by its first token), within 3 tokens.
+    Words right beside a score go first and are that score's ("was 2 now 9", "3/10 today
+    vs 2/10 yesterday", "6/10 right now, it was 8"); between two scores "now" is the later's
+    and "yesterday" the earlier's; elsewhere a word is the nearest score's."""
+
+    def gap(start: int, end: int, score: tuple[int, int]) -> int:
+        return score[0] - end if end < score[0] else start - score[1] if start > score[1] else 0
 
     said: dict[int, str] = {}
-    for at, group in anchors:
-        nearest = min(scores, key=lambda score: (gap(at, score), -score[0]))
-        later = [score for score in scores if score[0] > at]
-        earlier = [score for score in scores if score[1] < at]
-        if later and earlier:  # between two: "3/10 today vs 2/10 yesterday", "was 6, now 2"
-            follows = gap(at, earlier[-1]) == 1  # right after a score: said of it
-            nearest = later[0] if group == "now_words" and not follows else earlier[-1]
-        if gap(at, nearest) <= 3:
+    for start, end, group in sorted(
+        anchors, key=lambda a: min(gap(a[0], a[1], score) for score in scores)
+    ):
+        nearest = min(scores, key=lambda score: (gap(start, end, score), -score[0]))
+        later = [score for score in scores if score[0] > end]
+        earlier = [score for score in scores if score[1] < start]
+        if later and earlier and gap(start, end, nearest) > 1:
+            nearest = later[0] if group == "now_words" else earlier[-1]
+        if gap(start, end, nearest) <= 3:
             said.setdefault(nearest[0], group)
     return said
 
 
-def _heart_rate(m: Matched, numbers: Numbers, silenced: set[int]) -> int | None:
-    """The highest heart rate written beside a heart word ("pulse is like 130", "135 bpm")."""
-    toks, rates = m.toks, []
+def _heart_rate(
+    m: Matched, scope: Scope, numbers: Numbers, silenced: set[int]
+) -> tuple[int | None, bool]:
+    """The highest heart rate in a sentence with a heart word ("my resting heart rate is
+    normally 60 but now 135"), and whether one was written right beside a heart word
+    ("pulse 72"), which settles the heart topic when no rate reaches the red flag."""
+    toks = m.toks
     heart = {i for h in m.hits if "heart" in h.values("group") for i in range(h.start, h.end)}
+    for j in range(len(toks)):
+        for size in range(1, numbers.longest + 1):
+            if tuple(toks[j : j + size]) in numbers.heart_words:
+                heart.update(range(j, j + size))
+    sentences = {m.sentence_of[i] for i in heart}
     explained = {m.sentence_of[h.start] for h in m.hits  # "HR 135 at the top of the hill"
-                 if numbers.heart_unless.intersection(h.values("group"))}
+                 if numbers.heart_unless.intersection(h.values("group")) and not scope.absent(h)}
+    rates, beside = [], False
     for i, tok in enumerate(toks):
-        if not tok.isdigit() or not 40 <= int(tok) <= 250 or m.clause_of[i] in silenced:
+        if not tok.isdigit() or len(tok) > 3 or not 40 <= int(tok) <= 250:
             continue
-        if m.sentence_of[i] in explained:
+        if m.sentence_of[i] not in sentences or m.clause_of[i] in silenced:
             continue
-        window = range(max(0, i - 4), min(len(toks), i + 3))
-        worded = any(j in heart for j in window) or any(
-            tuple(toks[j : j + size]) in numbers.heart_words
-            for j in window for size in range(1, numbers.longest + 1)
-        )
-        if worded:
-            rates.append(int(tok))
-    return max(rates) if rates else None
+        if m.sentence_of[i] in explained or (i + 1 < len(toks) and toks[i + 1] in _NOT_A_RATE):
+            continue
+        rates.append(int(tok))
+        beside = beside or any(j in heart for j in range(i - 2, i + 3))
+    return (max(rates) if rates else None), beside
 
 
 def _temperature(m: Matched, scope: Scope) -> tuple[float, float | None] | None:

@@ -1,7 +1,8 @@
 """Phase 3, scope: which mentions of a symptom or red flag count. ConText-style modifiers act
 within their clause: negation before or after ("no swelling", "the itch has gone"), the past
 ("fainted as a kid"), the hypothetical ("if it swells"), someone else ("my friend had...").
-A red flag set aside is not dropped: the patient is asked the red-flag question."""
+A red flag is never set aside for being about someone else (carers write for patients); one
+set aside for another reason is not dropped: the patient is asked the red-flag question."""
 
 from __future__ import annotations
 
@@ -41,12 +42,9 @@ class Scope:
         # Clause numbers read once: `absent` runs for every hit against every modifier.
         self._placed = [(mod, m.clause(mod)) for mod in self.modifiers]
         self._comparing = {m.clause(h) for h in m.hits if ("group", "comparison") in h.kinds}
-        # Clauses of a sentence with a joke or a video in it: a red flag there is uncertain
-        # (not absent: the red-flag question is asked).
-        unsure = {m.sentence_of[h.start] for h in m.hits if h.has("unsure")}
-        self.unsure_clauses = {
-            c for c, s in zip(m.clause_of, m.sentence_of, strict=True) if s in unsure
-        }
+        # Clauses with a joke or a video in them: a red flag there is uncertain (not absent:
+        # the red-flag question is asked).
+        self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
 
     def absent(self, h: Hit) -> str:
         """Why a mention does not count ('' when it does); the strongest reason wins."""
@@ -92,9 +90,10 @@ class Scope:
                 why = self.absent(h)
                 out.append(Mention(name, h.start, self.m.clause(h), not why, why_absent=why))
             for flag_id in h.values("flag"):
-                # A red flag about "my mum" is the patient's (carers write for patients); one
-                # compared with someone else's ("my sister had...") is asked about.
+                # A red flag about "my mum" still gets the emergency advice: carers write for
+                # patients, and a needless 112 costs less than a missed one.
                 why = self.absent(h)
+                why = "" if why == "someone else" else why
                 if not why and self.m.clause(h) in self.unsure_clauses:
                     why = UNSURE
                 out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))

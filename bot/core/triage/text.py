@@ -18,8 +18,13 @@ _SPELLED = re.compile(
 )
 
 
-_CHECKLIST = re.compile(
-    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(no|nope|nah|none|fine|normal|ok|okay|good|clear)\b"
+# "wheezing? no." / "throat? fine," -- only when the answer ends its clause ("swelling???
+# no!!! help" is panic, not a checklist).
+_CHECKLIST_NO = re.compile(
+    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(?:no|nope|nah|none)\b(?= ?(?:[.,;\n]|$))"
+)
+_CHECKLIST_FINE = re.compile(
+    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(fine|normal|ok|okay|good|clear)\b(?= ?(?:[.,;\n]|$))"
 )
 
 
@@ -29,8 +34,8 @@ def patient_words(text: str) -> str:
     clinic made, which can spell "pale" or "web") is no words at all."""
     if not text.startswith("/"):
         return text
-    command, _, rest = text.partition(" ")
-    return "" if command.split("@")[0].lower() == "/start" else rest
+    command, *rest = text.split(maxsplit=1)
+    return "" if command.split("@")[0].lower() == "/start" or not rest else rest[0]
 
 
 def ends_sentence(token: str, known: frozenset[str] = frozenset()) -> bool:
@@ -69,7 +74,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
     text = text.replace("\n", " . ")
     # A checklist's "wheezing? no. throat? fine": the answer belongs to its question.
-    text = _CHECKLIST.sub(r"\1 \2", text)
+    text = _CHECKLIST_FINE.sub(r"\1 \2", _CHECKLIST_NO.sub(r"no \1", text))
     return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
 
 
