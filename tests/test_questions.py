@@ -124,3 +124,25 @@ async def test_what_none_carries_on_with_keeps_its_buttons(rehearsal: Rehearsal)
     assert "saved your message" in held_back.text
     assert held_back.labels == ["Report a symptom"]
     assert await escalations(r) == []  # a friend's lips: nothing of the patient's to page
+
+
+async def test_a_burst_of_unsure_messages_is_one_escalation(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    _nurse, ana = await enrolled(r)
+    await r.say(ana, "could my lips swell up from this?")
+    await r.say(ana, "I fainted as a kid at the dentist, just so you know")
+    questions = [m for m in r.server.sent(ana.id) if NONE in m.labels]
+    assert len(questions) == 2  # each message asked, and each still answerable
+    await r.advance(timedelta(minutes=20), step=timedelta(minutes=1))
+    [raised] = await escalations(r)  # only the newest question escalates
+    assert raised.rules == ["red-flag-question"]
+
+
+async def test_words_after_the_question_answer_it(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    _nurse, ana = await enrolled(r)
+    await r.say(ana, "could my lips swell up from this?")
+    assert NONE in r.server.last(ana.id).labels
+    await r.say(ana, "no none of those, all fine, just curious")
+    await r.advance(timedelta(minutes=30), step=timedelta(minutes=1))
+    assert await escalations(r) == []
