@@ -125,6 +125,21 @@ def main() -> None:
     for path in files:
         items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
         report(path.name, figures(triager, items), errors=args.errors)
+    hostile(triager)
+
+
+def hostile(triager: Triager) -> None:
+    """The slowest reading of Telegram-sized messages built to be slow (numbers, modifiers
+    and red-flag words repeated, in one clause): the lifeline reads on the event loop."""
+    texts = ["pain 1 " * 600, "pain: 1. " * 460, "heart 130 " * 410, "was 2 now 9 " * 350,
+             "yesterday today now " * 205, "not no never if " * 260,
+             "my lips are swelling, " * 190, "⑳ " * 2048]
+    worst = 0.0
+    for text in texts:
+        start = time.perf_counter()
+        triager.read(text[:4096], day=2)
+        worst = max(worst, (time.perf_counter() - start) * 1000)
+    print(f"== hostile 4,096-character messages ({len(texts)}): slowest {worst:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ temperatures (°C or °F, written or spelled out)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -190,16 +191,19 @@ def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] |
 def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> None:
     """Scores grade the symptom they are said of; two of one symptom give its trend (the
     later one is now, unless the words say otherwise: "3/10 but it was 1/10 yesterday")."""
-    present = [x for x in out.symptom_mentions if x.present]
+    present = sorted((x for x in out.symptom_mentions if x.present), key=lambda x: x.start)
+    starts = [x.start for x in present]
     ends = {h.end for h in m.hits if h.has("symptom")}
+    sentence = _sentences(m)
     by_symptom: dict[str, list[tuple[int, int, int]]] = {}
     for i in range(len(m.toks)):
         read = _score_at(m.toks, i, i in ends or (i - 1 in ends and m.toks[i - 1] == ":"))
         if read is None or m.clause_of[i] in silenced:
             continue
         score, end = read
-        same = [x for x in present if _sentence(m, x.start) == _sentence(m, i)
-                and abs(x.start - i) <= 2 * MODIFIER_SPAN]
+        near = present[bisect_left(starts, i - 2 * MODIFIER_SPAN):
+                       bisect_right(starts, i + 2 * MODIFIER_SPAN)]
+        same = [x for x in near if sentence[x.start] == sentence[i]]
         if not same:
             continue
         before = [x for x in same if x.start < i]
@@ -220,12 +224,15 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
         out.severity[name] = max(out.severity.get(name, 0), numbers.grade(now))
 
 
-def _sentence(m: Matched, i: int) -> int:
-    """Token i's sentence, a colon's joined to the one before ("Soreness: 3/10 but it was
-    1/10 yesterday" is one statement)."""
-    sentence = m.sentence_of[i]
-    start = m.sentence_of.index(sentence)
-    return sentence - 1 if sentence and m.toks[start] == ":" else sentence
+def _sentences(m: Matched) -> list[int]:
+    """Each token's sentence, one that opens with a colon joined to the one before
+    ("Soreness: 3/10 but it was 1/10 yesterday" is one statement)."""
+    out, opened_by_colon = [], False
+    for i, sentence in enumerate(m.sentence_of):
+        if i == 0 or sentence != m.sentence_of[i - 1]:
+            opened_by_colon = sentence > 0 and m.toks[i] == ":"
+        out.append(sentence - 1 if opened_by_colon else sentence)
+    return out
 
 
 def _said_of(
@@ -239,15 +246,28 @@ def _said_of(
     def gap(start: int, end: int, score: tuple[int, int]) -> int:
         return score[0] - end if end < score[0] else start - score[1] if start > score[1] else 0
 
+    scores = sorted(scores)
+    firsts = [score[0] for score in scores]
+
+    def beside(start: int, end: int) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The scores just before and just after an anchor (bisect: messages can be long)."""
+        after = bisect_right(firsts, end)
+        before = bisect_left(firsts, start) - 1
+        return (scores[before] if before >= 0 else None,
+                scores[after] if after < len(scores) else None)
+
+    def nearest_of(start: int, end: int) -> tuple[tuple[int, int], int]:
+        candidates = [score for score in beside(start, end) if score is not None]
+        inside = scores[bisect_left(firsts, start):bisect_right(firsts, end)]
+        best = min([*candidates, *inside], key=lambda sc: (gap(start, end, sc), -sc[0]))
+        return best, gap(start, end, best)
+
     said: dict[int, str] = {}
-    for start, end, group in sorted(
-        anchors, key=lambda a: min(gap(a[0], a[1], score) for score in scores)
-    ):
-        nearest = min(scores, key=lambda score: (gap(start, end, score), -score[0]))
-        later = [score for score in scores if score[0] > end]
-        earlier = [score for score in scores if score[1] < start]
-        if later and earlier and gap(start, end, nearest) > 1:
-            nearest = later[0] if group == "now_words" else earlier[-1]
+    for start, end, group in sorted(anchors, key=lambda a: nearest_of(a[0], a[1])[1]):
+        nearest, distance = nearest_of(start, end)
+        earlier, later = beside(start, end)
+        if later is not None and earlier is not None and earlier[1] < start and distance > 1:
+            nearest = later if group == "now_words" else earlier
         if gap(start, end, nearest) <= 3:
             said.setdefault(nearest[0], group)
     return said

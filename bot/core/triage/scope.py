@@ -14,6 +14,7 @@ from bot.core.triage.text import SENTENCE_END
 MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
+_MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
 _CLOSING = frozenset(
     {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
      "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
@@ -39,8 +40,12 @@ class Scope:
     def __init__(self, m: Matched) -> None:
         self.m = m
         self.modifiers = [h for h in m.hits if not h.has("pseudo")]
-        # Clause numbers read once: `absent` runs for every hit against every modifier.
-        self._placed = [(mod, m.clause(mod)) for mod in self.modifiers]
+        # Modifiers by clause, and each hit's reason once: `absent` is asked for every hit.
+        self._by_clause: dict[int, list[Hit]] = {}
+        for mod in self.modifiers:
+            if any(mod.has(kind) for kind in _MODIFYING):
+                self._by_clause.setdefault(m.clause(mod), []).append(mod)
+        self._absent: dict[int, str] = {}  # by hit start: asked for each hit many times
         self._comparing = {m.clause(h) for h in m.hits if ("group", "comparison") in h.kinds}
         # Clauses with a joke or a video in them: a red flag there is uncertain (not absent:
         # the red-flag question is asked).
@@ -48,10 +53,16 @@ class Scope:
 
     def absent(self, h: Hit) -> str:
         """Why a mention does not count ('' when it does); the strongest reason wins."""
+        known = self._absent.get(h.start)
+        if known is None:
+            known = self._absent[h.start] = self._reason(h)
+        return known
+
+    def _reason(self, h: Hit) -> str:
         c = self.m.clause_of[h.start]
         reasons = set()
-        for mod, clause in self._placed:
-            if clause != c or mod is h:
+        for mod in self._by_clause.get(c, ()):
+            if mod is h:
                 continue
             before, after = mod.end <= h.start, mod.start >= h.end
             if mod.has("historical") and (before or after):
