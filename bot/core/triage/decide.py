@@ -90,7 +90,8 @@ class _Findings:
     groups_by_sentence: dict[int, set[str]] = field(default_factory=dict)
     sentence_of_clause: dict[int, int] = field(default_factory=dict)
     unsure_clauses: set[int] = field(default_factory=set)
-    doubted: list[str] = field(default_factory=list)  # red flags said only in unsure clauses
+    # Red flags said only in unsure clauses or beside an object or a photo: asked about.
+    doubted: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -228,8 +229,8 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         and not any(g in _around(f, c, found, combo.unless_in) for g in combo.unless)
     }
     if combo.scope == "clause" and where & f.unsure_clauses:
-        # "my heart is racing lol", "my friend's lips swelled": asked, not decided, and
-        # nothing added to the patient's own signs.
+        # "in that filter my skin looks blue": asked, not decided, and nothing added to
+        # the patient's own signs.
         where -= f.unsure_clauses
         if not where and combo.red_flag:
             f.doubted.append(combo.red_flag)
