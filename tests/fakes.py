@@ -128,12 +128,8 @@ class FakeDatabase:
 
 def assert_instructed(server: SandboxTelegram, chat_id: int, *, paged: bool = True) -> None:
     """The patient's last messages: the instruction to call emergency services, alone,
-    then whether the clinic was alerted, as it is. (A lifeline attempt still in flight when
-    the outbox took over may deliver a second instruction after the note: harmless.)"""
-    texts = [m.text or "" for m in server.sent(chat_id)]
-    while len(texts) > 2 and "Please call 112 now" in texts[-1]:
-        texts.pop()
-    *_, instruction, note = texts
+    then whether the clinic was alerted, as it is."""
+    *_, instruction, note = [m.text or "" for m in server.sent(chat_id)]
     assert "Please call 112 now" in instruction
     assert "alerted" not in instruction  # nothing claimed before the page is written
     if paged:

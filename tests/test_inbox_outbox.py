@@ -236,3 +236,61 @@ async def test_the_handling_gate_lets_a_red_flag_go_first() -> None:
     release.set()
     await asyncio.gather(first, flag, *routine[1:])
     assert order == ["first", "red flag", "routine-1", "routine-2"]
+
+
+async def test_an_instruction_still_on_its_way_when_the_outbox_takes_over_goes_once(
+    rehearsal: Rehearsal,
+) -> None:
+    """Handling waits a moment for the instruction sent on receipt; when that send is slower
+    (a loaded Telegram), the outbox takes over but waits for the send under way instead of
+    sending a second 'call 112 now' behind it."""
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    lifeline, messenger = r.services.lifeline, r.services.deps.messenger
+    lifeline.settle_wait = 0.05
+    slow = asyncio.Event()
+    send = messenger.send
+
+    async def slow_send(chat_id: int, text: str, *args: Any, **kwargs: Any) -> int:
+        if CALL in text and not slow.is_set():
+            slow.set()
+            await asyncio.sleep(0.3)  # past the settle wait, as under load
+        return await send(chat_id, text, *args, **kwargs)
+
+    messenger.send = slow_send  # type: ignore[method-assign]
+    await r.say(ana, RED_FLAG)
+    await r.services.outbox.idle()
+    await lifeline.idle()
+    assert slow.is_set()
+    assert told(r, ana, CALL) == 1
+    assert sum("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id)) == 1
+    emergency = [o for o in await rows(r.db, OutboxMessage) if o.kind == "emergency"]
+    assert [(o.status, o.reason) for o in emergency] == [
+        ("sent", "sent on receipt, before the update was handled")]
+
+
+async def test_a_red_flag_on_its_way_from_one_worker_is_not_handled_by_another(
+    rehearsal: Rehearsal,
+) -> None:
+    """The worker that received a red flag holds it while its instruction is on the way: a
+    second worker sharing the inbox does not handle it meanwhile and instruct again."""
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    messenger = r.services.deps.messenger
+    send = messenger.send
+
+    async def slow_send(chat_id: int, text: str, *args: Any, **kwargs: Any) -> int:
+        if CALL in text:
+            await asyncio.sleep(0.3)
+        return await send(chat_id, text, *args, **kwargs)
+
+    messenger.send = slow_send  # type: ignore[method-assign]
+    async with Rehearsal(r.db, r.clock, settings=r.settings, server=r.server) as other:
+        await r.services.inbox.receive([ana.say(RED_FLAG)])
+        await other.services.inbox.drain()  # it finds nothing it may take
+        await r.services.inbox.drain()
+        await r.services.lifeline.idle()
+        await other.services.lifeline.idle()
+    assert told(r, ana, CALL) == 1
+    assert sum("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id)) == 1
+    assert len(await rows(r.db, Escalation)) == 1

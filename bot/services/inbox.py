@@ -69,14 +69,26 @@ class Inbox:
         whatever the database does (`Lifeline`)."""
         self.lifeline.start(list(updates))
         now = self.d.clock.now()
+        me = self.d.liveness.id
+        # A red flag whose instruction is on its way from here is stored claimed by this
+        # worker, so that no other worker handles it meanwhile and instructs a second time.
+        sending = [u["update_id"] for u in updates if self.lifeline.attempt(u["update_id"])]
+        mine = {"status": InboxStatus.CLAIMED, "claimed_at": now, "claimed_by": me,
+                "attempts": 1}
         rows = [
             {"update_id": u["update_id"], "chat_id": chat_of(u), "payload": u,
              "received_at": now, "due_at": now,
              "instructed": self.lifeline.answered(u["update_id"])}
+            | (mine if u["update_id"] in sending else {})
             for u in updates
         ]
         async with self.d.store.unit_of_work() as uow:
             await uow.inbox.store(rows)
+            held = await uow.inbox.held_by(me, now, sending) if sending else []
+        for row in held:
+            assert row.id is not None
+            self._held.add(row.id)
+            self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -178,7 +190,10 @@ class Inbox:
         if self.prepare is not None:
             await self.prepare(payload)
         async with self._gate.slot(urgent=urgent), self.d.store.handling() as uow:
-            handling = Handling(uow, row.update_id, instructed=instructed)
+            # Read together (no await between): an attempt ends either delivered or not.
+            attempt = self.lifeline.attempt(row.update_id)
+            instructed = instructed or self.lifeline.answered(row.update_id)
+            handling = Handling(uow, row.update_id, instructed=instructed, attempt=attempt)
             token = HANDLING.set(handling)
             try:
                 await self.handler(payload)

@@ -5,7 +5,9 @@ gets the instruction to call emergency services at once, straight through the me
 the highest lane (the pace falls back to this process's own when the shared one is
 unreachable), while the update is stored and handled as usual. Handling waits for that
 attempt (`settled`): a delivered instruction is recorded as sent, not sent again; one not
-delivered yet is left to the outbox, which retries it under the delivery policy.
+delivered yet is left to the outbox, which retries it under the delivery policy. The
+outbox first waits for a send still in flight here (`attempt`), so a late delivery is
+never followed by a second instruction.
 """
 
 from __future__ import annotations
@@ -44,10 +46,21 @@ class Lifeline:
     def __init__(self, deps: Deps, triager: Triager) -> None:
         self.d = deps
         self.triager = triager
+        self.settle_wait = SETTLE_WAIT
         self._answered: OrderedDict[int, None] = OrderedDict()
         self._attempts: dict[int, asyncio.Task[bool]] = {}
-        self._taken_over: set[int] = set()
+        self._taken_over: dict[int, asyncio.Event] = {}
         self._read: OrderedDict[int, bool] = OrderedDict()  # update id: is it a red flag
+
+    def attempt(self, update_id: int) -> asyncio.Task[bool] | None:
+        """This update's attempt still under way here, if any (True once delivered)."""
+        task = self._attempts.get(update_id)
+        return task if task is not None and not task.done() else None
+
+    async def idle(self) -> None:
+        """Wait until every attempt under way has ended (tests, the demo)."""
+        while self._attempts:
+            await asyncio.wait(set(self._attempts.values()))
 
     def answered(self, update_id: int) -> bool:
         """Whether this update's emergency instruction went out from here."""
@@ -89,16 +102,22 @@ class Lifeline:
     def _forget(self, update_id: int, _task: asyncio.Task[bool]) -> None:
         self._attempts.pop(update_id, None)
 
-    async def settled(self, update_id: int, *, wait: float | None = SETTLE_WAIT) -> bool:
-        """Wait for this update's attempt, if any (at most `wait` s); whether the
+    async def settled(self, update_id: int) -> bool:
+        """Wait for this update's attempt, if any (at most `settle_wait` s); whether the
         instruction went out. Past the wait the attempt stops: the outbox takes over."""
         task = self._attempts.get(update_id)
         if task is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), wait)
-            if not task.done():
-                self._taken_over.add(update_id)
+                await asyncio.wait_for(asyncio.shield(task), self.settle_wait)
+            if not task.done():  # no more tries: a send in flight still ends on its own
+                self._taken_over.setdefault(update_id, asyncio.Event()).set()
         return self.answered(update_id)
+
+    async def _pause(self, update_id: int, seconds: float) -> None:
+        """Wait before the next try, unless the outbox takes over meanwhile."""
+        handed = self._taken_over.setdefault(update_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(handed.wait(), seconds)
 
     def _instruction(self, update: dict[str, Any]) -> tuple[int, str] | None:
         found = _private_words(update)
@@ -117,24 +136,26 @@ class Lifeline:
 
     async def _send(self, update_id: int, chat_id: int, text: str) -> bool:
         for attempt in range(TRIES):
-            if update_id in self._taken_over:
+            handed = self._taken_over.get(update_id)
+            if handed is not None and handed.is_set():
                 break
             try:
                 await self.d.messenger.send(chat_id, text, lane=Lane.INSTRUCTION)
             except RateLimited as exc:
-                await asyncio.sleep(exc.retry_after)
+                await self._pause(update_id, exc.retry_after)
             except PERMANENT_ERRORS:
                 break  # blocked, or refused: retrying cannot help
             except DeliveryError as exc:
                 log.warning("emergency instruction on receipt, try %s: %s", attempt + 1, exc)
-                await asyncio.sleep(min(2**attempt, 15))
+                await self._pause(update_id, min(2**attempt, 15))
             else:
                 self._answered[update_id] = None
                 if len(self._answered) > REMEMBERED:
                     self._answered.popitem(last=False)
+                self._taken_over.pop(update_id, None)
                 await self._mark(update_id)
                 return True
-        self._taken_over.discard(update_id)
+        self._taken_over.pop(update_id, None)
         log.error("emergency instruction for update %s not delivered on receipt; the outbox "
                   "sends it once the update is handled", update_id)
         return False

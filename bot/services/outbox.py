@@ -43,6 +43,7 @@ class Handling:
     uow: UnitOfWork
     update_id: int
     instructed: bool = False  # its emergency instruction went out already, on receipt
+    attempt: asyncio.Task[bool] | None = None  # the instruction's send on receipt, under way
     rows: list[OutboxMessage] = field(default_factory=list)
     later: list[tuple[int | None, Later]] = field(default_factory=list)
     failure: BaseException | None = None
@@ -62,6 +63,8 @@ class Outbox:
         self._recording = asyncio.Lock()
         self._queued: dict[int, OutboxMessage] = {}  # rows in this process's lanes
         self._detached: set[asyncio.Task[None]] = set()
+        # instruction rows whose send on receipt was still under way when they were written
+        self._after_attempt: dict[int, asyncio.Task[bool]] = {}
 
     async def say(
         self, chat_id: int, reply: Reply, *, emergency: bool = False,
@@ -130,6 +133,9 @@ class Outbox:
     def committed(self, handling: Handling) -> None:
         """The handling committed: send what it wrote, then run what it left for later."""
         for row in handling.rows:
+            if row.kind == OutboxKind.EMERGENCY and handling.attempt is not None:
+                assert row.id is not None
+                self._after_attempt[row.id] = handling.attempt
             self._submit(row)
         chatless = [work for chat_id, work in handling.later if chat_id is None]
         for chat_id, work in handling.later:
@@ -192,6 +198,13 @@ class Outbox:
     async def _send(self, row: OutboxMessage) -> None:
         assert row.id is not None and row.claimed_at is not None
         try:
+            attempt = self._after_attempt.pop(row.id, None)
+            if attempt is not None and await asyncio.shield(attempt):
+                await self._finish(row, {"status": Status.SENT, "sent_at": self.d.clock.now(),
+                                         "text": "", "keyboard": None,
+                                         "reason": "sent on receipt, before the update was "
+                                                   "handled"})
+                return
             await self._deliver(row)
         finally:
             self._queued.pop(row.id, None)

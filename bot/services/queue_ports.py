@@ -130,6 +130,12 @@ class Inbox(Protocol):
         """Insert updates not stored yet (an update stored twice is stored once)."""
         ...
 
+    async def held_by(
+        self, worker: str, claimed_at: datetime, update_ids: Sequence[int]
+    ) -> list[InboxUpdate]:
+        """Those of `update_ids` stored as claimed by `worker` at `claimed_at`."""
+        ...
+
     async def claim(
         self, now: datetime, *, limit: int, lease: timedelta, holder: Holder
     ) -> list[InboxUpdate]: ...

@@ -46,6 +46,19 @@ class InboxRepository(SqlRepository):
         result = await connection.execute(stmt, full)
         return max(result.rowcount, 0) if len(full) == 1 else len(full)
 
+    async def held_by(
+        self, worker: str, claimed_at: datetime, update_ids: Sequence[int]
+    ) -> list[InboxUpdate]:
+        """Those of `update_ids` stored as claimed by `worker` at `claimed_at` (an update
+        stored before, by anyone, keeps its row)."""
+        stmt = select(InboxUpdate).where(
+            col(InboxUpdate.update_id).in_(list(update_ids)),
+            col(InboxUpdate.status) == InboxStatus.CLAIMED,
+            col(InboxUpdate.claimed_by) == worker,
+            col(InboxUpdate.claimed_at) == claimed_at,
+        )
+        return sorted((await self._orm.exec(stmt)).all(), key=lambda r: r.id or 0)
+
     async def claim(
         self, now: datetime, *, limit: int, lease: timedelta, holder: Holder
     ) -> list[InboxUpdate]:
