@@ -403,6 +403,20 @@ async def test_a_patient_who_answers_in_her_own_words_is_not_reasked(clinic: Reh
     assert_instructed(r.server, ana.id)
 
 
+async def test_a_captioned_photo_answers_the_open_check_in(clinic: Rehearsal) -> None:
+    r = clinic
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 4, 10, 5))  # day 1's check-in
+    await r.process(ana.send_photo(caption="a little swollen, here is a picture"))
+    await r.run_until(paris(2026, 11, 4, 19, 30))
+    nudges = [m for m in r.server.sent(ana.id) if (m.text or "").startswith("Just checking")]
+    assert nudges == []
+    nurse = person(r, "Nurse")
+    await r.say(nurse, "/stats")
+    assert "day 1: 1/1 (100%)" in (r.server.last(nurse.id).text or "")
+
+
 async def test_an_exhausted_ladder_is_told_to_the_admins_and_heads_every_summary(
     clinic: Rehearsal,
 ) -> None:

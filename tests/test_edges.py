@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.rehearsal import Rehearsal
-from bot.store.models import Answer, Escalation, InboxUpdate, Ping
+from bot.store.models import Answer, Escalation, InboxUpdate, Photo, Ping
 from tests.conftest import paris
 from tests.fakes import assert_instructed
 
@@ -108,11 +108,29 @@ async def test_a_sticker_or_a_location_gets_what_the_bot_reads_and_the_emergency
     r = rehearsal
     ana = r.server.user("Ana")
     await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
-    for update in (ana.send_sticker(), ana.send_location(48.85, 2.35)):
+    for update in (ana.send_sticker(), ana.send_location(48.85, 2.35), ana.send_animation(),
+                   ana.send_dice(), ana.send_contact("+33 6 12 34 56 78")):
         await r.process(update)
         last = r.server.last(ana.id).text or ""
         assert "I can read text messages" in last
         assert "call 112 now" in last
+
+
+async def test_a_file_the_bot_cannot_keep_is_answered_with_the_emergency_line(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana, stranger = r.server.user("Ana"), r.server.user("Stranger")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.process(ana.send_document())  # a PDF
+    last = r.server.last(ana.id).text or ""
+    assert "not this kind of file" in last
+    assert "call 112 now" in last
+    await r.process(stranger.send_photo())  # nothing kept, and the emergency line
+    last = r.server.last(stranger.id).text or ""
+    assert "isn't part of a clinic follow-up" in last
+    assert "call 112 now" in last
+    assert await rows(r, Photo) == []
 
 
 async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(

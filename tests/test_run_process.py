@@ -112,6 +112,10 @@ async def test_run_enrols_pings_and_survives_kill_9(front: SandboxHTTP, tmp_path
         assert sum((m.text or "").startswith("Day 2.") for m in sandbox.sent(ana.id)) == 1
         assert sum("URGENT" in (m.text or "") for m in sandbox.sent(nurse.id)) == 1
         assert sandbox.violations == []
+        # The first start warned that nobody could be paged; the restart, with a nurse on
+        # call, did not.
+        log = (Path(env["WORKDIR"]) / "bot.log").read_text()
+        assert log.count("no clinician on call") == 1, log
     finally:
         bot.send_signal(signal.SIGTERM)
         await bot.wait()

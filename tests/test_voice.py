@@ -4,7 +4,9 @@ reassure, and every note that is not an emergency gets the red-flag question."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -91,8 +93,16 @@ async def test_a_sign_tapped_after_a_note_is_an_emergency(rehearsal: Rehearsal) 
     sign = next(label for label in r.server.last(ana.id).labels
                 if label not in ("None of these", "Back"))
     await r.press(ana, sign)
+    await r.services.outbox.idle()
     assert_instructed(r.server, ana.id)
     assert any("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id))
+    # The note the sign was about goes to the clinic with the page, with what was heard.
+    [voice] = [q for q in r.server.requests if q.method == "sendVoice"]
+    assert voice.params["chat_id"] == nurse.id
+    assert "for escalation #1: “" in voice.params["caption"]
+    async with r.db.unit_of_work() as uow:
+        [kept] = (await uow.orm.exec(select(Photo))).all()
+    assert kept.escalation_id == 1
 
 
 async def test_a_note_that_cannot_be_decoded_still_gets_the_question(
@@ -149,3 +159,73 @@ async def test_with_transcription_off_the_note_is_kept_forwarded_and_asked_about
     assert QUESTION in (question.text or "")
     async with r.db.unit_of_work() as uow:
         assert len((await uow.orm.exec(select(Photo))).all()) == 1
+
+
+async def test_with_transcription_off_a_sign_tapped_sends_the_note_with_the_page(
+    deaf: Rehearsal,
+) -> None:
+    r = deaf
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_voice(RED_FLAG, duration=3))
+    await r.press(ana, "Lips, tongue or throat swelling")
+    await r.services.outbox.idle()
+    assert_instructed(r.server, ana.id)
+    voices = [q for q in r.server.requests if q.method == "sendVoice"]
+    assert [q.params["chat_id"] for q in voices] == [nurse.id]
+    assert voices[0].params["caption"].endswith("for escalation #1")  # nothing was heard
+
+
+async def test_a_question_about_a_note_left_unanswered_pages_with_the_note(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_voice(MISHEARD, duration=4))
+    await r.advance(timedelta(minutes=20), step=timedelta(minutes=1))
+    assert any("did not answer the warning-sign question" in (m.text or "")
+               for m in r.server.sent(nurse.id))
+    voices = [q for q in r.server.requests if q.method == "sendVoice"]
+    assert [q.params["chat_id"] for q in voices] == [nurse.id]
+
+
+async def test_an_audio_file_is_heard_like_a_voice_note(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_audio(RED_FLAG, duration=3))
+    await r.services.outbox.idle()
+    assert_instructed(r.server, ana.id)
+    assert any("lips are swelling" in (m.text or "") for m in r.server.sent(nurse.id))
+
+
+async def test_a_video_note_is_kept_forwarded_and_asked_about(rehearsal: Rehearsal) -> None:
+    """A round video note (MP4) is kept for the clinic and gets the red-flag question, even
+    when its sound cannot be made out here."""
+    r = rehearsal
+    _, ana = await enrolled(r)
+    before = len(r.server.sent(ana.id))
+    await r.process(ana.send_video_note(b"\x00\x00\x00\x18ftypmp42" + bytes(64)))
+    *_, question = r.server.sent(ana.id)[before:]
+    assert QUESTION in (question.text or "")
+    async with r.db.unit_of_work() as uow:
+        [kept] = (await uow.orm.exec(select(Photo))).all()
+    assert kept.mime == "video/mp4"
+
+
+async def test_a_note_and_its_transcript_are_in_mydata_and_gone_after_forget(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    _, ana = await enrolled(r)
+    await r.process(ana.send_voice(MISHEARD, duration=4))
+    await r.press(ana, "None of these")
+    await r.say(ana, "/mydata")
+    data = json.loads(r.server.last(ana.id).document or b"")
+    [note] = data["photos"]
+    assert note["mime"] == "audio/ogg"
+    assert note["words"]  # what was heard, kept with it
+    assert list((r.settings.storage_dir / "photos").rglob("*.ogg"))
+    await r.say(ana, "/forget")
+    await r.press(ana, "Yes, erase my data")
+    async with r.db.unit_of_work() as uow:
+        assert (await uow.orm.exec(select(Photo))).all() == []
+    assert not list((r.settings.storage_dir / "photos").rglob("*.ogg"))

@@ -51,7 +51,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
     app.add_handler(
         MessageHandler(private & filters.COMMAND, allow(ANYONE, patient.unknown_command))
     )
-    pictures = filters.PHOTO | filters.Document.ALL
+    # A GIF arrives with a document too: it is no photo to keep (it gets "unsupported").
+    pictures = filters.PHOTO | (filters.Document.ALL & ~filters.ANIMATION)
     app.add_handler(MessageHandler(private & pictures, allow(ANYONE, patient.photo)))
     app.add_handler(MessageHandler(private & filters.TEXT, allow(ANYONE, patient.text)))
     sounds = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE

@@ -47,6 +47,9 @@ async def _finish(context: Context, query: CallbackQuery, result: PressResult,
     if result.pages:
         pages = result.pages
         await svc.outbox.later(lambda: _done(svc.paging.send(pages)))
+    if result.photo_id is not None:  # the voice note a tapped sign was about
+        photo_id = result.photo_id
+        await svc.outbox.later(lambda: _done(svc.photos.forward(photo_id)))
     if result.dispatch:  # after the answer (a welcome before the check-in it announces)
         await svc.outbox.later(lambda: _done(svc.dispatcher.for_chat(chat_id)),
                                chat_id=chat_id)

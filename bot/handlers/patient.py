@@ -100,8 +100,11 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
     )
     if result is None:  # not a patient
         result = await services(context).outsiders.message(chat_id, message.caption or "")
-    if result is None:
+    if result is None and who.clinician_id is not None:
         await _reply_or_greet(context, chat_id, None)
+        return
+    if result is None:  # nothing kept, the emergency line said
+        await services(context).outbound.say(chat_id, "media_outsider")
         return
     await deliver(context, chat_id, result)
 

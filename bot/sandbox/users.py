@@ -136,6 +136,37 @@ class SandboxUser:
         voice = self.server._file_json(stored, duration=duration, mime_type="audio/ogg")
         return self._message({"voice": voice}, chat_id)
 
+    def send_audio(
+        self, data: bytes = TINY_OGG, duration: int = 1, mime_type: str = "audio/ogg", *,
+        caption: str | None = None, chat_id: int | None = None,
+    ) -> JSONDict:
+        """Send an audio file (a recording shared from another app)."""
+        stored = self.server._register_file("audio", data, "ogg")
+        audio = self.server._file_json(stored, duration=duration, mime_type=mime_type)
+        body: JSONDict = {"audio": audio}
+        if caption:
+            body["caption"] = caption
+        return self._message(body, chat_id)
+
+    def send_video_note(
+        self, data: bytes = b"", duration: int = 1, *, chat_id: int | None = None
+    ) -> JSONDict:
+        """Send a round video note (Telegram sends MP4)."""
+        stored = self.server._register_file("video_note", data, "mp4")
+        note = self.server._file_json(stored, duration=duration, length=240)
+        return self._message({"video_note": note}, chat_id)
+
+    def send_animation(self, data: bytes = b"GIF89a", *, chat_id: int | None = None) -> JSONDict:
+        """Send a GIF: Telegram fills `document` too, for older clients."""
+        stored = self.server._register_file("animation", data, "mp4")
+        animation = self.server._file_json(stored, width=320, height=240, duration=2,
+                                           file_name="funny.gif.mp4", mime_type="video/mp4")
+        return self._message({"animation": animation, "document": animation}, chat_id)
+
+    def send_dice(self, *, chat_id: int | None = None) -> JSONDict:
+        """Throw a die."""
+        return self._message({"dice": {"emoji": "🎲", "value": 3}}, chat_id)
+
     def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> JSONDict:
         """Send a static sticker."""
         stored = self.server._register_file("sticker", _TINY_WEBP, "webp")

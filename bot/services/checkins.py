@@ -123,11 +123,8 @@ class Checkins:
             if checkin.answered_at is not None:
                 return PressResult(toast=m["already_answered"])
             previous = await uow.patients.previous_observations(checkin.patient_id)
-            before = (
-                {str(o["symptom"]) for o in previous if o.get("present", True)}
-                if previous is not None
-                else None
-            )
+            before = None if previous is None else {
+                str(o["symptom"]) for o in previous if o.get("present", True)}
             draft = Draft.from_json(checkin.draft)
             outcome = flow.press(
                 draft, press.op, press.arg, content=self.d.content, previous=before
@@ -153,16 +150,15 @@ class Checkins:
             recorded = await self._record(
                 uow, patient, outcome.report, source="buttons", checkin_id=checkin.id
             )
-        summary = (
-            m["all_good"]
-            if outcome.all_good
-            else "; ".join(describe(o, self.d.content) for o in outcome.report.observations)
-        )
+            note = await self.questions.attach(uow, checkin, recorded.escalation_id)
+        summary = m["all_good"] if outcome.all_good else "; ".join(
+            describe(o, self.d.content) for o in outcome.report.observations)
         return PressResult(
             edit=Reply(join(self.intro(checkin), f"✔ {summary}")),
             replies=self._told(recorded),
             pages=recorded.pages,
             emergency=recorded.assessment.level is Level.EMERGENCY,
+            photo_id=note,
         )
 
     async def start_report(self, chat_id: int) -> Reply | None:

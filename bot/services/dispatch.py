@@ -19,6 +19,7 @@ from bot.services.common import Deps, queued_outcome, zone
 from bot.services.escalation import Escalations
 from bot.services.outbox import Outbox
 from bot.services.paging import Paging
+from bot.services.photos import Photos
 from bot.services.ports import DeliveryError, outcome_of
 from bot.services.questions import Questions
 from bot.services.repositories import UnitOfWork, UnitsOfWork
@@ -58,10 +59,12 @@ class Dispatcher:
         silence: Silence,
         outbox: Outbox,
         questions: Questions,
+        photos: Photos,
     ) -> None:
         self.d = deps
         self.outbox = outbox
         self.questions = questions
+        self.photos = photos
         self._reset_due = False  # Telegram came back: cut every backoff short
         self._canary_at: datetime | None = None
         self.checkins = checkins
@@ -157,8 +160,10 @@ class Dispatcher:
         if patient_id is None:
             report.nudged = await self.silence.nudge()
             await self.silence.alert()
-            for escalation_id in await self.questions.expire():  # unanswered red-flag questions
+            for escalation_id, note in await self.questions.expire():  # unanswered questions
                 await self.paging.deliver(escalation_id)
+                if note is not None:  # the voice note it was about goes with the page
+                    await self.photos.forward(note)
             await self.escalations.summarise()
             report.pings += await self.paging.deliver_digests()
         return report

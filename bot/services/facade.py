@@ -46,16 +46,16 @@ class Services:
         self.checkins = Checkins(deps, self.escalations, self.outbox, self.questions)
         self.patients = Patients(deps, self.escalations)
         self.silence = Silence(deps, self.checkins, self.escalations)
+        self.photos = Photos(deps, self.checkins)
         self.dispatcher = Dispatcher(
             deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox,
-            self.questions,
+            self.questions, self.photos,
         )
         self.lifeline = Lifeline(deps, self.checkins.triager)
         self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
-        self.photos = Photos(deps, self.checkins)
         self.voice = Voice(deps, self.checkins, self.photos, self.questions)
         self.inbox.prepare = self.voice.prepare
         self.stats = Stats(deps)

@@ -19,6 +19,7 @@ TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MEDIA = TYPES | {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/mp4": "m4a",
                  "audio/x-wav": "wav", "audio/wav": "wav", "video/mp4": "mp4"}
 ATTACH_WINDOW = timedelta(hours=48)  # a photo joins an open escalation this recent
+WORDS_KEPT = 700  # of a caption or transcript: what fits in a forwarded note's caption
 
 
 class Photos:
@@ -39,7 +40,6 @@ class Photos:
         caption: str = "",
     ) -> MessageResult | None:
         """A photo (or image file) from a chat; None if the chat is not a patient's."""
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None or patient.id is None:
@@ -48,49 +48,50 @@ class Photos:
         # (nor lost with a file the bot cannot keep).
         said = await self.checkins.message(chat_id, caption) if caption.strip() else None
         if mime not in TYPES:
-            return self._reply(said, Reply(m["photo_wrong_type"]), None)
+            return self._reply(said, self._say("photo_wrong_type"), None)
         limit_mb = self.d.max_photo_bytes / (1024 * 1024)
         if size is not None and size > self.d.max_photo_bytes:
-            return self._reply(said, Reply(m.format("photo_too_big", limit=f"{limit_mb:g}")),
+            return self._reply(said, self._say("photo_too_big", limit=f"{limit_mb:g}"),
                                None)
         # From here on, whatever happens to the photo, the caption's replies and pages (claimed
         # by this process) must reach the handler.
         try:
             data = await self.d.messenger.fetch_file(file_id, limit=self.d.max_photo_bytes)
         except FileTooBig:
-            too_big = Reply(m.format("photo_too_big", limit=f"{limit_mb:g}"))
+            too_big = self._say("photo_too_big", limit=f"{limit_mb:g}")
             return self._reply(said, too_big, None)
         except DeliveryError as exc:
             log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
-            return self._reply(said, Reply(m["photo_failed"]), None)
+            return self._reply(said, self._say("photo_failed"), None)
         sniffed = sniff(data)  # the bytes say what it is, not the name or the claim
         if sniffed not in TYPES:
-            return self._reply(said, Reply(m["photo_wrong_type"]), None)
+            return self._reply(said, self._say("photo_wrong_type"), None)
         try:
-            return await self._store(patient, said, unique_id, data, sniffed)
+            return await self._store(patient, said, unique_id, data, sniffed, caption=caption)
         except Exception:
             log.exception("photo from patient %s could not be stored", patient.id)
-            return self._reply(said, Reply(m["photo_failed"]), None)
+            return self._reply(said, self._say("photo_failed"), None)
 
     async def _store(
         self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
-        mime: str,
+        mime: str, *, caption: str,
     ) -> MessageResult:
         """Keep the photo, attached to the escalation it belongs to (if any)."""
-        photo_id, attached = await self._keep(patient, said, unique_id, data, mime)
+        photo_id, attached = await self._keep(patient, said, unique_id, data, mime, words=caption)
         return self._reply(said, self._thanks(attached), photo_id)
 
     async def keep(
         self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
-        mime: str,
+        mime: str, *, words: str = "",
     ) -> int | None:
-        """Keep a photo or a voice note; its id (None if it was kept already)."""
-        photo_id, _ = await self._keep(patient, said, unique_id, data, mime)
+        """Keep a photo or a voice note (with what was said with it); its id (None if it
+        was kept already)."""
+        photo_id, _ = await self._keep(patient, said, unique_id, data, mime, words=words)
         return photo_id
 
     async def _keep(
         self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
-        mime: str,
+        mime: str, *, words: str = "",
     ) -> tuple[int | None, bool]:
         """The stored media's id (None if known already), and whether it joined an
         escalation: the one `said` raised, or the patient's latest open one."""
@@ -119,6 +120,7 @@ class Photos:
                     mime=mime,
                     day=day,
                     created_at=now,
+                    words=words[:WORDS_KEPT] or None,
                 )
             )
         return photo.id, escalation is not None
@@ -144,7 +146,7 @@ class Photos:
         caption = (
             f"{'📷' if picture else '🎤'} {patient.name} (#{patient.id}), day {photo.day}, "
             f"for escalation #{photo.escalation_id}"
-        )
+        ) + (f": “{photo.words}”" if photo.words else "")
         sent = 0
         for chat_id in chats:
             try:
@@ -163,6 +165,12 @@ class Photos:
         else:
             name = f"day{photo.day}.{MEDIA.get(photo.mime, 'bin')}"
             await messenger.send_document(chat_id, data, name, caption)
+
+    def _say(self, key: str, **fields: object) -> Reply:
+        """A problem with the file, said with the emergency line: the patient may have
+        been sending it about a warning sign."""
+        number = self.d.content.clinic.emergency_number
+        return Reply(self.d.content.messages.format(key, emergency_number=number, **fields))
 
     def _thanks(self, attached: bool) -> Reply:
         m = self.d.content.messages

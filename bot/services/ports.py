@@ -190,6 +190,7 @@ class PressResult:
     replies: tuple[Reply, ...] = ()
     pages: tuple[Page, ...] = ()  # pings to send once the patient has their reply
     dispatch: bool = False  # run the dispatcher now (e.g. today's check-in after consent)
+    photo_id: int | None = None  # a kept voice note to forward once the pings are out
     emergency: bool = False  # the first reply tells the patient to call emergency services
 
 

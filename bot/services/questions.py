@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 INTROS = {"screen": "question_intro", "voice": "voice_intro"}
 KINDS = tuple(INTROS)
 THEN = "then"  # the draft's key for the replies "None of these" carries on with
+NOTE = "note"  # the draft's key for the kept voice note the question is about
 LOOK_EVERY = timedelta(seconds=30)
 
 
@@ -46,8 +47,9 @@ class Asked:
 
 
 def kept(draft: dict[str, Any] | None) -> dict[str, Any]:
-    """What a question's stored draft keeps across presses (the replies it defers)."""
-    return {THEN: draft[THEN]} if draft and THEN in draft else {}
+    """What a question's stored draft keeps across presses (the replies it defers, the
+    note it is about)."""
+    return {key: draft[key] for key in (THEN, NOTE) if draft and key in draft}
 
 
 def deferred(draft: dict[str, Any] | None) -> tuple[Reply, ...]:
@@ -92,7 +94,7 @@ class Questions:
 
     async def create(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession], *,
-        kind: str, then: Sequence[Reply] = (),
+        kind: str, then: Sequence[Reply] = (), note: int | None = None,
     ) -> Asked | None:
         """Write the question as a check-in of its own (a tap is an answer); None when the
         patient has no session to file it under (the caller answers as usual then)."""
@@ -105,6 +107,7 @@ class Questions:
         await uow.checkins.settle_questions(patient.id, KINDS, now, replied=False)
         draft = Draft(screen="warning")
         stored = draft.to_json() | ({THEN: [_kept_reply(r) for r in then]} if then else {})
+        stored |= {NOTE: note} if note is not None else {}
         checkin = await uow.add(CheckIn(
             patient_id=patient.id, session_id=session.id,
             step_id=f"{kind}-{secrets.token_hex(6)}", kind=kind,
@@ -116,13 +119,23 @@ class Questions:
         text, keyboard = checkin_screen(self.d.content, checkin.id, self.intro(kind), draft)
         return Asked(checkin, Reply(text, keyboard))
 
+    @staticmethod
+    async def attach(uow: UnitOfWork, checkin: CheckIn, escalation_id: int | None) -> int | None:
+        """Attach the voice note a question was about to the escalation its answer raised
+        (it goes to the clinicians with the page); the note's id, if attached."""
+        note = (checkin.draft or {}).get(NOTE)
+        if escalation_id is None or not isinstance(note, int):
+            return None
+        return note if await uow.patients.attach_photo(note, escalation_id) else None
+
     async def say(self, chat_id: int, asked: Asked) -> None:
         """Send the question (its buttons edit the message it arrives in)."""
         await self.outbox.say(chat_id, asked.reply, checkin_id=asked.checkin.id)
 
-    async def expire(self) -> list[int]:
+    async def expire(self) -> list[tuple[int, int | None]]:
         """Escalate the questions left unanswered for the clinic's time; the escalations'
-        ids (run by the dispatcher tick, looking every 30 s)."""
+        ids, each with the voice note it carries (run by the dispatcher tick, looking
+        every 30 s)."""
         now = self.d.clock.now()
         if self._last_look is not None and now - self._last_look < LOOK_EVERY:
             return []
@@ -130,7 +143,7 @@ class Questions:
         clinic = self.d.content.clinic
         minutes = clinic.question_unanswered_minutes
         level = Level.parse(clinic.question_unanswered_level)
-        raised: list[int] = []
+        raised: list[tuple[int, int | None]] = []
         async with self.d.store.unit_of_work() as uow:
             due = await uow.checkins.unanswered_questions(
                 KINDS, now - timedelta(minutes=minutes), limit=self.d.claim_batch
@@ -149,5 +162,6 @@ class Questions:
                     body=m.format("question_unanswered_body", patient=patient.name,
                                   id=patient.id, minutes=minutes, asked=asked),
                 )
-                raised.append(made.escalation_id)
+                raised.append((made.escalation_id,
+                               await self.attach(uow, checkin, made.escalation_id)))
         return raised

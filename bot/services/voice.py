@@ -128,7 +128,7 @@ class Voice:
             about = m[f"voice_{heard.problem}"]
         for reply in (Reply(about), *said.replies):
             await self.outbox.say(chat_id, reply)
-        await self._ask(chat_id, patient)
+        await self._ask(chat_id, patient, media)
         return MessageResult(escalation_id=said.escalation_id, pages=said.pages, photo_id=media)
 
     async def _keep(
@@ -139,18 +139,21 @@ class Voice:
         if heard.data is None:
             return None
         try:
+            words = "\n".join(w for w in (note.caption, heard.transcript) if w)
             return await self.photos.keep(patient, said, note.unique_id, heard.data,
-                                          sniff(heard.data) or note.mime)
+                                          sniff(heard.data) or note.mime, words=words)
         except Exception:
             log.exception("voice note of patient %s could not be kept", patient.id)
             return None
 
-    async def _ask(self, chat_id: int, patient: Patient) -> None:
-        """The red-flag question, as a check-in of its own (a tap is an answer)."""
+    async def _ask(self, chat_id: int, patient: Patient, media: int | None) -> None:
+        """The red-flag question, as a check-in of its own (a tap is an answer; the note
+        goes with the escalation it raises)."""
         assert patient.id is not None
         async with self.d.store.unit_of_work() as uow:
             sessions = await uow.patients.sessions_of(patient.id)
-            asked = await self.questions.create(uow, patient, sessions, kind="voice")
+            asked = await self.questions.create(uow, patient, sessions, kind="voice",
+                                                note=media)
         if asked is not None:
             await self.questions.say(chat_id, asked)
 

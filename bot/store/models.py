@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -293,6 +293,7 @@ class Photo(SQLModel, table=True):
     mime: str
     day: int
     created_at: datetime = Field(sa_type=UTCDateTime)
+    words: str | None = Field(default=None, sa_type=Text)  # its caption, or what was heard
 
 
 class SendSlot(SQLModel, table=True):

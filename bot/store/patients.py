@@ -209,6 +209,16 @@ class PatientRepository(SqlRepository):
         return await self._orm.get(Photo, photo_id)
 
 
+    async def attach_photo(self, photo_id: int, escalation_id: int) -> bool:
+        """Attach a kept photo or note not attached yet to an escalation; whether it was."""
+        connection = await self._conn()
+        result = await connection.execute(
+            update(Photo).where(col(Photo.id) == photo_id, col(Photo.escalation_id).is_(None))
+            .values(escalation_id=escalation_id)
+        )
+        return bool(result.rowcount)
+
+
     async def photo_known(self, patient_id: int, file_unique_id: str) -> bool:
         result = await self._orm.exec(
             select(func.count()).select_from(Photo).where(
