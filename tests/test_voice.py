@@ -4,12 +4,15 @@ reassure, and every note that is not an emergency gets the red-flag question."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import av
 import pytest
+import soundfile
 from sqlmodel import select
 
 from bot.core.clock import FakeClock
@@ -192,6 +195,33 @@ async def test_an_audio_file_is_heard_like_a_voice_note(rehearsal: Rehearsal) ->
     r = rehearsal
     nurse, ana = await enrolled(r)
     await r.process(ana.send_audio(RED_FLAG, duration=3))
+    await r.services.outbox.idle()
+    assert_instructed(r.server, ana.id)
+    assert any("lips are swelling" in (m.text or "") for m in r.server.sent(nurse.id))
+
+
+def as_mp4(ogg: bytes) -> bytes:
+    """The same speech as a video note carries it: AAC in an MP4 container."""
+    pcm, rate = soundfile.read(io.BytesIO(ogg), dtype="float32", always_2d=True)
+    mono = pcm.mean(axis=1)
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate, layout="mono")
+        for start in range(0, len(mono), 1024):
+            frame = av.AudioFrame.from_ndarray(
+                mono[start:start + 1024].reshape(1, -1), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+async def test_a_red_flag_said_in_a_video_note_is_an_emergency(rehearsal: Rehearsal) -> None:
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.process(ana.send_video_note(as_mp4(RED_FLAG), duration=3))
     await r.services.outbox.idle()
     assert_instructed(r.server, ana.id)
     assert any("lips are swelling" in (m.text or "") for m in r.server.sent(nurse.id))

@@ -2,7 +2,9 @@
 wheel (pinned at 0.0.73, the last to carry the model inside it) ships; nothing is downloaded.
 
 Audio is decoded with soundfile (its wheel's libsndfile reads OGG/Opus), mixed to mono,
-resampled to 16 kHz with soxr and cut to its first `max_seconds`. The model loads on first
+resampled to 16 kHz with soxr and cut to its first `max_seconds`. What libsndfile cannot
+read (a video note's MP4, an M4A recording: AAC) is decoded by PyAV, whose wheel carries
+FFmpeg. The model loads on first
 use, in the one thread that transcribes, off the event loop; each note is bounded in time.
 """
 
@@ -63,13 +65,37 @@ class MoonshineTranscriber:
                 rate = sound.samplerate
                 data = sound.read(int(self.max_seconds * rate), dtype="float32",
                                   always_2d=True)
-        except Exception as exc:  # libsndfile says "unknown format", "not a valid file"...
-            raise Unheard(f"not audio it can decode ({type(exc).__name__})") from exc
+        except Exception:  # libsndfile says "unknown format", "not a valid file"...
+            return self._decode_container(audio)
         mono = data.mean(axis=1)
         if len(mono) == 0:
             raise Unheard("no sound in it")
         resampled = soxr.resample(mono, rate, RATE) if rate != RATE else mono
         samples: list[float] = resampled.tolist()
+        return samples
+
+    def _decode_container(self, audio: bytes) -> list[float]:
+        """The first audio track of an MP4 or M4A (AAC), as 16 kHz mono samples."""
+        import av  # noqa: PLC0415
+        import numpy  # noqa: PLC0415
+
+        wanted = int(self.max_seconds * RATE)
+        parts: list[Any] = []
+        try:
+            with av.open(io.BytesIO(audio), mode="r") as container:
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+                for frame in container.decode(audio=0):
+                    parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+                    if sum(len(p) for p in parts) >= wanted:
+                        break
+                parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        except Exception as exc:  # FFmpeg's "invalid data found", no audio track...
+            raise Unheard(f"not audio it can decode ({type(exc).__name__})") from exc
+        if not parts:
+            raise Unheard("no sound in it")
+        samples: list[float] = numpy.concatenate(parts)[:wanted].tolist()
+        if not samples:
+            raise Unheard("no sound in it")
         return samples
 
     def close(self) -> None:
