@@ -46,6 +46,19 @@ async def test_a_path_outside_the_file_store_is_never_read(rehearsal: Rehearsal)
     assert await photos(r) == []
 
 
+async def test_a_voice_note_s_lying_path_is_never_read_and_the_question_still_comes(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    update = ana.send_voice(b"OggS" + bytes(64))
+    r.server.lie_about_file(str(update["message"]["voice"]["file_id"]),
+                            file_path="../../../../etc/passwd")
+    await r.process(update)
+    assert "one question about your voice note" in (r.server.last(ana.id).text or "")
+    assert await photos(r) == []  # nothing read, nothing kept
+
+
 async def test_a_file_bigger_than_it_claims_is_refused(rehearsal: Rehearsal) -> None:
     r = rehearsal
     ana = await enrolled(r)

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.rehearsal import Rehearsal
 from bot.store.models import Answer, Escalation, InboxUpdate, Photo, Ping
-from tests.conftest import paris
+from tests.conftest import PARIS, paris
 from tests.fakes import assert_instructed
 
 RED_FLAG = "my lips are swelling and I can't breathe"
@@ -153,6 +153,21 @@ async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(
     await r.advance(timedelta(minutes=10))
     checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
     assert len(checkins) == 1  # released by the acknowledgement
+
+
+async def test_an_emergency_nobody_acknowledges_holds_the_check_ins_for_the_set_time_only(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 3, 12, 0))
+    await r.say(ana, RED_FLAG)
+    await r.run_until(paris(2026, 11, 4, 11, 0), step=timedelta(minutes=30))
+    checkins = [m for m in r.server.sent(ana.id) if "How are you feeling?" in (m.text or "")]
+    assert checkins, "held past EMERGENCY_HOLD_HOURS (12 h)"
+    assert all(8 <= m.date.astimezone(PARIS).hour < 22 for m in checkins)  # never at night
 
 
 async def test_a_deep_link_that_spells_a_red_flag_is_not_an_emergency(
