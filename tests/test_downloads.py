@@ -15,6 +15,7 @@ from bot.adapters.downloads import _stream
 from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
 from bot.sandbox.users import TINY_JPEG
+from bot.services.outbox import HANDLING
 from bot.services.ports import FileTooBig
 from bot.store.models import Escalation, Photo
 from tests.conftest import paris
@@ -137,3 +138,23 @@ async def test_a_press_forged_for_another_chat_is_refused(rehearsal: Rehearsal) 
     async with r.db.unit_of_work() as uow:
         assert (await uow.orm.exec(select(Escalation))).all() == []
     assert "Please call 112" not in " ".join(m.text or "" for m in r.server.sent(ana.id))
+
+
+async def test_a_photo_is_downloaded_before_its_update_s_transaction_opens(
+    rehearsal: Rehearsal,
+) -> None:
+    """A slow transfer must not hold the database (SQLite's one connection) meanwhile."""
+    r = rehearsal
+    ana = await enrolled(r)
+    messenger = r.services.deps.messenger
+    fetch = messenger.fetch_file
+    inside: list[bool] = []
+
+    async def watched(file_id: str, *, limit: int) -> bytes:
+        inside.append(HANDLING.get() is not None)
+        return await fetch(file_id, limit=limit)
+
+    messenger.fetch_file = watched  # type: ignore[method-assign]
+    await r.process(ana.send_photo(caption="my cheek today"))
+    assert inside == [False]
+    assert len(await photos(r)) == 1

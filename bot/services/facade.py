@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.services.access import Access
 from bot.services.checkins import Checkins
 from bot.services.clinic import Clinic
@@ -57,9 +59,14 @@ class Services:
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)
         self.voice = Voice(deps, self.checkins, self.photos, self.questions)
-        self.inbox.prepare = self.voice.prepare
+        self.inbox.prepare = self._prepare
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)
+
+    async def _prepare(self, update: dict[str, Any]) -> None:
+        """Slow work an update needs before its transaction opens: downloads, transcripts."""
+        await self.photos.prepare(update)
+        await self.voice.prepare(update)
 
 
 class BotData:

@@ -4,7 +4,9 @@ reported, forwarded to the clinicians paged about it."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import timedelta
+from typing import Any
 
 from bot.core.media import sniff
 from bot.services.checkins import Checkins
@@ -19,6 +21,7 @@ TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MEDIA = TYPES | {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/mp4": "m4a",
                  "audio/x-wav": "wav", "audio/wav": "wav", "video/mp4": "mp4"}
 ATTACH_WINDOW = timedelta(hours=48)  # a photo joins an open escalation this recent
+FETCHED_BYTES = 64 * 1024 * 1024  # photos downloaded ahead of their handling, at most
 WORDS_KEPT = 700  # of a caption or transcript: what fits in a forwarded note's caption
 
 
@@ -28,6 +31,37 @@ class Photos:
     def __init__(self, deps: Deps, checkins: Checkins) -> None:
         self.d = deps
         self.checkins = checkins
+        self._fetched: OrderedDict[str, bytes | DeliveryError] = OrderedDict()
+
+    async def prepare(self, update: dict[str, Any]) -> None:
+        """Download a patient's photo before its update is handled: a slow transfer must
+        not hold the database (SQLite has one connection) while it runs."""
+        found = picture_of(update)
+        if found is None or found[0] in self._fetched:
+            return
+        file_id, size, mime, chat_id = found
+        if mime not in TYPES or (size is not None and size > self.d.max_photo_bytes):
+            return  # refused when handled, without a download
+        async with self.d.store.unit_of_work() as uow:  # a stranger's photo is not fetched
+            if await uow.patients.by_chat(chat_id) is None:
+                return
+        try:
+            data: bytes | DeliveryError = await self.d.messenger.fetch_file(
+                file_id, limit=self.d.max_photo_bytes)
+        except DeliveryError as exc:
+            data = exc
+        self._fetched[file_id] = data
+        while sum(len(d) for d in self._fetched.values() if isinstance(d, bytes)) > FETCHED_BYTES:
+            self._fetched.popitem(last=False)
+
+    async def _fetch(self, file_id: str) -> bytes:
+        """The photo downloaded ahead (`prepare`), or now."""
+        fetched = self._fetched.pop(file_id, None)
+        if isinstance(fetched, DeliveryError):
+            raise fetched
+        if fetched is not None:
+            return fetched
+        return await self.d.messenger.fetch_file(file_id, limit=self.d.max_photo_bytes)
 
     async def receive(
         self,
@@ -56,7 +90,7 @@ class Photos:
         # From here on, whatever happens to the photo, the caption's replies and pages (claimed
         # by this process) must reach the handler.
         try:
-            data = await self.d.messenger.fetch_file(file_id, limit=self.d.max_photo_bytes)
+            data = await self._fetch(file_id)
         except FileTooBig:
             too_big = self._say("photo_too_big", limit=f"{limit_mb:g}")
             return self._reply(said, too_big, None)
@@ -189,3 +223,23 @@ class Photos:
             replies, escalation_id=said.escalation_id, pages=said.pages, emergency=said.emergency,
             photo_id=photo_id,
         )
+
+
+def picture_of(update: dict[str, Any]) -> tuple[str, int | None, str, int] | None:
+    """The file, claimed size and type, and chat of a private photo or file (a GIF is not
+    one), as the photo handler reads them."""
+    body = update.get("message")
+    if not isinstance(body, dict) or (body.get("chat") or {}).get("type") != "private":
+        return None
+    chat_id = body["chat"].get("id")
+    photo, document = body.get("photo"), body.get("document")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict):
+        item, mime = photo[-1], "image/jpeg"  # Telegram lists sizes smallest first
+    elif isinstance(document, dict) and "animation" not in body:
+        item, mime = document, str(document.get("mime_type") or "application/octet-stream")
+    else:
+        return None
+    file_id, size = item.get("file_id"), item.get("file_size")
+    if not isinstance(file_id, str) or not isinstance(chat_id, int):
+        return None
+    return file_id, size if isinstance(size, int) else None, mime, chat_id
