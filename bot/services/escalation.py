@@ -132,6 +132,10 @@ class Escalations:
             log.error("escalation %s has no active clinician to page", escalation_id)
         if not who or step > 0:  # marked while nobody can be paged; a new one starts unmarked
             await uow.escalations.mark_unpaged(escalation_id, None if who else now)
+        if step > 0:  # a page not delivered yet (Telegram away) is not written again
+            waiting = {p.clinician_id for p in await uow.escalations.pings_of(escalation_id)
+                       if p.status in (Status.PENDING, Status.CLAIMED)}
+            who = [c for c in who if c not in waiting]
         # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
         # later: if this process dies before sending it, the dispatcher sends it soon.
         claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)
