@@ -133,9 +133,7 @@ class Escalations:
         if not who or step > 0:  # marked while nobody can be paged; a new one starts unmarked
             await uow.escalations.mark_unpaged(escalation_id, None if who else now)
         if step > 0:  # a page not delivered yet (Telegram away) is not written again
-            waiting = {p.clinician_id for p in await uow.escalations.pings_of(escalation_id)
-                       if p.status in (Status.PENDING, Status.CLAIMED)}
-            who = [c for c in who if c not in waiting]
+            who = await self._not_waiting(uow, escalation_id, who)
         # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
         # later: if this process dies before sending it, the dispatcher sends it soon.
         claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)
@@ -160,6 +158,13 @@ class Escalations:
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
         ]
+
+    @staticmethod
+    async def _not_waiting(uow: UnitOfWork, escalation_id: int, who: list[int]) -> list[int]:
+        """Those of `who` with no page of this escalation still waiting to be delivered."""
+        waiting = {p.clinician_id for p in await uow.escalations.pings_of(escalation_id)
+                   if p.status in (Status.PENDING, Status.CLAIMED)}
+        return [c for c in who if c not in waiting]
 
     async def _tell_admins(
         self, uow: UnitOfWork, escalation_id: int, level: Level, now: datetime
