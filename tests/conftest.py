@@ -15,7 +15,10 @@ from bot.adapters.content_files import load_content
 from bot.core.clock import FakeClock
 from bot.core.content import Content
 from bot.rehearsal import Rehearsal, sandbox_settings
+from bot.sandbox import SandboxTelegram
+from bot.sandbox.http import SandboxHTTP
 from bot.store.db import Database
+from tests.procs import proc_now
 
 PARIS = ZoneInfo("Europe/Paris")
 BACKENDS = ["sqlite", "postgresql"]
@@ -62,3 +65,12 @@ async def rehearsal(
     async with Rehearsal(database, clock, settings=settings) as r:
         yield r
     assert r.server.violations == [], "the bot made requests the Bot API would refuse"
+
+
+@pytest.fixture
+async def front() -> AsyncIterator[SandboxHTTP]:
+    """The sandbox Telegram behind a real HTTP port, for `aftercare run` processes (on the
+    processes' shifted clock, `tests.procs.proc_now`)."""
+    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
+    yield http
+    await http.close()

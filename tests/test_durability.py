@@ -56,13 +56,6 @@ async def bot_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
-@pytest.fixture
-async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
-    yield http
-    await http.close()
-
-
 async def enrol_by_csv(env: dict[str, str], tmp_path: Path, session_at: datetime) -> list[str]:
     """The clinic's CSV of the morning's patients; their invitation tokens."""
     sheet = tmp_path / "patients.csv"

@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -47,12 +47,6 @@ OK = 200
 SERVICE_UNAVAILABLE = 503
 HEALTHY = {"status": "ok", "database": "reachable", "telegram": "reachable",
            "clinicians": "on call"}
-
-@pytest.fixture
-async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
-    yield http
-    await http.close()
 
 class Outage:
     """A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones:

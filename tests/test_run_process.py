@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,13 +30,6 @@ from tests.procs import (
 
 pytestmark = pytest.mark.clock
 QUESTION = "How are you feeling?"
-
-
-@pytest.fixture
-async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
-    yield http
-    await http.close()
 
 
 async def wait_until_recorded(url: str) -> None:

@@ -8,14 +8,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
-from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
 from bot.store.db import Database
 from bot.store.models import Answer, InboxUpdate, Patient
@@ -42,13 +39,6 @@ async def front_stores(db: Database, updates: list[dict[str, Any]]) -> None:
             {"update_id": u["update_id"], "chat_id": u["message"]["chat"]["id"],
              "payload": u, "received_at": now, "due_at": now} for u in updates
         ])
-
-
-@pytest.fixture
-async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
-    yield http
-    await http.close()
 
 
 async def test_two_workers_share_the_inbox_each_chat_in_order(

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from tests.procs import (
     cli,
     daytime_zone,
     environment,
-    proc_now,
     seed_due_checkins,
     seed_due_pings,
     start_bot,
@@ -32,13 +30,6 @@ pytestmark = pytest.mark.clock
 CONCURRENCY = 16
 OK = 200
 POLL_DATABASE = 0.2  # seconds between looks at the rows while the bot finishes
-
-
-@pytest.fixture
-async def front() -> AsyncIterator[SandboxHTTP]:
-    http = SandboxHTTP(SandboxTelegram(clock=proc_now))
-    yield http
-    await http.close()
 
 
 def delivered(sandbox: SandboxTelegram, chats: set[int]) -> Counter[int]:
