@@ -298,3 +298,38 @@ def test_a_score_right_after_now_is_the_current_one(triager: Triager) -> None:
 def test_huge_numbers_are_read_without_failing(triager: Triager) -> None:
     for text in ("⑳" * 2200, "9" * 5000 + " out of 10", "pulse " + "1" * 5000):
         assert screened(triager, text)[0] == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly can't breathe!!! from laughing at my husband's face",  # a cause given after
+        "the aftercare sheet says tongue swelling is an emergency, good to know",  # a leaflet
+        "I get breathless when I run, always have",  # exertion
+        "my brother keeps making jokes that my lips look blue in photos",  # a joke
+    ],
+)
+def test_a_red_flag_explained_by_what_follows_or_read_somewhere_is_asked_about(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text) == ("none", True), text
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("left side of face feels numb since this morning", "emergency"),  # no "my"
+        ("lips swellin and my throat is closin up", "emergency"),  # the dropped g of speech
+        ("so dizy and hives all over my body", "emergency"),  # a doubled letter dropped
+        ("the pain is excrutiating", "urgent"),  # a misspelled intensity word
+    ],
+)
+def test_words_as_people_type_them_are_read(triager: Triager, text: str, level: str) -> None:
+    assert screened(triager, text)[0] == level, text
+
+
+def test_a_score_after_from_is_the_earlier_one(triager: Triager) -> None:
+    assert triager.read("itch 6/10 now, up from 3", day=2).report.observations[0].trend == (
+        Trend.WORSE)
+    assert triager.read("swelling 2/10 from 5", day=2).report.observations[0].trend == (
+        Trend.BETTER)

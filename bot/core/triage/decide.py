@@ -234,6 +234,11 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         where -= f.unsure_clauses
         if not where and combo.red_flag:
             f.doubted.append(combo.red_flag)
+    elif where and _only_unsure(f, [*combo.all, *combo.any]):
+        # "what does 'hives + dizziness' mean on the leaflet?": the same, message-wide.
+        where = set()
+        if combo.red_flag:
+            f.doubted.append(combo.red_flag)
     if not where:
         return False
     for name in combo.replaces:
@@ -261,6 +266,12 @@ def _clause_groups(m: Matched, scope: Scope, clause: int) -> set[str]:
         g for h in m.hits if m.clause(h) == clause
         for g in h.values("group") if scope.absent(h) in {"", "someone else"}
     }
+
+
+def _only_unsure(f: _Findings, groups: list[str]) -> bool:
+    """Whether every clause naming one of `groups` is a joke's, a video's or a leaflet's."""
+    clauses = {c for c, found in f.groups_by_clause.items() if found & set(groups)}
+    return bool(clauses) and clauses <= f.unsure_clauses
 
 
 def _around(f: _Findings, clause: int, found: set[str], where: str) -> set[str]:

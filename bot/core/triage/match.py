@@ -143,7 +143,11 @@ class PhraseTable:
         return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks))
 
     def _correct_uncached(self, token: str) -> str:
-        if len(token) < self.MIN_CORRECTABLE or token in self.known or not token.isalpha():
+        if token in self.known or not token.isalpha():
+            return token
+        if token.endswith("in") and token + "g" in self.known:
+            return token + "g"  # "swellin", "fadin": the dropped g of speech
+        if len(token) < self.MIN_CORRECTABLE:
             return token
         for target in self.targets:
             if target[0] == token[0] and one_edit_apart(token, target):

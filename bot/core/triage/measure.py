@@ -216,7 +216,8 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
         if len(scored) >= 2:
             first, last = scored[0], scored[-1]
             said = _said_of(anchors, [(i, end) for i, end, _ in scored])
-            if said.get(last[0]) == "past_words" or said.get(first[0]) == "now_words":
+            earlier = last[0] > 0 and m.toks[last[0] - 1] == "from"  # "4/10 (up) from 2"
+            if said.get(last[0]) == "past_words" or said.get(first[0]) == "now_words" or earlier:
                 first, last = last, first
             now = last[2]
             out.trend[name] = (Trend.WORSE if last[2] > first[2]

@@ -13,6 +13,7 @@ from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
+CAUSES = frozenset({"from", "because", "cause", "coz", "cos", "due"})
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
 _MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
 _CLOSING = frozenset(
@@ -50,6 +51,14 @@ class Scope:
         # Clauses with a joke or a video in them: a red flag there is uncertain (not absent:
         # the red-flag question is asked).
         self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
+        # "can't breathe... from laughing": a cause given next explains the clause before.
+        for c in list(self.unsure_clauses):
+            words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
+            if words and words[0] in CAUSES:
+                earlier = [k for t, k in zip(m.toks, m.clause_of, strict=True)
+                           if k < c and t.isalpha()]
+                if earlier:
+                    self.unsure_clauses.add(earlier[-1])
 
     def absent(self, h: Hit) -> str:
         """Why a mention does not count ('' when it does); the strongest reason wins."""
@@ -99,6 +108,8 @@ class Scope:
         for h in self.m.hits:
             for name in h.values("symptom"):
                 why = self.absent(h)
+                if not why and self.m.clause(h) in self.unsure_clauses:
+                    why = UNSURE  # of a video, a leaflet, a joke: not the patient's sign
                 out.append(Mention(name, h.start, self.m.clause(h), not why, why_absent=why))
             for flag_id in h.values("flag"):
                 # A red flag about "my mum" still gets the emergency advice: carers write for
