@@ -15,6 +15,7 @@ from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal
 from bot.sandbox import Fault
 from bot.sandbox.users import SandboxUser
+from bot.services.inbox import HOLD, PER_CHAT
 from bot.services.lanes import Gate
 from bot.services.liveness import Liveness
 from bot.store.db import Database
@@ -295,3 +296,28 @@ async def test_a_red_flag_on_its_way_from_one_worker_is_not_handled_by_another(
     assert told(r, ana, CALL) == 1
     assert sum("EMERGENCY" in (m.text or "") for m in r.server.sent(nurse.id)) == 1
     assert len(await rows(r.db, Escalation)) == 1
+
+
+async def test_one_chat_s_flood_does_not_keep_other_chats_waiting(rehearsal: Rehearsal) -> None:
+    """Claimed updates wait here up to HOLD; one chat's flood could fill that and leave
+    every other chat unclaimed until it drained. A chat is held only up to PER_CHAT."""
+    r = rehearsal
+    _, ana = await enrolled(r)
+    bea = r.server.user("Bea")
+    await r.enrol(bea, session_at=paris(2026, 11, 3, 8, 0))
+    inbox = r.services.inbox
+    await inbox.receive([ana.say(f"a bit itchy, note {n}") for n in range(500)])
+    await inbox.receive([bea.say("a little sore today")])
+    for _ in range(3):  # as the run loop claims: never past HOLD
+        if len(inbox._held) < HOLD:
+            await inbox.take()
+    held = list(inbox._held.values())
+    assert bea.id in held  # claimed at once, not after hundreds of Ana's
+    assert held.count(ana.id) <= PER_CHAT
+    for _ in range(40):  # and everything is handled in the end, each chat in order
+        r.clock.advance(timedelta(seconds=2))
+        await inbox.drain()
+    assert told(r, bea, "") >= 1
+    async with r.db.unit_of_work() as uow:
+        backlog, _ = await uow.inbox.backlog()
+    assert backlog == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -38,6 +39,7 @@ BATCH = 200
 STALL = timedelta(minutes=1)  # the longest a chat waits for a failed update's retries
 HANDLING_AT_ONCE = 8
 HOLD = 2 * BATCH  # claimed updates waiting in lanes before claiming more
+PER_CHAT = 25  # of them from one chat (a flood)
 KEEP = timedelta(days=7)  # handled updates and delivered messages, for the clinic's log
 
 
@@ -58,7 +60,8 @@ class Inbox:
         # its transaction opens so that it holds no database connection.
         self.prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         self._wake = asyncio.Event()
-        self._held: set[int] = set()  # ids of claimed rows queued or being handled here
+        # Claimed rows queued or being handled here: id -> chat.
+        self._held: dict[int, int] = {}
         # chat: its oldest update waiting for a retry here, and until when to wait for it
         self._stalled: dict[int, tuple[int, datetime]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,7 +90,7 @@ class Inbox:
             held = await uow.inbox.held_by(me, now, sending) if sending else []
         for row in held:
             assert row.id is not None
-            self._held.add(row.id)
+            self._held[row.id] = row.chat_id or 0
             self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
         self._wake.set()
 
@@ -122,7 +125,7 @@ class Inbox:
             )
             rows = [r for r in rows if r.id not in self._held]
             chats = sorted({r.chat_id for r in rows if r.chat_id is not None})
-            ours = self._held | {r.id for r in rows if r.id is not None}
+            ours = set(self._held) | {r.id for r in rows if r.id is not None}
             first = await uow.inbox.first_undone(chats, sorted(ours))
         # Red flags first: their chats' lanes start (and reach the database) before a burst
         # of routine updates claimed with them.
@@ -130,17 +133,24 @@ class Inbox:
         urgent = {r.chat_id for r in rows if r.id in flags}
         rows.sort(key=lambda r: r.chat_id not in urgent)
         self._forget_stalls(first, now)
+        per_chat = Counter(self._held.values())
         for row in rows:
             assert row.id is not None
+            chat = row.chat_id or 0
             limit = first.get(row.chat_id) if row.chat_id is not None else None
             # A red flag never waits behind an older update of its chat (it is paged now).
-            if limit is not None and row.id > limit and row.id not in flags:
+            # One chat's flood is held here only up to PER_CHAT: it must not fill the hold
+            # and keep every other chat's updates unclaimed until it drains.
+            if row.id not in flags and (
+                (limit is not None and row.id > limit) or per_chat[chat] >= PER_CHAT
+            ):
                 self._background(self._settle(row, status=InboxStatus.PENDING,
                                               due_at=now + timedelta(seconds=1),
                                               attempts=row.attempts - 1))
                 continue
-            self._held.add(row.id)
-            self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
+            per_chat[chat] += 1
+            self._held[row.id] = chat
+            self.lanes.submit(chat, partial(self._handle, row))
         return len(rows)
 
     def _forget_stalls(self, first: dict[int, int], now: datetime) -> None:
@@ -181,7 +191,7 @@ class Inbox:
                     del self._stalled[chat]
                 self.outbox.committed(handling)
         finally:
-            self._held.discard(row.id)
+            self._held.pop(row.id, None)
 
     async def _in_transaction(self, row: InboxUpdate, *, urgent: bool = False) -> Handling:
         assert row.id is not None and row.claimed_at is not None and self.handler is not None
