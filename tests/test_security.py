@@ -3,6 +3,7 @@ and the updates the bot ignores on purpose."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -165,6 +166,26 @@ async def test_a_flood_from_one_user_is_limited_without_slowing_others(
         assert "112" in r.server.last(ana.id).text
         assert "EMERGENCY" in r.server.last(nurse.id).text
         assert r.server.violations == []
+
+
+async def test_a_backlog_handled_at_once_after_an_outage_is_not_a_flood(
+    database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Messages sent a minute apart while the database was away are handled together
+    when it is back: counted at the time they were sent, none is dropped as a flood."""
+    async with await flood_rehearsal(database, clock, tmp_path) as r:
+        ana = await enrolled(r)
+        backlog = []
+        for i in range(12):  # over an hour: within the limit of 5, then 1 a minute
+            clock.advance(timedelta(minutes=5))
+            backlog.append(ana.say(f"still a bit sore, note {i}"))
+        await r.services.inbox.receive(backlog)
+        await r.services.inbox.drain()
+        assert not [m for m in ana.sent() if "very fast" in (m.text or "")]
+        async with r.db.unit_of_work() as uow:
+            stored = [a for a in (await uow.orm.exec(select(Answer))).all()
+                      if a.text and a.text.startswith("still a bit sore")]
+        assert len(stored) == 12
 
 
 async def test_groups_channels_and_other_bots_are_ignored_and_the_bot_leaves_groups(

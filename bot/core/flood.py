@@ -16,7 +16,7 @@ class _Bucket:
 
 @dataclass
 class FloodLimit:
-    """`burst` updates at once, then `per_minute`; times are seconds from any monotonic clock."""
+    """`burst` updates at once, then `per_minute`; times are seconds on one clock."""
 
     burst: int
     per_minute: float
@@ -29,10 +29,11 @@ class FloodLimit:
             if len(self._buckets) >= MAX_TRACKED:
                 self._forget_idle(now)
             bucket = self._buckets[user_id] = _Bucket(float(self.burst), now)
+        # Times may arrive out of order (a backlog's send times beside a press's "now").
         bucket.tokens = min(
-            float(self.burst), bucket.tokens + (now - bucket.at) * self.per_minute / 60
+            float(self.burst), bucket.tokens + max(0.0, now - bucket.at) * self.per_minute / 60
         )
-        bucket.at = now
+        bucket.at = max(bucket.at, now)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             bucket.warned = False

@@ -9,8 +9,7 @@ flag still goes through (safety first); anything else is dropped with one "slow 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections import OrderedDict
 
 from telegram import ChatMember, Update
 from telegram.error import TelegramError
@@ -22,6 +21,7 @@ from bot.services.ports import DeliveryError, Reply
 
 log = logging.getLogger(__name__)
 
+REMEMBERED = 10_000  # updates whose flood decision is kept, for retries
 JOINED = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.RESTRICTED})
 
 
@@ -37,9 +37,27 @@ def _on_behalf(update: Update) -> bool:
 class Gate:
     """A group -1 handler callback: returns to let the update through, or stops it."""
 
-    def __init__(self, limit: FloodLimit, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: FloodLimit) -> None:
         self.limit = limit
-        self.clock = clock
+        self._decided: OrderedDict[int, bool] = OrderedDict()  # update id: let through
+
+    def _within_limit(self, update: Update, context: Context, user_id: int) -> bool:
+        """Counted once per update, at the time it was sent: an update handled again (a
+        retry) or late (a backlog after an outage) is not a flood of its own."""
+        known = self._decided.get(update.update_id)
+        if known is None:
+            message = update.effective_message
+            when = (message.edit_date or message.date) if message is not None else None
+            sent = when.timestamp() if when is not None else None
+            if update.callback_query is not None:  # a press: the message pressed is old
+                sent = None
+            if sent is None:
+                sent = services(context).deps.clock.now().timestamp()
+            known = self.limit.take(user_id, sent)
+            self._decided[update.update_id] = known
+            if len(self._decided) > REMEMBERED:
+                self._decided.popitem(last=False)
+        return known
 
     async def __call__(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user
@@ -50,7 +68,7 @@ class Gate:
             raise ApplicationHandlerStop
         if update.my_chat_member is not None:  # blocking the bot is never "too fast"
             return
-        if self.limit.take(user.id, self.clock()) or self._red_flag(update, context):
+        if self._within_limit(update, context, user.id) or self._red_flag(update, context):
             return
         log.info("user %s over the flood limit: update %s dropped", user.id, update.update_id)
         await self._refuse(update, context)
