@@ -321,3 +321,21 @@ async def test_one_chat_s_flood_does_not_keep_other_chats_waiting(rehearsal: Reh
     async with r.db.unit_of_work() as uow:
         backlog, _ = await uow.inbox.backlog()
     assert backlog == 0
+
+
+async def test_a_file_or_picture_is_a_row_too_and_is_retried_until_delivered(
+    rehearsal: Rehearsal,
+) -> None:
+    """/mydata's file met a 502: it waits in the outbox like any message, then goes."""
+    r = rehearsal
+    _, ana = await enrolled(r)
+    r.server.inject("sendDocument", Fault.server_error(), chat_id=ana.id)
+    await r.say(ana, "/mydata")
+    assert [m for m in r.server.sent(ana.id) if m.document] == []
+    for _ in range(3):
+        r.clock.advance(timedelta(seconds=30))
+        await r.tick()
+    [document] = [m for m in r.server.sent(ana.id) if m.document]
+    assert document.file_name == "mydata-1.json"
+    files = [o for o in await rows(r.db, OutboxMessage) if o.kind == "document"]
+    assert [(o.status, o.media) for o in files] == [("sent", None)]  # its bytes not kept

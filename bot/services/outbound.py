@@ -1,19 +1,19 @@
-"""The one path for what the bot says to a person in answer to them: replies and edits of
-the pressed screen are outbox rows (`bot.services.outbox`), written with the change that
-caused them; button toasts, pictures and files follow once that change is committed. All
-share the messenger's pacing and its error translation with check-ins and pages. Handlers
-pass what a use case returned; the words come from content."""
+"""The one path for what the bot says to a person in answer to them: replies, edits of
+the pressed screen, pictures, files and voice notes are outbox rows (`bot.services.outbox`),
+written with the change that caused them; a button's toast (good for seconds only) follows
+once that change is committed. All share the messenger's pacing and its error translation
+with check-ins and pages. Handlers pass what a use case returned; the words come from
+content."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable
 
 from bot.services.common import Deps
 from bot.services.outbox import Outbox
 from bot.services.ports import DeliveryError, Reply
-from bot.store.models import Photo
+from bot.store.models import OutboxKind, Photo
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +58,23 @@ class Outbound:
         await self.outbox.later(answer)
 
     async def picture(self, chat_id: int, data: bytes, caption: str | None = None) -> None:
-        """Send a picture, after the chat's text (not kept: a chart can be drawn again)."""
-        await self.outbox.later(
-            lambda: self._quietly(self.d.messenger.send_photo(chat_id, data, caption)),
-            chat_id=chat_id,
-        )
+        """Send a picture, after the chat's text."""
+        await self.outbox.send_file(chat_id, OutboxKind.PHOTO, data, caption or "")
 
     async def media(self, chat_id: int, photo: Photo, data: bytes, caption: str) -> None:
         """Send a kept voice note (or other media) back, after the chat's text: a voice
         note plays in the chat."""
-        send = (self.d.messenger.send_voice if photo.mime == "audio/ogg"
-                else self.d.messenger.send_photo if photo.mime.startswith("image/") else None)
-        if send is None:
+        if photo.mime == "audio/ogg":
+            await self.outbox.send_file(chat_id, OutboxKind.VOICE, data, caption)
+        elif photo.mime.startswith("image/"):
+            await self.outbox.send_file(chat_id, OutboxKind.PHOTO, data, caption)
+        else:
             name = f"day{photo.day}.{photo.path.rsplit('.', 1)[-1]}"
             await self.document(chat_id, data, name, caption)
-            return
-        await self.outbox.later(lambda: self._quietly(send(chat_id, data, caption)),
-                                chat_id=chat_id)
 
     async def document(
         self, chat_id: int, data: bytes, filename: str, caption: str | None = None
     ) -> None:
-        """Send a file, after the chat's text (not kept: the patient can ask again)."""
-        await self.outbox.later(
-            lambda: self._quietly(
-                self.d.messenger.send_document(chat_id, data, filename, caption)
-            ),
-            chat_id=chat_id,
-        )
-
-    @staticmethod
-    async def _quietly(sending: Awaitable[int]) -> None:
-        try:
-            await sending
-        except DeliveryError as exc:
-            log.warning("a picture or file was not delivered: %s", exc)
+        """Send a file, after the chat's text."""
+        await self.outbox.send_file(chat_id, OutboxKind.DOCUMENT, data, caption or "",
+                                    filename=filename)

@@ -27,7 +27,7 @@ from bot.services.common import Deps, queued_outcome
 from bot.services.lanes import Lanes
 from bot.services.ports import DeliveryError, RateLimited, Reply, outcome_of
 from bot.services.repositories import UnitOfWork
-from bot.store.models import OutboxKind, OutboxMessage, Status
+from bot.store.models import MEDIA_KINDS, OutboxKind, OutboxMessage, Status
 
 log = logging.getLogger(__name__)
 Later = Callable[[], Awaitable[None]]
@@ -99,15 +99,26 @@ class Outbox:
         else:
             await work()
 
+    async def send_file(
+        self, chat_id: int, kind: str, data: bytes, caption: str = "", *,
+        filename: str | None = None,
+    ) -> None:
+        """A picture, a file or a voice note (`OutboxKind`), after what was written for the
+        chat: a row like any message, kept until delivered."""
+        assert kind in MEDIA_KINDS
+        await self._write(chat_id, Reply(caption), kind, media=(data, filename))
+
     async def _write(
         self, chat_id: int, reply: Reply, kind: str, *,
         edit_message_id: int | None = None, checkin_id: int | None = None,
+        media: tuple[bytes, str | None] | None = None,
     ) -> None:
         now = self.d.clock.now()
         values: dict[str, Any] = {
             "chat_id": chat_id, "kind": kind, "text": reply.text,
             "keyboard": _stored(reply.keyboard), "edit_message_id": edit_message_id,
             "checkin_id": checkin_id, "created_at": now,
+            **({"media": media[0], "filename": media[1]} if media is not None else {}),
             "current_until": now + self.d.reply_current_for, "due_at": now,
             "status": Status.CLAIMED, "claimed_at": now, "claimed_by": self.d.liveness.id,
             "attempts": 1,
@@ -214,7 +225,7 @@ class Outbox:
         now = self.d.clock.now()
         if now > row.current_until:
             await self._finish(row, {"status": Status.SKIPPED, "reason": "no longer current",
-                                     "text": "", "keyboard": None})
+                                     **_cleared(row)})
             return
         if now - row.claimed_at > self.d.claim_lease / 2 and not await self._renew(row, now):
             return  # it waited in its lane long enough to be taken back: the new holder sends
@@ -236,8 +247,8 @@ class Outbox:
         else:
             await self._failed(row, kind, RateLimited(1.0), now)
             return
-        await self._finish(row, {"status": Status.SENT, "sent_at": now, "text": "",
-                                 "message_id": message_id, "keyboard": None},
+        await self._finish(row, {"status": Status.SENT, "sent_at": now,
+                                 "message_id": message_id, **_cleared(row)},
                            screen=row.checkin_id)
 
     async def _attempt(self, row: OutboxMessage, kind: Kind) -> int:
@@ -246,6 +257,8 @@ class Outbox:
         gate = contextlib.nullcontext() if kind is Kind.INSTRUCTION else self._sending
         keyboard = _keyboard(row.keyboard)
         async with gate:  # bounds the sends in flight (what a kill can repeat)
+            if row.kind in MEDIA_KINDS:
+                return await self._send_file(row)
             if row.kind == OutboxKind.EDIT:
                 assert row.edit_message_id is not None
                 await self.d.messenger.edit(row.chat_id, row.edit_message_id, row.text,
@@ -253,6 +266,16 @@ class Outbox:
                 return row.edit_message_id
             lane = Lane.INSTRUCTION if kind is Kind.INSTRUCTION else Lane.NORMAL
             return await self.d.messenger.send(row.chat_id, row.text, keyboard, lane=lane)
+
+    async def _send_file(self, row: OutboxMessage) -> int:
+        assert row.media is not None
+        messenger, caption = self.d.messenger, row.text or None
+        if row.kind == OutboxKind.PHOTO:
+            return await messenger.send_photo(row.chat_id, row.media, caption)
+        if row.kind == OutboxKind.VOICE:
+            return await messenger.send_voice(row.chat_id, row.media, caption)
+        return await messenger.send_document(row.chat_id, row.media, row.filename or "file",
+                                             caption)
 
     async def _renew(self, row: OutboxMessage, now: datetime) -> bool:
         """Restart the claim of a row that waited long in its lane; False if it was lost."""
@@ -277,11 +300,11 @@ class Outbox:
         )
         outcome = queued_outcome(decision, now, row.attempts)
         if isinstance(decision, Delivered) and outcome is not None:
-            outcome |= {"text": "", "keyboard": None}
+            outcome |= _cleared(row)
         if outcome is None:
             assert isinstance(decision, Failed | Unreachable)
             reason = decision.reason if isinstance(decision, Failed) else "blocked the bot"
-            outcome = {"status": Status.FAILED, "reason": reason, "text": "", "keyboard": None}
+            outcome = {"status": Status.FAILED, "reason": reason, **_cleared(row)}
             log.warning("outbox message %s to chat %s failed: %s", row.id, row.chat_id, reason)
         elif isinstance(decision, Retry) and kind is Kind.INSTRUCTION:
             log.warning("emergency instruction %s not delivered yet: %s", row.id, exc)
@@ -327,6 +350,11 @@ class Outbox:
                         raise
                     log.warning("%s outbox outcome(s) wait for the database", len(batch))
                     await asyncio.sleep(1)
+
+
+def _cleared(row: OutboxMessage) -> dict[str, Any]:
+    """What a settled row forgets: its words, buttons and bytes."""
+    return {"text": "", "keyboard": None} | ({"media": None} if row.media is not None else {})
 
 
 def _stored(keyboard: Keyboard | None) -> list[list[list[str]]] | None:

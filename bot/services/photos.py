@@ -12,7 +12,7 @@ from bot.core.media import sniff
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, day_of
 from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply
-from bot.store.models import Patient, Photo
+from bot.store.models import OutboxKind, Patient, Photo
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ class Photos:
         return photo.id, escalation is not None
 
     async def forward(self, photo_id: int) -> int:
-        """Send a photo or voice note to every clinician paged for its escalation."""
+        """Send a photo or voice note to every clinician paged for its escalation; to how
+        many."""
         async with self.d.store.unit_of_work() as uow:
             photo = await uow.patients.photo(photo_id)
             if photo is None or photo.escalation_id is None:
@@ -181,24 +182,15 @@ class Photos:
             f"{'📷' if picture else '🎤'} {patient.name} (#{patient.id}), day {photo.day}, "
             f"for escalation #{photo.escalation_id}"
         ) + (f": “{photo.words}”" if photo.words else "")
-        sent = 0
-        for chat_id in chats:
-            try:
-                await self._send(chat_id, photo, data, caption)
-                sent += 1
-            except DeliveryError as exc:
-                log.warning("photo %s not forwarded: %s", photo_id, exc)
-        return sent
-
-    async def _send(self, chat_id: int, photo: Photo, data: bytes, caption: str) -> None:
-        messenger = self.d.messenger
-        if photo.mime.startswith("image/"):
-            await messenger.send_photo(chat_id, data, caption)
-        elif photo.mime == "audio/ogg":  # Telegram plays OGG/Opus as a voice note
-            await messenger.send_voice(chat_id, data, caption)
-        else:
-            name = f"day{photo.day}.{MEDIA.get(photo.mime, 'bin')}"
-            await messenger.send_document(chat_id, data, name, caption)
+        # Telegram plays OGG/Opus as a voice note; anything else that is not a picture
+        # goes as a file.
+        kind = (OutboxKind.PHOTO if picture
+                else OutboxKind.VOICE if photo.mime == "audio/ogg" else OutboxKind.DOCUMENT)
+        name = f"day{photo.day}.{MEDIA.get(photo.mime, 'bin')}"
+        for chat_id in chats:  # rows, like every message: kept until delivered
+            await self.checkins.outbox.send_file(chat_id, kind, data, caption[:1024],
+                                                 filename=name)
+        return len(chats)
 
     def _say(self, key: str, **fields: object) -> Reply:
         """A problem with the file, said with the emergency line: the patient may have

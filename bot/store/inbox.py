@@ -121,7 +121,7 @@ class InboxRepository(SqlRepository):
             .where(col(OutboxMessage.chat_id) == chat_id,
                    col(OutboxMessage.status) == Status.PENDING,
                    col(OutboxMessage.kind) != OutboxKind.EMERGENCY)
-            .values(status=Status.CANCELLED, text="", keyboard=None, reason="erased")
+            .values(status=Status.CANCELLED, text="", keyboard=None, media=None, reason="erased")
         )
 
     async def prune(self, before: datetime) -> int:

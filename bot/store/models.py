@@ -6,7 +6,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -370,6 +379,12 @@ class OutboxKind:
     REPLY = "reply"
     EMERGENCY = "emergency"  # the instruction to call emergency services: highest lane
     EDIT = "edit"  # replace the text and buttons of `edit_message_id`
+    PHOTO = "photo"  # `media` as a picture, `text` its caption
+    DOCUMENT = "document"  # `media` as a file named `filename`
+    VOICE = "voice"  # `media` as a voice note (OGG/Opus)
+
+
+MEDIA_KINDS = frozenset({OutboxKind.PHOTO, OutboxKind.DOCUMENT, OutboxKind.VOICE})
 
 
 class OutboxMessage(Delivery, table=True):
@@ -384,5 +399,7 @@ class OutboxMessage(Delivery, table=True):
     keyboard: list[list[list[str]]] | None = Field(default=None, sa_type=JSON)
     edit_message_id: int | None = Field(default=None, sa_type=BigInteger)
     checkin_id: int | None = None  # a check-in screen: its message id is recorded on sending
+    media: bytes | None = Field(default=None, sa_type=LargeBinary)  # cleared once delivered
+    filename: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
     current_until: datetime = Field(sa_type=UTCDateTime)  # not worth sending after this

@@ -1,0 +1,28 @@
+"""pictures, files and voice notes are outbox rows too: their bytes until delivered
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as table:
+        table.add_column(sa.Column("media", sa.LargeBinary(), nullable=True))
+        table.add_column(sa.Column("filename", sa.String(length=255), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as table:
+        table.drop_column("filename")
+        table.drop_column("media")
