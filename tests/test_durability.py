@@ -18,13 +18,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox import Fault, SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
 from bot.sandbox.users import SandboxUser
 from bot.store.db import Database
-from bot.store.models import Escalation, Patient
+from bot.store.models import (
+    CheckIn,
+    Escalation,
+    InboxUpdate,
+    OutboxMessage,
+    Patient,
+    Ping,
+    Worker,
+)
 from tests.procs import (
     cli,
     daytime_zone,
@@ -121,7 +129,12 @@ async def test_a_busy_morning_killed_mid_burst_loses_nothing(
         storm(sandbox)
         for user in patients:
             user.press_button("Yes")
+        dead = bot.pid
         bot, restarted = await kill_and_restart(bot, env, 3.0, "run-2.log")
+        # Everything due is on its way within 15 s: by then nothing is still held by the
+        # killed worker's claims (taken back on its stale heartbeat, not a lease later).
+        await asyncio.sleep(max(0.0, 15 - (proc_now() - restarted).total_seconds()))
+        assert await still_claimed_by(env["DATABASE_URL"], dead) == 0
         await wait_for(lambda: all(texts(sandbox, u.id, CHECKIN) for u in patients),
                        "every patient's check-in", 60)
         last = max(min(texts(sandbox, u.id, CHECKIN)) for u in patients)
@@ -186,6 +199,23 @@ def _asked(sandbox: SandboxTelegram, user: SandboxUser) -> bool:
 def _paged(sandbox: SandboxTelegram, nurse: SandboxUser) -> Counter[str]:
     return Counter(m.text.split("\n")[0] for m in sandbox.sent(nurse.id)
                    if "EMERGENCY" in (m.text or ""))
+
+
+async def still_claimed_by(url: str, pid: int) -> int:
+    """Rows of every queue still claimed by the worker that ran as process `pid`."""
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as uow:
+            workers = (await uow.orm.exec(select(Worker).where(Worker.pid == pid))).all()
+            held = 0
+            for model in (InboxUpdate, OutboxMessage, CheckIn, Ping):
+                held += len((await uow.orm.exec(select(model).where(
+                    col(model.status) == "claimed",
+                    col(model.claimed_by).in_([w.id for w in workers])))).all())
+        assert workers, "the killed worker left its heartbeat row"
+        return held
+    finally:
+        await db.dispose()
 
 
 async def consents_recorded(url: str) -> None:
