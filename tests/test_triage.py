@@ -333,3 +333,30 @@ def test_a_score_after_from_is_the_earlier_one(triager: Triager) -> None:
         Trend.WORSE)
     assert triager.read("swelling 2/10 from 5", day=2).report.observations[0].trend == (
         Trend.BETTER)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dog is the one coughing and wheezing, not me",  # someone else, the writer fine
+        "my boyfriend went white as a sheet when he saw the needle lol",  # an idiom
+        "the sky went purple and grey tonight, my cheeks look great",  # an object's colour
+        "i fainted once when i was 15 at a concert, could that happen with meso?",  # childhood
+    ],
+)
+def test_what_is_not_the_patient_s_warning_sign_is_not_an_emergency(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text)[0] == "none", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he has a fever and is talking nonsense, he had the treatment on monday",  # confusion
+        "everything looks hazy in my left eye since the injections",  # a change of sight
+        "lips n tongue gettin bigger",  # swelling, as typed
+    ],
+)
+def test_warning_signs_in_other_words_are_emergencies(triager: Triager, text: str) -> None:
+    assert screened(triager, text) == ("emergency", False), text

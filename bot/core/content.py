@@ -291,6 +291,8 @@ class Screen(Strict):
     doubted_by: list[Ident] = []  # groups that make a red-flag phrase in their sentence unsure
     # Words that make what their sentence says uncertain: jokes, media, figures of speech.
     unsure: list[Phrase] = []
+    # The writer saying they are fine: makes a red flag said of someone else uncertain.
+    not_me: list[Phrase] = []
 
 
 class RacingHeart(Strict):

@@ -83,6 +83,7 @@ def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
     for topic, phrases in lex.screen.topics.items():
         yield from ((p, "topic", topic) for p in phrases)
     yield from ((p, "unsure", "") for p in lex.screen.unsure)
+    yield from ((p, "not_me", "") for p in lex.screen.not_me)
     # "my sister's bruise" once apostrophes go
     yield from ((p + "s", "other_person", "") for p in lex.other_person)
 

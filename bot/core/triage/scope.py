@@ -51,6 +51,13 @@ class Scope:
         # Clauses with a joke or a video in them: a red flag there is uncertain (not absent:
         # the red-flag question is asked).
         self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
+        # "my pug is the one wheezing, not me": with the writer saying they are fine, what
+        # is said in a sentence about someone else is asked about (without it, a carer's
+        # report about the patient stays an emergency).
+        if any(h.has("not_me") for h in m.hits):
+            others = {m.sentence_of[h.start] for h in m.hits if h.has("other_person")}
+            self.unsure_clauses |= {c for c, s in zip(m.clause_of, m.sentence_of, strict=True)
+                                    if s in others}
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
