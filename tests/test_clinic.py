@@ -403,6 +403,28 @@ async def test_a_patient_who_answers_in_her_own_words_is_not_reasked(clinic: Reh
     assert_instructed(r.server, ana.id)
 
 
+async def test_an_enrolment_in_the_chair_goes_on_whichever_worker_handles_each_step(
+    clinic: Rehearsal,
+) -> None:
+    """Two workers share the inbox: each answer may reach either. The /enrol under way is
+    kept with the clinician, not in one worker's memory."""
+    one = clinic
+    nurse = person(one, "Nurse")
+    async with Rehearsal(one.db, one.clock, settings=one.settings, server=one.server) as two:
+        await one.say(nurse, "/enrol")
+        await two.say(nurse, "Chloé Martin")
+        assert "When was the session" in (one.server.last(nurse.id).text or "")
+        await one.press(nurse, "Now")
+        await two.press(nurse, "neck")
+        await one.press(nurse, "Done")
+    card = one.server.last(nurse.id)
+    assert card.photo is not None
+    async with one.db.unit_of_work() as uow:
+        [chloe] = [p for p in await uow.patients.all() if p.name == "Chloé Martin"]
+        [session] = await uow.patients.sessions_of(chloe.id or 0)
+    assert session.areas == "neck"
+
+
 async def test_a_captioned_photo_answers_the_open_check_in(clinic: Rehearsal) -> None:
     r = clinic
     ana = r.server.user("Ana")

@@ -29,7 +29,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
     """Route every kind of update; anything unrouted is ignored on purpose."""
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, Gate(flood)), group=-1)
-    app.add_handler(enrol.conversation())  # first: while it runs it owns the clinician's chat
+    for handler in enrol.handlers():  # its buttons before the catch-all for stale ones
+        app.add_handler(handler)
     commands = [
         ("start", ANYONE, patient.start),
         ("help", ANYONE, patient.help_command),

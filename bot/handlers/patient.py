@@ -66,7 +66,11 @@ async def text(update: Update, context: Context, who: Principal) -> None:
     words = message.text or message.caption or ""
     svc = services(context)
     result = await svc.checkins.message(chat_id, words)
-    if result is None:  # not a patient: a clinician's outcome note, or a stranger
+    if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
+        desk = await svc.desk.answer(chat_id, words) if message.text else None
+        if desk is not None:
+            await send(context, chat_id, desk)
+            return
         note = await svc.clinician_actions.outcome_note(chat_id, words)
         if note is not None:
             await send(context, chat_id, note)

@@ -1,12 +1,14 @@
 """`/enrol` in the chair: a clinician answers three questions (name, session time, treated
-areas) and gets the patient's link and its QR code. The conversation's state is a plain
-`EnrolDraft` the handler keeps per chat; every word comes from content."""
+areas) and gets the patient's link and its QR code. The conversation's state is an
+`EnrolDraft` kept with the clinician in the database, written in the same transaction as the
+answer that moved it, so the next answer may reach any worker; every word comes from
+content."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import segno
@@ -18,6 +20,8 @@ from bot.services.enrolment import Enrolment, deep_link
 from bot.services.ports import Reply
 
 MAX_NAME = 100
+DRAFT_TTL = timedelta(hours=2)  # an /enrol left this long is dropped, not resumed
+STEPS = ("name", "when", "areas")
 
 
 def qr_code(link: str) -> Any:
@@ -43,6 +47,20 @@ class EnrolDraft:
     session_at: datetime | None = None
     areas: list[str] = field(default_factory=list)
     question: str = ""  # the areas question as shown (its buttons are redrawn under it)
+    step: str = "name"  # the question waiting for an answer (STEPS)
+
+    def to_json(self, at: datetime) -> dict[str, Any]:
+        return {"name": self.name, "areas": self.areas, "question": self.question,
+                "step": self.step, "at": at.isoformat(),
+                "session_at": self.session_at.isoformat() if self.session_at else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EnrolDraft:
+        when = data.get("session_at")
+        return cls(str(data.get("name") or ""),
+                   datetime.fromisoformat(when) if isinstance(when, str) else None,
+                   [str(a) for a in data.get("areas") or []], str(data.get("question") or ""),
+                   str(data.get("step")) if data.get("step") in STEPS else "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +93,41 @@ class Desk:
 
     def ask_name(self) -> Reply:
         return Reply(self._say("enrol_ask_name"))
+
+    async def load(self, chat_id: int) -> EnrolDraft | None:
+        """The /enrol under way in this active clinician's chat, if any (not too old)."""
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
+        stored = clinician.desk_draft if clinician is not None and clinician.active else None
+        if not stored or not isinstance(stored.get("at"), str):
+            return None
+        if self.d.clock.now() - datetime.fromisoformat(stored["at"]) > DRAFT_TTL:
+            return None
+        return EnrolDraft.from_json(stored)
+
+    async def keep(self, chat_id: int, draft: EnrolDraft | None) -> None:
+        """Keep the /enrol's answers so far (None: it has ended)."""
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.by_chat(chat_id)
+            if clinician is None:
+                return
+            clinician.desk_draft = draft.to_json(self.d.clock.now()) if draft else None
+            uow.save(clinician)
+
+    async def answer(self, chat_id: int, text: str) -> Reply | None:
+        """A typed answer to the /enrol question waiting in this chat (the name or the
+        session time); None if no such question waits."""
+        draft = await self.load(chat_id)
+        if draft is None or draft.step == "areas":
+            return None
+        if draft.step == "name":
+            answered, after = self.take_name(draft, text), "when"
+        else:
+            answered, after = self.take_time(draft, text), "areas"
+        if answered.accepted:
+            draft.step = after
+        await self.keep(chat_id, draft)
+        return answered.reply
 
     def take_name(self, draft: EnrolDraft, text: str) -> Answered:
         """The patient's name; then the session time is asked."""

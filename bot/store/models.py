@@ -142,6 +142,7 @@ class Clinician(SQLModel, table=True):
     is_admin: bool = False
     rota_position: int | None = None  # order on the on-call rota (None: not on it)
     awaiting_outcome_for: int | None = None  # escalation whose outcome note we asked for
+    desk_draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # an /enrol under way
     created_at: datetime = Field(sa_type=UTCDateTime)
     registered_at: datetime | None = _ts()
 
