@@ -360,3 +360,31 @@ def test_what_is_not_the_patient_s_warning_sign_is_not_an_emergency(
 )
 def test_warning_signs_in_other_words_are_emergencies(triager: Triager, text: str) -> None:
     assert screened(triager, text) == ("emergency", False), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my cheek looks grey... in the selfie because of the filter lol",  # an ellipsis pauses
+        "lmaoooo i cant breathe 😂😂 that meme",  # letters held down, a joke
+        "the nurse told me to watch for: trouble breathing, lips swelling, skin going white."
+        " none of that, all good",  # a list of what to watch for
+    ],
+)
+def test_what_only_sounds_like_a_warning_sign_is_not_an_emergency(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text)[0] == "none", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my lips are swelllling up",  # letters held down
+        "i cant get my words out since an hour",  # speech
+        "my left eye looks foggy since the session",  # sight
+        "the skin next to one injection looks dead",  # skin dying
+    ],
+)
+def test_warning_signs_as_typed_are_emergencies(triager: Triager, text: str) -> None:
+    assert screened(triager, text) == ("emergency", False), text

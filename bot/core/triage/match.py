@@ -5,6 +5,7 @@ each token's sentence and clause."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -111,6 +112,9 @@ def _inherit(table: Table) -> None:
                         kinds.append((kind, value))
 
 
+_LONG_RUN = re.compile(r"(\w)\1{2,}")
+
+
 class PhraseTable:
     """The lexicon as a table of token tuples, with one-letter slip correction."""
 
@@ -148,6 +152,10 @@ class PhraseTable:
             return token
         if token.endswith("in") and token + "g" in self.known:
             return token + "g"  # "swellin", "fadin": the dropped g of speech
+        if _LONG_RUN.search(token):  # "sooo", "itchyyyy", "lmaooo": letters held down
+            for shorter in (_LONG_RUN.sub(r"\1\1", token), _LONG_RUN.sub(r"\1", token)):
+                if shorter in self.known:
+                    return shorter
         if len(token) < self.MIN_CORRECTABLE:
             return token
         for target in self.targets:

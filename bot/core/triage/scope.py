@@ -51,6 +51,7 @@ class Scope:
         # Clauses with a joke or a video in them: a red flag there is uncertain (not absent:
         # the red-flag question is asked).
         self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
+        self.unsure_clauses |= _listed_after(m)
         # "my pug is the one wheezing, not me": with the writer saying they are fine, what
         # is said in a sentence about someone else is asked about (without it, a carer's
         # report about the patient stays an emergency).
@@ -127,3 +128,18 @@ class Scope:
                     why = UNSURE
                 out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))
         return out
+
+
+def _listed_after(m: Matched) -> set[int]:
+    """Clauses of a list introduced by an uncertain clause and a colon, up to the end of its
+    sentence ("they told me to watch for: fever, pus, skin going pale.")."""
+    out: set[int] = set()
+    introducing = {m.clause(h) for h in m.hits if h.has("unsure")}
+    for i, tok in enumerate(m.toks):
+        if tok != ":" or i == 0 or m.clause_of[i - 1] not in introducing:
+            continue
+        for j in range(i + 1, len(m.toks)):
+            if m.toks[j] in SENTENCE_END:
+                break
+            out.add(m.clause_of[j])
+    return out

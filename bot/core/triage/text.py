@@ -73,6 +73,8 @@ def normalise(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'").replace("'", "")
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
     text = text.replace("\n", " . ")
+    # An ellipsis is a pause, not the end of a sentence ("my face is BLUE... in the photo").
+    text = re.sub(r"\.{2,}|…", " , ", text)
     # A checklist's "wheezing? no. throat? fine": the answer belongs to its question.
     text = _CHECKLIST_FINE.sub(r"\1 \2", _CHECKLIST_NO.sub(r"no \1", text))
     return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
