@@ -388,3 +388,23 @@ def test_what_only_sounds_like_a_warning_sign_is_not_an_emergency(
 )
 def test_warning_signs_as_typed_are_emergencies(triager: Triager, text: str) -> None:
     assert screened(triager, text) == ("emergency", False), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is it normal that my right eye went blurry an hour after?",  # a question, not "fine"
+        "my tongue feels weird and my chest is tight",  # a tight chest
+        "she is muddled and keeps asking what day it is, and hot to touch",  # confusion
+        "the red area went from my cheek down to my neck in 2 hours",  # spreading in hours
+        "i see two of everything since the injections",  # double vision
+    ],
+)
+def test_more_warning_signs_in_plain_words_are_emergencies(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text) == ("emergency", False), text
+
+
+def test_chills_denied_with_had_are_denied(triager: Triager) -> None:
+    assert screened(triager, "38.2 this evening, haven't had any chills")[0] == "urgent"
