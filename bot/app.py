@@ -14,6 +14,7 @@ from telegram.request import BaseRequest
 from bot import handlers
 from bot.adapters.charts import MatplotlibCharts
 from bot.adapters.content_files import load_content
+from bot.adapters.languages import FastLangdetect
 from bot.adapters.pacing import Pacer
 from bot.adapters.speech import MoonshineTranscriber
 from bot.adapters.telegram_io import Reachability, TelegramMessenger, TelegramRequest
@@ -126,6 +127,8 @@ def build_services(
                                           timeout=settings.voice_timeout_seconds)
                      if settings.voice_transcription == "moonshine" else None),
         max_voice_bytes=int(settings.max_voice_mb * 1024 * 1024),
+        languages=FastLangdetect(),
+        shipped_languages=frozenset({settings.language}),
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         claim_batch=settings.claim_batch,
         retry_base=timedelta(seconds=settings.retry_base_seconds),

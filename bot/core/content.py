@@ -7,6 +7,7 @@ free of I/O.
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import time
 from typing import Annotated, Any, Literal
@@ -72,6 +73,21 @@ class Clinic(Strict):
     # becomes an escalation at this level.
     question_unanswered_minutes: int = Field(default=15, ge=1, le=24 * 60)
     question_unanswered_level: Literal["routine", "urgent", "emergency"] = "urgent"
+    # A message in a language the clinic does not ship: what the patient is told, in that
+    # language (ISO 639-1 code: line with {emergency_number}).
+    unread_language_lines: dict[str, str] = {}
+
+    @field_validator("unread_language_lines")
+    @classmethod
+    def _lines(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, line in value.items():
+            if not re.fullmatch(r"[a-z]{2}", code):
+                raise ValueError(f"{code!r}: a language is a two-letter ISO 639-1 code")
+            used = {f for _, f, _, _ in string.Formatter().parse(line) if f}
+            if used != {"emergency_number"}:
+                raise ValueError(f"{code}: the line must give {{emergency_number}} and nothing "
+                                 f"else (has {sorted(used)})")
+        return value
 
 
 class Step(Strict):

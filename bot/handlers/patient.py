@@ -65,7 +65,10 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         return
     words = message.text or message.caption or ""
     svc = services(context)
-    result = await svc.checkins.message(chat_id, words)
+    unread = svc.languages.unread(words)  # a language the clinic does not ship
+    result = await svc.checkins.message(chat_id, words, source="unread" if unread else "text")
+    if result is not None and unread:
+        result = await svc.languages.answer(chat_id, words, unread, result)
     if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
         desk = await svc.desk.answer(chat_id, words) if message.text else None
         if desk is not None:

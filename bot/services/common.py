@@ -13,7 +13,7 @@ from bot.core.content import Content
 from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
 from bot.services.liveness import Liveness
-from bot.services.ports import Charts, Messenger, Transcriber
+from bot.services.ports import Charts, LanguageGuesser, Messenger, Transcriber
 from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
 from bot.store.models import Holder, Patient, Recipient, Status, TreatmentSession
@@ -46,6 +46,8 @@ class Deps:
     max_photo_bytes: int = 10 * 1024 * 1024
     transcriber: Transcriber | None = None  # None: voice notes are kept, not transcribed
     max_voice_bytes: int = 20 * 1024 * 1024
+    languages: LanguageGuesser | None = None  # None: every message is read as shipped
+    shipped_languages: frozenset[str] = frozenset({"en"})  # what the content is written in
     send_concurrency: int = 16
     liveness: Liveness = field(default_factory=Liveness)  # this worker, and its heartbeat
     reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after

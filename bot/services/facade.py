@@ -15,6 +15,7 @@ from bot.services.enrolment import Enrolment
 from bot.services.escalation import Escalations
 from bot.services.escalation_views import EscalationViews
 from bot.services.inbox import Inbox
+from bot.services.languages import Languages
 from bot.services.lifeline import Lifeline
 from bot.services.outbound import Outbound
 from bot.services.outbox import Outbox
@@ -53,6 +54,7 @@ class Services:
             deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox,
             self.questions, self.photos,
         )
+        self.languages = Languages(deps, self.escalations, self.questions)
         self.lifeline = Lifeline(deps, self.checkins.triager)
         self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)

@@ -206,6 +206,14 @@ class MessageResult:
     photo_id: int | None = None  # a stored photo to forward once the pings are out
 
 
+class LanguageGuesser(Protocol):
+    """Which language a message is written in, on this machine."""
+
+    def guess(self, text: str) -> tuple[str, float] | None:
+        """The most likely language (ISO 639-1) and the guess's score in [0, 1], or None."""
+        ...
+
+
 class Transcriber(Protocol):
     """Speech to text, on this machine."""
 
