@@ -17,13 +17,13 @@ from bot.core.content import (
     CarePlan,
     Clinic,
     Content,
-    Lexicon,
     Messages,
     RedFlag,
     Rule,
     Symptom,
     Tip,
 )
+from bot.core.lexicon_model import Lexicon
 
 BUNDLED = Path(__file__).resolve().parents[2] / "content"
 

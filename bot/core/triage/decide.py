@@ -8,7 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.core.content import Combination, Content
+from bot.core.content import Content
+from bot.core.lexicon_model import Combination
 from bot.core.model import Assessment, Level, Observation, Report, Trend
 from bot.core.rules import evaluate, with_trends
 from bot.core.triage.match import Matched

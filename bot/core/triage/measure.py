@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.core.content import Measures as NumberWords
+from bot.core.lexicon_model import Measures as NumberWords
 from bot.core.model import Trend
 from bot.core.triage.match import Hit, Matched
 from bot.core.triage.scope import MODIFIER_SPAN, Mention, Scope

@@ -1,0 +1,138 @@
+"""The lexicon's shape (`content/<language>/lexicon.yaml`): the words the triage engine
+reads, their groups and combinations, and when to ask the red-flag question."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.core.content_base import Ident, Phrase, Strict
+
+
+class Combination(Strict):
+    """Words that mean more together: adds a symptom or raises a red flag when all hold."""
+
+    id: Ident
+    symptoms: list[Ident] | None = None  # any of these present
+    without: list[Ident] = []  # none of these present
+    all: list[Ident] = []  # groups that must all have a word in the message
+    any: list[Ident] = []  # groups of which one must have a word
+    day_min: int | None = None
+    scope: Literal["message", "clause"] = "message"  # where the groups must occur together
+    unless: list[Ident] = []  # groups that cancel it when they occur in the same scope
+    unless_in: Literal["clause", "sentence"] = "clause"  # where `unless` words reach
+    adds: Ident | None = None
+    red_flag: Ident | None = None
+    replaces: list[Ident] = []  # symptoms the added one explains (dropped when it is added)
+    inherits: list[Ident] = []  # symptoms whose severity and trend also describe it (kept)
+    severity: int | None = Field(default=None, ge=1, le=4)  # grade given to the added one
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> Combination:
+        if (self.adds is None) == (self.red_flag is None):
+            raise ValueError("a combination either adds a symptom or raises a red flag")
+        if not self.all and not self.any:
+            raise ValueError("a combination needs word groups in `all` or `any`")
+        return self
+
+
+class Negation(Strict):
+    """ConText-style negation triggers."""
+
+    before: list[Phrase]
+    after: list[Phrase]
+    pseudo: list[Phrase] = []
+
+
+class Contact(Strict):
+    """Asking to be contacted, or saying they are worried (rule G6)."""
+
+    request: list[Phrase]
+    worry: list[Phrase]
+
+
+class OffTopic(Strict):
+    """Messages that carry no symptom: admin questions, thanks, and 'all is well'."""
+
+    admin: list[Phrase]
+    thanks: list[Phrase]
+    well: list[Phrase]
+
+
+class Trends(Strict):
+    """Words comparing with before."""
+
+    worse: list[Phrase]
+    better: list[Phrase]
+    same: list[Phrase]
+
+
+class Screen(Strict):
+    """When to ask the red-flag question instead of deciding (issue 14): a message touching
+    a red-flag topic that the engine cannot read as a present red flag."""
+
+    topics: dict[Ident, list[Phrase]] = Field(min_length=1)
+    # Word groups that explain a topic word in their clause ("a purple and blue bruise").
+    placed_by: list[Ident] = []
+    placed_by_temperature: list[Ident] = []  # topics a measured temperature settles
+    placed_by_heart_rate: list[Ident] = []  # topics a heart rate written as a number settles
+    doubted_by: list[Ident] = []  # groups that make a red-flag phrase in their sentence unsure
+    # Words that make what their sentence says uncertain: jokes, media, figures of speech.
+    unsure: list[Phrase] = []
+    # The writer saying they are fine: makes a red flag said of someone else uncertain.
+    not_me: list[Phrase] = []
+
+
+class RacingHeart(Strict):
+    """A heart rate written as a number ("pulse 130", "HR 128 resting", "135 bpm")."""
+
+    at_least: int = Field(ge=60, le=250)  # beats per minute that make it a red flag
+    red_flag: Ident
+    words: list[Phrase] = []  # besides the `heart` word group: "bpm", "hr"
+    unless: list[Ident] = []  # word groups that explain a fast heart in its sentence (a run)
+
+
+class Measures(Strict):
+    """Numbers patients write: scores out of ten and heart rates."""
+
+    # The highest score (out of 10) of each grade: 1 mild, 2 moderate, 3 severe.
+    score_grades: dict[int, int] = Field(min_length=1)
+    racing_heart: RacingHeart | None = None
+
+    @field_validator("score_grades")
+    @classmethod
+    def _bands(cls, value: dict[int, int]) -> dict[int, int]:
+        if not set(value) <= {1, 2, 3, 4} or sorted(value.values()) != [
+            value[g] for g in sorted(value)
+        ] or max(value.values()) != 10:
+            raise ValueError("grades 1-4, each with the highest score of its band, up to 10")
+        return value
+
+
+class Lexicon(Strict):
+    """How patients say things: the vocabulary free-text triage reads."""
+
+    symptoms: dict[Ident, list[Phrase]]
+    groups: dict[Ident, list[Phrase]]
+    severity: dict[int, list[Phrase]]
+    trend: Trends
+    negation: Negation
+    hypothetical: list[Phrase]
+    other_person: list[Phrase]
+    clause_breaks: list[Phrase]
+    contact: Contact
+    off_topic: OffTopic
+    self_reference: list[Phrase] = []
+    historical: list[Phrase] = []
+    combinations: list[Combination] = []
+    never_correct: list[str] = []
+    screen: Screen
+    measures: Measures
+
+    @field_validator("severity")
+    @classmethod
+    def _grades(cls, value: dict[int, list[str]]) -> dict[int, list[str]]:
+        if not set(value) <= {1, 2, 3, 4}:
+            raise ValueError("severity grades are 1 (mild) to 4 (very severe)")
+        return value
