@@ -95,10 +95,13 @@ def cmd_check_content(args: argparse.Namespace) -> int:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     """Triage JSON Lines from stdin ({"day", "text", "id"?}); one JSON line out per line in."""
+    from bot.adapters.languages import FastLangdetect  # noqa: PLC0415
+    from bot.core.language import unread_language  # noqa: PLC0415
     from bot.core.triage import Triager  # noqa: PLC0415
 
     settings = load_settings()
     triager = Triager(load_content(settings.content_dir, settings.language))
+    shipped, guesser = frozenset({settings.language}), FastLangdetect()
     failures = 0
     for number, line in enumerate(sys.stdin, 1):
         if not line.strip():
@@ -112,9 +115,16 @@ def cmd_triage(args: argparse.Namespace) -> int:
             echo = item.get("id") if isinstance(item, dict) else None
             print(json.dumps({"id": echo, "error": f"line {number}: {exc}"}), flush=True)
             continue
+        # Forced, or identified line by line as the bot does (a guess only when confident).
+        language = args.language or unread_language(text, guesser.guess(text), shipped)
+        if language is not None and language not in shipped:
+            print(json.dumps({"id": item.get("id"), "language": language, "level": "routine",
+                              "screen": True, "unread": True}), flush=True)
+            continue  # not read: the bot asks the red-flag question and tells the clinic
         reading = triager.read(text, day=day)
         out: dict[str, Any] = {
             "id": item.get("id"),
+            "language": language or settings.language,
             "level": reading.assessment.level.label,
             "symptoms": reading.symptoms,
             "rules": reading.assessment.rule_ids,
@@ -225,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
         "triage", help="triage JSON Lines from stdin: {\"day\": 3, \"text\": \"...\"}"
     )
     triage.add_argument("--explain", action="store_true", help="add a human-readable reason")
+    triage.add_argument("--language", metavar="XX",
+                        help="the lines' language (ISO 639-1); without it each is identified")
     triage.set_defaults(func=cmd_triage)
 
     check = sub.add_parser("check-content", help="validate a content folder")

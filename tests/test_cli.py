@@ -188,3 +188,19 @@ def test_triage_says_when_the_bot_would_ask_the_red_flag_question(
     assert out["e"]["screen"] is False  # an emergency is not a question
     assert out["e"]["level"] == "emergency"
     assert out["n"]["screen"] is False
+
+
+def test_triage_identifies_each_line_s_language_unless_told(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [{"id": "fr", "day": 1, "text": "j'ai les lèvres qui gonflent et du mal à respirer"},
+             {"id": "en", "day": 1, "text": "my lips are swelling and I can't breathe"}]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(json.dumps(x) for x in lines)))
+    assert main(["triage"]) == 0
+    out = {o["id"]: o for o in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert out["fr"] == {"id": "fr", "language": "fr", "level": "routine", "screen": True,
+                         "unread": True}  # not read: asked, and sent to the clinic
+    assert (out["en"]["language"], out["en"]["level"]) == ("en", "emergency")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(lines[1])))
+    assert main(["triage", "--language", "es"]) == 0
+    assert json.loads(capsys.readouterr().out)["unread"] is True

@@ -70,7 +70,8 @@ async def test_a_message_in_french_is_not_answered_as_if_read(rehearsal: Rehears
         [item] = (await uow.orm.exec(select(Escalation))).all()
         [answer] = (await uow.orm.exec(select(Answer).where(Answer.text == FRENCH))).all()
     assert (item.level, item.rules) == ("routine", ["unread-language"])
-    assert "French (fr)" in item.body and FRENCH in item.body
+    assert "French (fr)" in item.body
+    assert FRENCH in item.body
     assert answer.text == FRENCH  # kept as written
     # A sign tapped on the question is an emergency like any other.
     await r.press(marie, "Lips, tongue or throat swelling")
@@ -86,4 +87,5 @@ async def test_a_language_without_a_line_gets_the_english_one_naming_it(
     _, marie = await enrolled(r)
     await r.say(marie, "Jag har svullna läppar och det är svårt att andas nu")  # Swedish
     told = next(m.text or "" for m in r.server.sent(marie.id) if "Swedish" in (m.text or ""))
-    assert "looks like Swedish" in told and "call 112 now" in told
+    assert "looks like Swedish" in told
+    assert "call 112 now" in told
