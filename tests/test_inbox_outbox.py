@@ -15,7 +15,7 @@ from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal
 from bot.sandbox import Fault
 from bot.sandbox.users import SandboxUser
-from bot.services.inbox import HOLD, PER_CHAT
+from bot.services.inbox import HOLD, OVERFLOW_WAIT, PER_CHAT
 from bot.services.lanes import Gate
 from bot.services.liveness import Liveness
 from bot.store.db import Database
@@ -314,8 +314,8 @@ async def test_one_chat_s_flood_does_not_keep_other_chats_waiting(rehearsal: Reh
     held = list(inbox._held.values())
     assert bea.id in held  # claimed at once, not after hundreds of Ana's
     assert held.count(ana.id) <= PER_CHAT
-    for _ in range(40):  # and everything is handled in the end, each chat in order
-        r.clock.advance(timedelta(seconds=2))
+    for _ in range(60):  # and everything is handled in the end, each chat in order
+        r.clock.advance(timedelta(seconds=OVERFLOW_WAIT))
         await inbox.drain()
     assert told(r, bea, "") >= 1
     async with r.db.unit_of_work() as uow:

@@ -10,7 +10,9 @@ import pytest
 from sqlmodel import select
 
 from bot.adapters.languages import FastLangdetect
+from bot.core.content import Content
 from bot.core.language import unread_language
+from bot.core.triage import Triager
 from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
 from bot.services.languages import language_name
@@ -37,6 +39,16 @@ def test_only_a_confident_guess_on_a_long_enough_message_counts(
     text: str, guess: tuple[str, float], unread: str | None
 ) -> None:
     assert unread_language(text, guess, EN) == unread
+
+
+@pytest.mark.parametrize(
+    "text", ["im in pain", "im so dizzy", "nah im ok", "im choking cant breathe", "ya it hurts"]
+)
+def test_chat_english_an_identifier_takes_for_german_is_read_as_english(
+    text: str, content: Content
+) -> None:
+    guess = FastLangdetect().guess(text)
+    assert unread_language(text, guess, EN, Triager(content).phrases.known) is None
 
 
 def test_the_identifier_runs_on_this_machine_with_the_model_its_wheel_carries() -> None:

@@ -338,7 +338,7 @@ def test_a_score_after_from_is_the_earlier_one(triager: Triager) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "my dog is the one coughing and wheezing, not me",  # someone else, the writer fine
+        "my dog is the one wheezing, not me",  # someone else, set against the writer
         "my boyfriend went white as a sheet when he saw the needle lol",  # an idiom
         "the sky went purple and grey tonight, my cheeks look great",  # an object's colour
         "i fainted once when i was 15 at a concert, could that happen with meso?",  # childhood
@@ -408,3 +408,22 @@ def test_more_warning_signs_in_plain_words_are_emergencies(
 
 def test_chills_denied_with_had_are_denied(triager: Triager) -> None:
     assert screened(triager, "38.2 this evening, haven't had any chills")[0] == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "noooo i cant breathe",  # a cry is not a denial
+        "noooo my lips are blue",
+        "reading the thermometer 39.9",  # a number is the patient's
+        "im fine but my husband says my lips are blue",  # "I'm fine" beside someone else
+        "me im fine but my daughter cant breathe",  # a carer
+        "i read the leaflet: my lips are blue and i cant breathe",  # not a list to watch for
+        "i googled it because my throat is closing",
+        "my throat is closing, because of the filler i saw on tiktok",
+    ],
+)
+def test_a_present_red_flag_beside_these_words_stays_an_emergency(
+    triager: Triager, text: str
+) -> None:
+    assert screened(triager, text) == ("emergency", False), text

@@ -11,12 +11,21 @@ MIN_WORDS = 3  # shorter messages are too short to tell a language by
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+KNOWN_SHARE = 1 / 3  # of a message's words in the shipped lexicon: it is read as shipped
+
+
 def unread_language(
-    text: str, guess: tuple[str, float] | None, shipped: frozenset[str]
+    text: str, guess: tuple[str, float] | None, shipped: frozenset[str],
+    known: frozenset[str] = frozenset(),
 ) -> str | None:
     """The language `text` is written in when the clinic does not ship it; None when it is
-    shipped, or when the guess cannot be trusted (then the message is read as usual)."""
-    if guess is None or len(_WORD.findall(text)) < MIN_WORDS:
+    shipped, or when the guess cannot be trusted (then the message is read as usual). A
+    message whose words are largely the shipped lexicon's is read ("im in pain" is English,
+    whatever an identifier trained on prose says)."""
+    words = [w.lower().replace("'", "").replace("’", "") for w in _WORD.findall(text)]
+    if guess is None or len(words) < MIN_WORDS:
+        return None
+    if sum(w in known for w in words) >= KNOWN_SHARE * len(words):
         return None
     language, score = guess
     language = language.lower().split("-")[0]

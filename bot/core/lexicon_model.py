@@ -80,8 +80,11 @@ class Screen(Strict):
     doubted_by: list[Ident] = []  # groups that make a red-flag phrase in their sentence unsure
     # Words that make what their sentence says uncertain: jokes, media, figures of speech.
     unsure: list[Phrase] = []
-    # The writer saying they are fine: makes a red flag said of someone else uncertain.
+    # The writer setting their own case against someone else's: makes a red flag said in a
+    # clause about that someone uncertain.
     not_me: list[Phrase] = []
+    # Words before a colon that open a list of signs to watch for (not the patient's).
+    list_openers: list[Phrase] = []
 
 
 class RacingHeart(Strict):

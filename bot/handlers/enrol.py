@@ -28,17 +28,16 @@ async def start(update: Update, context: Context) -> None:
 
 
 async def _pressed(
-    update: Update, context: Context, step: str | None
+    update: Update, context: Context, step: str
 ) -> tuple[int, int, EnrolDraft] | None:
     """The chat, the pressed message and the /enrol under way for a press on one of its
-    buttons (at `step`, if given); None after a stale press, answered as such."""
+    buttons at `step`; None after a stale press, answered as such."""
     query, chat_id = update.callback_query, private_chat_id(update)
     if query is None:
         return None
     svc = services(context)
     draft = await svc.desk.load(chat_id) if chat_id is not None else None
-    if (chat_id is None or query.message is None or draft is None
-            or (step is not None and draft.step != step)):
+    if chat_id is None or query.message is None or draft is None or draft.step != step:
         await svc.outbound.toast(query.id, svc.outbound.message("stale_button").text)
         return None
     return chat_id, query.message.message_id, draft
@@ -76,7 +75,7 @@ async def toggle_area(update: Update, context: Context) -> None:
 
 async def done(update: Update, context: Context) -> None:
     """Create the patient and show the link and its QR code."""
-    pressed = await _pressed(update, context, None)
+    pressed = await _pressed(update, context, "areas")  # an old "Done" spares a new /enrol
     if pressed is None or update.callback_query is None:
         return
     chat_id, message_id, draft = pressed

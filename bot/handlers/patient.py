@@ -65,15 +65,16 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         return
     words = message.text or message.caption or ""
     svc = services(context)
+    if message.text:  # an /enrol under way comes first (a clinician may be a patient too)
+        desk = await svc.desk.answer(chat_id, words)
+        if desk is not None:
+            await send(context, chat_id, desk)
+            return
     unread = svc.languages.unread(words)  # a language the clinic does not ship
     result = await svc.checkins.message(chat_id, words, source="unread" if unread else "text")
     if result is not None and unread:
         result = await svc.languages.answer(chat_id, words, unread, result)
-    if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
-        desk = await svc.desk.answer(chat_id, words) if message.text else None
-        if desk is not None:
-            await send(context, chat_id, desk)
-            return
+    if result is None:  # not a patient: a clinician's outcome note, or a stranger
         note = await svc.clinician_actions.outcome_note(chat_id, words)
         if note is not None:
             await send(context, chat_id, note)
@@ -107,8 +108,8 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
     )
     if result is None:  # not a patient
         result = await services(context).outsiders.message(chat_id, message.caption or "")
-    if result is None and who.clinician_id is not None:
-        await _reply_or_greet(context, chat_id, None)
+    if result is None and (await services(context).access.principal(chat_id)).clinician_id:
+        await _reply_or_greet(context, chat_id, None)  # a clinician: their help
         return
     if result is None:  # nothing kept, the emergency line said
         await services(context).outbound.say(chat_id, "media_outsider")

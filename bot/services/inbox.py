@@ -40,6 +40,7 @@ STALL = timedelta(minutes=1)  # the longest a chat waits for a failed update's r
 HANDLING_AT_ONCE = 8
 HOLD = 2 * BATCH  # claimed updates waiting in lanes before claiming more
 PER_CHAT = 25  # of them from one chat (a flood)
+OVERFLOW_WAIT = 5  # seconds before a flooding chat's next updates are looked at again
 KEEP = timedelta(days=7)  # handled updates and delivered messages, for the clinic's log
 
 
@@ -87,9 +88,13 @@ class Inbox:
         ]
         async with self.d.store.unit_of_work() as uow:
             await uow.inbox.store(rows)
-            held = await uow.inbox.held_by(me, now, sending) if sending else []
+            # By update, not by this claim's time: an update stored claimed by an earlier
+            # receive whose commit was cut short is taken on here too.
+            held = await uow.inbox.held_by(me, sending) if sending else []
         for row in held:
             assert row.id is not None
+            if row.id in self._held:
+                continue
             self._held[row.id] = row.chat_id or 0
             self.lanes.submit(row.chat_id or 0, partial(self._handle, row))
         self._wake.set()
@@ -141,12 +146,11 @@ class Inbox:
             # A red flag never waits behind an older update of its chat (it is paged now).
             # One chat's flood is held here only up to PER_CHAT: it must not fill the hold
             # and keep every other chat's updates unclaimed until it drains.
-            if row.id not in flags and (
-                (limit is not None and row.id > limit) or per_chat[chat] >= PER_CHAT
-            ):
+            behind = limit is not None and row.id > limit
+            if row.id not in flags and (behind or per_chat[chat] >= PER_CHAT):
+                later = timedelta(seconds=1 if behind else OVERFLOW_WAIT)
                 self._background(self._settle(row, status=InboxStatus.PENDING,
-                                              due_at=now + timedelta(seconds=1),
-                                              attempts=row.attempts - 1))
+                                              due_at=now + later, attempts=row.attempts - 1))
                 continue
             per_chat[chat] += 1
             self._held[row.id] = chat

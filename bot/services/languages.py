@@ -31,16 +31,21 @@ def language_name(code: str) -> str:
 class Languages:
     """Tells which messages are in an unshipped language, and answers those."""
 
-    def __init__(self, deps: Deps, escalations: Escalations, questions: Questions) -> None:
+    def __init__(
+        self, deps: Deps, escalations: Escalations, questions: Questions,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         self.d = deps
         self.escalations = escalations
         self.questions = questions
+        self.known = known  # the shipped lexicon's words
 
     def unread(self, text: str) -> str | None:
         """The language of `text` when the clinic does not ship it (None: read it)."""
         if self.d.languages is None:
             return None
-        return unread_language(text, self.d.languages.guess(text), self.d.shipped_languages)
+        return unread_language(text, self.d.languages.guess(text), self.d.shipped_languages,
+                               self.known)
 
     async def answer(
         self, chat_id: int, text: str, code: str, said: MessageResult

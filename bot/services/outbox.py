@@ -101,24 +101,26 @@ class Outbox:
 
     async def send_file(
         self, chat_id: int, kind: str, data: bytes, caption: str = "", *,
-        filename: str | None = None,
+        filename: str | None = None, patient_id: int | None = None,
     ) -> None:
         """A picture, a file or a voice note (`OutboxKind`), after what was written for the
-        chat: a row like any message, kept until delivered."""
+        chat: a row like any message, kept until delivered (a patient's, cancelled if they
+        are erased first)."""
         assert kind in MEDIA_KINDS
-        await self._write(chat_id, Reply(caption), kind, media=(data, filename))
+        await self._write(chat_id, Reply(caption), kind, media=(data, filename, patient_id))
 
     async def _write(
         self, chat_id: int, reply: Reply, kind: str, *,
         edit_message_id: int | None = None, checkin_id: int | None = None,
-        media: tuple[bytes, str | None] | None = None,
+        media: tuple[bytes, str | None, int | None] | None = None,
     ) -> None:
         now = self.d.clock.now()
         values: dict[str, Any] = {
             "chat_id": chat_id, "kind": kind, "text": reply.text,
             "keyboard": _stored(reply.keyboard), "edit_message_id": edit_message_id,
             "checkin_id": checkin_id, "created_at": now,
-            **({"media": media[0], "filename": media[1]} if media is not None else {}),
+            **({"media": media[0], "filename": media[1], "patient_id": media[2]}
+               if media is not None else {}),
             "current_until": now + self.d.reply_current_for, "due_at": now,
             "status": Status.CLAIMED, "claimed_at": now, "claimed_by": self.d.liveness.id,
             "attempts": 1,
@@ -210,7 +212,7 @@ class Outbox:
         assert row.id is not None and row.claimed_at is not None
         try:
             attempt = self._after_attempt.pop(row.id, None)
-            if attempt is not None and await asyncio.shield(attempt):
+            if attempt is not None and await _delivered(attempt):
                 await self._finish(row, {"status": Status.SENT, "sent_at": self.d.clock.now(),
                                          "text": "", "keyboard": None,
                                          "reason": "sent on receipt, before the update was "
@@ -350,6 +352,15 @@ class Outbox:
                         raise
                     log.warning("%s outbox outcome(s) wait for the database", len(batch))
                     await asyncio.sleep(1)
+
+
+async def _delivered(attempt: asyncio.Task[bool]) -> bool:
+    """Whether a send on receipt delivered (one that failed oddly counts as not: a second
+    instruction costs less than none)."""
+    try:
+        return await asyncio.shield(attempt)
+    except Exception:
+        return False
 
 
 def _cleared(row: OutboxMessage) -> dict[str, Any]:

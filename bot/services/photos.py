@@ -189,7 +189,7 @@ class Photos:
         name = f"day{photo.day}.{MEDIA.get(photo.mime, 'bin')}"
         for chat_id in chats:  # rows, like every message: kept until delivered
             await self.checkins.outbox.send_file(chat_id, kind, data, caption[:1024],
-                                                 filename=name)
+                                                 filename=name, patient_id=patient.id)
         return len(chats)
 
     def _say(self, key: str, **fields: object) -> Reply:

@@ -140,6 +140,7 @@ class Privacy:
             return None
         if chat_id is not None:
             await uow.inbox.erase_chat(chat_id)
+        await uow.inbox.erase_media_of(patient_id)  # their photos on the way to clinicians
         await uow.records.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
         for escalation in await uow.escalations.escalations_of(patient_id):

@@ -130,10 +130,8 @@ class Inbox(Protocol):
         """Insert updates not stored yet (an update stored twice is stored once)."""
         ...
 
-    async def held_by(
-        self, worker: str, claimed_at: datetime, update_ids: Sequence[int]
-    ) -> list[InboxUpdate]:
-        """Those of `update_ids` stored as claimed by `worker` at `claimed_at`."""
+    async def held_by(self, worker: str, update_ids: Sequence[int]) -> list[InboxUpdate]:
+        """Those of `update_ids` claimed by `worker`."""
         ...
 
     async def claim(
@@ -151,6 +149,8 @@ class Inbox(Protocol):
     async def sent_screen(self, checkin_id: int, message_id: int) -> None: ...
 
     async def erase_chat(self, chat_id: int) -> None: ...
+
+    async def erase_media_of(self, patient_id: int) -> None: ...
 
     async def prune(self, before: datetime) -> int:
         """Delete handled updates and settled outbox rows older than `before`."""

@@ -46,16 +46,13 @@ class InboxRepository(SqlRepository):
         result = await connection.execute(stmt, full)
         return max(result.rowcount, 0) if len(full) == 1 else len(full)
 
-    async def held_by(
-        self, worker: str, claimed_at: datetime, update_ids: Sequence[int]
-    ) -> list[InboxUpdate]:
-        """Those of `update_ids` stored as claimed by `worker` at `claimed_at` (an update
-        stored before, by anyone, keeps its row)."""
+    async def held_by(self, worker: str, update_ids: Sequence[int]) -> list[InboxUpdate]:
+        """Those of `update_ids` claimed by `worker` (an update stored before, by anyone,
+        keeps its row and its claim)."""
         stmt = select(InboxUpdate).where(
             col(InboxUpdate.update_id).in_(list(update_ids)),
             col(InboxUpdate.status) == InboxStatus.CLAIMED,
             col(InboxUpdate.claimed_by) == worker,
-            col(InboxUpdate.claimed_at) == claimed_at,
         )
         return sorted((await self._orm.exec(stmt)).all(), key=lambda r: r.id or 0)
 
@@ -122,6 +119,16 @@ class InboxRepository(SqlRepository):
                    col(OutboxMessage.status) == Status.PENDING,
                    col(OutboxMessage.kind) != OutboxKind.EMERGENCY)
             .values(status=Status.CANCELLED, text="", keyboard=None, media=None, reason="erased")
+        )
+
+    async def erase_media_of(self, patient_id: int) -> None:
+        """Cancel a patient's photos and voice notes not yet delivered to clinicians."""
+        connection = await self._conn()
+        await connection.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.patient_id) == patient_id,
+                   col(OutboxMessage.status).in_((Status.PENDING, Status.CLAIMED)))
+            .values(status=Status.CANCELLED, text="", media=None, reason="erased")
         )
 
     async def prune(self, before: datetime) -> int:

@@ -402,5 +402,6 @@ class OutboxMessage(Delivery, table=True):
     checkin_id: int | None = None  # a check-in screen: its message id is recorded on sending
     media: bytes | None = Field(default=None, sa_type=LargeBinary)  # cleared once delivered
     filename: str | None = Field(default=None, max_length=255)
+    patient_id: int | None = None  # whose media this is, when sent to someone else
     created_at: datetime = Field(sa_type=UTCDateTime)
     current_until: datetime = Field(sa_type=UTCDateTime)  # not worth sending after this

@@ -85,6 +85,7 @@ def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
         yield from ((p, "topic", topic) for p in phrases)
     yield from ((p, "unsure", "") for p in lex.screen.unsure)
     yield from ((p, "not_me", "") for p in lex.screen.not_me)
+    yield from ((p, "list_opener", "") for p in lex.screen.list_openers)
     # "my sister's bruise" once apostrophes go
     yield from ((p + "s", "other_person", "") for p in lex.other_person)
 
@@ -113,6 +114,7 @@ def _inherit(table: Table) -> None:
 
 
 _LONG_RUN = re.compile(r"(\w)\1{2,}")
+_STRETCHABLE = frozenset({"symptom", "group", "flag", "severity", "trend", "topic"})
 
 
 class PhraseTable:
@@ -139,6 +141,11 @@ class PhraseTable:
             and key[0].isalpha()
             and any(kind == "symptom" for kind, _ in kinds)
         }))
+        # Words a held-down letter may shorten to: signs and word groups, never modifiers.
+        self.stretchable = frozenset(
+            key[0] for key, kinds in self.table.items()
+            if len(key) == 1 and all(kind in _STRETCHABLE for kind, _ in kinds)
+        )
         self.correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
     def match(self, text: str) -> Matched:
@@ -152,9 +159,9 @@ class PhraseTable:
             return token
         if token.endswith("in") and token + "g" in self.known:
             return token + "g"  # "swellin", "fadin": the dropped g of speech
-        if _LONG_RUN.search(token):  # "sooo", "itchyyyy", "lmaooo": letters held down
+        if _LONG_RUN.search(token):  # "itchyyyy", "lmaooo": letters held down
             for shorter in (_LONG_RUN.sub(r"\1\1", token), _LONG_RUN.sub(r"\1", token)):
-                if shorter in self.known:
+                if shorter in self.stretchable:  # never "noooo" -> "no": a cry, not a denial
                     return shorter
         if len(token) < self.MIN_CORRECTABLE:
             return token

@@ -164,12 +164,12 @@ def _self_reference(m: Matched, out: Measures) -> None:
 
 
 def _silenced(m: Matched, scope: Scope) -> set[int]:
-    """Clauses whose numbers are not the patient's now: hypothetical, past, negated, or of a
-    video, a leaflet or a joke."""
+    """Clauses whose numbers are not the patient's now: hypothetical, past or negated (a
+    number beside a joke or a leaflet still counts: it raises, the question asks)."""
     return {
         m.clause(h) for h in scope.modifiers
         if h.has("hypothetical") or h.has("historical") or h.has("neg_before")
-    } | scope.unsure_clauses
+    }
 
 
 def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] | None:

@@ -13,7 +13,7 @@ from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
-CAUSES = frozenset({"from", "because", "cause", "coz", "cos", "due"})
+CAUSES = frozenset({"from"})  # "can't breathe... from laughing"
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
 _MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
 _CLOSING = frozenset(
@@ -52,13 +52,11 @@ class Scope:
         # the red-flag question is asked).
         self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
         self.unsure_clauses |= _listed_after(m)
-        # "my pug is the one wheezing, not me": with the writer saying they are fine, what
-        # is said in a sentence about someone else is asked about (without it, a carer's
+        # "my pug is the one wheezing, not me": with the writer setting their own case apart, what
+        # is said in a clause about someone else is asked about (without it, a carer's
         # report about the patient stays an emergency).
         if any(h.has("not_me") for h in m.hits):
-            others = {m.sentence_of[h.start] for h in m.hits if h.has("other_person")}
-            self.unsure_clauses |= {c for c, s in zip(m.clause_of, m.sentence_of, strict=True)
-                                    if s in others}
+            self.unsure_clauses |= {m.clause(h) for h in m.hits if h.has("other_person")}
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
@@ -131,10 +129,10 @@ class Scope:
 
 
 def _listed_after(m: Matched) -> set[int]:
-    """Clauses of a list introduced by an uncertain clause and a colon, up to the end of its
-    sentence ("they told me to watch for: fever, pus, skin going pale.")."""
+    """Clauses of a list opened by "watch for:" and the like, up to the end of its sentence
+    ("they told me to watch for: fever, pus, skin going pale.")."""
     out: set[int] = set()
-    introducing = {m.clause(h) for h in m.hits if h.has("unsure")}
+    introducing = {m.clause(h) for h in m.hits if h.has("list_opener")}
     for i, tok in enumerate(m.toks):
         if tok != ":" or i == 0 or m.clause_of[i - 1] not in introducing:
             continue
