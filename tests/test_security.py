@@ -13,7 +13,7 @@ from bot.core.clock import FakeClock
 from bot.rehearsal import Rehearsal, sandbox_settings
 from bot.sandbox import SandboxUser
 from bot.store.db import Database
-from bot.store.models import Answer, AuditEvent, Escalation
+from bot.store.models import Answer, AuditEvent, Escalation, Photo
 from tests.conftest import paris
 
 REFUSAL = "This is for the care team only."
@@ -256,3 +256,14 @@ def test_enrolment_codes_are_read_strictly() -> None:
     assert cb.parse(cb.enrol("now")) == cb.EnrolPress("now")
     for forged in ("n:a", "n:now:x", "n:done:1", "n:a:x", "n:zap"):
         assert cb.parse(forged) is None, forged
+
+
+async def test_control_characters_in_a_photo_s_caption_are_dropped_and_the_photo_kept(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    ana = await enrolled(r)
+    await r.process(ana.send_photo(caption="my cheek\x00 today\x1b"))
+    async with r.db.unit_of_work() as uow:
+        [photo] = (await uow.orm.exec(select(Photo))).all()
+    assert photo.words == "my cheek today"

@@ -14,6 +14,7 @@ from typing import Any
 import segno
 
 from bot.core import callbacks as cb
+from bot.core.texts import plain
 from bot.core.when import session_time
 from bot.services.common import Deps
 from bot.services.enrolment import Enrolment, deep_link
@@ -131,7 +132,7 @@ class Desk:
 
     def take_name(self, draft: EnrolDraft, text: str) -> Answered:
         """The patient's name; then the session time is asked."""
-        name = text.strip()
+        name = plain(text).strip()
         if not 1 <= len(name) <= MAX_NAME:
             return Answered(Reply(self._say("enrol_name_invalid", limit=MAX_NAME)), False)
         draft.name = name

@@ -11,7 +11,7 @@ from babel import Locale, UnknownLocaleError
 
 from bot.core.language import unread_language
 from bot.core.model import Level
-from bot.core.texts import clip
+from bot.core.texts import clip, plain
 from bot.services.common import Deps
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, Reply
@@ -65,7 +65,8 @@ class Languages:
                 uow, patient=patient, level=Level.ROUTINE, rules=["unread-language"],
                 summary=m.format("unread_language_summary", language=name, code=code),
                 body=m.format("unread_language_body", patient=patient.name, id=patient.id,
-                              language=name, code=code, words=clip(text, WORDS_QUOTED)),
+                              language=name, code=code,
+                              words=clip(plain(text), WORDS_QUOTED)),
             )
             asked = await self.questions.create(uow, patient, sessions, kind="screen",
                                                 then=said.replies)

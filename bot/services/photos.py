@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.media import sniff
+from bot.core.texts import plain
 from bot.services.checkins import Checkins
 from bot.services.common import Deps, day_of
 from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply
@@ -154,7 +155,7 @@ class Photos:
                     mime=mime,
                     day=day,
                     created_at=now,
-                    words=words[:WORDS_KEPT] or None,
+                    words=plain(words)[:WORDS_KEPT] or None,  # PostgreSQL refuses NUL
                 )
             )
         return photo.id, escalation is not None
