@@ -65,7 +65,8 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         return
     words = message.text or message.caption or ""
     svc = services(context)
-    if message.text:  # an /enrol under way comes first (a clinician may be a patient too)
+    # An /enrol under way comes first (a clinician may be a patient too).
+    if message.text and await svc.desk.may_enrol(chat_id):
         desk = await svc.desk.answer(chat_id, words)
         if desk is not None:
             await send(context, chat_id, desk)
@@ -74,7 +75,11 @@ async def text(update: Update, context: Context, who: Principal) -> None:
     result = await svc.checkins.message(chat_id, words, source="unread" if unread else "text")
     if result is not None and unread:
         result = await svc.languages.answer(chat_id, words, unread, result)
-    if result is None:  # not a patient: a clinician's outcome note, or a stranger
+    if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
+        desk = await svc.desk.answer(chat_id, words) if message.text else None
+        if desk is not None:  # (a clinician registered since the last look)
+            await send(context, chat_id, desk)
+            return
         note = await svc.clinician_actions.outcome_note(chat_id, words)
         if note is not None:
             await send(context, chat_id, note)

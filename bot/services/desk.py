@@ -22,6 +22,7 @@ from bot.services.ports import Reply
 
 MAX_NAME = 100
 DRAFT_TTL = timedelta(hours=2)  # an /enrol left this long is dropped, not resumed
+CLINICIANS_FOR = timedelta(seconds=30)
 STEPS = ("name", "when", "areas")
 
 
@@ -88,6 +89,20 @@ class Desk:
     def __init__(self, deps: Deps, enrolment: Enrolment) -> None:
         self.d = deps
         self.enrolment = enrolment
+        # Active clinicians' chats, looked up at most every CLINICIANS_FOR: a patient's
+        # message is not asked about an /enrol unless it comes from one.
+        self._clinician_chats: frozenset[int] = frozenset()
+        self._looked_at: datetime | None = None
+
+    async def may_enrol(self, chat_id: int) -> bool:
+        """Whether this chat is an active clinician's (as of a few seconds ago)."""
+        now = self.d.clock.now()
+        if self._looked_at is None or now - self._looked_at > CLINICIANS_FOR:
+            async with self.d.store.unit_of_work() as uow:
+                self._clinician_chats = frozenset(
+                    c.chat_id for c in await uow.clinicians.active() if c.chat_id is not None)
+            self._looked_at = now
+        return chat_id in self._clinician_chats
 
     def _say(self, key: str, **fields: object) -> str:
         return self.d.content.messages.format(key, **fields)
