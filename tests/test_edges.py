@@ -183,3 +183,34 @@ async def test_a_deep_link_that_spells_a_red_flag_is_not_an_emergency(
     assert "link" in sent[-1]  # the answer to a link that is not valid
     await r.say(ana, "/report my lips are swelling and I can't breathe")
     assert any("Please call 112 now" in (m.text or "") for m in r.server.sent(ana.id))
+
+
+async def test_after_stop_a_red_flag_is_answered_but_not_kept_and_the_clinic_told_bare(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.say(ana, "/stop")
+    await r.press(ana, "Yes")
+    notices = len(await rows(r, Escalation))  # "stopped the follow-up"
+    await r.say(ana, "my bruise is a bit bigger today")
+    assert "You stopped the follow-up, so this message was not kept" in (
+        r.server.last(ana.id).text or "")
+    await r.say(ana, RED_FLAG)
+    await r.process(ana.send_photo(caption="throat is closing, can't swallow"))
+    told = [m.text or "" for m in r.server.sent(ana.id)]
+    assert "Please call 112 now" in told[-4]  # the words, then the photo's caption
+    assert "Please call 112 now" in told[-2]
+    assert "your clinic is being told to contact you" in told[-1]
+    escalations = await rows(r, Escalation)
+    assert [e.kind for e in escalations[notices:]] == ["notice", "notice"]
+    assert all("who stopped the follow-up" in e.body for e in escalations[notices:])
+    assert not any("lips" in e.body or "throat" in e.body for e in escalations)
+    assert await rows(r, Answer) == []  # no words, no photo kept
+    assert await rows(r, Photo) == []
+    assert await rows(r, Ping) == []  # a notice is not a clinical page
+    await r.process(ana.send_voice())
+    assert "call 112 now" in (r.server.last(ana.id).text or "")
+    assert await rows(r, Photo) == []

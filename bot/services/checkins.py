@@ -26,7 +26,7 @@ from bot.core.texts import (
 from bot.core.triage import Triage, Triager
 from bot.core.triage.text import patient_words
 from bot.services import questions
-from bot.services.common import Deps, current_session, day_of, local_text, zone
+from bot.services.common import Deps, current_session, day_of, followed, local_text, zone
 from bot.services.escalation import Escalations, Raised
 from bot.services.outbox import Outbox
 from bot.services.ports import MessageResult, Page, PressResult, Reply
@@ -196,11 +196,9 @@ class Checkins:
         source: str = "text",
     ) -> MessageResult | None:
         """A patient's own words (or a photo's caption, or a voice note's transcript when
-        `source` is "voice"); None if the chat is not a patient.
-
-        Every message is triaged, whatever the patient's status: red flags are looked for
-        even after /stop. A transcript may raise a level, never reassure: below routine, it
-        gets no reply here.
+        `source` is "voice"); None if the chat is not a followed patient's (after /stop,
+        `Outsiders` answers a red flag without keeping the words). A transcript may raise a
+        level, never reassure: below routine, it gets no reply here.
         """
         text = plain(text)[:TEXT_LIMIT]
         machine = source != "text"
@@ -208,7 +206,7 @@ class Checkins:
         asked: Asked | None = None
         async with self.d.store.unit_of_work() as uow:
             found = await uow.patients.reply_context(chat_id)
-            if found is None or found[0].id is None:
+            if found is None or not followed(found[0]):
                 return None
             patient, sessions, raw = found
             day = day_of(patient, sessions, now)
@@ -216,10 +214,9 @@ class Checkins:
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
             # Words sent while a check-in is open reply to it: no re-ask, counted as a reply.
             assert patient.id is not None
-            answering = await uow.checkins.answer_open(patient.id, now - OPEN_FOR, now)
-            if not machine:  # words after a red-flag question answer it (they are triaged)
-                await uow.checkins.settle_questions(patient.id, questions.KINDS, now,
-                                                    replied=True)
+            # ... and words after a red-flag question answer it (they are triaged).
+            answering = await uow.checkins.answer_open(
+                patient.id, now - OPEN_FOR, now, questions=() if machine else questions.KINDS)
             if reading is not None and (
                 reading.report.observations or reading.report.contact_request
             ):

@@ -16,7 +16,14 @@ from bot.services.liveness import Liveness
 from bot.services.ports import Charts, LanguageGuesser, Messenger, Transcriber
 from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
-from bot.store.models import Holder, Patient, Recipient, Status, TreatmentSession
+from bot.store.models import (
+    Holder,
+    Patient,
+    PatientStatus,
+    Recipient,
+    Status,
+    TreatmentSession,
+)
 
 WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
 
@@ -66,6 +73,13 @@ class Deps:
 def hash_token(token: str) -> str:
     """Tokens carry >=128 random bits, so a plain SHA-256 is enough to store them safely."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def followed(patient: Patient | None) -> bool:
+    """Whether the chat's patient is in the follow-up now (not stopped, blocked or erased):
+    only then are their words kept, triaged into the record and sent on to clinicians."""
+    return (patient is not None and patient.id is not None
+            and patient.status == PatientStatus.ACTIVE)
 
 
 def zone(patient: Patient | Recipient) -> ZoneInfo:

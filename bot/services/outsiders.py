@@ -1,7 +1,8 @@
-"""People outside the follow-up (never enrolled, declined, link expired or used, erased)
-who write a red flag: the emergency instruction with the number from content, and the
-plain truth that no clinician was told. Their words are not stored; if the chat opened a
-patient's invitation, the clinic gets a notice without health details."""
+"""People outside the follow-up (never enrolled, declined, link expired or used, erased,
+stopped) who write a red flag: the emergency instruction with the number from content, and the
+plain truth that no clinician was told. Their words are not stored; if the chat is a known
+patient's (stopped, blocked, or it opened an invitation), the clinic gets a notice without
+health details."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.core.triage import Triager
 from bot.services.common import Deps
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, Reply
+from bot.store.models import PatientStatus
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
@@ -27,20 +29,27 @@ class Outsiders:
         self.escalations = escalations
 
     async def message(self, chat_id: int, words: str) -> MessageResult | None:
-        """The instruction if `words` read as an emergency; None otherwise (the usual
-        "open the link your clinic gave you")."""
+        """The instruction if `words` read as an emergency; after /stop, a reminder that
+        nothing is kept; None otherwise (the usual "open the link your clinic gave you")."""
         text = plain(words)[:TEXT_LIMIT]
-        if not text.strip():
-            return None
-        if self.triager.read(text, day=1).assessment.level is not Level.EMERGENCY:
-            return None
+        emergency = bool(text.strip()) and (
+            self.triager.read(text, day=1).assessment.level is Level.EMERGENCY)
         content = self.d.content
-        note = content.messages.format(
-            "outsider_emergency", emergency_number=content.clinic.emergency_number)
         async with self.d.store.unit_of_work() as uow:
-            patient = await uow.patients.invited_by_chat(chat_id)
-            if patient is not None:
-                await self.escalations.notice(uow, patient, "notice_outsider")
+            patient = await uow.patients.outside_by_chat(chat_id)
+            left = patient is not None and patient.status != PatientStatus.INVITED
+            if patient is not None and emergency:
+                await self.escalations.notice(
+                    uow, patient, "notice_left_emergency" if left else "notice_outsider")
+        if not emergency:
+            if not left:
+                return None
+            return MessageResult((Reply(content.messages.format(
+                "stopped_message", clinic=content.clinic.name,
+                emergency_number=content.clinic.emergency_number)),))
+        note = content.messages.format(
+            "left_emergency" if left else "outsider_emergency",
+            emergency_number=content.clinic.emergency_number)
         log.info("a message from outside the follow-up was answered with the instruction")
         return MessageResult((Reply(emergency_instruction(content)), Reply(note)),
                              emergency=True)

@@ -11,7 +11,7 @@ from typing import Any
 from bot.core.media import sniff
 from bot.core.texts import plain
 from bot.services.checkins import Checkins
-from bot.services.common import Deps, day_of
+from bot.services.common import Deps, day_of, followed
 from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply
 from bot.store.models import OutboxKind, Patient, Photo
 
@@ -44,7 +44,7 @@ class Photos:
         if mime not in TYPES or (size is not None and size > self.d.max_photo_bytes):
             return  # refused when handled, without a download
         async with self.d.store.unit_of_work() as uow:  # a stranger's photo is not fetched
-            if await uow.patients.by_chat(chat_id) is None:
+            if not followed(await uow.patients.by_chat(chat_id)):
                 return
         try:
             data: bytes | DeliveryError = await self.d.messenger.fetch_file(
@@ -74,10 +74,10 @@ class Photos:
         mime: str,
         caption: str = "",
     ) -> MessageResult | None:
-        """A photo (or image file) from a chat; None if the chat is not a patient's."""
+        """A photo (or image file) from a chat; None if the chat is not a followed patient's."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-        if patient is None or patient.id is None:
+        if patient is None or patient.id is None or not followed(patient):
             return None
         # The caption is the patient's words: triaged first, so a red flag is never delayed
         # (nor lost with a file the bot cannot keep).

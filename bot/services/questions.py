@@ -104,7 +104,7 @@ class Questions:
         if session is None or session.id is None:
             return None
         # One question open at a time: a burst of unsure messages is one escalation.
-        await uow.checkins.settle_questions(patient.id, KINDS, now, replied=False)
+        await uow.checkins.supersede_questions(patient.id, KINDS, now)
         draft = Draft(screen="warning")
         stored = draft.to_json() | ({THEN: [_kept_reply(r) for r in then]} if then else {})
         stored |= {NOTE: note} if note is not None else {}

@@ -63,8 +63,9 @@ class Patients(Protocol):
 
     async def invite(self, invite_id: int) -> Invite | None: ...
 
-    async def invited_by_chat(self, chat_id: int) -> Patient | None:
-        """The not yet enrolled patient whose invitation link this chat opened last."""
+    async def outside_by_chat(self, chat_id: int) -> Patient | None:
+        """The patient of a chat outside the follow-up: stopped or blocked, else the not
+        yet enrolled patient whose invitation link the chat opened last."""
         ...
 
     async def invite_by_hash(self, token_hash: str) -> Invite | None: ...
@@ -178,10 +179,10 @@ class Checkins(Protocol):
         """Red-flag questions sent before `cutoff`, unanswered, not yet escalated."""
         ...
 
-    async def settle_questions(
-        self, patient_id: int, kinds: Sequence[str], now: datetime, *, replied: bool
+    async def supersede_questions(
+        self, patient_id: int, kinds: Sequence[str], now: datetime
     ) -> None:
-        """Open red-flag questions replied to in words, or superseded by a new one."""
+        """Open red-flag questions superseded by a new one."""
         ...
 
     async def newer_checkin_sent(self, checkin: CheckIn) -> bool: ...
@@ -196,9 +197,12 @@ class Checkins(Protocol):
         """Check-ins held back while an emergency waited for a clinician: due now."""
         ...
 
-    async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
-        """Mark the patient's latest scheduled check-in still open as replied to in their
-        own words (its buttons still work); its id, or None."""
+    async def answer_open(
+        self, patient_id: int, since: datetime, now: datetime, *, questions: Sequence[str] = ()
+    ) -> int | None:
+        """Mark the patient's latest scheduled check-in still open, and their open red-flag
+        questions of the kinds `questions`, as replied to in their own words (buttons still
+        work); the scheduled one's id, or None."""
         ...
 
     async def mark_answered(self, checkin_id: int, now: datetime) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.core.media import sniff
 from bot.services.checkins import Checkins
-from bot.services.common import Deps
+from bot.services.common import Deps, followed
 from bot.services.photos import Photos
 from bot.services.ports import DeliveryError, FileTooBig, MessageResult, Reply, Unheard
 from bot.services.questions import Questions
@@ -73,7 +73,7 @@ class Voice:
         if not isinstance(chat_id, int):
             return
         async with self.d.store.unit_of_work() as uow:  # a stranger's note is not fetched
-            if await uow.patients.by_chat(chat_id) is None:
+            if not followed(await uow.patients.by_chat(chat_id)):
                 return
         self._heard[update_id] = await self._hear(found)
         while sum(len(h.data or b"") for h in self._heard.values()) > KEPT_BYTES:
@@ -104,10 +104,10 @@ class Voice:
         return Heard(data, words) if words.strip() else Heard(data, problem="unheard")
 
     async def receive(self, chat_id: int, update_id: int, note: Note) -> MessageResult | None:
-        """A patient's note; None if the chat is not a patient's."""
+        """A patient's note; None if the chat is not a followed patient's."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-        if patient is None or patient.id is None:
+        if patient is None or patient.id is None or not followed(patient):
             return None
         # Heard before the transaction opened (`prepare`); never heard inside it (a slow
         # note would hold the database). Not there (evicted): said so, and still asked.

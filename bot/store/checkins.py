@@ -7,7 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    and_,
+    bindparam,
     func,
+    or_,
     update,
 )
 from sqlmodel import col, select
@@ -20,6 +23,39 @@ from bot.store.models import (
     Status,
 )
 from bot.store.sql import SqlRepository
+
+# The latest scheduled check-in still open, and the open red-flag questions: replied to
+# in words, in one statement (it runs for every message a patient writes).
+_LATEST_OPEN = (
+    select(CheckIn.id)
+    .where(
+        col(CheckIn.patient_id) == bindparam("p_patient"),
+        col(CheckIn.kind) == "scheduled",
+        col(CheckIn.status) == Status.SENT,
+        col(CheckIn.answered_at).is_(None),
+        col(CheckIn.replied_at).is_(None),
+        col(CheckIn.sent_at) >= bindparam("since"),
+    )
+    .order_by(col(CheckIn.sent_at).desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_REPLY_TO_OPEN = (
+    update(CheckIn)
+    .where(
+        col(CheckIn.patient_id) == bindparam("p_patient"),
+        col(CheckIn.answered_at).is_(None),
+        col(CheckIn.replied_at).is_(None),
+        or_(
+            col(CheckIn.id) == _LATEST_OPEN,
+            and_(col(CheckIn.kind).in_(bindparam("questions", expanding=True)),
+                 col(CheckIn.nudged_at).is_(None)),
+        ),
+    )
+    .values(replied_at=bindparam("now"))
+    .returning(col(CheckIn.id), col(CheckIn.kind))
+    .execution_options(synchronize_session=False)
+)
 
 
 class CheckinRepository(SqlRepository):
@@ -155,13 +191,11 @@ class CheckinRepository(SqlRepository):
         return list(result.all())
 
 
-    async def settle_questions(
-        self, patient_id: int, kinds: Sequence[str], now: datetime, *, replied: bool
+    async def supersede_questions(
+        self, patient_id: int, kinds: Sequence[str], now: datetime
     ) -> None:
-        """The patient's open red-flag questions: replied to in words (`replied`), or
-        superseded by a new question (only the newest one can become an escalation). Their
-        buttons still work."""
-        values = {"replied_at": now} if replied else {"nudged_at": now}
+        """The patient's open red-flag questions, superseded by a new one (only the newest
+        can become an escalation). Their buttons still work."""
         await self._orm.exec(
             update(CheckIn)
             .where(
@@ -171,7 +205,7 @@ class CheckinRepository(SqlRepository):
                 col(CheckIn.replied_at).is_(None),
                 col(CheckIn.nudged_at).is_(None),
             )
-            .values(**values)
+            .values(nudged_at=now)
         )
 
 
@@ -216,32 +250,17 @@ class CheckinRepository(SqlRepository):
         )
 
 
-    async def answer_open(self, patient_id: int, since: datetime, now: datetime) -> int | None:
+    async def answer_open(
+        self, patient_id: int, since: datetime, now: datetime, *, questions: Sequence[str] = ()
+    ) -> int | None:
         """Mark the patient's latest scheduled check-in still open (sent since `since`,
-        unanswered) as replied to in their own words; its id, or None. Its buttons still
-        work (a warning sign tapped later is an emergency like any other)."""
-        latest = (
-            select(CheckIn.id)
-            .where(
-                CheckIn.patient_id == patient_id,
-                CheckIn.kind == "scheduled",
-                CheckIn.status == Status.SENT,
-                col(CheckIn.answered_at).is_(None),
-                col(CheckIn.replied_at).is_(None),
-                col(CheckIn.sent_at) >= since,
-            )
-            .order_by(col(CheckIn.sent_at).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        result = await self._orm.exec(
-            update(CheckIn)
-            .where(col(CheckIn.id) == latest, col(CheckIn.replied_at).is_(None))
-            .values(replied_at=now)
-            .returning(col(CheckIn.id))
-        )
-        found = result.scalar_one_or_none()
-        return int(found) if found is not None else None
+        unanswered) as replied to in their own words, and their open red-flag questions of
+        the kinds `questions` (not superseded); the scheduled one's id, or None. Their
+        buttons still work (a warning sign tapped later is an emergency like any other)."""
+        result = await self._orm.exec(_REPLY_TO_OPEN, params={
+            "p_patient": patient_id, "since": since, "now": now, "questions": list(questions)})
+        ids = [int(row[0]) for row in result.all() if row[1] == "scheduled"]
+        return ids[0] if ids else None
 
 
     async def release_held(self, patient_id: int, now: datetime) -> int:

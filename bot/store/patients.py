@@ -130,8 +130,16 @@ class PatientRepository(SqlRepository):
         return await self._orm.get(Invite, invite_id)
 
 
-    async def invited_by_chat(self, chat_id: int) -> Patient | None:
-        """The not yet enrolled patient whose invitation link this chat opened last."""
+    async def outside_by_chat(self, chat_id: int) -> Patient | None:
+        """The patient of a chat outside the follow-up: stopped or blocked, else the not
+        yet enrolled patient whose invitation link the chat opened last."""
+        left = await self._orm.exec(select(Patient).where(
+            col(Patient.chat_id) == chat_id,
+            col(Patient.status).in_((PatientStatus.STOPPED, PatientStatus.UNREACHABLE))))
+        return left.first() or await self._invited_by_chat(chat_id)
+
+
+    async def _invited_by_chat(self, chat_id: int) -> Patient | None:
         result = await self._orm.exec(
             select(Patient)
             .join(TreatmentSession, col(TreatmentSession.patient_id) == col(Patient.id))
