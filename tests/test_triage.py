@@ -212,6 +212,7 @@ def test_a_heart_rate_written_as_a_number_is_a_racing_heart(triager: Triager) ->
     assert screened(triager, "my pulse is about 140 and I feel shaky")[0] == "emergency"
     assert screened(triager, "watch says 131 bpm lying in bed")[0] == "emergency"
     assert screened(triager, "HR 72 this morning, all calm") == ("none", False)
+    assert screened(triager, "fever 39.5 C, heart rate 120 bpm")[0] == "emergency"  # ends
     # On a run a fast heart is expected: not decided, asked.
     assert screened(triager, "pulse hit 150 on my run today") == ("none", True)
 
@@ -427,3 +428,36 @@ def test_a_present_red_flag_beside_these_words_stays_an_emergency(
     triager: Triager, text: str
 ) -> None:
     assert screened(triager, text) == ("emergency", False), text
+
+
+def test_a_message_the_engine_fails_on_is_asked_about_not_guessed(
+    triager: Triager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_text: str) -> None:
+        raise IndexError("a bug new wording met")
+
+    monkeypatch.setattr(triager.phrases, "match", broken)
+    reading = triager.read("anything at all", day=2)
+    assert reading.screen  # the red-flag question, never a reassurance
+    assert reading.report.observations == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # A checklist written with dashes or labels: each answer belongs to its label.
+        ("fever - no. chills - no. breathing - normal. vision - normal", "none"),
+        ("Breathing: ok. Lips: normal. Throat: bit tight actually. Vision: fine.", "emergency"),
+        # A temperature before a negation is still the patient's.
+        ("temp 38.6 no chills no fainting", "urgent"),
+        ("no fever, temp 37.2", "none"),
+        # What happened in the chair is over.
+        ("burning was unbearable during the injections but stopped as soon as she finished",
+         "none"),
+        # What the nurse said could happen is not a report; the patient's own sign is.
+        ("my eyes are fine, i only asked bc the nurse said blurry vision = emergency", "none"),
+        ("thought the soreness would be gone by now but its really bad, 7/10", "urgent"),
+    ],
+)
+def test_checklists_scores_and_reported_speech(triager: Triager, text: str, level: str) -> None:
+    assert screened(triager, text, day=1)[0] == level, text

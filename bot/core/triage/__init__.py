@@ -17,16 +17,18 @@ A message is read in five phases, one module each, each testable alone:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from bot.core.content import Content
-from bot.core.model import Observation
+from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.triage.decide import Triage, decide
 from bot.core.triage.match import PhraseTable
 from bot.core.triage.measure import Numbers, measure
 from bot.core.triage.scope import Scope
 
 __all__ = ["Triage", "Triager"]
+log = logging.getLogger(__name__)
 
 
 class Triager:
@@ -40,7 +42,17 @@ class Triager:
     def read(
         self, text: str, *, day: int, previous: Sequence[Observation] | None = None
     ) -> Triage:
-        """Triage one message written on `day` (days since the session)."""
+        """Triage one message written on `day` (days since the session). A message the
+        engine fails on is not guessed at: the red-flag question is asked."""
+        try:
+            return self._read(text, day=day, previous=previous)
+        except Exception:  # a bug met by new wording must not silence a patient
+            log.exception("triage failed on a message of %d characters", len(text))
+            return Triage(Report(()), Assessment(Level.NONE), screen=True, topics=("unread",))
+
+    def _read(
+        self, text: str, *, day: int, previous: Sequence[Observation] | None
+    ) -> Triage:
         matched = self.phrases.match(text)  # normalise, match
         scope = Scope(matched)
         mentions = scope.mentions()

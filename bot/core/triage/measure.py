@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.core.lexicon_model import Measures as NumberWords
 from bot.core.model import Trend
 from bot.core.triage.match import Hit, Matched
-from bot.core.triage.scope import MODIFIER_SPAN, Mention, Scope
+from bot.core.triage.scope import MODIFIER_SPAN, UNSURE, Mention, Scope
 from bot.core.triage.text import tokens
 
 _RELATIVE = frozenset({"that", "thats", "which", "whichs", "who", "whos"})
@@ -150,26 +150,32 @@ def _target(
 
 
 def _self_reference(m: Matched, out: Measures) -> None:
-    """"my friend had a bruise like that, mine is still here": the patient has it too."""
+    """"my friend had a bruise like that, mine is still here" (or "the nurse said the bruises
+    would fade, mine are darker"): the patient has it too."""
     mentions = out.symptom_mentions
     for h in m.hits:
         if h.has("self") and not any(
             x.present and x.start > h.start and m.sentence_of[x.start] == m.sentence_of[h.start]
             for x in mentions
         ):
-            theirs = [x for x in mentions if x.why_absent == "someone else" and x.start < h.start]
+            theirs = [x for x in mentions
+                      if x.why_absent in {"someone else", UNSURE} and x.start < h.start]
             if theirs:
                 x = theirs[-1]
                 mentions.append(Mention(x.name, h.start, m.clause(h), True))
 
 
 def _silenced(m: Matched, scope: Scope) -> set[int]:
-    """Clauses whose numbers are not the patient's now: hypothetical, past or negated (a
-    number beside a joke or a leaflet still counts: it raises, the question asks)."""
-    return {
-        m.clause(h) for h in scope.modifiers
-        if h.has("hypothetical") or h.has("historical") or h.has("neg_before")
-    }
+    """Tokens whose numbers are not the patient's now: in a hypothetical or past clause, or
+    after a negation in theirs ("temp 38.6 no chills" keeps its 38.6). A number beside a
+    joke or a leaflet still counts: it raises, the question asks."""
+    out: set[int] = set()
+    for h in scope.modifiers:
+        whole = h.has("hypothetical") or h.has("historical")
+        if whole or h.has("neg_before"):
+            clause, start = m.clause(h), 0 if whole else h.start
+            out.update(i for i, c in enumerate(m.clause_of) if c == clause and i >= start)
+    return out
 
 
 def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] | None:
@@ -199,7 +205,7 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
     by_symptom: dict[str, list[tuple[int, int, int]]] = {}
     for i in range(len(m.toks)):
         read = _score_at(m.toks, i, i in ends or (i - 1 in ends and m.toks[i - 1] == ":"))
-        if read is None or m.clause_of[i] in silenced:
+        if read is None or i in silenced:
             continue
         score, end = read
         near = present[bisect_left(starts, i - 2 * MODIFIER_SPAN):
@@ -284,7 +290,7 @@ def _heart_rate(
     toks = m.toks
     heart = {i for h in m.hits if "heart" in h.values("group") for i in range(h.start, h.end)}
     for j in range(len(toks)):
-        for size in range(1, numbers.longest + 1):
+        for size in range(1, min(numbers.longest, len(toks) - j) + 1):  # whole words only
             if tuple(toks[j : j + size]) in numbers.heart_words:
                 heart.update(range(j, j + size))
     sentences = {m.sentence_of[i] for i in heart}
@@ -294,7 +300,7 @@ def _heart_rate(
     for i, tok in enumerate(toks):
         if not tok.isdigit() or len(tok) > 3 or not 40 <= int(tok) <= 250:
             continue
-        if m.sentence_of[i] not in sentences or m.clause_of[i] in silenced:
+        if m.sentence_of[i] not in sentences or i in silenced:
             continue
         if m.sentence_of[i] in explained or (i + 1 < len(toks) and toks[i + 1] in _NOT_A_RATE):
             continue
@@ -318,7 +324,7 @@ def _temperature(m: Matched, scope: Scope) -> tuple[float, float | None] | None:
     anchored: set[int] = set()
     for _ in range(2):  # second pass: "from 37.6 this morning to 39 now"
         raw = _read_temperatures(m, context, anchored)
-    readings = [reading for reading, i in raw if m.clause_of[i] not in silenced]
+    readings = [reading for reading, i in raw if i not in silenced]
     return max(readings, key=lambda r: r[0]) if readings else None
 
 

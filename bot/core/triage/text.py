@@ -18,14 +18,15 @@ _SPELLED = re.compile(
 )
 
 
-# "wheezing? no." / "throat? fine," -- only when the answer ends its clause ("swelling???
-# no!!! help" is panic, not a checklist).
-_CHECKLIST_NO = re.compile(
-    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(?:no|nope|nah|none)\b(?= ?(?:[.,;\n]|$))"
-)
+# "wheezing? no." / "fever - no." / "throat: fine," -- only when the answer ends its
+# clause ("swelling??? no!!! help" is panic, not a checklist).
+_ASKED = r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?(?:\?+|[-\u2013\u2014:]) ?"
+_CHECKLIST_NO = re.compile(_ASKED + r"(?:no|nope|nah|none)\b(?= ?(?:[.,;\n]|$))")
 _CHECKLIST_FINE = re.compile(
-    r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?(fine|normal|ok|okay|good|clear)\b(?= ?(?:[.,;\n]|$))"
-)
+    _ASKED + r"(fine|normal|ok|okay|good|clear)\b(?= ?(?:[.,;\n]|$))")
+# A checklist's other answers describe their label: "Throat: bit tight" is "throat bit tight"
+# (a colon inside a sentence, as in "watch for: fever", opens a list and stays).
+_LABEL = re.compile(r"(^|[.!?\n] *)([^\W\d_]+) ?: ?(?=[^\W\d_])")
 
 
 def patient_words(text: str) -> str:
@@ -77,6 +78,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\.{2,}|…", " , ", text)
     # A checklist's "wheezing? no. throat? fine": the answer belongs to its question.
     text = _CHECKLIST_FINE.sub(r"\1 \2", _CHECKLIST_NO.sub(r"no \1", text))
+    text = _LABEL.sub(r"\1\2 ", text)
     return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
 
 
