@@ -461,3 +461,22 @@ def test_a_message_the_engine_fails_on_is_asked_about_not_guessed(
 )
 def test_checklists_scores_and_reported_speech(triager: Triager, text: str, level: str) -> None:
     assert screened(triager, text, day=1)[0] == level, text
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # Fainting, breath sounds and one-sided signs said in other words are emergencies.
+        ("I am very dizzy and then I fall down, I wake on the floor", "emergency"),
+        ("my breathing not good after the injection, sound like whistle", "emergency"),
+        ("i feel numb on the whole right side of my body and my face droops", "emergency"),
+        # A sign the writer took back, read about or saw on a website is asked about.
+        ("thought i saw a white spot on my cheek but it was moisturiser", "none"),
+        ("i read slurred speech can be a stroke sign?? my speech is fine", "none"),
+        ("can i dye my hair this weekend? thinking dark ash grey", "none"),
+    ],
+)
+def test_red_flags_in_other_words_and_signs_taken_back(
+    triager: Triager, text: str, level: str
+) -> None:
+    assert screened(triager, text, day=1)[0] == level, text
