@@ -52,12 +52,15 @@ async def test_someone_who_declined_gets_the_instruction_and_the_clinic_a_bare_n
     await r.say(ana, RED_FLAG)
     told = [m.text or "" for m in r.server.sent(ana.id)]
     assert "Please call 112 now" in told[-2]
-    assert NOT_FOLLOWED in told[-1]
-    [notice] = await rows(r, Escalation)
-    assert notice.kind == "notice"
-    assert "Ana Lopez" in notice.body
-    assert "lips" not in notice.body  # no health details
-    assert "breathe" not in notice.body
+    assert "your clinic has been alerted" in told[-1]
+    [alarm] = await rows(r, Escalation)
+    assert alarm.level == "emergency"  # paged at once, not left for the morning summary
+    assert "Ana Lopez" in alarm.body
+    assert "lips" not in alarm.body  # no health details
+    assert "breathe" not in alarm.body
+    page = r.server.last(nurse.id).text or ""
+    assert "Ana Lopez" in page
+    assert "lips" not in page
     assert await rows(r, Answer) == []
 
 
@@ -203,14 +206,15 @@ async def test_after_stop_a_red_flag_is_answered_but_not_kept_and_the_clinic_tol
     told = [m.text or "" for m in r.server.sent(ana.id)]
     assert "Please call 112 now" in told[-4]  # the words, then the photo's caption
     assert "Please call 112 now" in told[-2]
-    assert "your clinic is being told to contact you" in told[-1]
+    assert "your clinic has been alerted" in told[-1]
     escalations = await rows(r, Escalation)
-    assert [e.kind for e in escalations[notices:]] == ["notice", "notice"]
+    assert [e.level for e in escalations[notices:]] == ["emergency", "emergency"]
     assert all("who stopped the follow-up" in e.body for e in escalations[notices:])
     assert not any("lips" in e.body or "throat" in e.body for e in escalations)
     assert await rows(r, Answer) == []  # no words, no photo kept
     assert await rows(r, Photo) == []
-    assert await rows(r, Ping) == []  # a notice is not a clinical page
+    assert len(await rows(r, Ping)) == 2  # the nurse is paged at once, without details
+    assert "lips" not in (r.server.last(nurse.id).text or "")
     await r.process(ana.send_voice())
-    assert "call 112 now" in (r.server.last(ana.id).text or "")
+    assert "this message was not kept" in (r.server.last(ana.id).text or "")
     assert await rows(r, Photo) == []

@@ -451,11 +451,16 @@ def test_a_message_the_engine_fails_on_is_asked_about_not_guessed(
         # A temperature before a negation is still the patient's.
         ("temp 38.6 no chills no fainting", "urgent"),
         ("no fever, temp 37.2", "none"),
-        # What happened in the chair is over.
-        ("burning was unbearable during the injections but stopped as soon as she finished",
-         "none"),
-        # What the nurse said could happen is not a report; the patient's own sign is.
-        ("my eyes are fine, i only asked bc the nurse said blurry vision = emergency", "none"),
+        # A number right after "no" corrects the one before; it is not denied.
+        ("temperature 37.5 no 39.5 sorry typo", "emergency"),
+        ("pulse 70 no wait 140", "emergency"),
+        # What the nurse said could happen is not a report; what she saw is.
+        ("my eyes are fine, the nurse said it can go blurry in rare cases", "none"),
+        ("the doctor said my speech is slurred", "emergency"),
+        # A dash after a sign that is not a checklist's label denies nothing.
+        ("I can't breathe properly - no, it's not a panic attack", "emergency"),
+        ("one side weak - no, didn't sleep on it", "emergency"),
+        ("No: I can't breathe", "emergency"),
         ("thought the soreness would be gone by now but its really bad, 7/10", "urgent"),
     ],
 )
@@ -472,7 +477,7 @@ def test_checklists_scores_and_reported_speech(triager: Triager, text: str, leve
         ("i feel numb on the whole right side of my body and my face droops", "emergency"),
         # A sign the writer took back, read about or saw on a website is asked about.
         ("thought i saw a white spot on my cheek but it was moisturiser", "none"),
-        ("i read slurred speech can be a stroke sign?? my speech is fine", "none"),
+        ("i read that slurred speech can be a stroke sign?? my speech is fine", "none"),
         ("can i dye my hair this weekend? thinking dark ash grey", "none"),
     ],
 )

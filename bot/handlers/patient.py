@@ -129,6 +129,8 @@ async def voice(update: Update, context: Context, who: Principal) -> None:
         return
     svc = services(context)
     result = await svc.voice.receive(who.chat_id, update.update_id, note)
+    if result is None:  # after /stop: "not kept, /start resumes"; for others, what we read
+        result = await svc.outsiders.message(who.chat_id, "")
     if result is None:  # not a patient: nothing kept, the emergency line said
         await svc.outbound.say(who.chat_id, "voice_outsider")
         return

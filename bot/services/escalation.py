@@ -242,3 +242,13 @@ class Escalations:
             kind="notice",
         )
         return raised.escalation_id
+
+    async def alarm(self, uow: UnitOfWork, patient: Patient, key: str) -> Raised:
+        """Page the clinic at once, as for an emergency, with a message that carries no
+        health details (a known patient outside the follow-up wrote a red flag)."""
+        label = f"{patient.name} (patient #{patient.id})"
+        body = self.d.content.messages.format(key, patient=label)
+        return await self.create(
+            uow, patient=patient, level=Level.EMERGENCY, body=body, summary=body,
+            rules=["outside-follow-up"], claim=True,
+        )

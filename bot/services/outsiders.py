@@ -35,11 +35,12 @@ class Outsiders:
         emergency = bool(text.strip()) and (
             self.triager.read(text, day=1).assessment.level is Level.EMERGENCY)
         content = self.d.content
+        raised = None
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.outside_by_chat(chat_id)
             left = patient is not None and patient.status != PatientStatus.INVITED
-            if patient is not None and emergency:
-                await self.escalations.notice(
+            if patient is not None and emergency:  # paged now: no health details in it
+                raised = await self.escalations.alarm(
                     uow, patient, "notice_left_emergency" if left else "notice_outsider")
         if not emergency:
             if not left:
@@ -47,9 +48,12 @@ class Outsiders:
             return MessageResult((Reply(content.messages.format(
                 "stopped_message", clinic=content.clinic.name,
                 emergency_number=content.clinic.emergency_number)),))
+        paged = raised is not None and bool(raised.pages)  # never "alerted" when nobody was
         note = content.messages.format(
-            "left_emergency" if left else "outsider_emergency",
+            "left_emergency" if paged else "outsider_emergency",
             emergency_number=content.clinic.emergency_number)
         log.info("a message from outside the follow-up was answered with the instruction")
-        return MessageResult((Reply(emergency_instruction(content)), Reply(note)),
-                             emergency=True)
+        return MessageResult(
+            (Reply(emergency_instruction(content)), Reply(note)), emergency=True,
+            escalation_id=raised.escalation_id if raised else None,
+            pages=raised.pages if raised else ())

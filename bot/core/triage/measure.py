@@ -172,10 +172,22 @@ def _silenced(m: Matched, scope: Scope) -> set[int]:
     out: set[int] = set()
     for h in scope.modifiers:
         whole = h.has("hypothetical") or h.has("historical")
+        if not whole and _corrects(m.toks, h.end):
+            continue  # "temperature 37.5 no 39.5 sorry": a correction, not a denial
         if whole or h.has("neg_before"):
             clause, start = m.clause(h), 0 if whole else h.start
             out.update(i for i, c in enumerate(m.clause_of) if c == clause and i >= start)
     return out
+
+
+def _corrects(toks: list[str], i: int) -> bool:
+    """Whether a number follows at i, after words that correct ("no wait 140")."""
+    while i < len(toks) and toks[i] in _CORRECTING:
+        i += 1
+    return i < len(toks) and toks[i][:1].isdigit()
+
+
+_CORRECTING = {"wait", "actually", "sorry", "i", "mean", "its", "it", "is", "now", ","}
 
 
 def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] | None:

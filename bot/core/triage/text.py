@@ -18,15 +18,33 @@ _SPELLED = re.compile(
 )
 
 
-# "wheezing? no." / "fever - no." / "throat: fine," -- only when the answer ends its
-# clause ("swelling??? no!!! help" is panic, not a checklist).
-_ASKED = r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?(?:\?+|[-\u2013\u2014:]) ?"
-_CHECKLIST_NO = re.compile(_ASKED + r"(?:no|nope|nah|none)\b(?= ?(?:[.,;\n]|$))")
+# "wheezing? no." / "throat? fine," -- only when the answer ends its clause ("swelling???
+# no!!! help" is panic, not a checklist). With a dash or a colon ("fever - no."), only a
+# one-word label that starts its item, and an answer that ends it or is followed by the next
+# item: "I can't breathe properly - no, it's not a panic attack" is no checklist.
+_QUESTION = r"\b([^\W\d_]+(?: [^\W\d_]+)?) ?\?+ ?"
+_DASHED = r"(?:^|(?<=[.,;:\n]))( ?[^\W\d_]+) ?[-\u2013\u2014:] ?"
+_ENDS = r"\b(?= ?(?:[.,;\n]|$))"
+_ENDS_ITEM = r"\b(?= ?(?:[.;\n]|$|, ?[^\W\d_]+ ?[-\u2013\u2014:]))"
+_CHECKLIST_NO = re.compile(
+    _QUESTION + r"(?:no|nope|nah|none)" + _ENDS + "|" + _DASHED + r"(?:no|nope|nah|none)"
+    + _ENDS_ITEM)
 _CHECKLIST_FINE = re.compile(
-    _ASKED + r"(fine|normal|ok|okay|good|clear)\b(?= ?(?:[.,;\n]|$))")
+    _QUESTION + r"(fine|normal|ok|okay|good|clear)" + _ENDS + "|" + _DASHED
+    + r"(fine|normal|ok|okay|good|clear)" + _ENDS_ITEM)
 # A checklist's other answers describe their label: "Throat: bit tight" is "throat bit tight"
-# (a colon inside a sentence, as in "watch for: fever", opens a list and stays).
-_LABEL = re.compile(r"(^|[.!?\n] *)([^\W\d_]+) ?: ?(?=[^\W\d_])")
+# (a colon inside a sentence, as in "watch for: fever", opens a list and stays; "No:" stays).
+_LABEL = re.compile(
+    r"(^|[.!?\n] *)(?!(?:no|nope|nah|not|never|without)\b)([^\W\d_]+) ?: ?(?=[^\W\d_])")
+
+
+def _denied(m: re.Match[str]) -> str:
+    return f"no {(m.group(1) or m.group(2)).strip()}"
+
+
+def _fine(m: re.Match[str]) -> str:
+    label, answer = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return f"{label.strip()} {answer}"
 
 
 def patient_words(text: str) -> str:
@@ -77,7 +95,7 @@ def normalise(text: str) -> str:
     # An ellipsis is a pause, not the end of a sentence ("my face is BLUE... in the photo").
     text = re.sub(r"\.{2,}|…", " , ", text)
     # A checklist's "wheezing? no. throat? fine": the answer belongs to its question.
-    text = _CHECKLIST_FINE.sub(r"\1 \2", _CHECKLIST_NO.sub(r"no \1", text))
+    text = _CHECKLIST_FINE.sub(_fine, _CHECKLIST_NO.sub(_denied, text))
     text = _LABEL.sub(r"\1\2 ", text)
     return re.sub(r"[-_/]", lambda m: " / " if m.group() == "/" else " ", text)
 
