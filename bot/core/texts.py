@@ -144,11 +144,8 @@ def clarify_question(content: Content, answer_id: int, symptom: str) -> tuple[st
     return content.messages.format("clarify_trend", symptom=label), keyboard
 
 
-def acknowledgement(
-    content: Content, off_topic: str | None, *, active: bool
-) -> tuple[str, Keyboard | None]:
-    """The answer to words that report no symptom (with a "report" button while the
-    follow-up is active)."""
+def acknowledgement(content: Content, off_topic: str | None) -> tuple[str, Keyboard | None]:
+    """The answer to words that report no symptom (with a "report" button)."""
     m = content.messages
     if off_topic == "admin":
         phone = content.clinic.clinic_phone
@@ -158,7 +155,7 @@ def acknowledgement(
         ), None
     if off_topic in {"thanks", "well"}:
         return m[f"offtopic_{off_topic}"], None
-    keyboard: Keyboard | None = ((Button(m["report_button"], cb.REPORT),),) if active else None
+    keyboard: Keyboard = ((Button(m["report_button"], cb.REPORT),),)
     return m.format("free_text_ack", emergency_number=content.clinic.emergency_number), keyboard
 
 

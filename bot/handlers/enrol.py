@@ -3,7 +3,7 @@ are the `Desk` use case's)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
@@ -13,6 +13,7 @@ from bot.handlers.context import Context, private_chat_id, send, services
 from bot.handlers.guard import authorize
 from bot.services.access import Role
 from bot.services.desk import EnrolDraft, Enrolled
+from bot.services.ports import Reply
 
 
 async def start(update: Update, context: Context) -> None:
@@ -27,11 +28,18 @@ async def start(update: Update, context: Context) -> None:
     await send(context, chat_id, svc.desk.ask_name())
 
 
-async def _pressed(
-    update: Update, context: Context, step: str
-) -> tuple[int, int, EnrolDraft] | None:
-    """The chat, the pressed message and the /enrol under way for a press on one of its
-    buttons at `step`; None after a stale press, answered as such."""
+class Pressed(NamedTuple):
+    """A fresh press on an /enrol button: where it was, and the enrolment under way."""
+
+    query_id: str
+    chat_id: int
+    message_id: int
+    draft: EnrolDraft
+
+
+async def _pressed(update: Update, context: Context, step: str) -> Pressed | None:
+    """A press on one of the /enrol buttons at `step`; None after a stale press, answered
+    as such."""
     query, chat_id = update.callback_query, private_chat_id(update)
     if query is None:
         return None
@@ -40,21 +48,14 @@ async def _pressed(
     if chat_id is None or query.message is None or draft is None or draft.step != step:
         await svc.outbound.toast(query.id, svc.outbound.message("stale_button").text)
         return None
-    return chat_id, query.message.message_id, draft
+    return Pressed(query.id, chat_id, query.message.message_id, draft)
 
 
 async def when_now(update: Update, context: Context) -> None:
     """The session is now; then asks the areas."""
     pressed = await _pressed(update, context, "when")
-    if pressed is None or update.callback_query is None:
-        return
-    chat_id, message_id, draft = pressed
-    svc = services(context)
-    await svc.outbound.toast(update.callback_query.id)
-    screen = svc.desk.session_now(draft)
-    draft.step = "areas"
-    await svc.desk.keep(chat_id, draft)
-    await svc.outbound.edit(chat_id, message_id, screen)
+    if pressed is not None:
+        await _redraw(context, pressed, services(context).desk.session_now(pressed.draft))
 
 
 async def toggle_area(update: Update, context: Context) -> None:
@@ -62,29 +63,32 @@ async def toggle_area(update: Update, context: Context) -> None:
     pressed = await _pressed(update, context, "areas")
     if pressed is None or update.callback_query is None:
         return
-    chat_id, message_id, draft = pressed
-    svc = services(context)
-    await svc.outbound.toast(update.callback_query.id)
     press = cb.parse(update.callback_query.data)
     index = int(press.arg) if isinstance(press, cb.EnrolPress) and press.arg.isdigit() else -1
-    screen = svc.desk.toggle_area(draft, index)
+    await _redraw(context, pressed, services(context).desk.toggle_area(pressed.draft, index))
+
+
+async def _redraw(context: Context, pressed: Pressed, screen: Reply | None) -> None:
+    """Answer the press; keep the draft and show its new screen (None: nothing changed)."""
+    svc = services(context)
+    await svc.outbound.toast(pressed.query_id)
     if screen is not None:
-        await svc.desk.keep(chat_id, draft)
-        await svc.outbound.edit(chat_id, message_id, screen)
+        await svc.desk.keep(pressed.chat_id, pressed.draft)
+        await svc.outbound.edit(pressed.chat_id, pressed.message_id, screen)
 
 
 async def done(update: Update, context: Context) -> None:
     """Create the patient and show the link and its QR code."""
     pressed = await _pressed(update, context, "areas")  # an old "Done" spares a new /enrol
-    if pressed is None or update.callback_query is None:
+    if pressed is None:
         return
-    chat_id, message_id, draft = pressed
-    svc, query = services(context), update.callback_query
+    query_id, chat_id, message_id, draft = pressed
+    svc = services(context)
     who = await authorize(context, chat_id, Role.CLINICIAN)  # deactivated meanwhile?
     if who is None:
-        await svc.outbound.toast(query.id, svc.outbound.message("not_clinician").text)
+        await svc.outbound.toast(query_id, svc.outbound.message("not_clinician").text)
         return
-    await svc.outbound.toast(query.id)
+    await svc.outbound.toast(query_id)
     outcome = await svc.desk.finish(draft, actor=who.actor, bot_username=context.bot.username)
     screen = outcome.edit if isinstance(outcome, Enrolled) else outcome
     await svc.desk.keep(chat_id, None)

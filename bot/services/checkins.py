@@ -37,7 +37,6 @@ from bot.store.models import (
     CheckIn,
     Claimed,
     Patient,
-    PatientStatus,
     Status,
     TreatmentSession,
 )
@@ -226,7 +225,7 @@ class Checkins:
             else:
                 await self._store_note(uow, patient, day, text, photo_file_id)
                 result = MessageResult(()) if machine else self._acknowledge(
-                    patient, reading.off_topic if reading is not None else None)
+                    reading.off_topic if reading is not None else None)
             # Unsure of a red-flag topic: ask, and keep what the reading says for "None".
             if reading is not None and reading.screen and not machine and not result.emergency:
                 asked = await self.questions.create(
@@ -267,10 +266,9 @@ class Checkins:
             emergency=reading.assessment.level is Level.EMERGENCY,
         )
 
-    def _acknowledge(self, patient: Patient, off_topic: str | None) -> MessageResult:
+    def _acknowledge(self, off_topic: str | None) -> MessageResult:
         """The answer to words that report no symptom."""
-        text, keyboard = acknowledgement(
-            self.d.content, off_topic, active=patient.status == PatientStatus.ACTIVE)
+        text, keyboard = acknowledgement(self.d.content, off_topic)
         return MessageResult((Reply(text, keyboard),))
 
     async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:

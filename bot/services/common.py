@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
 from bot.core import schedule
@@ -75,7 +76,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def followed(patient: Patient | None) -> bool:
+def followed(patient: Patient | None) -> TypeGuard[Patient]:
     """Whether the chat's patient is in the follow-up now (not stopped, blocked or erased):
     only then are their words kept, triaged into the record and sent on to clinicians."""
     return (patient is not None and patient.id is not None

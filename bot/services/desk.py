@@ -157,6 +157,7 @@ class Desk:
     def session_now(self, draft: EnrolDraft) -> Reply:
         """The session is now; then the areas are asked."""
         draft.session_at = self.d.clock.now()
+        draft.step = "areas"
         return self._ask_areas(draft, self._say("enrol_now"))
 
     def take_time(self, draft: EnrolDraft, text: str) -> Answered:

@@ -77,7 +77,7 @@ class Photos:
         """A photo (or image file) from a chat; None if the chat is not a followed patient's."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-        if patient is None or patient.id is None or not followed(patient):
+        if not followed(patient):
             return None
         # The caption is the patient's words: triaged first, so a red flag is never delayed
         # (nor lost with a file the bot cannot keep).

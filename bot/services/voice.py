@@ -107,7 +107,7 @@ class Voice:
         """A patient's note; None if the chat is not a followed patient's."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-        if patient is None or patient.id is None or not followed(patient):
+        if not followed(patient):
             return None
         # Heard before the transaction opened (`prepare`); never heard inside it (a slow
         # note would hold the database). Not there (evicted): said so, and still asked.
