@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
+from collections import Counter
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
@@ -168,3 +170,33 @@ async def test_two_workers_share_one_pace_through_the_database(database: Databas
         slots = (await uow.orm.exec(select(SendSlot))).all()
     assert sum(s.used for s in slots) == 240
     assert max(s.used for s in slots) <= 30  # two workers, one pace
+
+
+class MemoryBudget:
+    """The shared budget's contract, in memory (the database's is tested above)."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second, self.used = per_second, Counter[int]()
+
+    async def take(self, second: int) -> int | None:
+        if self.used[second] >= self.per_second:
+            return None
+        self.used[second] += 1
+        return self.used[second]
+
+    async def fill(self, first: int, last: int) -> None:
+        for second in range(first, last + 1):
+            self.used[second] = self.per_second
+
+
+async def test_workers_sharing_a_pace_spread_each_second_instead_of_bursting() -> None:
+    vt = VirtualTime()
+    budget = MemoryBudget(per_second=30)
+    workers = [pacer(vt, per_second=30, budget=budget) for _ in range(3)]
+    log: list[tuple[float, int]] = []
+    await vt.run(*(send(workers[i % 3], log, vt, chat=i) for i in range(300)))
+    times = sorted(t for t, _ in log)
+    # Telegram counts on its own clock: a burst at each second's start would sit right
+    # after the previous second's tail. Any half second holds about half a second's worth.
+    assert max(bisect.bisect_left(times, t + 0.5) - i for i, t in enumerate(times)) <= 16
+    assert times[-1] - times[0] == pytest.approx(299 / 30, abs=1.0)

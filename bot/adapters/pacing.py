@@ -3,7 +3,8 @@
 - Overall: one message every 1/rate seconds (30/s by default), spaced rather than in bursts,
   so Telegram never sees a burst worth a 429.
 - Across workers: when a shared budget is given, each message also takes a slot of its
-  wall-clock second in the database, so N workers together keep to one pace.
+  wall-clock second in the database, so N workers together keep to one pace; the n-th slot
+  of a second waits until n/rate into it, so the pace holds within the second too.
 - Per chat: 1 message/s in a private chat, 20/min in a group; the instruction to call
   emergency services alone does not wait for its chat's gap (one message, rarely sent).
 - Priority, in four lanes (`rate_limit_args={"lane": ...}`): that instruction, then pages,
@@ -46,8 +47,9 @@ FORGET_AFTER = 1_000
 class SharedBudget(Protocol):
     """Seconds of wall-clock time shared by every worker."""
 
-    async def take(self, second: int) -> bool:
-        """Count one message against `second`; False if it is full."""
+    async def take(self, second: int) -> int | None:
+        """Count one message against `second`: its place in that second (1 is first), or
+        None if the second is full."""
         ...
 
     async def fill(self, first: int, last: int) -> None:
@@ -154,7 +156,7 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             self._releaser = asyncio.create_task(self._release())
         await turn
         if self.budget is not None:
-            await self._take_budget()
+            await self._take_budget(lane)
 
     async def _release(self) -> None:
         """Hand out one slot per interval, the lanes in order of urgency."""
@@ -170,7 +172,7 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
             turn.set_result(None)
             self._next = max(now, self._next) + self.interval
 
-    async def _take_budget(self) -> None:
+    async def _take_budget(self, lane: Lane) -> None:
         assert self.budget is not None
         while True:
             now = self.wall()
@@ -188,10 +190,22 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
                     log.warning("shared send pace reachable again")
                     self._budget_down = False
                 if taken:
-                    if ahead:
-                        await self.sleep(second + ahead - now)
-                    return
-            await self.sleep(1.0)  # two minutes fully booked: wait, then look again
+                    if await self._wait_for_place(second + ahead, taken, lane):
+                        return
+                    break  # the answer came after its second ended: look again
+            else:
+                await self.sleep(1.0)  # two minutes fully booked: wait, then look again
+
+    async def _wait_for_place(self, second: int, place: int, lane: Lane) -> bool:
+        """Wait for the place-th slot of `second`, n/rate into it, so the workers' messages
+        never reach Telegram in one burst; False if that second is already over."""
+        now = self.wall()
+        if now >= second + 1:
+            return False
+        at = second + (place - 1) * self.interval
+        if at > now and not (lane is Lane.INSTRUCTION and now >= second):
+            await self.sleep(at - now)  # "call 112 now" takes a slot but not its place
+        return True
 
     async def pause(self, seconds: float) -> None:
         """Nobody sends for `seconds` (after a 429)."""

@@ -98,8 +98,9 @@ class Queue(Protocol):
         """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
         ...
 
-    async def take_send_slot(self, second: int, limit: int) -> bool:
-        """Count one message against `second`; False if that second is already full."""
+    async def take_send_slot(self, second: int, limit: int) -> int | None:
+        """Count one message against `second`: its place in it (1 is first), or None if
+        that second is already full."""
         ...
 
     async def fill_send_slots(self, first: int, last: int, limit: int) -> None:

@@ -17,7 +17,7 @@ class DatabaseBudget:
         self.per_second = per_second
         self._pruned = 0.0
 
-    async def take(self, second: int) -> bool:
+    async def take(self, second: int) -> int | None:
         async with self.db.unit_of_work() as uow:
             taken = await uow.queue.take_send_slot(second, self.per_second)
             if second - self._pruned > self.PRUNE_EVERY:

@@ -188,11 +188,12 @@ class QueueRepository(SqlRepository):
                 for row in result}
 
 
-    async def take_send_slot(self, second: int, limit: int) -> bool:
-        """Count one message against `second`; False if that second is already full."""
+    async def take_send_slot(self, second: int, limit: int) -> int | None:
+        """Count one message against `second`: its place in it (1 is first), or None if
+        that second is already full."""
         connection = await self._conn()
         result = await connection.execute(_TAKE_SLOT, {"second": second, "limit": limit})
-        return result.first() is not None
+        return result.scalar()
 
 
     async def fill_send_slots(self, first: int, last: int, limit: int) -> None:
