@@ -485,3 +485,29 @@ def test_red_flags_in_other_words_and_signs_taken_back(
     triager: Triager, text: str, level: str
 ) -> None:
     assert screened(triager, text, day=1)[0] == level, text
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # "<noun>'s" is "is": a tongue that "'s swelling" is a swelling tongue.
+        ("Her tongue's swelling and she's struggling to talk", "emergency"),
+        ("my throat's tight", "emergency"),
+        ("nothing's wrong, lip's fine", "none"),
+        # Coming round on a floor is fainting; a mouth that droops is a drooping face.
+        ("came round on the bathroom floor, no idea how long I was out", "emergency"),
+        ("my mum came round on the weekend", "none"),
+        ("my face feels numb on one side and my mouth droops when I try to smile", "emergency"),
+        # "For a sec" is brief: a white patch that lasted a second, or a black-out beside a
+        # figure of speech, is asked about; it no longer explains the black-out away.
+        ("I blacked out for a sec in the kitchen making coffee", "screened"),
+        ("it went white for a sec then pinked up", "screened"),
+        # A grey room is no grey skin.
+        ("Painted the spare room grey over the weekend, face held up fine", "none"),
+    ],
+)
+def test_contractions_faints_drooping_and_brief_signs(
+    triager: Triager, text: str, level: str
+) -> None:
+    found, asked = screened(triager, text, day=2)
+    assert ("screened" if asked and found == "none" else found) == level, text

@@ -259,7 +259,7 @@ class CheckinRepository(SqlRepository):
         connection = await self._conn()  # Core: the ORM's bulk-update path costs 5x more
         result = await connection.execute(_REPLY_TO_OPEN, {
             "p_patient": patient_id, "since": since, "now": now, "questions": list(questions)})
-        ids = [int(row[0]) for row in result.all() if row[1] == "scheduled"]
+        ids = [row[0] for row in result.all() if row[1] == "scheduled" and row[0] is not None]
         return ids[0] if ids else None
 
 

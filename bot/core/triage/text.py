@@ -83,13 +83,30 @@ def _spelled(match: re.Match[str]) -> str:
     return f"{value}.{_UNITS_WORDS[decimal]}" if decimal else str(value)
 
 
+# "<noun>'s" after a word the lexicon knows is "is" or "has" far more often than a
+# possessive ("throat's tight", "lip's twice the size"); a pronoun's ("she's", "it's",
+# "that's") stays one word, as the lexicon spells it without the apostrophe.
+_NOUN_IS = re.compile(r"\b([a-z]{3,})'s\b")
+_PRONOUNS_S = frozenset((
+    "she", "he", "it", "that", "what", "there", "here", "who", "where", "how", "let",
+    "everything", "nothing", "something", "someone", "everyone", "anyone", "one", "this",
+))
+
+
+def _noun_is(match: re.Match[str]) -> str:
+    word = match.group(1)
+    return match.group(0) if word in _PRONOUNS_S else f"{word} is"
+
+
 def normalise(text: str) -> str:
     """Lowercase text with apostrophes dropped ("can't" -> "cant") and decimals with points."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _SPELLED.sub(_spelled, text)
     text = _SCORE_WORDS.sub(lambda m: _TEN[m.group(1)], text)  # "nine out of 10"
     text = re.sub(r"[\u200d\ufe0f\U0001F3FB-\U0001F3FF]", "", text)  # emoji joiners, skin tones
-    text = text.replace("’", "'").replace("‘", "'").replace("`", "'").replace("'", "")
+    text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
+    text = _NOUN_IS.sub(_noun_is, text)  # "her tongue's swelling": "tongue is", not "tongues"
+    text = text.replace("'", "")
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
     text = text.replace("\n", " . ")
     # An ellipsis is a pause, not the end of a sentence ("my face is BLUE... in the photo").
