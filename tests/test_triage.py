@@ -502,8 +502,15 @@ def test_red_flags_in_other_words_and_signs_taken_back(
         # figure of speech, is asked about; it no longer explains the black-out away.
         ("I blacked out for a sec in the kitchen making coffee", "screened"),
         ("it went white for a sec then pinked up", "screened"),
-        # A grey room is no grey skin.
+        # A grey room is no grey skin; skin that looks painted, or is as white as a wall, is.
         ("Painted the spare room grey over the weekend, face held up fine", "none"),
+        ("my cheek looks like it's been painted white", "emergency"),
+        ("my cheek is as white as the wall", "emergency"),
+        ("i'm lying in the spare room, my lips are blue", "emergency"),
+        ("my lips look greenish blue", "emergency"),
+        # "Not breathing properly" is trouble breathing, not a denial; numb on one side.
+        ("she's not breathing properly", "emergency"),
+        ("my face is numb on one side", "emergency"),
     ],
 )
 def test_contractions_faints_drooping_and_brief_signs(

@@ -199,12 +199,14 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
     async def _wait_for_place(self, second: int, place: int, lane: Lane) -> bool:
         """Wait for the place-th slot of `second`, n/rate into it, so the workers' messages
         never reach Telegram in one burst; False if that second is already over."""
+        if lane is Lane.INSTRUCTION and second <= self.wall():
+            return True  # "call 112 now" takes a slot but neither its place nor a new one
         now = self.wall()
         if now >= second + 1:
             return False
         at = second + (place - 1) * self.interval
-        if at > now and not (lane is Lane.INSTRUCTION and now >= second):
-            await self.sleep(at - now)  # "call 112 now" takes a slot but not its place
+        if at > now:
+            await self.sleep(at - now)
         return True
 
     async def pause(self, seconds: float) -> None:
