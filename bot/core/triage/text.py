@@ -83,9 +83,10 @@ def _spelled(match: re.Match[str]) -> str:
     return f"{value}.{_UNITS_WORDS[decimal]}" if decimal else str(value)
 
 
-# "<noun>'s" after a word the lexicon knows is "is" or "has" far more often than a
-# possessive ("throat's tight", "lip's twice the size"); a pronoun's ("she's", "it's",
-# "that's") stays one word, as the lexicon spells it without the apostrophe.
+# In patients' messages "<word>'s" is "is" or "has" far more often than a possessive
+# ("throat's tight", "lip's twice the size"), and a possessive read as "is" loses nothing
+# ("my husband's lips" -> "husband is lips"); a pronoun's ("she's", "it's", "that's")
+# stays one word, as the lexicon spells it without the apostrophe.
 _NOUN_IS = re.compile(r"\b([a-z]{3,})'s\b")
 _PRONOUNS_S = frozenset((
     "she", "he", "it", "that", "what", "there", "here", "who", "where", "how", "let",
