@@ -344,3 +344,30 @@ async def test_a_file_or_picture_is_a_row_too_and_is_retried_until_delivered(
     assert document.file_name == "mydata-1.json"
     files = [o for o in await rows(r.db, OutboxMessage) if o.kind == "document"]
     assert [(o.status, o.media) for o in files] == [("sent", None)]  # its bytes not kept
+
+
+async def test_a_backlog_is_read_once_on_receipt_not_again_when_claimed(
+    rehearsal: Rehearsal,
+) -> None:
+    """Under a backlog of thousands of messages, each is triaged once on receipt for the
+    emergency instruction; claiming it later reuses that reading instead of reading it again
+    (it used to be forgotten after 2,000), and handling it frees the memory."""
+    r = rehearsal
+    _nurse, ana = await enrolled(r)
+    lifeline = r.services.lifeline
+    reads: list[str] = []
+    read = lifeline.triager.read
+
+    def counted(text: str, **kwargs: Any) -> Any:
+        reads.append(text)
+        return read(text, **kwargs)
+
+    lifeline.triager.read = counted  # type: ignore[method-assign]
+    backlog = [ana.say(f"a bit sore today, day {i}") for i in range(2_500)]
+    lifeline.start(backlog)
+    assert len(reads) == 2_500
+    assert not any(lifeline.is_red_flag(u) for u in backlog)
+    assert len(reads) == 2_500  # known, not read again
+    lifeline.handled(backlog[0]["update_id"])
+    assert not lifeline.is_red_flag(backlog[0])
+    assert len(reads) == 2_501  # forgotten once handled: read afresh if it comes back

@@ -194,6 +194,7 @@ class Inbox:
                 if self._stalled.get(chat, (None,))[0] == row.id:
                     del self._stalled[chat]
                 self.outbox.committed(handling)
+                self.lifeline.handled(row.update_id)
         finally:
             self._held.pop(row.id, None)
 

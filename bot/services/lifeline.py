@@ -34,7 +34,10 @@ from bot.services.ports import (
 )
 
 log = logging.getLogger(__name__)
-REMEMBERED = 2_000  # updates read or answered here, kept until handled (seconds; bounded)
+REMEMBERED = 2_000  # updates answered here, kept until handled (seconds; bounded)
+# Updates read here, kept until handled: a backlog of this many is read once, not again
+# when claimed and handled (a bool each; bounded all the same).
+READ_REMEMBERED = 50_000
 TRIES = 8
 PERMANENT_ERRORS = (RecipientBlocked, RecipientGone, Rejected)
 SETTLE_WAIT = 3.0  # seconds handling waits for the attempt, then the outbox takes over
@@ -74,6 +77,10 @@ class Lifeline:
         if known is None:
             known = self._instruction(update) is not None
         return known
+
+    def handled(self, update_id: int) -> None:
+        """This update is handled (or parked) here: its reading is no longer needed."""
+        self._read.pop(update_id, None)
 
     def start(self, updates: list[dict[str, Any]]) -> None:
         """Answer the red flags among `updates` now, in the background (once each)."""
@@ -130,7 +137,7 @@ class Lifeline:
         update_id = update.get("update_id")
         if isinstance(update_id, int):
             self._read[update_id] = instruction is not None
-            if len(self._read) > REMEMBERED:
+            if len(self._read) > READ_REMEMBERED:
                 self._read.popitem(last=False)
         return instruction
 
