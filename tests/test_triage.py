@@ -511,10 +511,39 @@ def test_red_flags_in_other_words_and_signs_taken_back(
         # "Not breathing properly" is trouble breathing, not a denial; numb on one side.
         ("she's not breathing properly", "emergency"),
         ("my face is numb on one side", "emergency"),
+        # A faint told by how it ended, or as consciousness lost in other words.
+        ("came to on the couch with my brother shaking me, dont remember sitting down",
+         "emergency"),
+        ("i lost my conscious in the bath for short time", "emergency"),
+        ("my boss says i was out for a few seconds at the till", "emergency"),
+        ("woke up on the sofa after a nap, all fine", "none"),
+        ("i was out for a walk and my face felt fine", "none"),
+        # Sight in one eye told by what it stops; double vision in everyday words.
+        ("cant read my texts with my right eye since this morning", "emergency"),
+        ("everything looks dim out of my left eye", "emergency"),
+        ("im seeing two of everything on the tv", "emergency"),
+        ("cant read the leaflet, whats the dose of arnica", "none"),
+        # Breath told by what it stops: stairs, sentences, lying flat.
+        ("had to stop halfway up the stairs to get my breath back", "emergency"),
+        ("three words and then i need air", "emergency"),
+        ("cant lie flat, feels like im drowning", "emergency"),
+        # Hives and a spinning room; skin like marble; a mouth dribbling on one side.
+        ("hives on my tummy and the room spins when i get up", "emergency"),
+        ("a marbly patch came up on my cheek", "emergency"),
+        ("water dribbling out the left side of my mouth when i drink", "emergency"),
+        ("little blisters on top of the dusky bit near my lip", "emergency"),
+        # Make-up, student days, curiosity, and someone else's fever beside my own case.
+        ("can I put concealer over the white dots?", "none"),
+        ("back in uni I passed out giving blood, nothing like that now", "screened"),
+        ("could i get blurry vision from this? nothing now, just curious", "screened"),
+        ("my husband has a fever of 39 and the flu, I'm fine myself", "screened"),
+        # Asking for help beside a present red flag never lowers it.
+        ("can i get someone to call me, my throat is closing", "emergency"),
     ],
 )
-def test_contractions_faints_drooping_and_brief_signs(
+def test_contractions_faints_effects_and_harmless_alarming_words(
     triager: Triager, text: str, level: str
 ) -> None:
     found, asked = screened(triager, text, day=2)
     assert ("screened" if asked and found == "none" else found) == level, text
+

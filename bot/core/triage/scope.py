@@ -55,8 +55,10 @@ class Scope:
         # "my pug is the one wheezing, not me": with the writer setting their own case apart, what
         # is said in a clause about someone else is asked about (without it, a carer's
         # report about the patient stays an emergency).
+        self.theirs: set[int] = set()  # clauses about someone else, the writer's set apart
         if any(h.has("not_me") for h in m.hits):
-            self.unsure_clauses |= {m.clause(h) for h in m.hits if h.has("other_person")}
+            self.theirs = {m.clause(h) for h in m.hits if h.has("other_person")}
+            self.unsure_clauses |= self.theirs
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
