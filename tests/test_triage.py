@@ -532,11 +532,22 @@ def test_red_flags_in_other_words_and_signs_taken_back(
         ("a marbly patch came up on my cheek", "emergency"),
         ("water dribbling out the left side of my mouth when i drink", "emergency"),
         ("little blisters on top of the dusky bit near my lip", "emergency"),
-        # Make-up, student days, curiosity, and someone else's fever beside my own case.
-        ("can I put concealer over the white dots?", "none"),
+        # Student days, and someone else's fever set apart from the writer's own case.
         ("back in uni I passed out giving blood, nothing like that now", "screened"),
-        ("could i get blurry vision from this? nothing now, just curious", "screened"),
-        ("my husband has a fever of 39 and the flu, I'm fine myself", "screened"),
+        ("my husband has a fever of 39 and the flu, not me", "screened"),
+        # ... but words near those never set a present sign aside (a second reader's probes).
+        ("could i get an ambulance i cant breathe", "emergency"),
+        ("my boyfriend measured 39.8 on me, not me usually", "emergency"),
+        ("under my primer the cheek looks grey and cold", "emergency"),
+        ("heart racing 140 at uni right now", "emergency"),
+        ("my husband says im slurring my words, i feel fine myself", "emergency"),
+        ("my top lip has gone white and cold", "emergency"),
+        ("cant lie flat on my back because the sites on my back are sore", "none"),
+        ("should i let the sites air dry or do i need more cream", "none"),
+        ("popped out for a minute to the shops, face fine", "none"),
+        ("the cut on my lip wont close", "urgent"),
+        ("there's a blob of cream stuck near my eye", "none"),
+        ("spin class tomorrow ok? the room spinning thing was the wine lol", "none"),
         # Asking for help beside a present red flag never lowers it.
         ("can i get someone to call me, my throat is closing", "emergency"),
     ],

@@ -15,6 +15,7 @@ MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
 CAUSES = frozenset({"from"})  # "can't breathe... from laughing"
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
+_FIRST_PERSON = frozenset({"i", "im", "me", "my", "mine", "myself", "ive", "id", "ill"})
 _MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
 _CLOSING = frozenset(
     {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
@@ -55,10 +56,17 @@ class Scope:
         # "my pug is the one wheezing, not me": with the writer setting their own case apart, what
         # is said in a clause about someone else is asked about (without it, a carer's
         # report about the patient stays an emergency).
-        self.theirs: set[int] = set()  # clauses about someone else, the writer's set apart
+        # Clauses about someone else alone ("my husband has a fever of 39"), the writer's own
+        # case set apart: their numbers are not the patient's. One that also says "me" or "my"
+        # ("my boyfriend measured 39.8 on me") is the patient's.
+        self.theirs: set[int] = set()
         if any(h.has("not_me") for h in m.hits):
-            self.theirs = {m.clause(h) for h in m.hits if h.has("other_person")}
-            self.unsure_clauses |= self.theirs
+            others = [h for h in m.hits if h.has("other_person")]
+            self.unsure_clauses |= {m.clause(h) for h in others}
+            inside = {i for h in others for i in range(h.start, h.end)}
+            mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
+                    if t in _FIRST_PERSON and i not in inside}
+            self.theirs = {m.clause(h) for h in others} - mine
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
