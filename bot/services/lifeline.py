@@ -79,7 +79,8 @@ class Lifeline:
         return known
 
     def handled(self, update_id: int) -> None:
-        """This update is handled (or parked) here: its reading is no longer needed."""
+        """This update is handled here: its reading is no longer needed (one handled by
+        another worker, or parked, leaves with the oldest once the bound is reached)."""
         self._read.pop(update_id, None)
 
     def start(self, updates: list[dict[str, Any]]) -> None:

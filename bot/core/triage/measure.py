@@ -168,9 +168,8 @@ def _self_reference(m: Matched, out: Measures) -> None:
 def _silenced(m: Matched, scope: Scope) -> set[int]:
     """Tokens whose numbers are not the patient's now: in a hypothetical or past clause, or
     after a negation in theirs ("temp 38.6 no chills" keeps its 38.6). A number beside a
-    joke or a leaflet still counts: it raises, the question asks; one said of someone else
-    beside the writer's own case set apart ("my husband has a fever of 39... I'm fine
-    myself") is theirs."""
+    joke or a leaflet still counts: it raises, the question asks; one said of someone else,
+    the writer's own case set apart ("my husband has a fever of 39, not me"), is theirs."""
     out: set[int] = {i for i, c in enumerate(m.clause_of) if c in scope.theirs}
     for h in scope.modifiers:
         whole = h.has("hypothetical") or h.has("historical")

@@ -55,10 +55,8 @@ class Scope:
         self.unsure_clauses |= _listed_after(m)
         # "my pug is the one wheezing, not me": with the writer setting their own case apart, what
         # is said in a clause about someone else is asked about (without it, a carer's
-        # report about the patient stays an emergency).
-        # Clauses about someone else alone ("my husband has a fever of 39"), the writer's own
-        # case set apart: their numbers are not the patient's. One that also says "me" or "my"
-        # ("my boyfriend measured 39.8 on me") is the patient's.
+        # report about the patient stays an emergency). Numbers in such a clause are theirs,
+        # unless it also says "me" or "my" ("my boyfriend measured 39.8 on me").
         self.theirs: set[int] = set()
         if any(h.has("not_me") for h in m.hits):
             others = [h for h in m.hits if h.has("other_person")]
