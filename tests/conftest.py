@@ -17,6 +17,7 @@ from bot.core.content import Content
 from bot.rehearsal import Rehearsal, sandbox_settings
 from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
+from bot.sandbox.users import SandboxUser
 from bot.store.db import Database
 from tests.procs import proc_now
 
@@ -27,6 +28,14 @@ BACKENDS = ["sqlite", "postgresql"]
 def paris(*args: int) -> datetime:
     """A Paris wall-clock time (the clinic's zone in tests)."""
     return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+
+
+async def enrolled(r: Rehearsal) -> tuple[SandboxUser, SandboxUser]:
+    """A clinician, Nurse, and a patient, Ana, enrolled after a session on 3 November."""
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    return nurse, ana
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.rehearsal import Rehearsal
 from bot.store.models import Answer, Escalation, InboxUpdate, Photo, Ping
-from tests.conftest import PARIS, paris
+from tests.conftest import PARIS, enrolled, paris
 from tests.fakes import assert_instructed
 
 RED_FLAG = "my lips are swelling and I can't breathe"
@@ -140,9 +140,7 @@ async def test_an_emergency_holds_the_check_ins_until_a_clinician_has_seen_it(
     rehearsal: Rehearsal,
 ) -> None:
     r = rehearsal
-    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
-    await r.invite_clinician(nurse)
-    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    nurse, ana = await enrolled(r)
     await r.run_until(paris(2026, 11, 3, 12, 0))
     await r.say(ana, RED_FLAG)
     await r.run_until(paris(2026, 11, 3, 19, 30))  # the evening check-in is due at 19:00
@@ -162,9 +160,7 @@ async def test_an_emergency_nobody_acknowledges_holds_the_check_ins_for_the_set_
     rehearsal: Rehearsal,
 ) -> None:
     r = rehearsal
-    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
-    await r.invite_clinician(nurse)
-    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    _nurse, ana = await enrolled(r)
     await r.run_until(paris(2026, 11, 3, 12, 0))
     await r.say(ana, RED_FLAG)
     await r.run_until(paris(2026, 11, 4, 11, 0), step=timedelta(minutes=30))
@@ -192,9 +188,7 @@ async def test_after_stop_a_red_flag_is_answered_but_not_kept_and_the_clinic_tol
     rehearsal: Rehearsal,
 ) -> None:
     r = rehearsal
-    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
-    await r.invite_clinician(nurse)
-    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    nurse, ana = await enrolled(r)
     await r.say(ana, "/stop")
     await r.press(ana, "Yes")
     notices = len(await rows(r, Escalation))  # "stopped the follow-up"

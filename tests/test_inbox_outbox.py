@@ -30,7 +30,7 @@ from bot.store.models import (
     TreatmentSession,
     Worker,
 )
-from tests.conftest import paris
+from tests.conftest import enrolled, paris
 
 RED_FLAG = "my lips are swelling and I can't breathe"
 CALL = "Please call 112 now"
@@ -44,13 +44,6 @@ def told(r: Rehearsal, user: SandboxUser, words: str) -> int:
 async def rows(db: Database, model: Any) -> list[Any]:
     async with db.unit_of_work() as uow:
         return list((await uow.orm.exec(select(model))).all())
-
-
-async def enrolled(r: Rehearsal) -> tuple[SandboxUser, SandboxUser]:
-    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
-    await r.invite_clinician(nurse)
-    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
-    return nurse, ana
 
 
 async def test_an_update_stored_twice_or_handled_twice_has_one_effect(

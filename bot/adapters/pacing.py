@@ -199,9 +199,9 @@ class Pacer(BaseRateLimiter[dict[str, Any]]):
     async def _wait_for_place(self, second: int, place: int, lane: Lane) -> bool:
         """Wait for the place-th slot of `second`, n/rate into it, so the workers' messages
         never reach Telegram in one burst; False if that second is already over."""
-        if lane is Lane.INSTRUCTION and second <= self.wall():
-            return True  # "call 112 now" takes a slot but neither its place nor a new one
         now = self.wall()
+        if lane is Lane.INSTRUCTION and second <= now:
+            return True  # "call 112 now" takes a slot but neither its place nor a new one
         if now >= second + 1:
             return False
         at = second + (place - 1) * self.interval
