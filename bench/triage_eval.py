@@ -3,6 +3,8 @@
     python bench/triage_eval.py                 # every set in tests/data/ and tests/data/blind/
     python bench/triage_eval.py FILE.jsonl ...  # labelled JSON Lines: day, text, level, symptoms
     python bench/triage_eval.py --errors        # also list every disagreement
+    python bench/triage_eval.py --identify [--own fr] F  # as the bot reads: the language
+        # identified first (one not read takes the unread path); --own: the patients' own
 
 Prints issue 14's figures: exact level, emergencies classed or screened (the red-flag
 question), emergency and urgent-or-worse recall, harmless messages told to call emergency
@@ -16,10 +18,14 @@ import json
 import statistics
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.adapters.content_files import load_content
-from bot.core.model import Level
+from bot.adapters.content_files import load_library
+from bot.adapters.languages import FastLangdetect
+from bot.core.language import unread_for
+from bot.core.model import Assessment, Level
 from bot.core.triage import Triager
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -37,7 +43,7 @@ TARGETS = [
 ]
 
 
-def figures(triager: Triager, items: list[dict], repeats: int = 5) -> dict[str, object]:
+def figures(triager: Any, items: list[dict], repeats: int = 5) -> dict[str, object]:
     """Scores and timings of one labelled set."""
     predicted = [triager.read(i["text"], day=i["day"]) for i in items]
     timings = []
@@ -89,6 +95,39 @@ def figures(triager: Triager, items: list[dict], repeats: int = 5) -> dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """What the bot does with a message in a language it does not read: read anyway for
+    what raises a level, at least routine for the clinic, and (short of an emergency) the
+    red-flag question for the patient."""
+
+    language: str
+    assessment: Assessment
+    symptoms: tuple[str, ...]
+    screen: bool
+
+    def explain(self) -> str:
+        return f"not read ({self.language}): {self.assessment.level.label}, red-flag question"
+
+
+class BotReader:
+    """The triage engine behind the bot's language identification."""
+
+    def __init__(self, triager: Triager, read: frozenset[str], own: str = "") -> None:
+        self.triager, self.read_languages, self.own = triager, read, own
+        self.guesser = FastLangdetect()
+
+    def read(self, text: str, day: int) -> Any:
+        language = unread_for(text, self.guesser.guess(text), self.read_languages,
+                              self.triager.phrases.known, self.own)
+        reading = self.triager.read(text, day=day)
+        if not language:
+            return reading
+        level = max(reading.assessment.level, Level.ROUTINE)
+        return _Unread(language, Assessment(level), tuple(reading.symptoms),
+                       level < Level.EMERGENCY)
+
+
 def report(name: str, f: dict[str, object], *, errors: bool) -> None:
     print(f"== {name}: {f['messages']} messages")
     for key, label, target, higher in TARGETS:
@@ -116,15 +155,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--errors", action="store_true")
+    parser.add_argument("--identify", action="store_true",
+                        help="identify each message's language first, as the bot does")
+    parser.add_argument("--own", default="", metavar="XX",
+                        help="with --identify: the patients' own language (set, or Telegram's)")
     args = parser.parse_args()
     files = args.files or [*sorted(DATA.glob("triage_*.jsonl")),
                            *sorted((DATA / "blind").glob("*.jsonl"))]
     started = time.perf_counter()
-    triager = Triager(load_content())
+    library = load_library()
+    triager = Triager(library.reader)
     print(f"lexicon compiled in {(time.perf_counter() - started) * 1000:.0f} ms")
+    reader: Any = BotReader(triager, library.read, args.own) if args.identify else triager
     for path in files:
         items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-        report(path.name, figures(triager, items), errors=args.errors)
+        report(path.name, figures(reader, items), errors=args.errors)
     hostile(triager)
 
 

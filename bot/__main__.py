@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters import logs
-from bot.adapters.content_files import ContentError, load_content
+from bot.adapters.content_files import ContentError, load_library
 from bot.cli_enrol import cmd_enrol
 from bot.cli_support import CliError, bot_username, check_schema, load_settings, with_services
 from bot.config import Settings
@@ -41,7 +41,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     if settings.telegram_bot_token is None:
         raise CliError(NO_TOKEN)
     _logging(settings)
-    load_content(settings.content_dir, settings.language)
+    load_library(settings.content_dir, settings.clinic_language)
     asyncio.run(check_schema(settings))
     app = build_application(settings)
     if settings.webhook_url:
@@ -84,11 +84,15 @@ def cmd_check_content(args: argparse.Namespace) -> int:
     """Validate a content folder; errors name the file, line and field."""
     settings = load_settings()
     folder = Path(args.dir) if args.dir else settings.content_dir
-    content = load_content(folder, settings.language)
+    library = load_library(folder, settings.clinic_language)
+    content = library.speaks(library.clinic)
+    languages = ", ".join(
+        code + ("" if code in library.read else " (spoken; not read by triage yet)")
+        for code in sorted(library.spoken))
     print(
         f"content OK ({folder}): {len(content.plan.steps)} plan steps, {len(content.tips)} tips, "
         f"{len(content.symptoms)} symptoms, {len(content.red_flags)} red flags, "
-        f"{len(content.rules)} rules"
+        f"{len(content.rules)} rules; languages: {languages}"
     )
     return 0
 
@@ -100,8 +104,9 @@ def cmd_triage(args: argparse.Namespace) -> int:
     from bot.core.triage import Triager  # noqa: PLC0415
 
     settings = load_settings()
-    triager = Triager(load_content(settings.content_dir, settings.language))
-    shipped, guesser = frozenset({settings.language}), FastLangdetect()
+    library = load_library(settings.content_dir, settings.clinic_language)
+    triager = Triager(library.reader)
+    shipped, guesser = library.read, FastLangdetect()
     failures = 0
     for number, line in enumerate(sys.stdin, 1):
         if not line.strip():
@@ -124,7 +129,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
         reading = triager.read(text, day=day)
         out: dict[str, Any] = {
             "id": item.get("id"),
-            "language": language or settings.language,
+            "language": language or library.reader.language,
             "level": reading.assessment.level.label,
             "symptoms": reading.symptoms,
             "rules": reading.assessment.rule_ids,
@@ -255,6 +260,9 @@ def _enrol_parser(sub: Any) -> None:
     enrol.add_argument("--timezone", help="the patient's IANA zone (default CLINIC_TIMEZONE)")
     enrol.add_argument("--areas", nargs="*", help="treated areas, e.g. --areas face neck")
     enrol.add_argument("--phone")
+    enrol.add_argument("--language", metavar="XX",
+                       help="what the patient reads, e.g. fr (default: their Telegram's "
+                            "language if shipped, else CLINIC_LANGUAGE)")
     enrol.add_argument("--patient-id", type=int, help="a later session for a known patient")
     enrol.add_argument("--json", action="store_true", help='print {"patient_id","token","link"}')
     enrol.add_argument("--qr", metavar="FILE.png", help="also write the link as a QR code")

@@ -13,7 +13,7 @@ from telegram.request import BaseRequest
 
 from bot import handlers
 from bot.adapters.charts import MatplotlibCharts
-from bot.adapters.content_files import load_content
+from bot.adapters.content_files import load_library
 from bot.adapters.languages import FastLangdetect
 from bot.adapters.pacing import Pacer
 from bot.adapters.speech import MoonshineTranscriber
@@ -23,6 +23,7 @@ from bot.core.clock import Clock, ShiftedClock, SystemClock
 from bot.core.content import Content
 from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
+from bot.core.library import Library
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.liveness import Liveness
@@ -40,7 +41,7 @@ def build_application(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    content: Content | None = None,
+    content: Content | Library | None = None,
     database: Database | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
@@ -49,7 +50,7 @@ def build_application(
     """Build the bot. Tests and the demo pass a sandbox request, a fake clock, a database."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    content = content or load_content(settings.content_dir, settings.language)
+    library = _library(settings, content)
     db = database or Database(settings.database_url)
     builder = (
         ApplicationBuilder()
@@ -73,7 +74,7 @@ def build_application(
     messenger = TelegramMessenger(app.bot, Reachability(clock.now),
                                   local_files=settings.telegram_local_files)
     app.bot_data.services = build_services(
-        settings, messenger=messenger, clock=clock, content=content, database=db
+        settings, messenger=messenger, clock=clock, content=library, database=db
     )
     handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
     app.bot_data.services.inbox.handler = lambda raw: app.process_update(
@@ -103,13 +104,15 @@ def build_services(
     *,
     messenger: Messenger,
     clock: Clock | None = None,
-    content: Content | None = None,
+    content: Content | Library | None = None,
     database: Database | None = None,
 ) -> Services:
     """The use cases over their dependencies (the CLI uses this without a running bot)."""
+    library = _library(settings, content)
     deps = Deps(
         store=database or Database(settings.database_url),
-        content=content or load_content(settings.content_dir, settings.language),
+        content=library.speaks(library.clinic),
+        library=library,
         clock=clock or system_clock(settings),
         messenger=messenger,
         clinic_tz=ZoneInfo(settings.clinic_timezone),
@@ -128,7 +131,7 @@ def build_services(
                      if settings.voice_transcription == "moonshine" else None),
         max_voice_bytes=int(settings.max_voice_mb * 1024 * 1024),
         languages=FastLangdetect(),
-        shipped_languages=frozenset({settings.language}),
+        shipped_languages=library.read,
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         claim_batch=settings.claim_batch,
         retry_base=timedelta(seconds=settings.retry_base_seconds),
@@ -137,6 +140,15 @@ def build_services(
         liveness=Liveness(timedelta(seconds=settings.heartbeat_stale_seconds)),
     )
     return Services(deps)
+
+
+def _library(settings: Settings, content: Content | Library | None) -> Library:
+    """The shipped languages (a test's one Content stands for the clinic's only)."""
+    if isinstance(content, Library):
+        return content
+    if content is not None:
+        return Library({content.language: content}, content.language)
+    return load_library(settings.content_dir, settings.clinic_language)
 
 
 def system_clock(settings: Settings) -> Clock:
@@ -151,9 +163,16 @@ def system_clock(settings: Settings) -> Clock:
 async def prepare(app: AnyApp) -> None:
     """Before the first update: Telegram shows our commands (the schema is checked earlier)."""
     words = app.bot_data.services.outbound
+    deps = app.bot_data.services.deps
     await app.bot.set_my_commands(
         [BotCommand(c, words.message(f"menu_{c}").text) for c in handlers.MENU]
     )
+    # Telegram shows each user the menu of their app's language, when there is one.
+    for code in sorted(deps.library.spoken - {deps.content.language} if deps.library else ()):
+        await app.bot.set_my_commands(
+            [BotCommand(c, words.message(f"menu_{c}", code).text) for c in handlers.MENU],
+            language_code=code,
+        )
 
 
 async def _close(app: AnyApp) -> None:

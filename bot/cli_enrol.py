@@ -54,6 +54,7 @@ def cmd_enrol(args: argparse.Namespace) -> int:
                 "timezone": args.timezone or "",
                 "areas": ", ".join(args.areas or []),
                 "phone": args.phone or "",
+                "language": args.language or "",
             }
         ]
     return asyncio.run(_enrol(args, rows))
@@ -81,6 +82,7 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
                     areas=(row.get("areas") or "").strip(),
                     phone=(row.get("phone") or "").strip() or None,
                     patient_id=args.patient_id,
+                    language=(row.get("language") or "").strip(),
                 )
             except (CliError, LookupError, ValueError) as exc:
                 failures += 1

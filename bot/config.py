@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///aftercare.db"
     clinic_timezone: str = "Europe/London"
     content_dir: Path = BUNDLED
-    language: str = "en"
+    # The language clinicians read (pings, summaries); patients each have their own. (Not
+    # LANGUAGE: that is gettext's, often "en_GB:en" on a server.)
+    clinic_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     token_ttl_days: float = Field(default=7, gt=0)
     dispatch_interval_seconds: float = Field(default=1, gt=0)  # bounds how late a send is
     rate_limit: bool = True  # pace sends under Telegram's limits (off only for benchmarks)

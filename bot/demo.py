@@ -157,6 +157,28 @@ async def _voice_note(r: Rehearsal, t: Transcript, ana: SandboxUser, martin: San
     t.flush()
 
 
+async def _marie(r: Rehearsal, t: Transcript, marie: SandboxUser) -> None:
+    """A second patient whose Telegram speaks French: everything she reads is French. The
+    engine does not read French yet, so her words go to the clinic as written and she is
+    asked the red-flag question, in French."""
+    patient = await r.services.enrolment.invite_patient(
+        name="Marie Dubois", session_at=SESSION, areas="face")
+    t.say("clinic", "enrols Marie Dubois (her Telegram is in French)")
+    t.say("Marie", "scans the QR code: /start <token>")
+    await r.say(marie, f"/start {patient.token}")
+    t.flush()
+    t.say("Marie", "taps “Oui, j'accepte”")
+    await r.press(marie, "Oui")
+    t.flush()
+    words = "j'ai un peu chaud au visage ce soir, c'est normal ?"
+    t.say("Marie", words)
+    await r.say(marie, words)
+    t.flush()
+    t.say("Marie", "taps “Aucun de ces signes”")
+    await r.press(marie, "Aucun de ces signes")
+    t.flush()
+
+
 async def rehearse() -> None:
     """Run the scripted follow-up and print it."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,8 +191,11 @@ async def rehearse() -> None:
         async with Rehearsal(db, clock, settings=settings) as r:
             ana = r.server.user("Ana")
             martin = r.server.user("Dr Martin")
-            t = Transcript(r, {ana.id: "Ana", martin.id: "Dr Martin"}, show_edits=martin.id)
-            print("=== Aftercare demo: one patient's follow-up, rehearsed against the sandbox ===")
+            marie = r.server.user("Marie", language_code="fr")
+            t = Transcript(r, {ana.id: "Ana", martin.id: "Dr Martin", marie.id: "Marie"},
+                           show_edits=martin.id)
+            print("=== Aftercare demo: two patients' follow-up (English, French), rehearsed "
+                  "against the sandbox ===")
             invite = await r.services.enrolment.invite_clinician(name="Dr Martin")
             t.say("clinic", "invites Dr Martin as a clinician")
             await r.say(martin, f"/start {invite.token}")
@@ -187,6 +212,7 @@ async def rehearse() -> None:
             t.say("Ana", "taps “Yes, I agree”")
             await r.press(ana, "Yes")
             t.flush()
+            await _marie(r, t, marie)
 
             await _fourteen_days(r, t, ana, martin)
             # The end of the course: Ana asks for her data, then to be forgotten.

@@ -123,7 +123,12 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
 async def test_the_command_menu_reads_as_the_content_words_it(
     rehearsal: Rehearsal, content: Content
 ) -> None:
-    [menu] = [q for q in rehearsal.server.requests if q.method == "setMyCommands"]
-    shown = {c["command"]: c["description"] for c in menu.params["commands"]}
+    menus = {q.params.get("language_code", ""): q for q in rehearsal.server.requests
+             if q.method == "setMyCommands"}
+    assert set(menus) == {"", "fr", "es", "ru"}  # the default, and one per other language
+    shown = {c["command"]: c["description"] for c in menus[""].params["commands"]}
     assert shown["forget"] == content.messages["menu_forget"]
-    assert list(shown) == ["start", "status", "report", "help", "stop", "mydata", "forget"]
+    assert list(shown) == ["start", "status", "report", "help", "language", "stop", "mydata",
+                           "forget"]
+    french = {c["command"]: c["description"] for c in menus["fr"].params["commands"]}
+    assert french["forget"] == "Effacer vos données"

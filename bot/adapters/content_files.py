@@ -6,6 +6,7 @@ knows where to look. `load_content` raises `ContentError` listing all of them at
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from bot.core.content import (
     Tip,
 )
 from bot.core.lexicon_model import Lexicon
+from bot.core.library import Library, parity
 
 BUNDLED = Path(__file__).resolve().parents[2] / "content"
 
@@ -38,6 +40,8 @@ FILES: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "messages": ("messages.yaml", TypeAdapter(dict[str, str])),
     "lexicon": ("lexicon.yaml", TypeAdapter(Lexicon)),
 }
+# A language without a lexicon is spoken to patients but not read by the triage engine.
+OPTIONAL = frozenset({"lexicon"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,8 @@ def load_content(content_dir: Path = BUNDLED, language: str = "en") -> Content:
     nodes: dict[str, yaml.Node | None] = {}
     for key, (name, adapter) in FILES.items():
         path = folder / name
+        if key in OPTIONAL and not path.exists():
+            continue
         data, node = _read(path, problems)
         nodes[key] = node
         if node is None and data is None:
@@ -173,7 +179,7 @@ def load_content(content_dir: Path = BUNDLED, language: str = "en") -> Content:
         red_flags=parsed["red_flags"],
         rules=parsed["rules"],
         messages=parsed["messages"],
-        lexicon=parsed["lexicon"],
+        lexicon=parsed.get("lexicon"),
     )
     for key, loc, message in content.cross_check():
         path = folder / FILES[key][0]
@@ -205,3 +211,48 @@ def _messages(
         del parsed["messages"]
         return problems
     return []
+
+
+def shipped_languages(content_dir: Path) -> list[str]:
+    """The languages a content folder ships: its subfolders named by a language code."""
+    if (content_dir / "careplan.yaml").exists():
+        return []  # a single language's folder
+    return sorted(p.name for p in content_dir.iterdir()
+                  if p.is_dir() and re.fullmatch(r"[a-z]{2}", p.name))
+
+
+def load_library(content_dir: Path = BUNDLED, clinic_language: str = "en") -> Library:
+    """Every shipped language, validated, and checked to say the same as the clinic's."""
+    codes = shipped_languages(content_dir) or [clinic_language]
+    if clinic_language not in codes:
+        raise ContentError([Problem(content_dir, None, "", (
+            f"the clinic's language {clinic_language!r} is not shipped (folders: "
+            f"{', '.join(codes)}); set CLINIC_LANGUAGE to one of them"))])
+    problems: list[Problem] = []
+    contents: dict[str, Content] = {}
+    for code in codes:
+        try:
+            contents[code] = load_content(content_dir, code)
+        except ContentError as exc:
+            problems += exc.problems
+    base = contents.get(clinic_language)
+    for code, other in contents.items():
+        if base is None or other is base:
+            continue
+        folder = language_dir(content_dir, code)
+        for key, loc, message in parity(base, other):
+            path = folder / FILES[key][0]
+            node = _read(path, [])[1]
+            problems.append(Problem(path, _line(node, loc), _field(loc), message))
+    lexicons = sorted((code for code, c in contents.items() if c.lexicon is not None),
+                      key=lambda code: (code != clinic_language, code))
+    if not problems and not lexicons:
+        problems.append(Problem(content_dir, None, "lexicon.yaml",
+                                "no language has a lexicon: the triage engine could read nothing"))
+    for code in lexicons[1:] if len(lexicons) > 1 else ():
+        problems.append(Problem(language_dir(content_dir, code) / "lexicon.yaml", None, "", (
+            f"the triage engine reads one language so far ({lexicons[0]}): remove this "
+            "lexicon (the language is still spoken to patients)")))
+    if problems:
+        raise ContentError(problems)
+    return Library(contents, clinic_language)

@@ -29,6 +29,7 @@ class Consent:
 
     token_id: int
     yes: bool
+    language: str = ""  # the language the consent was shown in
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,16 @@ class EnrolPress:
     arg: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LanguagePress:
+    """A patient's choice of language (ISO 639-1) under /language."""
+
+    code: str
+
+
 Callback = (
     Consent | CheckinPress | StopPress | ForgetPress | EscalationPress | TrendPress | ReportPress
-    | EnrolPress
+    | EnrolPress | LanguagePress
 )
 
 CHECKIN_OPS = frozenset({"ok", "s", "v", "t", "w", "f", "n", "d", "b"})
@@ -98,9 +106,12 @@ def _fit(data: str) -> str:
     return data
 
 
-def consent(token_id: int, *, yes: bool) -> str:
-    """Code for a consent button."""
-    return _fit(f"k:{token_id}:{'y' if yes else 'n'}")
+def consent(token_id: int, *, yes: bool, language: str = "") -> str:
+    """Code for a consent button (with the language the consent was worded in)."""
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        raise ValueError(f"bad language {language!r}")
+    suffix = f":{language}" if language else ""
+    return _fit(f"k:{token_id}:{'y' if yes else 'n'}{suffix}")
 
 
 def checkin(checkin_id: int, op: str, arg: str = "") -> str:
@@ -162,6 +173,13 @@ def enrol(op: str, arg: str = "") -> str:
     return _fit(f"n:{op}:{arg}" if arg else f"n:{op}")
 
 
+def language(code: str) -> str:
+    """Code for a /language button."""
+    if not re.fullmatch(r"[a-z]{2}", code):
+        raise ValueError(f"bad language {code!r}")
+    return _fit(f"l:{code}")
+
+
 def _int(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 12 else None
 
@@ -172,9 +190,12 @@ def parse(data: str | None) -> Callback | None:
         return None
     parts = data.split(":")
     kind, rest = parts[0], parts[1:]
-    if kind == "k" and len(rest) == 2 and rest[1] in {"y", "n"}:
+    if kind == "k" and len(rest) in {2, 3} and rest[1] in {"y", "n"}:
         token_id = _int(rest[0])
-        return Consent(token_id, rest[1] == "y") if token_id is not None else None
+        language = rest[2] if len(rest) == 3 else ""
+        if token_id is None or (language and not re.fullmatch(r"[a-z]{2}", language)):
+            return None
+        return Consent(token_id, rest[1] == "y", language)
     if kind == "c" and len(rest) in {2, 3} and rest[1] in CHECKIN_OPS:
         checkin_id = _int(rest[0])
         arg = rest[2] if len(rest) == 3 else ""
@@ -193,6 +214,8 @@ def parse(data: str | None) -> Callback | None:
         return TrendPress(answer_id, rest[1]) if answer_id is not None else None
     if data == REPORT:
         return ReportPress()
+    if kind == "l" and len(rest) == 1 and re.fullmatch(r"[a-z]{2}", rest[0]):
+        return LanguagePress(rest[0])
     if kind == "n" and rest in (["now"], ["done"]):
         return EnrolPress(rest[0])
     if kind == "n" and len(rest) == 2 and rest[0] == "a" and _int(rest[1]) is not None:

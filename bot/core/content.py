@@ -240,7 +240,14 @@ class Content(Strict):
     red_flags: dict[Ident, RedFlag]
     rules: list[Rule]
     messages: Messages
-    lexicon: Lexicon
+    lexicon: Lexicon | None = None  # None: spoken to patients, not read by the triage engine
+
+    @property
+    def reads(self) -> Lexicon:
+        """The lexicon the triage engine reads this language with."""
+        if self.lexicon is None:
+            raise ValueError(f"no lexicon for {self.language!r}: the engine cannot read it")
+        return self.lexicon
 
     def cross_check(self) -> list[tuple[str, tuple[str | int, ...], str]]:
         """References between files that do not resolve: (file key, location, problem)."""
@@ -282,6 +289,8 @@ class Content(Strict):
 
     def _check_lexicon(self) -> list[tuple[str, tuple[str | int, ...], str]]:
         problems: list[tuple[str, tuple[str | int, ...], str]] = []
+        if self.lexicon is None:
+            return problems
         lex = self.lexicon
         for name in lex.symptoms:
             if name not in self.symptoms:

@@ -32,3 +32,22 @@ def unread_language(
     if score < CONFIDENT or language in shipped:
         return None
     return language
+
+
+def unread_for(
+    text: str, guess: tuple[str, float] | None, read: frozenset[str],
+    known: frozenset[str], own: str,
+) -> str | None:
+    """As `unread_language`, for a patient who reads `own`. When the engine does not read
+    their language, a message is read only if it is confidently in a language it does read
+    ("me ahogo" is too short to tell, and an English reading would find nothing in it):
+    otherwise it is taken as written in theirs, and the red-flag question is asked."""
+    found = unread_language(text, guess, read, known)
+    if found is not None or not own or own in read:
+        return found
+    words = _WORD.findall(text)
+    if guess is not None and len(words) >= MIN_WORDS and guess[1] >= CONFIDENT and (
+        guess[0].lower().split("-")[0] in read
+    ):
+        return None
+    return own

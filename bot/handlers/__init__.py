@@ -21,7 +21,7 @@ from bot.handlers.guard import allow
 from bot.services.access import Role
 
 # The patients' command menu, in order; each description is the content's `menu_<command>`.
-MENU = ("start", "status", "report", "help", "stop", "mydata", "forget")
+MENU = ("start", "status", "report", "help", "language", "stop", "mydata", "forget")
 ANYONE, CLINICIAN, ADMIN = Role.ANYONE, Role.CLINICIAN, Role.ADMIN
 
 
@@ -39,6 +39,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
         ("report", ANYONE, patient.report),
         ("mydata", ANYONE, patient.mydata),
         ("forget", ANYONE, patient.forget),
+        ("language", ANYONE, patient.language),
         ("patient", CLINICIAN, clinician.patient),
         ("patients", CLINICIAN, clinician.patients),
         ("open", CLINICIAN, clinician.open_escalations),

@@ -13,7 +13,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.core import callbacks as cb
 from bot.handlers.clinician import show_timeline
-from bot.handlers.context import Context, private_chat_id, services
+from bot.handlers.context import Context, private_chat_id, services, telegram_language
 from bot.handlers.guard import authorize, press_role
 from bot.services.access import Principal
 from bot.services.facade import Services
@@ -72,11 +72,13 @@ async def _trusted(update: Update, context: Context) -> tuple[CallbackQuery, int
     # In a one-to-one chat the chat's id is the person's: a press from anyone else (a
     # forged or replayed update) is refused like a stale one.
     if chat_id is None or message is None or press is None or query.from_user.id != chat_id:
-        await outbound.toast(query.id, outbound.message("stale_button").text)
+        await outbound.toast(
+            query.id, outbound.message("stale_button", telegram_language(update)).text)
         return None
     who = await authorize(context, chat_id, press_role(press))
     if who is None:
-        await outbound.toast(query.id, outbound.message("not_clinician").text)
+        await outbound.toast(
+            query.id, outbound.message("not_clinician", telegram_language(update)).text)
         return None
     return query, chat_id, message.message_id, press, who
 
@@ -116,7 +118,8 @@ async def on_stale(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is not None:
         outbound = services(context).outbound
-        await outbound.toast(query.id, outbound.message("stale_button").text)
+        await outbound.toast(
+            query.id, outbound.message("stale_button", telegram_language(update)).text)
 
 
 async def _consent(svc: Services, chat_id: int, _message_id: int, press: Any) -> PressResult:
@@ -139,6 +142,10 @@ async def _trend(svc: Services, chat_id: int, _message_id: int, press: Any) -> P
     return await svc.checkins.clarify(chat_id, press)
 
 
+async def _language(svc: Services, chat_id: int, _message_id: int, press: Any) -> PressResult:
+    return await svc.patients.set_language(chat_id, press)
+
+
 async def _report(svc: Services, chat_id: int, _message_id: int, _press: Any) -> PressResult:
     started = await svc.checkins.start_report(chat_id)
     return PressResult() if started is not None else PressResult(
@@ -156,6 +163,7 @@ def handlers() -> list[CallbackQueryHandler[Any, Any]]:
     routes: list[tuple[type, Route]] = [
         (cb.Consent, _consent), (cb.CheckinPress, _checkin), (cb.StopPress, _stop),
         (cb.ForgetPress, _forget), (cb.TrendPress, _trend), (cb.ReportPress, _report),
+        (cb.LanguagePress, _language),
     ]
     out: list[CallbackQueryHandler[Any, Any]] = [
         CallbackQueryHandler(_pressed(route), pattern=_kind(kind)) for kind, route in routes

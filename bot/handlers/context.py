@@ -27,3 +27,9 @@ def private_chat_id(update: Update) -> int | None:
 async def send(context: Context, chat_id: int, reply: Reply) -> None:
     """Send a use case's reply (through the one outbound path)."""
     await context.bot_data.services.outbound.reply(chat_id, reply)
+
+
+def telegram_language(update: Update) -> str:
+    """The language the person's Telegram app is set to ("" when Telegram does not say)."""
+    user = update.effective_user
+    return (user.language_code or "") if user is not None else ""

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.handlers.context import Context, private_chat_id, services
+from bot.handlers.context import Context, private_chat_id, services, telegram_language
 from bot.services.ports import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,6 @@ async def on_error(update: object, context: Context) -> None:
     if not isinstance(update, Update) or (chat_id := private_chat_id(update)) is None:
         return
     try:
-        await services(context).outbound.say(chat_id, "internal_error")
+        await services(context).outbound.say(chat_id, "internal_error", telegram_language(update))
     except (DeliveryError, TelegramError):
         log.warning("could not send the apology for update %s", update_id)

@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.flood import FloodLimit
-from bot.handlers.context import Context, services
+from bot.handlers.context import Context, services, telegram_language
 from bot.services.ports import DeliveryError, Reply
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Gate:
 
     async def _refuse(self, update: Update, context: Context) -> None:
         outbound = services(context).outbound
-        text = outbound.message("slow_down").text
+        text = outbound.message("slow_down", telegram_language(update)).text
         user = update.effective_user
         assert user is not None
         try:

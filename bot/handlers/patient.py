@@ -6,32 +6,33 @@ from collections.abc import Awaitable
 
 from telegram import Update
 
-from bot.handlers.context import Context, send, services
+from bot.handlers.context import Context, send, services, telegram_language
 from bot.services.access import Principal
 from bot.services.ports import MessageResult, Reply
 from bot.services.voice import note_of
 
 
-async def start(_update: Update, context: Context, who: Principal) -> None:
+async def start(update: Update, context: Context, who: Principal) -> None:
     """`/start [token]`: open an invitation link, or greet / resume."""
     chat_id = who.chat_id
     svc = services(context)
     token = context.args[0] if context.args else ""
     if token:
-        reply = await svc.enrolment.open_link(chat_id, token)
+        reply = await svc.enrolment.open_link(chat_id, token, telegram_language(update))
         await send(context, chat_id, reply)
         return
-    result = await svc.patients.greet(chat_id)
+    result = await svc.patients.greet(chat_id, telegram_language(update))
     await deliver(context, chat_id, result)
     if result.extra.get("dispatch"):  # after the greeting, in the chat's order
         await svc.outbox.later(lambda: _dispatched(svc.dispatcher.for_chat(chat_id)),
                                chat_id=chat_id)
 
 
-async def help_command(_update: Update, context: Context, who: Principal) -> None:
+async def help_command(update: Update, context: Context, who: Principal) -> None:
     """`/help`."""
     chat_id = who.chat_id
-    await send(context, chat_id, services(context).patients.help())
+    help_text = await services(context).patients.help(chat_id, telegram_language(update))
+    await send(context, chat_id, help_text)
 
 
 async def status(_update: Update, context: Context, who: Principal) -> None:
@@ -71,9 +72,9 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         if desk is not None:
             await send(context, chat_id, desk)
             return
-    unread = svc.languages.unread(words)  # a language the clinic does not ship
-    result = await svc.checkins.message(chat_id, words, source="unread" if unread else "text")
-    if result is not None and unread:
+    result = await svc.checkins.message(chat_id, words, identify=True)
+    unread = result.extra.get("unread") if result is not None else None
+    if result is not None and isinstance(unread, str):  # a language the engine cannot read
         result = await svc.languages.answer(chat_id, words, unread, result)
     if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
         desk = await svc.desk.answer(chat_id, words) if message.text else None
@@ -84,7 +85,7 @@ async def text(update: Update, context: Context, who: Principal) -> None:
         if note is not None:
             await send(context, chat_id, note)
             return
-        result = await svc.outsiders.message(chat_id, words)
+        result = await svc.outsiders.message(chat_id, words, telegram_language(update))
         if result is None:
             await _reply_or_greet(context, chat_id, None)
             return
@@ -112,12 +113,14 @@ async def photo(update: Update, context: Context, who: Principal) -> None:
         caption=message.caption or "",
     )
     if result is None:  # not a patient
-        result = await services(context).outsiders.message(chat_id, message.caption or "")
+        result = await services(context).outsiders.message(chat_id, message.caption or "",
+                                                           telegram_language(update))
     if result is None and (await services(context).access.principal(chat_id)).clinician_id:
         await _reply_or_greet(context, chat_id, None)  # a clinician: their help
         return
     if result is None:  # nothing kept, the emergency line said
-        await services(context).outbound.say(chat_id, "media_outsider")
+        await services(context).outbound.say(chat_id, "media_outsider",
+                                             telegram_language(update))
         return
     await deliver(context, chat_id, result)
 
@@ -130,21 +133,22 @@ async def voice(update: Update, context: Context, who: Principal) -> None:
     svc = services(context)
     result = await svc.voice.receive(who.chat_id, update.update_id, note)
     if result is None:  # after /stop: "not kept, /start resumes"; for others, what we read
-        result = await svc.outsiders.message(who.chat_id, "")
+        result = await svc.outsiders.message(who.chat_id, "", telegram_language(update))
     if result is None:  # not a patient: nothing kept, the emergency line said
-        await svc.outbound.say(who.chat_id, "voice_outsider")
+        await svc.outbound.say(who.chat_id, "voice_outsider", telegram_language(update))
         return
     await deliver(context, who.chat_id, result)
 
 
-async def unsupported(_update: Update, context: Context, who: Principal) -> None:
+async def unsupported(update: Update, context: Context, who: Principal) -> None:
     """Stickers, voice, locations...: say what the bot can read."""
-    await services(context).outbound.say(who.chat_id, "unsupported")
+    await services(context).outbound.say(who.chat_id, "unsupported", telegram_language(update))
 
 
-async def unknown_command(_update: Update, context: Context, who: Principal) -> None:
+async def unknown_command(update: Update, context: Context, who: Principal) -> None:
     """A command the bot does not know."""
-    await services(context).outbound.say(who.chat_id, "unknown_command")
+    await services(context).outbound.say(who.chat_id, "unknown_command",
+                                         telegram_language(update))
 
 
 async def deliver(context: Context, chat_id: int, result: MessageResult) -> None:
@@ -180,11 +184,17 @@ async def mydata(_update: Update, context: Context, who: Principal) -> None:
         return
     outbound = services(context).outbound
     await outbound.reply(who.chat_id, export.summary)
-    caption = outbound.message("mydata_caption").text
+    caption = outbound.message("mydata_caption", export.language).text
     await outbound.document(who.chat_id, export.document, export.filename, caption)
 
 
 async def forget(_update: Update, context: Context, who: Principal) -> None:
     """`/forget`: asks for confirmation first."""
     reply = await services(context).privacy.ask_forget(who.chat_id)
+    await _reply_or_greet(context, who.chat_id, reply)
+
+
+async def language(_update: Update, context: Context, who: Principal) -> None:
+    """`/language`: the patient picks the language the bot writes in."""
+    reply = await services(context).patients.ask_language(who.chat_id)
     await _reply_or_greet(context, who.chat_id, reply)

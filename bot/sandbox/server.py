@@ -314,6 +314,7 @@ class SandboxTelegram:
         user_id: int | None = None,
         username: str | None = None,
         is_bot: bool = False,
+        language_code: str = "en",
     ) -> SandboxUser:
         """Create a Telegram user with a private chat to the bot (chat id == user id)."""
         uid = next(self._user_ids) if user_id is None else user_id
@@ -322,7 +323,7 @@ class SandboxTelegram:
         user: JSONDict = {"id": uid, "is_bot": is_bot, "first_name": first_name}
         if username is not None:
             user["username"] = username
-        user["language_code"] = "en"
+        user["language_code"] = language_code  # what their Telegram app is set to
         self._chats[uid] = _Chat(uid, "private", user=user)
         return SandboxUser(self, user)
 

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from bot.core import callbacks as cb
 from bot.core import checkin_flow as flow
 from bot.core.checkin_flow import TRENDS, Draft
+from bot.core.content import Content
+from bot.core.language import unread_for
 from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.rules import evaluate, with_trends
 from bot.core.texts import (
-    PingView,
     acknowledgement,
     checkin_screen,
     clarify_question,
     describe,
     join,
     patient_replies,
-    ping_text,
     plain,
     tips_block,
 )
 from bot.core.triage import Triage, Triager
 from bot.core.triage.text import patient_words
 from bot.services import questions
-from bot.services.common import Deps, current_session, day_of, followed, local_text, zone
-from bot.services.escalation import Escalations, Raised
+from bot.services.common import Deps, current_session, day_of, followed, zone
+from bot.services.escalation import Escalations
 from bot.services.outbox import Outbox
 from bot.services.ports import MessageResult, Page, PressResult, Reply
 from bot.services.questions import Asked, Questions
@@ -69,8 +69,8 @@ class Checkins:
         self.escalations = escalations
         self.outbox = outbox
         self.questions = questions
-        self.triager = Triager(deps.content)
-        self._openings: dict[tuple[str, str], tuple[str, cb.Keyboard]] = {}
+        self.triager = Triager(deps.reader)
+        self._openings: dict[tuple[str, str, str], tuple[str, cb.Keyboard]] = {}
 
     def is_red_flag(self, words: str) -> bool:
         """Whether a message reads as an emergency (the flood gate lets those through)."""
@@ -78,11 +78,11 @@ class Checkins:
         return reading.assessment.level is Level.EMERGENCY
 
     # --- rendering
-    def intro(self, checkin: CheckIn | Claimed) -> str:
+    def intro(self, checkin: CheckIn | Claimed, language: str) -> str:
         """The opening of a check-in message: the plan step's words and tips."""
-        content = self.d.content
+        content = self.d.speaks(language)
         if checkin.kind in questions.KINDS:
-            return self.questions.intro(checkin.kind)
+            return self.questions.intro(checkin.kind, language)
         if checkin.kind == "adhoc":
             return content.messages["report_prompt"]
         step = next((s for s in content.plan.steps if s.id == checkin.step_id), None)
@@ -91,26 +91,32 @@ class Checkins:
         photo = content.messages["photo_invite"] if step.invite_photo else ""
         return join(step.message, tips_block(content, step.tips), photo)
 
-    def screen(self, checkin: CheckIn | Claimed, draft: Draft) -> Reply:
+    def screen(self, checkin: CheckIn | Claimed, draft: Draft, language: str) -> Reply:
+        """A check-in's message in `language` (worded when sent, not when scheduled)."""
         assert checkin.id is not None
+        content = self.d.speaks(language)
         if draft == OPENING:  # the same for every check-in of a step but for its id: cached
             # (patient-started check-ins all open alike, whatever their step id)
-            key = (checkin.kind, "" if checkin.kind == "adhoc" else checkin.step_id)
+            key = (content.language, checkin.kind,
+                   "" if checkin.kind == "adhoc" else checkin.step_id)
             opening = self._openings.get(key)
             if opening is None:
                 opening = self._openings[key] = checkin_screen(
-                    self.d.content, 0, self.intro(checkin), draft
+                    content, 0, self.intro(checkin, language), draft
                 )
             return Reply(opening[0], cb.for_checkin(opening[1], checkin.id))
-        text, keyboard = checkin_screen(self.d.content, checkin.id, self.intro(checkin), draft)
+        text, keyboard = checkin_screen(content, checkin.id, self.intro(checkin, language),
+                                        draft)
         return Reply(text, keyboard)
 
     # --- button presses
     async def press(self, chat_id: int, message_id: int, press: cb.CheckinPress) -> PressResult:
-        m = self.d.content.messages
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
+            language = patient.language if patient is not None else ""
+            content = self.d.speaks(language)
+            m = content.messages
             checkin = await uow.checkins.get(press.checkin_id)
             if (
                 patient is None
@@ -126,7 +132,7 @@ class Checkins:
                 str(o["symptom"]) for o in previous if o.get("present", True)}
             draft = Draft.from_json(checkin.draft)
             outcome = flow.press(
-                draft, press.op, press.arg, content=self.d.content, previous=before
+                draft, press.op, press.arg, content=content, previous=before
             )
             if isinstance(outcome, flow.Invalid):
                 return PressResult(toast=m["stale_button"])
@@ -136,14 +142,14 @@ class Checkins:
                 await uow.checkins.save_draft(press.checkin_id,
                                               (checkin.draft or {}) | {"answer": "none"})
                 return PressResult(
-                    edit=Reply(join(self.intro(checkin), f"✔ {m['none_of_these']}")),
-                    replies=questions.no_signs(self.d.content, checkin))
+                    edit=Reply(join(self.intro(checkin, language), f"✔ {m['none_of_these']}")),
+                    replies=questions.no_signs(content, checkin))
             if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
                 outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
                 await uow.checkins.save_draft(
                     press.checkin_id, outcome.draft.to_json() | questions.kept(checkin.draft))
-                return PressResult(edit=self.screen(checkin, outcome.draft))
+                return PressResult(edit=self.screen(checkin, outcome.draft, language))
             if not await uow.checkins.mark_answered(press.checkin_id, now):
                 return PressResult(toast=m["already_answered"])
             recorded = await self._record(
@@ -151,10 +157,10 @@ class Checkins:
             )
             note = await self.questions.attach(uow, checkin, recorded.escalation_id)
         summary = m["all_good"] if outcome.all_good else "; ".join(
-            describe(o, self.d.content) for o in outcome.report.observations)
+            describe(o, content) for o in outcome.report.observations)
         return PressResult(
-            edit=Reply(join(self.intro(checkin), f"✔ {summary}")),
-            replies=self._told(recorded),
+            edit=Reply(join(self.intro(checkin, language), f"✔ {summary}")),
+            replies=self._told(recorded, content),
             pages=recorded.pages,
             emergency=recorded.assessment.level is Level.EMERGENCY,
             photo_id=note,
@@ -184,7 +190,7 @@ class Checkins:
                     sent_at=now,
                 )
             )
-        reply = self.screen(checkin, Draft())
+        reply = self.screen(checkin, Draft(), patient.language)
         # Its buttons edit the message it arrives in: the outbox records which one.
         await self.outbox.say(chat_id, reply, checkin_id=checkin.id)
         return reply
@@ -192,12 +198,14 @@ class Checkins:
     # --- free text and photos
     async def message(
         self, chat_id: int, text: str, *, photo_file_id: str | None = None,
-        source: str = "text",
+        source: str = "text", identify: bool = False,
     ) -> MessageResult | None:
         """A patient's own words (or a photo's caption, or a voice note's transcript when
         `source` is "voice"); None if the chat is not a followed patient's (after /stop,
         `Outsiders` answers a red flag without keeping the words). A transcript may raise a
-        level, never reassure: below routine, it gets no reply here.
+        level, never reassure: below routine, it gets no reply here. With `identify`, words
+        in a language the engine does not read are treated alike, and the result's
+        `extra["unread"]` names that language for the caller's answer.
         """
         text = plain(text)[:TEXT_LIMIT]
         machine = source != "text"
@@ -208,6 +216,9 @@ class Checkins:
             if found is None or not followed(found[0]):
                 return None
             patient, sessions, raw = found
+            unread = self._unread(text, patient.language) if identify else None
+            if unread is not None:  # read for what it may raise, never to reassure
+                source, machine = "unread", True
             day = day_of(patient, sessions, now)
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
             reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
@@ -225,17 +236,27 @@ class Checkins:
             else:
                 await self._store_note(uow, patient, day, text, photo_file_id)
                 result = MessageResult(()) if machine else self._acknowledge(
-                    reading.off_topic if reading is not None else None)
+                    reading.off_topic if reading is not None else None,
+                    self.d.speaks(patient.language))
             # Unsure of a red-flag topic: ask, and keep what the reading says for "None".
             if reading is not None and reading.screen and not machine and not result.emergency:
                 asked = await self.questions.create(
                     uow, patient, sessions, kind="screen",
                     then=result.replies,
                 )
+        if unread is not None:  # the caller answers it (`Languages.answer`)
+            result = replace(result, extra=result.extra | {"unread": unread})
         if asked is None:
             return result
         await self.questions.say(chat_id, asked)
         return MessageResult((), escalation_id=result.escalation_id, pages=result.pages)
+
+    def _unread(self, text: str, own: str) -> str | None:
+        """The language of a patient's words when the engine does not read it."""
+        if self.d.languages is None or not text.strip():
+            return None
+        return unread_for(text, self.d.languages.guess(text), self.d.shipped_languages,
+                          self.triager.phrases.known, own)
 
     async def _recorded(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession],
@@ -256,9 +277,10 @@ class Checkins:
         )
         if machine and reading.assessment.level < Level.ROUTINE:
             return MessageResult(())
-        replies = list(self._told(recorded))
+        content = self.d.speaks(patient.language)
+        replies = list(self._told(recorded, content))
         if unclear is not None:
-            replies.append(Reply(*clarify_question(self.d.content, recorded.answer_id, unclear)))
+            replies.append(Reply(*clarify_question(content, recorded.answer_id, unclear)))
         return MessageResult(
             tuple(replies),
             escalation_id=recorded.escalation_id,
@@ -266,16 +288,18 @@ class Checkins:
             emergency=reading.assessment.level is Level.EMERGENCY,
         )
 
-    def _acknowledge(self, off_topic: str | None) -> MessageResult:
+    @staticmethod
+    def _acknowledge(off_topic: str | None, content: Content) -> MessageResult:
         """The answer to words that report no symptom."""
-        text, keyboard = acknowledgement(self.d.content, off_topic)
+        text, keyboard = acknowledgement(content, off_topic)
         return MessageResult((Reply(text, keyboard),))
 
     async def clarify(self, chat_id: int, press: cb.TrendPress) -> PressResult:
         """The patient says whether a symptom they wrote about is better, same or worse."""
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
+            content = self.d.speaks(patient.language if patient is not None else "")
+            m = content.messages
             answer = await uow.patients.answer(press.answer_id)
             if (
                 patient is None
@@ -311,19 +335,20 @@ class Checkins:
             else:
                 answer.observations = [o.to_json() for o in observations]
                 uow.save(answer)
-        label = self.d.content.symptoms[symptom].label
+        label = content.symptoms[symptom].label
         edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
-        replies = (self._told(recorded) if recorded is not None
-                   else tuple(Reply(t) for t in patient_replies(self.d.content, assessment)))
+        replies = (self._told(recorded, content) if recorded is not None
+                   else tuple(Reply(t) for t in patient_replies(content, assessment)))
         return PressResult(edit=edit, replies=replies,
                            pages=recorded.pages if recorded is not None else (),
                            emergency=assessment.level is Level.EMERGENCY)
 
-    def _told(self, recorded: Recorded) -> tuple[Reply, ...]:
+    @staticmethod
+    def _told(recorded: Recorded, content: Content) -> tuple[Reply, ...]:
         """The patient's replies to a recorded answer, saying whether anyone was alerted."""
         raised = recorded.escalation_id is not None
         return tuple(Reply(t) for t in patient_replies(
-            self.d.content, recorded.assessment,
+            content, recorded.assessment,
             paged=bool(recorded.pages) if raised else None))
 
     async def _store_note(
@@ -385,57 +410,8 @@ class Checkins:
         }])
         if assessment.level is Level.NONE:
             return Recorded(assessment, None, answer_id)
-        raised = await self._escalate(
+        raised = await self.escalations.for_answer(
             uow, patient, report, assessment, answer_id=answer_id, day=day, text=text,
             sessions=sessions, now=now,
         )
         return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
-
-    async def _escalate(
-        self,
-        uow: UnitOfWork,
-        patient: Patient,
-        report: Report,
-        assessment: Assessment,
-        *,
-        answer_id: int,
-        day: int,
-        text: str | None,
-        sessions: list[TreatmentSession],
-        now: datetime,
-    ) -> Raised:
-        """Raise the escalation an answer calls for, its pages written claimed; `now` is the
-        answer's time."""
-        assert patient.id is not None
-        session = current_session(sessions, now)
-        view = PingView(
-            patient_id=patient.id,
-            patient_name=patient.name,
-            level=assessment.level,
-            day=day,
-            session_local=local_text(session.session_at, self.d.clinic_tz) if session else "?",
-            areas=session.areas if session else "",
-            observations=report.present,
-            words=text,
-            fired=assessment.fired,
-            reported_local=self._reported(now),
-        )
-        described = "; ".join(describe(o, self.d.content) for o in report.present)
-        m = self.d.content.messages
-        summary = m.format(
-            "escalation_summary", day=day, what=described or m["summary_contact"],
-            rules=", ".join(assessment.rule_ids),
-        )
-        return await self.escalations.create(
-            uow,
-            patient=patient,
-            level=assessment.level,
-            body=ping_text(self.d.content, view),
-            summary=summary,
-            rules=assessment.rule_ids,
-            answer_id=answer_id,
-            claim=True,
-        )
-
-    def _reported(self, now: datetime) -> str:
-        return f"{local_text(now, self.d.clinic_tz)} ({self.d.clinic_tz.key})"

@@ -9,7 +9,7 @@ from bot.core import callbacks as cb
 from bot.core.callbacks import Button
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip
-from bot.services.common import Deps, day_of, local_text
+from bot.services.common import Deps, day_of
 from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import AuditEvent, Clinician
@@ -117,7 +117,7 @@ class Clinic:
                 state = m["open_acked"] if e.acked_at else m["open_not_acked"]
                 lines.append(
                     f"#{e.id} {LEVEL_MARK[Level.parse(e.level)]} · {name} (#{e.patient_id}) · "
-                    f"{local_text(e.created_at, tz)} · {state}\n   {clip(e.summary, 200)}"
+                    f"{self.d.clinic_time(e.created_at, tz)} · {state}\n   {clip(e.summary, 200)}"
                 )
                 buttons = [Button(f"📈 #{e.id}", cb.escalation(e.id, "t"))]
                 if e.acked_at is None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.core import callbacks as cb
 from bot.core.texts import clip, plain
-from bot.services.common import Deps, local_text
+from bot.services.common import Deps
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
@@ -94,8 +94,9 @@ class ClinicianActions:
         await uow.checkins.release_held(patient.id, now)
         if patient.chat_id is None or patient.status == PatientStatus.ERASED:
             return
-        clinic = self.d.content.clinic
-        text = self.d.content.messages.format(
+        content = self.d.speaks(patient.language)
+        clinic = content.clinic
+        text = content.messages.format(
             "seen_by_clinician", clinician=clinician, clinic=clinic.name,
             emergency_number=clinic.emergency_number)
         await self.views.outbox.say(patient.chat_id, Reply(text))
@@ -114,8 +115,9 @@ class ClinicianActions:
         await uow.records.audit(now, f"clinician:{clinician.id}", "share_outcome",
                                 patient_id=escalation.patient_id,
                                 detail=f"escalation #{escalation.id}")
-        text = m.format("outcome_for_patient", clinician=clinician.name,
-                        clinic=self.d.content.clinic.name, note=escalation.outcome)
+        theirs = self.d.speaks(patient.language)
+        text = theirs.messages.format("outcome_for_patient", clinician=clinician.name,
+                                      clinic=theirs.clinic.name, note=escalation.outcome)
         await self.views.outbox.say(patient.chat_id, Reply(text))
         return PressResult(toast=m["outcome_shared"],
                            edit=Reply(m.format("resolved_toast", id=escalation.id)))
@@ -124,10 +126,10 @@ class ClinicianActions:
         m = self.d.content.messages
         if escalation.resolved_at is not None:
             who = await uow.clinicians.get(escalation.resolved_by or 0)
-            when = local_text(escalation.resolved_at, self.d.clinic_tz)
+            when = self.d.clinic_time(escalation.resolved_at)
             return m.format("already_resolved", who=who.name if who else "?", when=when)
         who = await uow.clinicians.get(escalation.acked_by or 0)
-        when = local_text(escalation.acked_at or self.d.clock.now(), self.d.clinic_tz)
+        when = self.d.clinic_time(escalation.acked_at or self.d.clock.now())
         return m.format("already_acked", who=who.name if who else "?", when=when)
 
     async def outcome_note(self, chat_id: int, text: str) -> Reply | None:

@@ -8,11 +8,14 @@ from datetime import datetime, time, timedelta
 from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
 from bot.core import schedule
 from bot.core.clock import Clock
 from bot.core.content import Content
 from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
+from bot.core.library import Library
 from bot.services.liveness import Liveness
 from bot.services.ports import Charts, LanguageGuesser, Messenger, Transcriber
 from bot.services.repositories import UnitsOfWork
@@ -34,7 +37,7 @@ class Deps:
     """The composition root builds one of these; services take it and nothing global."""
 
     store: UnitsOfWork
-    content: Content
+    content: Content  # in the clinic's language (what clinicians read)
     clock: Clock
     messenger: Messenger
     clinic_tz: ZoneInfo
@@ -55,11 +58,25 @@ class Deps:
     transcriber: Transcriber | None = None  # None: voice notes are kept, not transcribed
     max_voice_bytes: int = 20 * 1024 * 1024
     languages: LanguageGuesser | None = None  # None: every message is read as shipped
-    shipped_languages: frozenset[str] = frozenset({"en"})  # what the content is written in
+    shipped_languages: frozenset[str] = frozenset({"en"})  # what the triage engine reads
     send_concurrency: int = 16
     liveness: Liveness = field(default_factory=Liveness)  # this worker, and its heartbeat
     reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after
     inbox_attempts: int = 5  # an update that fails this often is parked
+    library: Library | None = None  # every shipped language (None: the clinic's only)
+
+    def clinic_time(self, moment: datetime, tz: ZoneInfo | None = None) -> str:
+        """A moment as clinicians read it: in the clinic's zone (or `tz`) and language."""
+        return local_text(moment, tz or self.clinic_tz, self.content.language)
+
+    @property
+    def reader(self) -> Content:
+        """The content the triage engine reads with."""
+        return self.library.reader if self.library is not None else self.content
+
+    def speaks(self, language: str | None) -> Content:
+        """The wording for a patient's language (the clinic's when it is not shipped)."""
+        return self.library.speaks(language) if self.library is not None else self.content
 
     def holder(self, now: datetime) -> Holder:
         """Who claims rows now (this worker), and which other workers count as dead."""
@@ -104,9 +121,9 @@ def day_of(patient: Patient, sessions: list[TreatmentSession], now: datetime) ->
     return max(0, schedule.day_number(session.session_at, zone(patient), now))
 
 
-def local_text(moment: datetime, tz: ZoneInfo) -> str:
-    """'Tue 17 Nov 10:00'."""
-    return moment.astimezone(tz).strftime("%a %d %b %H:%M")
+def local_text(moment: datetime, tz: ZoneInfo, language: str = "en") -> str:
+    """'Tue 17 Nov 10:00', 'mar. 17 nov. 10:00' (CLDR's names, through Babel)."""
+    return format_datetime(moment, "EEE dd MMM HH:mm", tzinfo=tz, locale=language)
 
 
 def queued_outcome(decision: Decision, began: datetime, attempts: int) -> dict[str, object] | None:

@@ -61,10 +61,18 @@ class Enrolment:
         phone: str | None = None,
         patient_id: int | None = None,
         actor: str = "cli",
+        language: str = "",
     ) -> Invitation:
-        """Create (or reuse) the patient, record the session, and mint a link token."""
+        """Create (or reuse) the patient, record the session, and mint a link token.
+        `language` ("": chosen at /start from their Telegram, else the clinic's) must be one
+        the clinic ships."""
         if session_at.tzinfo is None:
             raise ValueError("session time needs a UTC offset or a time zone")
+        language = language.strip().lower()
+        spoken = self.d.library.spoken if self.d.library else {self.d.content.language}
+        if language and language not in spoken:
+            raise ValueError(f"language {language!r} is not shipped (the clinic ships "
+                             f"{', '.join(sorted(spoken))})")
         tz_name = timezone or self.d.clinic_tz.key
         ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
         now = self.d.clock.now()
@@ -76,9 +84,12 @@ class Enrolment:
                 patient = await uow.add(
                     Patient(
                         name=plain(name).strip(), phone=plain(phone) if phone else None,
-                        timezone=tz_name, created_at=now,
+                        timezone=tz_name, created_at=now, language=language,
                     )
                 )
+            elif language:
+                patient.language = language
+                uow.save(patient)
             assert patient.id is not None
             session = await uow.add(
                 TreatmentSession(
@@ -127,13 +138,15 @@ class Enrolment:
         )
         return token
 
-    async def open_link(self, chat_id: int, token: str) -> Reply:
-        """`/start <token>`: check the token; a patient is asked for consent.
+    async def open_link(self, chat_id: int, token: str, telegram_language: str = "") -> Reply:
+        """`/start <token>`: check the token; a patient is asked for consent, in the language
+        the clinic chose for them, else their Telegram's when the clinic ships it.
 
         Wrong, used and expired tokens count against the chat: after a few in an hour every
         token is refused, so guessing is pointless even before the 2^192 odds.
         """
-        m, clinic = self.d.content.messages, self.d.content.clinic.name
+        content = self.d.speaks(telegram_language)
+        m, clinic = content.messages, content.clinic.name
         now = self.d.clock.now()
         window, key = int(now.timestamp()) // HOUR, f"token:{chat_id}"
         async with self.d.store.unit_of_work() as uow:
@@ -162,15 +175,26 @@ class Enrolment:
             invite.opened_by_chat = chat_id
             uow.save(invite)
             name = await self._patient_name(uow, invite)
-        return Reply(self.consent_text(name), self._consent_keyboard(invite.id))
+            # Kept with the consent, by whoever consents (not by whoever opened it first).
+            language = self._language(owner, telegram_language)
+        return Reply(self.consent_text(name, language),
+                     self._consent_keyboard(invite.id, language))
 
-    def consent_text(self, name: str) -> str:
-        return self.d.content.messages.format(
-            "consent", clinic=self.d.content.clinic.name, name=name
-        )
+    def _language(self, patient: Patient | None, telegram_language: str) -> str:
+        """The clinic's choice for the patient, else Telegram's if shipped, else the clinic's."""
+        if patient is not None and patient.language:
+            return patient.language
+        if self.d.library is not None and (code := self.d.library.ships(telegram_language)):
+            return code
+        return self.d.content.language
 
-    def _consent_keyboard(self, invite_id: int) -> cb.Keyboard:
-        return yes_no(self.d.content, "consent", lambda yes: cb.consent(invite_id, yes=yes))
+    def consent_text(self, name: str, language: str) -> str:
+        content = self.d.speaks(language)
+        return content.messages.format("consent", clinic=content.clinic.name, name=name)
+
+    def _consent_keyboard(self, invite_id: int, language: str) -> cb.Keyboard:
+        return yes_no(self.d.speaks(language), "consent",
+                      lambda yes: cb.consent(invite_id, yes=yes, language=language))
 
     async def _invited_patient(self, uow: UnitOfWork, invite: Invite) -> Patient | None:
         session = await uow.patients.treatment_session(invite.session_id or 0)
@@ -204,10 +228,13 @@ class Enrolment:
 
     async def consent(self, chat_id: int, press: cb.Consent) -> PressResult:
         """A tap on Yes or No under the consent message."""
-        m, clinic = self.d.content.messages, self.d.content.clinic.name
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             invite = await uow.patients.invite(press.token_id)
+            invited = await self._invited_patient(uow, invite) if invite is not None else None
+            language = self._language(invited, press.language)
+            content = self.d.speaks(language)
+            m, clinic = content.messages, content.clinic.name
             if invite is None or invite.kind != "patient" or invite.opened_by_chat != chat_id:
                 return PressResult(toast=m["stale_button"])
             if invite.used_at is not None:
@@ -221,9 +248,10 @@ class Enrolment:
                 return PressResult(toast=m.format("token_invalid", clinic=clinic))
             if not await uow.patients.use_invite(press.token_id, now):
                 return PressResult(toast=m.format("token_used", clinic=clinic))
-            patient = await self._enrol(uow, invite, chat_id, now)
+            patient = await self._enrol(uow, invite, chat_id, now, language)
             welcome = await self._welcome(uow, patient)
-        consent_record = self.consent_text(patient.name.split()[0] if patient.name else "")
+        consent_record = self.consent_text(patient.name.split()[0] if patient.name else "",
+                                           language)
         # The consent screen becomes the welcome: one message, not two, on a busy morning
         # (150 consents at once must all be checked in within Telegram's 30 messages/s).
         return PressResult(
@@ -232,8 +260,10 @@ class Enrolment:
         )
 
     async def _enrol(
-        self, uow: UnitOfWork, invite: Invite, chat_id: int, now: datetime
+        self, uow: UnitOfWork, invite: Invite, chat_id: int, now: datetime, language: str
     ) -> Patient:
+        """Link the chat to the invited patient (or the chat's patient already known), with
+        the consent as shown, in `language`, which becomes theirs unless they have one."""
         session = await uow.patients.treatment_session(invite.session_id or 0)
         assert session is not None and session.id is not None
         invited = await uow.patients.get(session.patient_id)
@@ -253,7 +283,9 @@ class Enrolment:
         patient.chat_id = chat_id
         patient.status = PatientStatus.ACTIVE
         patient.consent_at = now
-        patient.consent_text = self.consent_text(patient.name.split()[0] if patient.name else "")
+        patient.consent_text = self.consent_text(patient.name.split()[0] if patient.name else "",
+                                                 language)
+        patient.language = patient.language or language
         patient.stopped_at = None
         uow.save(patient)
         await uow.flush()
@@ -296,12 +328,12 @@ class Enrolment:
 
     async def _welcome(self, uow: UnitOfWork, patient: Patient) -> Reply:
         assert patient.id is not None
-        content = self.d.content
+        content = self.d.speaks(patient.language)
         pending = await uow.checkins.next_pending(patient.id)
         tz = zone(patient)
         m = content.messages
         nxt = (
-            m.format("welcome_next", when=local_text(pending.due_at, tz))
+            m.format("welcome_next", when=local_text(pending.due_at, tz, content.language))
             if pending
             else m["welcome_none_left"]
         )

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import ladder
-from bot.core.model import Level
-from bot.core.texts import clip
-from bot.services.common import Deps
+from bot.core.model import Assessment, Level, Report
+from bot.core.texts import PingView, clip, describe, ping_text
+from bot.services.common import Deps, current_session
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import Page, Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import Digest, Escalation, Patient, Ping, Status
+from bot.store.models import Digest, Escalation, Patient, Ping, Status, TreatmentSession
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +252,52 @@ class Escalations:
             uow, patient=patient, level=Level.EMERGENCY, body=body, summary=body,
             rules=["outside-follow-up"], claim=True,
         )
+
+    async def for_answer(
+        self,
+        uow: UnitOfWork,
+        patient: Patient,
+        report: Report,
+        assessment: Assessment,
+        *,
+        answer_id: int,
+        day: int,
+        text: str | None,
+        sessions: list[TreatmentSession],
+        now: datetime,
+    ) -> Raised:
+        """Raise the escalation a patient's answer calls for, worded for clinicians, its
+        pages written claimed; `now` is the answer's time."""
+        assert patient.id is not None
+        session = current_session(sessions, now)
+        view = PingView(
+            patient_id=patient.id,
+            patient_name=patient.name,
+            level=assessment.level,
+            day=day,
+            session_local=self.d.clinic_time(session.session_at) if session else "?",
+            areas=session.areas if session else "",
+            observations=report.present,
+            words=text,
+            fired=assessment.fired,
+            reported_local=self._reported(now),
+        )
+        described = "; ".join(describe(o, self.d.content) for o in report.present)
+        m = self.d.content.messages
+        summary = m.format(
+            "escalation_summary", day=day, what=described or m["summary_contact"],
+            rules=", ".join(assessment.rule_ids),
+        )
+        return await self.create(
+            uow,
+            patient=patient,
+            level=assessment.level,
+            body=ping_text(self.d.content, view),
+            summary=summary,
+            rules=assessment.rule_ids,
+            answer_id=answer_id,
+            claim=True,
+        )
+
+    def _reported(self, now: datetime) -> str:
+        return f"{self.d.clinic_time(now)} ({self.d.clinic_tz.key})"

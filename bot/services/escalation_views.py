@@ -9,7 +9,7 @@ from bot.core import callbacks as cb
 from bot.core.callbacks import Button, Keyboard
 from bot.core.model import Level
 from bot.core.texts import LEVEL_MARK, clip
-from bot.services.common import Deps, local_text
+from bot.services.common import Deps
 from bot.services.outbox import Outbox
 from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
@@ -52,18 +52,18 @@ class EscalationViews:
         parts = []
         if e.unpaged_at is not None and e.acked_at is None and e.resolved_at is None:
             parts.append(self.d.content.messages.format(
-                "unpaged_line", when=local_text(e.unpaged_at, self.d.clinic_tz)))
+                "unpaged_line", when=self.d.clinic_time(e.unpaged_at)))
         if e.acked_at is not None:
             who = await uow.clinicians.get(e.acked_by or 0)
             parts.append(self.d.content.messages.format(
                 "acked_line", who=who.name if who else "?",
-                when=local_text(e.acked_at, self.d.clinic_tz),
+                when=self.d.clinic_time(e.acked_at),
             ))
         if e.resolved_at is not None:
             who = await uow.clinicians.get(e.resolved_by or 0)
             parts.append(self.d.content.messages.format(
                 "resolved_line", who=who.name if who else "?",
-                when=local_text(e.resolved_at, self.d.clinic_tz), outcome=e.outcome or "",
+                when=self.d.clinic_time(e.resolved_at), outcome=e.outcome or "",
             ))
         return "".join(f"\n   {p}" for p in parts)
 

@@ -54,8 +54,8 @@ class Services:
             deps, self.checkins, self.escalations, self.paging, self.silence, self.outbox,
             self.questions, self.photos,
         )
-        self.languages = Languages(deps, self.escalations, self.questions,
-                                   self.checkins.triager.phrases.known)
+        self.languages = Languages(deps, self.escalations, self.questions)
+        self.photos.answer_unread = self.languages.answer
         self.lifeline = Lifeline(deps, self.checkins.triager)
         self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)

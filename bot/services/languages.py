@@ -1,4 +1,5 @@
-"""Messages in a language the clinic does not ship. The bot cannot read them, so it must
+"""Messages in a language the triage engine does not read (`Checkins.message` tells which,
+`bot.core.language.unread_for`). The bot cannot read them, so it must
 not answer as if it had: the words are still read for anything that raises a level (never
 to reassure), then the patient is told, in their language when the clinic has the line,
 that the message went to their care team as written, with the emergency number; the
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from babel import Locale, UnknownLocaleError
 
-from bot.core.language import unread_language
 from bot.core.model import Level
 from bot.core.texts import clip, plain
 from bot.services.common import Deps
@@ -20,32 +20,25 @@ from bot.services.questions import Questions
 WORDS_QUOTED = 1000  # of the message, in the clinic's item
 
 
-def language_name(code: str) -> str:
-    """'French' for 'fr' (CLDR's English name); the code itself when CLDR has none."""
+def language_name(code: str, reader: str = "en") -> str:
+    """'French' for 'fr' read in English, 'francés' in Spanish (CLDR); the code itself when
+    CLDR has none."""
     try:
-        return str(Locale.parse(code).get_display_name("en") or code)
+        return str(Locale.parse(code).get_display_name(reader) or code)
     except (UnknownLocaleError, ValueError):
         return code
 
 
 class Languages:
-    """Tells which messages are in an unshipped language, and answers those."""
+    """Answers messages in a language the triage engine does not read."""
 
     def __init__(
         self, deps: Deps, escalations: Escalations, questions: Questions,
-        known: frozenset[str] = frozenset(),
     ) -> None:
         self.d = deps
         self.escalations = escalations
         self.questions = questions
-        self.known = known  # the shipped lexicon's words
 
-    def unread(self, text: str) -> str | None:
-        """The language of `text` when the clinic does not ship it (None: read it)."""
-        if self.d.languages is None:
-            return None
-        return unread_language(text, self.d.languages.guess(text), self.d.shipped_languages,
-                               self.known)
 
     async def answer(
         self, chat_id: int, text: str, code: str, said: MessageResult
@@ -54,7 +47,7 @@ class Languages:
         if said.emergency:  # the instruction and the page already: nothing to ask
             return said
         m, clinic = self.d.content.messages, self.d.content.clinic
-        name = language_name(code)
+        name = language_name(code, self.d.content.language)
         async with self.d.store.unit_of_work() as uow:
             found = await uow.patients.reply_context(chat_id)
             if found is None:
@@ -71,9 +64,11 @@ class Languages:
             asked = await self.questions.create(uow, patient, sessions, kind="screen",
                                                 then=said.replies)
         line = clinic.unread_language_lines.get(code)
+        theirs = self.d.speaks(patient.language)  # a language they read, when not `code`
         told = (line.format(emergency_number=clinic.emergency_number) if line
-                else m.format("unread_language", language=name,
-                              emergency_number=clinic.emergency_number))
+                else theirs.messages.format(
+                    "unread_language", language=language_name(code, theirs.language),
+                    emergency_number=clinic.emergency_number))
         await self.questions.outbox.say(chat_id, Reply(told))
         if asked is None:
             return MessageResult(said.replies, escalation_id=said.escalation_id,

@@ -134,7 +134,9 @@ class Lifeline:
             chat_id, words = found
             reading = self.triager.read(words[:4000], day=1)
             if reading.assessment.level is Level.EMERGENCY:
-                instruction = chat_id, emergency_instruction(self.d.content)
+                # From memory: in the language their Telegram app is set to (when shipped).
+                content = self.d.speaks(_telegram_language(update))
+                instruction = chat_id, emergency_instruction(content)
         update_id = update.get("update_id")
         if isinstance(update_id, int):
             self._read[update_id] = instruction is not None
@@ -185,3 +187,12 @@ def _private_words(update: dict[str, Any]) -> tuple[int, str] | None:
             words = patient_words(words)
             return (int(chat["id"]), words) if words.strip() else None
     return None
+
+
+def _telegram_language(update: dict[str, Any]) -> str:
+    for key in ("message", "edited_message"):
+        body = update.get(key)
+        sender = body.get("from") if isinstance(body, dict) else None
+        if isinstance(sender, dict) and isinstance(sender.get("language_code"), str):
+            return str(sender["language_code"])
+    return ""

@@ -25,12 +25,13 @@ class Outbound:
         self.d = deps
         self.outbox = outbox
 
-    def message(self, key: str, **fields: object) -> Reply:
-        """The content's message `key`, its placeholders filled (clinic and emergency number
-        always available)."""
-        clinic = self.d.content.clinic
+    def message(self, key: str, language: str = "", **fields: object) -> Reply:
+        """The content's message `key` in `language` (the clinic's when not shipped), its
+        placeholders filled (clinic and emergency number always available)."""
+        content = self.d.speaks(language)
+        clinic = content.clinic
         return Reply(
-            self.d.content.messages.format(
+            content.messages.format(
                 key, clinic=clinic.name, emergency_number=clinic.emergency_number, **fields
             )
         )
@@ -39,9 +40,9 @@ class Outbound:
         """Say `reply` (the instruction to call emergency services when `emergency`)."""
         await self.outbox.say(chat_id, reply, emergency=emergency)
 
-    async def say(self, chat_id: int, key: str, **fields: object) -> None:
-        """Say the content's message `key`."""
-        await self.reply(chat_id, self.message(key, **fields))
+    async def say(self, chat_id: int, key: str, language: str = "", **fields: object) -> None:
+        """Say the content's message `key` (in `language`, else the clinic's)."""
+        await self.reply(chat_id, self.message(key, language, **fields))
 
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a screen's text and buttons (an unchanged screen is not an error)."""

@@ -28,16 +28,19 @@ class Outsiders:
         self.triager = triager
         self.escalations = escalations
 
-    async def message(self, chat_id: int, words: str) -> MessageResult | None:
+    async def message(
+        self, chat_id: int, words: str, telegram_language: str = ""
+    ) -> MessageResult | None:
         """The instruction if `words` read as an emergency; after /stop, a reminder that
         nothing is kept; None otherwise (the usual "open the link your clinic gave you")."""
         text = plain(words)[:TEXT_LIMIT]
         emergency = bool(text.strip()) and (
             self.triager.read(text, day=1).assessment.level is Level.EMERGENCY)
-        content = self.d.content
         raised = None
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.outside_by_chat(chat_id)
+            content = self.d.speaks(patient.language if patient is not None and patient.language
+                                    else telegram_language)
             left = patient is not None and patient.status != PatientStatus.INVITED
             if patient is not None and emergency:  # paged now: no health details in it
                 raised = await self.escalations.alarm(

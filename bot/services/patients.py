@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from babel.dates import format_date
+
 from bot.core import callbacks as cb
 from bot.core.texts import yes_no
 from bot.services.common import Deps, day_of, local_text, zone
 from bot.services.escalation import Escalations
+from bot.services.languages import language_name
 from bot.services.ports import MessageResult, PressResult, Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Patient, PatientStatus
@@ -21,19 +24,21 @@ class Patients:
         self.d = deps
         self.escalations = escalations
 
-    def help(self) -> Reply:
-        clinic = self.d.content.clinic
-        return Reply(
-            self.d.content.messages.format(
-                "help", clinic=clinic.name, emergency_number=clinic.emergency_number
-            )
-        )
-
-    async def greet(self, chat_id: int) -> MessageResult:
-        """`/start` without a token: resume a stopped patient, or say who we are."""
-        m = self.d.content.messages
+    async def help(self, chat_id: int, telegram_language: str = "") -> Reply:
+        """`/help` in the patient's language (a stranger's: Telegram's, if shipped)."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
+        content = self.d.speaks(patient.language if patient else telegram_language)
+        clinic = content.clinic
+        return Reply(content.messages.format(
+            "help", clinic=clinic.name, emergency_number=clinic.emergency_number))
+
+    async def greet(self, chat_id: int, telegram_language: str = "") -> MessageResult:
+        """`/start` without a token: resume a stopped patient, or say who we are."""
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
+            content = self.d.speaks(patient.language if patient else telegram_language)
+            m = content.messages
             if patient is not None and patient.status in (
                 PatientStatus.STOPPED,
                 PatientStatus.UNREACHABLE,
@@ -44,8 +49,9 @@ class Patients:
                 return MessageResult((Reply(m.format("already_enrolled", name=first)),))
             clinician = await uow.clinicians.by_chat(chat_id)
             if clinician is not None and clinician.active:
+                m = self.d.content.messages
                 return MessageResult((Reply(m.format("clinician_help", name=clinician.name)),))
-        return MessageResult((Reply(m.format("not_enrolled", clinic=self.d.content.clinic.name)),))
+        return MessageResult((Reply(m.format("not_enrolled", clinic=content.clinic.name)),))
 
     async def _resume(self, uow: UnitOfWork, patient: Patient) -> MessageResult:
         assert patient.id is not None
@@ -58,7 +64,7 @@ class Patients:
         uow.save(patient)
         await uow.flush()
         nxt = await self._next_text(uow, patient)
-        text = self.d.content.messages.format("resumed", next=nxt)
+        text = self.d.speaks(patient.language).messages.format("resumed", next=nxt)
         return MessageResult((Reply(text),), extra={"dispatch": True})
 
     async def _next_text(self, uow: UnitOfWork, patient: Patient) -> str:
@@ -66,20 +72,22 @@ class Patients:
         pending = await uow.checkins.next_pending(patient.id)
         if pending is None:
             return ""
-        when = local_text(pending.due_at, zone(patient))
-        return self.d.content.messages.format("resumed_next", when=when)
+        content = self.d.speaks(patient.language)
+        when = local_text(pending.due_at, zone(patient), content.language)
+        return content.messages.format("resumed_next", when=when)
 
     async def status(self, chat_id: int) -> Reply | None:
         """What comes next and when; None if this chat is not a patient."""
-        m = self.d.content.messages
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
+            content = self.d.speaks(patient.language)
+            m = content.messages
             day = day_of(patient, await uow.patients.sessions_of(patient.id), now)
             if patient.status != PatientStatus.ACTIVE:
-                return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
+                return Reply(m.format("stopped", clinic=content.clinic.name))
             pending = await uow.checkins.next_pending(patient.id)
             last = await uow.checkins.last_scheduled(patient.id)
         if pending is None or last is None:
@@ -89,31 +97,33 @@ class Patients:
             m.format(
                 "status",
                 day=day,
-                next=local_text(max(pending.due_at, now), tz),
-                end=last.local_date.strftime("%a %d %b"),
+                next=local_text(max(pending.due_at, now), tz, content.language),
+                end=format_date(last.local_date, "EEE dd MMM", locale=content.language),
             )
         )
 
     async def ask_stop(self, chat_id: int) -> Reply | None:
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
+        content = self.d.speaks(patient.language)
+        m = content.messages
         if patient.status != PatientStatus.ACTIVE:
-            return Reply(m.format("stopped", clinic=self.d.content.clinic.name))
-        keyboard = yes_no(self.d.content, "stop", lambda yes: cb.stop(yes=yes))
+            return Reply(m.format("stopped", clinic=content.clinic.name))
+        keyboard = yes_no(content, "stop", lambda yes: cb.stop(yes=yes))
         return Reply(m["stop_confirm"], keyboard)
 
     async def stop(self, chat_id: int, press: cb.StopPress) -> PressResult:
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
+            content = self.d.speaks(patient.language if patient is not None else "")
+            m = content.messages
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])
             if not press.yes:
                 return PressResult(edit=Reply(m["stop_kept"]))
-            stopped = Reply(m.format("stopped", clinic=self.d.content.clinic.name))
+            stopped = Reply(m.format("stopped", clinic=content.clinic.name))
             if patient.status != PatientStatus.ACTIVE:
                 return PressResult(edit=stopped)
             patient.status = PatientStatus.STOPPED
@@ -123,3 +133,42 @@ class Patients:
             # A notice: it waits for the morning summary, nothing is paged now.
             await self.escalations.notice(uow, patient, "notice_stopped")
         return PressResult(edit=stopped)
+
+    # --- language
+    async def ask_language(self, chat_id: int) -> Reply | None:
+        """The shipped languages as buttons, each in its own words; None if not a patient."""
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
+        if patient is None:
+            return None
+        content = self.d.speaks(patient.language)
+        spoken = sorted(self.d.library.spoken) if self.d.library else [content.language]
+        keyboard = tuple(
+            (cb.Button(("✔ " if code == content.language else "") + native_name(code),
+                       cb.language(code)),)
+            for code in spoken
+        )
+        return Reply(content.messages["language_choose"], keyboard)
+
+    async def set_language(self, chat_id: int, press: cb.LanguagePress) -> PressResult:
+        """The patient's choice: every message from now on is worded in it, check-ins
+        already scheduled included (they are worded when sent)."""
+        spoken = self.d.library.spoken if self.d.library else {self.d.content.language}
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.by_chat(chat_id)
+            if patient is None or patient.id is None or press.code not in spoken:
+                language = patient.language if patient is not None else ""
+                return PressResult(toast=self.d.speaks(language).messages["stale_button"])
+            patient.language = press.code
+            uow.save(patient)
+            await uow.records.audit(self.d.clock.now(), f"patient:{patient.id}", "language",
+                                    patient_id=patient.id, detail=press.code)
+        m = self.d.speaks(press.code).messages
+        return PressResult(edit=Reply(m.format(
+            "language_set", language=language_name(press.code, press.code))))
+
+
+def native_name(code: str) -> str:
+    """A language's name in that language ("Français", "Русский"), from CLDR."""
+    name = language_name(code, code)
+    return name[:1].upper() + name[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,8 @@ class Photos:
         self.d = deps
         self.checkins = checkins
         self._fetched: OrderedDict[str, bytes | DeliveryError] = OrderedDict()
+        # Answers a caption in a language the engine does not read (`Languages.answer`).
+        self.answer_unread: UnreadAnswer = _as_read
 
     async def prepare(self, update: dict[str, Any]) -> None:
         """Download a patient's photo before its update is handled: a slow transfer must
@@ -81,31 +84,35 @@ class Photos:
             return None
         # The caption is the patient's words: triaged first, so a red flag is never delayed
         # (nor lost with a file the bot cannot keep).
-        said = await self.checkins.message(chat_id, caption) if caption.strip() else None
+        said = (await self.checkins.message(chat_id, caption, identify=True)
+                if caption.strip() else None)
+        unread = said.extra.get("unread") if said is not None else None
+        if said is not None and isinstance(unread, str):  # not read: asked, and to the clinic
+            said = await self.answer_unread(chat_id, caption, unread, said)
         if mime not in TYPES:
-            return self._reply(said, self._say("photo_wrong_type"), None)
+            return self._reply(said, self._say(patient, "photo_wrong_type"), None)
         limit_mb = self.d.max_photo_bytes / (1024 * 1024)
         if size is not None and size > self.d.max_photo_bytes:
-            return self._reply(said, self._say("photo_too_big", limit=f"{limit_mb:g}"),
+            return self._reply(said, self._say(patient, "photo_too_big", limit=f"{limit_mb:g}"),
                                None)
         # From here on, whatever happens to the photo, the caption's replies and pages (claimed
         # by this process) must reach the handler.
         try:
             data = await self._fetch(file_id)
         except FileTooBig:
-            too_big = self._say("photo_too_big", limit=f"{limit_mb:g}")
+            too_big = self._say(patient, "photo_too_big", limit=f"{limit_mb:g}")
             return self._reply(said, too_big, None)
         except DeliveryError as exc:
             log.warning("photo from patient %s could not be downloaded: %s", patient.id, exc)
-            return self._reply(said, self._say("photo_failed"), None)
+            return self._reply(said, self._say(patient, "photo_failed"), None)
         sniffed = sniff(data)  # the bytes say what it is, not the name or the claim
         if sniffed not in TYPES:
-            return self._reply(said, self._say("photo_wrong_type"), None)
+            return self._reply(said, self._say(patient, "photo_wrong_type"), None)
         try:
             return await self._store(patient, said, unique_id, data, sniffed, caption=caption)
         except Exception:
             log.exception("photo from patient %s could not be stored", patient.id)
-            return self._reply(said, self._say("photo_failed"), None)
+            return self._reply(said, self._say(patient, "photo_failed"), None)
 
     async def _store(
         self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
@@ -113,7 +120,7 @@ class Photos:
     ) -> MessageResult:
         """Keep the photo, attached to the escalation it belongs to (if any)."""
         photo_id, attached = await self._keep(patient, said, unique_id, data, mime, words=caption)
-        return self._reply(said, self._thanks(attached), photo_id)
+        return self._reply(said, self._thanks(patient, attached), photo_id)
 
     async def keep(
         self, patient: Patient, said: MessageResult | None, unique_id: str, data: bytes,
@@ -193,14 +200,15 @@ class Photos:
                                                  filename=name, patient_id=patient.id)
         return len(chats)
 
-    def _say(self, key: str, **fields: object) -> Reply:
+    def _say(self, patient: Patient, key: str, **fields: object) -> Reply:
         """A problem with the file, said with the emergency line: the patient may have
         been sending it about a warning sign."""
-        number = self.d.content.clinic.emergency_number
-        return Reply(self.d.content.messages.format(key, emergency_number=number, **fields))
+        content = self.d.speaks(patient.language)
+        number = content.clinic.emergency_number
+        return Reply(content.messages.format(key, emergency_number=number, **fields))
 
-    def _thanks(self, attached: bool) -> Reply:
-        m = self.d.content.messages
+    def _thanks(self, patient: Patient, attached: bool) -> Reply:
+        m = self.d.speaks(patient.language).messages
         return Reply(m["photo_attached"] if attached else m["photo_saved"])
 
     @staticmethod
@@ -236,3 +244,10 @@ def picture_of(update: dict[str, Any]) -> tuple[str, int | None, str, int] | Non
     if not isinstance(file_id, str) or not isinstance(chat_id, int):
         return None
     return file_id, size if isinstance(size, int) else None, mime, chat_id
+
+
+UnreadAnswer = Callable[[int, str, str, MessageResult], Awaitable[MessageResult]]
+
+
+async def _as_read(_chat_id: int, _text: str, _code: str, said: MessageResult) -> MessageResult:
+    return said

@@ -33,6 +33,7 @@ class Export:
     summary: Reply
     document: bytes
     filename: str
+    language: str  # the patient's, for what goes with it
 
 
 def _rows(rows: list[Any], *, drop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -78,13 +79,14 @@ class Privacy:
             }
             await uow.records.audit(self.d.clock.now(), f"patient:{patient.id}", "export",
                              patient_id=patient.id)
-        return Export(self._summary(patient, data), _json(data), f"mydata-{patient.id}.json")
+        return Export(self._summary(patient, data), _json(data), f"mydata-{patient.id}.json",
+                      patient.language)
 
     def _summary(self, patient: Patient, data: dict[str, Any]) -> Reply:
         consent = (
             f"given {patient.consent_at:%Y-%m-%d %H:%M} UTC" if patient.consent_at else "not given"
         )
-        return Reply(self.d.content.messages.format(
+        return Reply(self.d.speaks(patient.language).messages.format(
             "mydata_summary", name=patient.name, status=patient.status, consent=consent,
             sessions=str(len(data["treatment_sessions"])), checkins=str(len(data["checkins"])),
             answers=str(len(data["answers"])),
@@ -95,19 +97,21 @@ class Privacy:
     # --- erasure
     async def ask_forget(self, chat_id: int) -> Reply | None:
         """The confirmation question; None if this chat is not a patient's."""
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
-        keyboard = yes_no(self.d.content, "forget", lambda yes: cb.forget(yes=yes))
-        return Reply(m.format("forget_confirm", clinic=self.d.content.clinic.name), keyboard)
+        content = self.d.speaks(patient.language)
+        keyboard = yes_no(content, "forget", lambda yes: cb.forget(yes=yes))
+        return Reply(content.messages.format("forget_confirm", clinic=content.clinic.name),
+                     keyboard)
 
     async def forget(self, chat_id: int, press: cb.ForgetPress) -> PressResult:
         """Erase the patient using this chat, once they confirmed."""
-        m = self.d.content.messages
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
+            content = self.d.speaks(patient.language if patient is not None else "")
+            m = content.messages
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])
             if not press.yes:
@@ -115,7 +119,7 @@ class Privacy:
             copies = await self._erase(uow, patient.id, f"patient:{patient.id}", "request")
         if copies is not None:
             await self._after_erase(patient.id, copies)
-        return PressResult(edit=Reply(m.format("forgotten", clinic=self.d.content.clinic.name)))
+        return PressResult(edit=Reply(m.format("forgotten", clinic=content.clinic.name)))
 
     async def expire(self) -> int:
         """Erase every course past the clinic's retention period; returns how many."""

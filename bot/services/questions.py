@@ -22,7 +22,7 @@ from bot.core.checkin_flow import Draft
 from bot.core.content import Content
 from bot.core.model import Level
 from bot.core.texts import checkin_screen
-from bot.services.common import Deps, current_session, day_of, local_text, zone
+from bot.services.common import Deps, current_session, day_of, zone
 from bot.services.escalation import Escalations
 from bot.services.outbox import Outbox
 from bot.services.ports import Reply
@@ -89,8 +89,8 @@ class Questions:
         self.escalations = escalations
         self._last_look: datetime | None = None
 
-    def intro(self, kind: str) -> str:
-        return self.d.content.messages[INTROS[kind]]
+    def intro(self, kind: str, language: str) -> str:
+        return self.d.speaks(language).messages[INTROS[kind]]
 
     async def create(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession], *,
@@ -103,8 +103,9 @@ class Questions:
         session = current_session(sessions, now)
         if session is None or session.id is None:
             return None
-        # One question open at a time: a burst of unsure messages is one escalation.
-        await uow.checkins.supersede_questions(patient.id, KINDS, now)
+        # One question open at a time: a burst of unsure messages is one escalation, due
+        # when the first of them was asked (each new message must not push it back).
+        asked_since = await uow.checkins.supersede_questions(patient.id, KINDS, now)
         draft = Draft(screen="warning")
         stored = draft.to_json() | ({THEN: [_kept_reply(r) for r in then]} if then else {})
         stored |= {NOTE: note} if note is not None else {}
@@ -113,10 +114,11 @@ class Questions:
             step_id=f"{kind}-{secrets.token_hex(6)}", kind=kind,
             day=day_of(patient, sessions, now),
             local_date=now.astimezone(zone(patient)).date(), due_at=now,
-            status=Status.SENT, sent_at=now, draft=stored,
+            status=Status.SENT, sent_at=asked_since or now, draft=stored,
         ))
         assert checkin.id is not None
-        text, keyboard = checkin_screen(self.d.content, checkin.id, self.intro(kind), draft)
+        text, keyboard = checkin_screen(self.d.speaks(patient.language), checkin.id,
+                                        self.intro(kind, patient.language), draft)
         return Asked(checkin, Reply(text, keyboard))
 
     @staticmethod
@@ -154,7 +156,7 @@ class Questions:
                 if not await uow.checkins.claim_nudge(checkin.id, now) or patient is None:
                     continue  # another worker took it, or the patient was erased
                 m = self.d.content.messages
-                asked = local_text(checkin.sent_at or checkin.due_at, self.d.clinic_tz)
+                asked = self.d.clinic_time(checkin.sent_at or checkin.due_at)
                 made = await self.escalations.create(
                     uow, patient=patient, level=level, rules=["red-flag-question"],
                     summary=m.format("question_unanswered_summary", day=checkin.day,

@@ -181,8 +181,8 @@ class Checkins(Protocol):
 
     async def supersede_questions(
         self, patient_id: int, kinds: Sequence[str], now: datetime
-    ) -> None:
-        """Open red-flag questions superseded by a new one."""
+    ) -> datetime | None:
+        """Open red-flag questions superseded by a new one; when the oldest was asked."""
         ...
 
     async def newer_checkin_sent(self, checkin: CheckIn) -> bool: ...

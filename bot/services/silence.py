@@ -16,7 +16,7 @@ from bot.core.delivery import Lane
 from bot.core.model import Level
 from bot.core.texts import join
 from bot.services.checkins import Checkins
-from bot.services.common import Deps, day_of, local_text, zone
+from bot.services.common import Deps, day_of, zone
 from bot.services.escalation import Escalations
 from bot.services.ports import DeliveryError
 from bot.services.repositories import UnitOfWork
@@ -71,8 +71,8 @@ class Silence:
             )
             if not await uow.checkins.claim_nudge(checkin.id, now) or stale:
                 return 0  # a newer check-in or a new day took its place: no nudge
-        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft))
-        text = join(self.d.content.messages["nudge"], screen.text)
+        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft), patient.language)
+        text = join(self.d.speaks(patient.language).messages["nudge"], screen.text)
         try:
             message_id = await self.d.messenger.send(
                 patient.chat_id, text, screen.keyboard, lane=Lane.ROUTINE
@@ -125,7 +125,7 @@ class Silence:
         ):
             return None  # another worker raised it a moment ago
         tz = self.d.clinic_tz
-        last_sent = local_text(missed[0].sent_at or missed[0].due_at, tz)
+        last_sent = self.d.clinic_time(missed[0].sent_at or missed[0].due_at, tz)
         day = day_of(patient, await uow.patients.sessions_of(patient.id), current)
         m = self.d.content.messages
         summary = m.format("silence_summary", day=day, count=len(missed))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.core.model import Level, Observation
 from bot.core.texts import LEVEL_MARK, clip, describe
-from bot.services.common import Deps, local_text
+from bot.services.common import Deps
 from bot.services.ports import PhotoTile, SymptomSeries
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Answer, CheckIn, Patient, Photo, Status
@@ -98,7 +98,7 @@ class Timeline:
             if e.acked_at is not None:
                 clinician = await uow.clinicians.get(e.acked_by or 0)
                 who = m.format("timeline_by", who=clinician.name if clinician else "?",
-                               when=local_text(e.acked_at, tz))
+                               when=self.d.clinic_time(e.acked_at, tz))
             outcome = m.format("timeline_outcome", outcome=e.outcome) if e.outcome else ""
             line = m.format("timeline_escalation", mark=mark, id=e.id,
                             summary=clip(e.summary, 160), state=state, who=who, outcome=outcome)
@@ -108,7 +108,7 @@ class Timeline:
             key = "timeline_voice" if p.mime.startswith("audio/") else "timeline_photo"
             events.append((p.created_at, 4, m.format(key, day=p.day, linked=linked)))
         events.sort(key=lambda item: (item[0], item[1]))
-        return [f"{local_text(when, tz)} · {text}" for when, _, text in events]
+        return [f"{self.d.clinic_time(when, tz)} · {text}" for when, _, text in events]
 
     def _checkin(self, c: CheckIn) -> tuple[datetime, int, str]:
         m = self.d.content.messages
@@ -120,7 +120,7 @@ class Timeline:
         if c.status == Status.SENT:
             when = c.answered_at or c.replied_at  # by its buttons, or in the patient's words
             answered = (
-                m.format("timeline_answered", when=local_text(when, self.d.clinic_tz))
+                m.format("timeline_answered", when=self.d.clinic_time(when))
                 if when else m["timeline_not_answered"]
             )
             if (c.draft or {}).get("answer") == "none":  # a red-flag question: no sign

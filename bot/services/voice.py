@@ -121,8 +121,11 @@ class Voice:
         if said.emergency:  # the instruction and the page: nothing to ask
             return MessageResult(said.replies, escalation_id=said.escalation_id,
                                  pages=said.pages, emergency=True, photo_id=media)
-        m = self.d.content.messages
-        if heard.transcript:
+        m = self.d.speaks(patient.language).messages
+        if patient.language and patient.language not in self.d.shipped_languages:
+            # The recogniser hears English only: what it "heard" of their language is noise.
+            about = m["voice_off"]
+        elif heard.transcript:
             about = m.format("voice_heard", transcript=heard.transcript[:500])
         else:
             about = m[f"voice_{heard.problem}"]

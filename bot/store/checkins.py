@@ -192,20 +192,22 @@ class CheckinRepository(SqlRepository):
 
     async def supersede_questions(
         self, patient_id: int, kinds: Sequence[str], now: datetime
-    ) -> None:
+    ) -> datetime | None:
         """The patient's open red-flag questions, superseded by a new one (only the newest
-        can become an escalation). Their buttons still work."""
-        await self._orm.exec(
-            update(CheckIn)
-            .where(
-                col(CheckIn.patient_id) == patient_id,
-                col(CheckIn.kind).in_(list(kinds)),
-                col(CheckIn.answered_at).is_(None),
-                col(CheckIn.replied_at).is_(None),
-                col(CheckIn.nudged_at).is_(None),
-            )
-            .values(nudged_at=now)
+        can become an escalation). Their buttons still work. Returns when the oldest of them
+        was asked (None: none was open): the new one keeps that deadline."""
+        still_open = (
+            col(CheckIn.patient_id) == patient_id,
+            col(CheckIn.kind).in_(list(kinds)),
+            col(CheckIn.answered_at).is_(None),
+            col(CheckIn.replied_at).is_(None),
+            col(CheckIn.nudged_at).is_(None),
         )
+        oldest = (await self._orm.exec(
+            select(CheckIn.sent_at).where(*still_open).order_by(col(CheckIn.sent_at)).limit(1)
+        )).first()
+        await self._orm.exec(update(CheckIn).where(*still_open).values(nudged_at=now))
+        return oldest
 
 
     async def claim_nudge(self, checkin_id: int, now: datetime) -> bool:

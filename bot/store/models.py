@@ -54,6 +54,7 @@ class Recipient:
     chat_id: int | None
     timezone: str
     alarm_at: datetime | None = None  # their latest emergency not yet acknowledged
+    language: str = ""  # what they read ("": the clinic's language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,9 @@ class Patient(SQLModel, table=True):
     name: str
     phone: str | None = None
     timezone: str
-    language: str = "en"
+    # What they read (ISO 639-1); "": not chosen at enrolment, so Telegram's language at
+    # /start when the clinic ships it, else the clinic's.
+    language: str = ""
     chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     status: str = PatientStatus.INVITED
     consent_at: datetime | None = _ts()

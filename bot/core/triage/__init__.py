@@ -37,7 +37,7 @@ class Triager:
     def __init__(self, content: Content) -> None:
         self.content = content
         self.phrases = PhraseTable(content)
-        self.numbers = Numbers(content.lexicon.measures)
+        self.numbers = Numbers(content.reads.measures)
 
     def read(
         self, text: str, *, day: int, previous: Sequence[Observation] | None = None

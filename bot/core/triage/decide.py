@@ -109,7 +109,7 @@ def decide(
     found = _findings(content, m, scope, mentions, measures)
     fired = [
         c.id
-        for c in content.lexicon.combinations
+        for c in content.reads.combinations
         # The cheap test inline: most combinations stop here, for every message.
         if found.everywhere.issuperset(c.all) and _combine(c, found, measures, day)
     ]
@@ -131,7 +131,7 @@ def decide(
         )
     durations = tuple(x.group(0) for x in _DURATION.finditer(" ".join(m.toks)))
     topics = _topics(content, m, scope, mentions, found)
-    asking = content.lexicon.screen
+    asking = content.reads.screen
     settled = {*(asking.placed_by_temperature if measures.temperature is not None else ()),
                *(asking.placed_by_heart_rate if measures.heart_rate_beside else ())}
     topics = tuple(t for t in topics if t not in settled)
@@ -154,7 +154,7 @@ def _topics(
         if x.flag and not x.present and x.name in content.red_flags
     ]
     topics += [content.red_flags[f].symptom for f in found.doubted if f in content.red_flags]
-    placing = set(content.lexicon.screen.placed_by)
+    placing = set(content.reads.screen.placed_by)
     for h in m.hits:
         names = h.values("topic")
         if not names or placing & found.groups_by_clause.get(m.clause(h), set()):
@@ -173,7 +173,7 @@ def _findings(
     denied = {x.name for x in symptoms if not x.present and x.why_absent == "negated"}
     # A red-flag phrase in a clause about an object, a photo or a figure of speech ("my
     # wallet is turning black and blue") is asked about, unless said elsewhere too.
-    doubting = set(content.lexicon.screen.doubted_by)
+    doubting = set(content.reads.screen.doubted_by)
     doubted: set[str] = set()
     flags: list[str] = []
     for x in mentions:
@@ -202,7 +202,7 @@ def _findings(
             denied.add("fever")
     found = _Findings(present, denied, flags, groups_by_clause, everywhere, groups_by_sentence,
                       sentence_of_clause, set(scope.unsure_clauses))
-    racing = content.lexicon.measures.racing_heart
+    racing = content.reads.measures.racing_heart
     rate = measures.heart_rate
     if racing is not None and rate is not None and rate >= racing.at_least:
         flags.append(racing.red_flag)  # "pulse 130": a racing heart (RF-SEPSIS)

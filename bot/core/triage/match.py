@@ -54,7 +54,7 @@ class Matched:
 
 def _entries(content: Content) -> Iterator[tuple[str, str, str]]:
     """Every (phrase, kind, value) the lexicon and the red flags define."""
-    lex = content.lexicon
+    lex = content.reads
     for name, phrases in lex.symptoms.items():
         yield from ((p, "symptom", name) for p in phrases)
     for flag_id, flag in content.red_flags.items():
@@ -132,7 +132,7 @@ class PhraseTable:
         self.table = {k: tuple(v) for k, v in table.items()}
         self.longest = max(len(k) for k in self.table)
         known = {t for key in self.table for t in key}
-        self.known = frozenset(known | {normalise(w) for w in content.lexicon.never_correct})
+        self.known = frozenset(known | {normalise(w) for w in content.reads.never_correct})
         self.targets = tuple(sorted({
             key[0]
             for key, kinds in self.table.items()

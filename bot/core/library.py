@@ -1,0 +1,144 @@
+"""The clinic's content in every language it ships, and the proof that they say the same.
+
+Each language is a whole `Content` (`content/<language>/`). Only wording may differ between
+them: the plan's days and times, tips per symptom, red flags, rules and thresholds, clinic
+settings and message placeholders must be the same, or the library is refused. A language
+without a lexicon is spoken (patients read it) but not read: the triage engine does not
+understand it yet, so its messages take the unread-language path (the red-flag question).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.content import Content
+
+# Clinic settings a language may word its own way; every other one must be the same.
+CLINIC_WORDING = frozenset({"routine_response", "urgent_response", "treated_areas"})
+
+Found = tuple[str, tuple[str | int, ...], str]  # file key, location, problem
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """Content by language (ISO 639-1); `clinic` is the language clinicians read."""
+
+    contents: Mapping[str, Content]
+    clinic: str
+
+    def __post_init__(self) -> None:
+        if self.clinic not in self.contents:
+            raise ValueError(f"the clinic's language {self.clinic!r} is not shipped")
+        if sum(c.lexicon is not None for c in self.contents.values()) != 1:
+            raise ValueError("exactly one language ships a lexicon (the one the engine reads)")
+
+    def speaks(self, language: str | None) -> Content:
+        """The content for a patient's language (the clinic's when it is not shipped)."""
+        return self.contents[self.ships(language) or self.clinic]
+
+    @property
+    def spoken(self) -> frozenset[str]:
+        return frozenset(self.contents)
+
+    @property
+    def read(self) -> frozenset[str]:
+        """The languages the triage engine reads: the one that ships a lexicon."""
+        return frozenset({self.reader.language})
+
+    @property
+    def reader(self) -> Content:
+        """The content the triage engine reads with (the loader allows one lexicon)."""
+        return next(c for c in self.contents.values() if c.lexicon is not None)
+
+    def ships(self, language: str | None) -> str | None:
+        """`language` ("fr", "fr-CA", "FR") when the clinic ships it, else None."""
+        code = (language or "").lower().replace("_", "-").split("-")[0]
+        return code if code in self.contents else None
+
+
+def parity(base: Content, other: Content) -> list[Found]:
+    """Where `other` does not say the same as `base` apart from wording."""
+    found: list[Found] = []
+    found += _clinic(base, other)
+    found += _plan(base, other)
+    found += _same_keys("tips", base.tips, other.tips)
+    found += _same_keys("symptoms", base.symptoms, other.symptoms)
+    for name in base.symptoms.keys() & other.symptoms.keys():
+        found += _fields("symptoms", (name,), base.symptoms[name].model_dump(exclude={"label"}),
+                         other.symptoms[name].model_dump(exclude={"label"}))
+    found += _same_keys("red_flags", base.red_flags, other.red_flags)
+    for name in base.red_flags.keys() & other.red_flags.keys():
+        if base.red_flags[name].symptom != other.red_flags[name].symptom:
+            found.append(("red_flags", (name, "symptom"),
+                          f"is {other.red_flags[name].symptom!r}, "
+                          f"{base.language} says {base.red_flags[name].symptom!r}"))
+    found += _rules(base, other)
+    found += _placeholders(base, other)
+    return found
+
+
+def _clinic(base: Content, other: Content) -> list[Found]:
+    ours = base.clinic.model_dump(exclude=set(CLINIC_WORDING))
+    theirs = other.clinic.model_dump(exclude=set(CLINIC_WORDING))
+    found = _fields("clinic", (), ours, theirs)
+    if len(base.clinic.treated_areas) != len(other.clinic.treated_areas):
+        found.append(("clinic", ("treated_areas",),
+                      f"{len(other.clinic.treated_areas)} areas, {base.language} has "
+                      f"{len(base.clinic.treated_areas)}"))
+    return found
+
+
+def _plan(base: Content, other: Content) -> list[Found]:
+    ours = [s.model_dump(exclude={"message"}) for s in base.plan.steps]
+    theirs = [s.model_dump(exclude={"message"}) for s in other.plan.steps]
+    if len(ours) != len(theirs):
+        return [("plan", ("steps",), f"{len(theirs)} steps, {base.language} has {len(ours)}")]
+    found: list[Found] = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        found += _fields("plan", ("steps", i), a, b)
+    return found
+
+
+def _rules(base: Content, other: Content) -> list[Found]:
+    ours = [r.model_dump(exclude={"explain"}) for r in base.rules]
+    theirs = [r.model_dump(exclude={"explain"}) for r in other.rules]
+    if len(ours) != len(theirs):
+        return [("rules", (), f"{len(theirs)} rules, {base.language} has {len(ours)}")]
+    found: list[Found] = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        found += _fields("rules", (i,), a, b)
+    return found
+
+
+def _placeholders(base: Content, other: Content) -> list[Found]:
+    found: list[Found] = []
+    for key, template in base.messages.messages.items():
+        theirs = other.messages.messages.get(key)
+        if theirs is None:
+            continue  # Messages itself requires every key
+        if (want := _fields_of(template)) != (got := _fields_of(theirs)):
+            found.append(("messages", (key,), f"placeholders {sorted(got)}, {base.language} "
+                                              f"has {sorted(want)}"))
+    return found
+
+
+def _fields_of(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def _same_keys(key: str, ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[Found]:
+    found: list[Found] = [(key, (name,), "missing") for name in ours if name not in theirs]
+    found += [(key, (name,), "not in the other languages") for name in theirs
+              if name not in ours]
+    return found
+
+
+def _fields(
+    key: str, where: tuple[str | int, ...], ours: dict[str, Any], theirs: dict[str, Any]
+) -> list[Found]:
+    return [(key, (*where, name), f"is {theirs.get(name)!r}, must be {value!r} as in every "
+                                  "language") for name, value in ours.items()
+            if theirs.get(name) != value]
