@@ -64,8 +64,8 @@ class Enrolment:
         language: str = "",
     ) -> Invitation:
         """Create (or reuse) the patient, record the session, and mint a link token.
-        `language` ("": chosen at /start from their Telegram, else the clinic's) must be one
-        the clinic ships."""
+        `language` ("": chosen at consent, their Telegram's if shipped, else the clinic's)
+        must be one the clinic ships."""
         if session_at.tzinfo is None:
             raise ValueError("session time needs a UTC offset or a time zone")
         language = language.strip().lower()
