@@ -168,7 +168,7 @@ async def prepare(app: AnyApp) -> None:
         [BotCommand(c, words.message(f"menu_{c}").text) for c in handlers.MENU]
     )
     # Telegram shows each user the menu of their app's language, when there is one.
-    for code in sorted(deps.library.spoken - {deps.content.language} if deps.library else ()):
+    for code in sorted(deps.spoken - {deps.content.language}):
         await app.bot.set_my_commands(
             [BotCommand(c, words.message(f"menu_{c}", code).text) for c in handlers.MENU],
             language_code=code,

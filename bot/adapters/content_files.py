@@ -213,7 +213,7 @@ def _messages(
     return []
 
 
-def shipped_languages(content_dir: Path) -> list[str]:
+def language_folders(content_dir: Path) -> list[str]:
     """The languages a content folder ships: its subfolders named by a language code."""
     if (content_dir / "careplan.yaml").exists():
         return []  # a single language's folder
@@ -223,7 +223,7 @@ def shipped_languages(content_dir: Path) -> list[str]:
 
 def load_library(content_dir: Path = BUNDLED, clinic_language: str = "en") -> Library:
     """Every shipped language, validated, and checked to say the same as the clinic's."""
-    codes = shipped_languages(content_dir) or [clinic_language]
+    codes = language_folders(content_dir) or [clinic_language]
     if clinic_language not in codes:
         raise ContentError([Problem(content_dir, None, "", (
             f"the clinic's language {clinic_language!r} is not shipped (folders: "

@@ -21,6 +21,11 @@ from bot.core.message_keys import MESSAGE_KEYS
 from bot.core.model import Level, Trend
 
 
+def placeholders(template: str) -> set[str]:
+    """The {names} a template fills in."""
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
 def _parse_hhmm(value: Any) -> time:
     if isinstance(value, time):
         return value
@@ -78,7 +83,7 @@ class Clinic(Strict):
         for code, line in value.items():
             if not re.fullmatch(r"[a-z]{2}", code):
                 raise ValueError(f"{code!r}: a language is a two-letter ISO 639-1 code")
-            used = {f for _, f, _, _ in string.Formatter().parse(line) if f}
+            used = placeholders(line)
             if used != {"emergency_number"}:
                 raise ValueError(f"{code}: the line must give {{emergency_number}} and nothing "
                                  f"else (has {sorted(used)})")
@@ -213,7 +218,7 @@ class Messages(Strict):
         for key, template in value.items():
             if not template.strip():
                 raise ValueError(f"{key}: empty text")
-            used = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            used = placeholders(template)
             extra = used - MESSAGE_KEYS[key]
             if extra:
                 allowed = ", ".join(sorted(MESSAGE_KEYS[key])) or "none"

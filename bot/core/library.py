@@ -9,12 +9,11 @@ understand it yet, so its messages take the unread-language path (the red-flag q
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.content import Content
+from bot.core.content import Content, placeholders
 
 # Clinic settings a language may word its own way; every other one must be the same.
 CLINIC_WORDING = frozenset({"routine_response", "urgent_response", "treated_areas"})
@@ -119,14 +118,10 @@ def _placeholders(base: Content, other: Content) -> list[Found]:
         theirs = other.messages.messages.get(key)
         if theirs is None:
             continue  # Messages itself requires every key
-        if (want := _fields_of(template)) != (got := _fields_of(theirs)):
+        if (want := placeholders(template)) != (got := placeholders(theirs)):
             found.append(("messages", (key,), f"placeholders {sorted(got)}, {base.language} "
                                               f"has {sorted(want)}"))
     return found
-
-
-def _fields_of(template: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
 
 def _same_keys(key: str, ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[Found]:

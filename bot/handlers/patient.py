@@ -73,9 +73,6 @@ async def text(update: Update, context: Context, who: Principal) -> None:
             await send(context, chat_id, desk)
             return
     result = await svc.checkins.message(chat_id, words, identify=True)
-    unread = result.extra.get("unread") if result is not None else None
-    if result is not None and isinstance(unread, str):  # a language the engine cannot read
-        result = await svc.languages.answer(chat_id, words, unread, result)
     if result is None:  # not a patient: a clinician's /enrol or outcome note, or a stranger
         desk = await svc.desk.answer(chat_id, words) if message.text else None
         if desk is not None:  # (a clinician registered since the last look)

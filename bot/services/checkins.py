@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.core import callbacks as cb
@@ -71,6 +72,8 @@ class Checkins:
         self.questions = questions
         self.triager = Triager(deps.reader)
         self._openings: dict[tuple[str, str, str], tuple[str, cb.Keyboard]] = {}
+        # Answers words in a language the engine does not read (the facade sets it).
+        self.answer_unread: UnreadAnswer = _as_read
 
     def is_red_flag(self, words: str) -> bool:
         """Whether a message reads as an emergency (the flood gate lets those through)."""
@@ -204,8 +207,8 @@ class Checkins:
         `source` is "voice"); None if the chat is not a followed patient's (after /stop,
         `Outsiders` answers a red flag without keeping the words). A transcript may raise a
         level, never reassure: below routine, it gets no reply here. With `identify`, words
-        in a language the engine does not read are treated alike, and the result's
-        `extra["unread"]` names that language for the caller's answer.
+        in a language the engine does not read are read alike, then answered by
+        `answer_unread` (`Languages.answer`).
         """
         text = plain(text)[:TEXT_LIMIT]
         machine = source != "text"
@@ -244,8 +247,8 @@ class Checkins:
                     uow, patient, sessions, kind="screen",
                     then=result.replies,
                 )
-        if unread is not None:  # the caller answers it (`Languages.answer`)
-            result = replace(result, extra=result.extra | {"unread": unread})
+        if unread is not None:  # told so in their language, asked, and sent to the clinic
+            return await self.answer_unread(chat_id, text, unread, result)
         if asked is None:
             return result
         await self.questions.say(chat_id, asked)
@@ -415,3 +418,10 @@ class Checkins:
             sessions=sessions, now=now,
         )
         return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
+
+
+UnreadAnswer = Callable[[int, str, str, MessageResult], Awaitable[MessageResult]]
+
+
+async def _as_read(_chat_id: int, _text: str, _code: str, said: MessageResult) -> MessageResult:
+    return said

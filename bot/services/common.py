@@ -74,6 +74,12 @@ class Deps:
         """The content the triage engine reads with."""
         return self.library.reader if self.library is not None else self.content
 
+    @property
+    def spoken(self) -> frozenset[str]:
+        """The languages patients may read."""
+        return self.library.spoken if self.library is not None else frozenset(
+            {self.content.language})
+
     def speaks(self, language: str | None) -> Content:
         """The wording for a patient's language (the clinic's when it is not shipped)."""
         return self.library.speaks(language) if self.library is not None else self.content

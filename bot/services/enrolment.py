@@ -69,10 +69,9 @@ class Enrolment:
         if session_at.tzinfo is None:
             raise ValueError("session time needs a UTC offset or a time zone")
         language = language.strip().lower()
-        spoken = self.d.library.spoken if self.d.library else {self.d.content.language}
-        if language and language not in spoken:
+        if language and language not in self.d.spoken:
             raise ValueError(f"language {language!r} is not shipped (the clinic ships "
-                             f"{', '.join(sorted(spoken))})")
+                             f"{', '.join(sorted(self.d.spoken))})")
         tz_name = timezone or self.d.clinic_tz.key
         ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
         now = self.d.clock.now()
@@ -182,11 +181,8 @@ class Enrolment:
 
     def _language(self, patient: Patient | None, telegram_language: str) -> str:
         """The clinic's choice for the patient, else Telegram's if shipped, else the clinic's."""
-        if patient is not None and patient.language:
-            return patient.language
-        if self.d.library is not None and (code := self.d.library.ships(telegram_language)):
-            return code
-        return self.d.content.language
+        chosen = patient.language if patient is not None else ""
+        return self.d.speaks(chosen or telegram_language).language
 
     def consent_text(self, name: str, language: str) -> str:
         content = self.d.speaks(language)

@@ -55,7 +55,7 @@ class Services:
             self.questions, self.photos,
         )
         self.languages = Languages(deps, self.escalations, self.questions)
-        self.photos.answer_unread = self.languages.answer
+        self.checkins.answer_unread = self.languages.answer
         self.lifeline = Lifeline(deps, self.checkins.triager)
         self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)

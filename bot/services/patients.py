@@ -142,21 +142,19 @@ class Patients:
         if patient is None:
             return None
         content = self.d.speaks(patient.language)
-        spoken = sorted(self.d.library.spoken) if self.d.library else [content.language]
         keyboard = tuple(
             (cb.Button(("✔ " if code == content.language else "") + native_name(code),
                        cb.language(code)),)
-            for code in spoken
+            for code in sorted(self.d.spoken)
         )
         return Reply(content.messages["language_choose"], keyboard)
 
     async def set_language(self, chat_id: int, press: cb.LanguagePress) -> PressResult:
         """The patient's choice: every message from now on is worded in it, check-ins
         already scheduled included (they are worded when sent)."""
-        spoken = self.d.library.spoken if self.d.library else {self.d.content.language}
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            if patient is None or patient.id is None or press.code not in spoken:
+            if patient is None or patient.id is None or press.code not in self.d.spoken:
                 language = patient.language if patient is not None else ""
                 return PressResult(toast=self.d.speaks(language).messages["stale_button"])
             patient.language = press.code

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +33,6 @@ class Photos:
         self.d = deps
         self.checkins = checkins
         self._fetched: OrderedDict[str, bytes | DeliveryError] = OrderedDict()
-        # Answers a caption in a language the engine does not read (`Languages.answer`).
-        self.answer_unread: UnreadAnswer = _as_read
 
     async def prepare(self, update: dict[str, Any]) -> None:
         """Download a patient's photo before its update is handled: a slow transfer must
@@ -86,9 +83,6 @@ class Photos:
         # (nor lost with a file the bot cannot keep).
         said = (await self.checkins.message(chat_id, caption, identify=True)
                 if caption.strip() else None)
-        unread = said.extra.get("unread") if said is not None else None
-        if said is not None and isinstance(unread, str):  # not read: asked, and to the clinic
-            said = await self.answer_unread(chat_id, caption, unread, said)
         if mime not in TYPES:
             return self._reply(said, self._say(patient, "photo_wrong_type"), None)
         limit_mb = self.d.max_photo_bytes / (1024 * 1024)
@@ -244,10 +238,3 @@ def picture_of(update: dict[str, Any]) -> tuple[str, int | None, str, int] | Non
     if not isinstance(file_id, str) or not isinstance(chat_id, int):
         return None
     return file_id, size if isinstance(size, int) else None, mime, chat_id
-
-
-UnreadAnswer = Callable[[int, str, str, MessageResult], Awaitable[MessageResult]]
-
-
-async def _as_read(_chat_id: int, _text: str, _code: str, said: MessageResult) -> MessageResult:
-    return said
