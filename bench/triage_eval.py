@@ -3,6 +3,7 @@
     python bench/triage_eval.py                 # every set in tests/data/ and tests/data/blind/
     python bench/triage_eval.py FILE.jsonl ...  # labelled JSON Lines: day, text, level, symptoms
     python bench/triage_eval.py --errors        # also list every disagreement
+    python bench/triage_eval.py --language fr F  # read in that language (given)
     python bench/triage_eval.py --identify [--own fr] F  # as the bot reads: the language
         # identified first (one not read takes the unread path); --own: the patients' own
 
@@ -24,9 +25,9 @@ from typing import Any
 
 from bot.adapters.content_files import load_library
 from bot.adapters.languages import FastLangdetect
-from bot.core.language import unread_for
+from bot.core.language import reading_order
 from bot.core.model import Assessment, Level
-from bot.core.triage import Triager
+from bot.core.triage import Readers, Triager
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 LEVELS = ["none", "routine", "urgent", "emergency"]
@@ -40,6 +41,16 @@ TARGETS = [
     ("false_alarms", "harmless escalated", 0.08, False),
     ("screened_harmless", "harmless screened", 0.15, False),
     ("symptom_f1", "symptom F1", 0.88, True),
+]
+# Issue 15's targets for each language other than English (its blind sets of 120).
+TARGETS_15 = [
+    ("exact", "exact level", 0.85, True),
+    ("caught", "emergencies classed or screened", 1.0, True),
+    ("emergency_recall", "emergency recall", 0.90, True),
+    ("urgent_recall", "urgent-or-worse recall", 0.93, True),
+    ("told_to_call", "harmless told to call 112", 0.02, False),
+    ("false_alarms", "harmless escalated", 0.12, False),
+    ("symptom_f1", "symptom F1", 0.80, True),
 ]
 
 
@@ -110,17 +121,28 @@ class _Unread:
         return f"not read ({self.language}): {self.assessment.level.label}, red-flag question"
 
 
+class Given:
+    """The triage engine reading one given language."""
+
+    def __init__(self, readers: Readers, language: str) -> None:
+        self.readers, self.language = readers, language
+
+    def read(self, text: str, day: int) -> Any:
+        return self.readers.read_in([self.language], text, day=day)
+
+
 class BotReader:
     """The triage engine behind the bot's language identification."""
 
-    def __init__(self, triager: Triager, read: frozenset[str], own: str = "") -> None:
-        self.triager, self.read_languages, self.own = triager, read, own
+    def __init__(self, readers: Readers, own: str = "") -> None:
+        self.readers, self.own = readers, own
         self.guesser = FastLangdetect()
 
     def read(self, text: str, day: int) -> Any:
-        language = unread_for(text, self.guesser.guess(text), self.read_languages,
-                              self.triager.phrases.known, self.own)
-        reading = self.triager.read(text, day=day)
+        order, language = reading_order(
+            text, guess=self.guesser.guess(text), read=self.readers.read,
+            knows=self.readers.knows, own=self.own, clinic=self.readers.first)
+        reading = self.readers.read_in(order, text, day=day)
         if not language:
             return reading
         level = max(reading.assessment.level, Level.ROUTINE)
@@ -128,9 +150,9 @@ class BotReader:
                        level < Level.EMERGENCY)
 
 
-def report(name: str, f: dict[str, object], *, errors: bool) -> None:
-    print(f"== {name}: {f['messages']} messages")
-    for key, label, target, higher in TARGETS:
+def report(name: str, f: dict[str, object], *, errors: bool, issue: int = 14) -> None:
+    print(f"== {name}: {f['messages']} messages (issue {issue}'s targets)")
+    for key, label, target, higher in TARGETS_15 if issue == 15 else TARGETS:
         value = f[key]
         ok = value >= target if higher else value <= target  # type: ignore[operator]
         sign = ">=" if higher else "<="
@@ -159,18 +181,23 @@ def main() -> None:
                         help="identify each message's language first, as the bot does")
     parser.add_argument("--own", default="", metavar="XX",
                         help="with --identify: the patients' own language (set, or Telegram's)")
+    parser.add_argument("--language", default="", metavar="XX",
+                        help="read every message in this language (the clinic's by default)")
     args = parser.parse_args()
     files = args.files or [*sorted(DATA.glob("triage_*.jsonl")),
                            *sorted((DATA / "blind").glob("*.jsonl"))]
     started = time.perf_counter()
     library = load_library()
-    triager = Triager(library.reader)
-    print(f"lexicon compiled in {(time.perf_counter() - started) * 1000:.0f} ms")
-    reader: Any = BotReader(triager, library.read, args.own) if args.identify else triager
+    readers = Readers(library.contents.values(), library.clinic)
+    print(f"lexicons ({', '.join(sorted(readers.read))}) compiled in "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms")
+    reader: Any = (BotReader(readers, args.own) if args.identify
+                   else Given(readers, args.language or library.clinic))
     for path in files:
         items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-        report(path.name, figures(reader, items), errors=args.errors)
-    hostile(triager)
+        issue = 15 if path.parent.name == "languages" else 14
+        report(path.name, figures(reader, items), errors=args.errors, issue=issue)
+    hostile(readers.by[args.language or library.clinic])
 
 
 def hostile(triager: Triager) -> None:

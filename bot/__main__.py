@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -84,10 +85,15 @@ def cmd_check_content(args: argparse.Namespace) -> int:
     """Validate a content folder; errors name the file, line and field."""
     settings = load_settings()
     folder = Path(args.dir) if args.dir else settings.content_dir
+    if re.fullmatch(r"[a-z]{2}", folder.name) and (folder.parent / settings.clinic_language
+                                                    / "clinic.yaml").is_file():
+        # One language's folder is checked with the others (parity needs them all).
+        print(f"{folder} is one language of {folder.parent}: checking them all")
+        folder = folder.parent
     library = load_library(folder, settings.clinic_language)
     content = library.speaks(library.clinic)
     languages = ", ".join(
-        code + ("" if code in library.read else " (spoken; not read by triage yet)")
+        code + ("" if code in library.read else " (spoken, not read by triage)")
         for code in sorted(library.spoken))
     print(
         f"content OK ({folder}): {len(content.plan.steps)} plan steps, {len(content.tips)} tips, "
@@ -100,12 +106,12 @@ def cmd_check_content(args: argparse.Namespace) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     """Triage JSON Lines from stdin ({"day", "text", "id"?}); one JSON line out per line in."""
     from bot.adapters.languages import FastLangdetect  # noqa: PLC0415
-    from bot.core.language import unread_language  # noqa: PLC0415
-    from bot.core.triage import Triager  # noqa: PLC0415
+    from bot.core.language import reading_order  # noqa: PLC0415
+    from bot.core.triage import Readers  # noqa: PLC0415
 
     settings = load_settings()
     library = load_library(settings.content_dir, settings.clinic_language)
-    triager = Triager(library.reader)
+    readers = Readers(library.contents.values(), library.clinic)
     shipped, guesser = library.read, FastLangdetect()
     failures = 0
     for number, line in enumerate(sys.stdin, 1):
@@ -121,15 +127,19 @@ def cmd_triage(args: argparse.Namespace) -> int:
             print(json.dumps({"id": echo, "error": f"line {number}: {exc}"}), flush=True)
             continue
         # Forced, or identified line by line as the bot does (a guess only when confident).
-        language = args.language or unread_language(text, guesser.guess(text), shipped)
-        if language is not None and language not in shipped:
-            print(json.dumps({"id": item.get("id"), "language": language, "level": "routine",
+        if args.language:
+            order, unread = [args.language], None if args.language in shipped else args.language
+        else:
+            order, unread = reading_order(text, guess=guesser.guess(text), read=shipped,
+                                          knows=readers.knows, own="", clinic=library.clinic)
+        if unread is not None:
+            print(json.dumps({"id": item.get("id"), "language": unread, "level": "routine",
                               "screen": True, "unread": True}), flush=True)
             continue  # not read: the bot asks the red-flag question and tells the clinic
-        reading = triager.read(text, day=day)
+        reading = readers.read_in(order, text, day=day)
         out: dict[str, Any] = {
             "id": item.get("id"),
-            "language": language or library.reader.language,
+            "language": order[0],
             "level": reading.assessment.level.label,
             "symptoms": reading.symptoms,
             "rules": reading.assessment.rule_ids,
@@ -263,6 +273,10 @@ def _enrol_parser(sub: Any) -> None:
     enrol.add_argument("--language", metavar="XX",
                        help="what the patient reads, e.g. fr (default: their Telegram's "
                             "language if shipped, else CLINIC_LANGUAGE)")
+    enrol.add_argument("--country", metavar="XX",
+                       help="where the patient is (ISO 3166, e.g. GB), for the emergency "
+                            "number they are told (default: read from an international "
+                            "--phone, else the clinic's)")
     enrol.add_argument("--patient-id", type=int, help="a later session for a known patient")
     enrol.add_argument("--json", action="store_true", help='print {"patient_id","token","link"}')
     enrol.add_argument("--qr", metavar="FILE.png", help="also write the link as a QR code")

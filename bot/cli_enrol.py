@@ -55,6 +55,7 @@ def cmd_enrol(args: argparse.Namespace) -> int:
                 "areas": ", ".join(args.areas or []),
                 "phone": args.phone or "",
                 "language": args.language or "",
+                "country": args.country or "",
             }
         ]
     return asyncio.run(_enrol(args, rows))
@@ -83,6 +84,7 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
                     phone=(row.get("phone") or "").strip() or None,
                     patient_id=args.patient_id,
                     language=(row.get("language") or "").strip(),
+                    country=(row.get("country") or "").strip(),
                 )
             except (CliError, LookupError, ValueError) as exc:
                 failures += 1

@@ -157,10 +157,12 @@ async def _voice_note(r: Rehearsal, t: Transcript, ana: SandboxUser, martin: San
     t.flush()
 
 
-async def _marie(r: Rehearsal, t: Transcript, marie: SandboxUser) -> None:
-    """A second patient whose Telegram speaks French: everything she reads is French. The
-    engine does not read French yet, so her words go to the clinic as written and she is
-    asked the red-flag question, in French."""
+async def _marie(
+    r: Rehearsal, t: Transcript, marie: SandboxUser, martin: SandboxUser
+) -> None:
+    """A second patient whose Telegram speaks French: everything she reads is French, and
+    her words are read in French (a routine question, then a warning sign: the instruction
+    in French at once, the page in the clinic's English)."""
     patient = await r.services.enrolment.invite_patient(
         name="Marie Dubois", session_at=SESSION, areas="face")
     t.say("clinic", "enrols Marie Dubois (her Telegram is in French)")
@@ -170,12 +172,15 @@ async def _marie(r: Rehearsal, t: Transcript, marie: SandboxUser) -> None:
     t.say("Marie", "taps “Oui, j'accepte”")
     await r.press(marie, "Oui")
     t.flush()
-    words = "j'ai un peu chaud au visage ce soir, c'est normal ?"
-    t.say("Marie", words)
-    await r.say(marie, words)
-    t.flush()
-    t.say("Marie", "taps “Aucun de ces signes”")
-    await r.press(marie, "Aucun de ces signes")
+    for words in ("j'ai deux petits bleus sur la joue, c'est normal ?",
+                  "ma lèvre gonfle à vue d'oeil et j'ai du mal à avaler"):
+        t.say("Marie", words)
+        await r.say(marie, words)
+        await r.services.outbox.idle()
+        t.flush()
+    t.say("Dr Martin", "taps “Acknowledge” on Marie's page")
+    page = next(m for m in reversed(r.server.sent(martin.id)) if "Acknowledge" in m.labels)
+    await r.press(martin, "Acknowledge", message_id=page.message_id)
     t.flush()
 
 
@@ -212,7 +217,7 @@ async def rehearse() -> None:
             t.say("Ana", "taps “Yes, I agree”")
             await r.press(ana, "Yes")
             t.flush()
-            await _marie(r, t, marie)
+            await _marie(r, t, marie, martin)
 
             await _fourteen_days(r, t, ana, martin)
             # The end of the course: Ana asks for her data, then to be forgotten.

@@ -95,6 +95,11 @@ def test_check_content_accepts_the_bundled_content(
 ) -> None:
     assert main(["check-content"]) == 0
     assert "content OK" in capsys.readouterr().out
+    # One language's folder is checked with the others, not as a clinic of its own.
+    assert main(["check-content", str(BUNDLED / "fr")]) == 0
+    out = capsys.readouterr().out
+    assert "is one language of" in out
+    assert "languages: en, es, fr, ru" in out
 
 
 def test_check_content_names_file_line_and_field(
@@ -194,13 +199,16 @@ def test_triage_identifies_each_line_s_language_unless_told(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = [{"id": "fr", "day": 1, "text": "j'ai les lèvres qui gonflent et du mal à respirer"},
-             {"id": "en", "day": 1, "text": "my lips are swelling and I can't breathe"}]
+             {"id": "en", "day": 1, "text": "my lips are swelling and I can't breathe"},
+             {"id": "it", "day": 1,
+              "text": "mi si gonfiano le labbra e faccio fatica a respirare"}]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(json.dumps(x) for x in lines)))
     assert main(["triage"]) == 0
     out = {o["id"]: o for o in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert out["fr"] == {"id": "fr", "language": "fr", "level": "routine", "screen": True,
-                         "unread": True}  # not read: asked, and sent to the clinic
+    assert (out["fr"]["language"], out["fr"]["level"]) == ("fr", "emergency")  # read in French
     assert (out["en"]["language"], out["en"]["level"]) == ("en", "emergency")
+    assert out["it"] == {"id": "it", "language": "it", "level": "routine", "screen": True,
+                         "unread": True}  # not read: asked, and sent to the clinic
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(lines[1])))
-    assert main(["triage", "--language", "es"]) == 0
+    assert main(["triage", "--language", "de"]) == 0
     assert json.loads(capsys.readouterr().out)["unread"] is True

@@ -135,7 +135,7 @@ async def test_routine_items_wait_for_one_morning_summary(clinic: Rehearsal) -> 
     summaries = [m for m in r.server.sent(nurse.id) if "Summary" in (m.text or "")]
     assert len(summaries) == 1
     summary = summaries[0]
-    assert "2 item(s)" in (summary.text or "")
+    assert "2 items that can wait" in (summary.text or "")  # CLDR's plural forms
     assert "Ana (#1) · day 5" in (summary.text or "")
     assert "Bea (#2)" in (summary.text or "")
     await r.press(nurse, "✅ 1", message_id=summary.message_id)
@@ -326,6 +326,8 @@ async def test_enrol_in_the_chair_gives_a_working_link_and_qr(clinic: Rehearsal)
     await r.press(nurse, "face")
     await r.press(nurse, "neck")
     await r.press(nurse, "✔ face")  # untick
+    await r.press(nurse, "🌐 Español")  # what she reads (else her Telegram's at consent)
+    assert "✔ Español" in r.server.last(nurse.id).labels
     await r.press(nurse, "Done")
     card = r.server.last(nurse.id)
     assert card.photo is not None
@@ -334,13 +336,14 @@ async def test_enrol_in_the_chair_gives_a_working_link_and_qr(clinic: Rehearsal)
     assert link.startswith(f"https://t.me/{r.server.bot_username}?start=")
     chloe = r.server.user("Chloé")
     await r.say(chloe, f"/start {link.split('=', 1)[1]}")
-    await r.press(chloe, "Yes")
+    await r.press(chloe, r.server.last(chloe.id).labels[0])  # "Sí, acepto"
     async with r.db.unit_of_work() as uow:
         patient = await uow.patients.by_chat(chloe.id)
         sessions = await uow.patients.sessions_of(patient.id or 0) if patient else []
     assert patient is not None
     assert patient.name == "Chloé Martin"
     assert [s.areas for s in sessions] == ["neck"]
+    assert patient.language == "es"
 
 
 async def test_stats_after_some_follow_up(clinic: Rehearsal) -> None:

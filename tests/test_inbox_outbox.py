@@ -349,13 +349,13 @@ async def test_a_backlog_is_read_once_on_receipt_not_again_when_claimed(
     _nurse, ana = await enrolled(r)
     lifeline = r.services.lifeline
     reads: list[str] = []
-    read = lifeline.triager.read
+    read = lifeline.checkins.is_red_flag
 
-    def counted(text: str, **kwargs: Any) -> Any:
+    def counted(text: str, *args: Any) -> bool:
         reads.append(text)
-        return read(text, **kwargs)
+        return read(text, *args)
 
-    lifeline.triager.read = counted  # type: ignore[method-assign]
+    lifeline.checkins.is_red_flag = counted  # type: ignore[method-assign]
     backlog = [ana.say(f"a bit sore today, day {i}") for i in range(2_500)]
     lifeline.start(backlog)
     assert len(reads) == 2_500

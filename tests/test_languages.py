@@ -1,4 +1,4 @@
-"""Messages in a language the clinic does not ship (today: everything but English). The bot
+"""Messages in a language the clinic does not ship (Italian, Swedish...). The bot
 cannot read them, so it neither reassures nor stays silent: the patient is told in their
 language that the message went to their care team as written, with the emergency number,
 and gets the red-flag question; the clinic gets the message as a routine item marked with
@@ -11,17 +11,17 @@ from sqlmodel import select
 
 from bot.adapters.languages import FastLangdetect
 from bot.core.content import Content
-from bot.core.language import unread_language
-from bot.core.triage import Triager
+from bot.core.language import language_name, reading_order
+from bot.core.triage import Readers
 from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
-from bot.services.languages import language_name
 from bot.store.models import Answer, Escalation
 from tests.conftest import paris
 from tests.fakes import assert_instructed
 
 EN = frozenset({"en"})
 FRENCH = "j'ai les lèvres qui gonflent et du mal à respirer depuis ce matin"
+ITALIAN = "mi si stanno gonfiando le labbra e faccio fatica a respirare da stamattina"
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,9 @@ FRENCH = "j'ai les lèvres qui gonflent et du mal à respirer depuis ce matin"
 def test_only_a_confident_guess_on_a_long_enough_message_counts(
     text: str, guess: tuple[str, float], unread: str | None
 ) -> None:
-    assert unread_language(text, guess, EN) == unread
+    found = reading_order(text, guess=guess, read=EN, knows=lambda _c, _w: False, own="",
+                          clinic="en")
+    assert found[1] == unread
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,9 @@ def test_chat_english_an_identifier_takes_for_german_is_read_as_english(
     text: str, content: Content
 ) -> None:
     guess = FastLangdetect().guess(text)
-    assert unread_language(text, guess, EN, Triager(content).phrases.known) is None
+    knows = Readers([content], "en").knows
+    assert reading_order(text, guess=guess, read=EN, knows=knows, own="", clinic="en") == (
+        ["en"], None)
 
 
 def test_the_identifier_runs_on_this_machine_with_the_model_its_wheel_carries() -> None:
@@ -68,23 +72,23 @@ async def enrolled(r: Rehearsal) -> tuple[SandboxUser, SandboxUser]:
     return nurse, marie
 
 
-async def test_a_message_in_french_is_not_answered_as_if_read(rehearsal: Rehearsal) -> None:
+async def test_a_message_in_italian_is_not_answered_as_if_read(rehearsal: Rehearsal) -> None:
     r = rehearsal
     nurse, marie = await enrolled(r)
     before = len(r.server.sent(marie.id))
-    await r.say(marie, FRENCH)
+    await r.say(marie, ITALIAN)
     told, question = r.server.sent(marie.id)[before:]
-    assert "Je ne sais lire que les messages en anglais" in (told.text or "")
-    assert "appelez le 112" in (told.text or "")
+    assert "non so leggere i messaggi in italiano" in (told.text or "")
+    assert "chiami subito il 112" in (told.text or "")
     assert "None of these" in question.labels  # the red-flag question
     assert not [m for m in r.server.sent(marie.id) if "saved your message" in (m.text or "")]
     async with r.db.unit_of_work() as uow:
         [item] = (await uow.orm.exec(select(Escalation))).all()
-        [answer] = (await uow.orm.exec(select(Answer).where(Answer.text == FRENCH))).all()
+        [answer] = (await uow.orm.exec(select(Answer).where(Answer.text == ITALIAN))).all()
     assert (item.level, item.rules) == ("routine", ["unread-language"])
-    assert "French (fr)" in item.body
-    assert FRENCH in item.body
-    assert answer.text == FRENCH  # kept as written
+    assert "Italian (it)" in item.body
+    assert ITALIAN in item.body
+    assert answer.text == ITALIAN  # kept as written
     # A sign tapped on the question is an emergency like any other.
     await r.press(marie, "Lips, tongue or throat swelling")
     await r.services.outbox.idle()

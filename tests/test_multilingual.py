@@ -4,6 +4,7 @@ changed with /language), and every word chosen when the message is sent."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -13,20 +14,19 @@ from sqlmodel import select
 
 from bot.adapters.content_files import BUNDLED, ContentError, load_library
 from bot.core import callbacks as cb
-from bot.core.language import unread_for
+from bot.core.language import native_name, reading_order
 from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
-from bot.services.patients import native_name
 from bot.store.models import Escalation, Patient
 from tests.conftest import paris
 
 FR_LIPS = "j'ai les lèvres qui gonflent et du mal à respirer depuis ce matin"
 
 
-def test_the_shipped_languages_say_the_same_and_only_english_is_read_yet() -> None:
+def test_the_shipped_languages_say_the_same_and_are_all_read() -> None:
     library = load_library(BUNDLED, "en")
     assert library.spoken == {"en", "fr", "es", "ru"}
-    assert library.read == {"en"}  # the others take the unread path (the red-flag question)
+    assert library.read == {"en", "fr", "es", "ru"}
     en, fr = library.speaks("en"), library.speaks("fr-CA")
     assert [s.day for s in fr.plan.steps] == [s.day for s in en.plan.steps]
     assert fr.clinic.emergency_number == en.clinic.emergency_number
@@ -135,31 +135,26 @@ async def test_telegrams_language_is_taken_at_start_when_the_clinic_chose_none(
     assert "clínica" in (pablo.sent()[-1].text or "").lower()
 
 
-async def test_a_french_patients_red_flag_in_french_is_asked_about_in_french(
+async def test_a_french_patients_red_flag_in_french_is_an_emergency_in_french(
     rehearsal: Rehearsal,
 ) -> None:
-    """French is spoken but not read yet: the message goes to the clinic as written, and the
-    patient gets the emergency number and the red-flag question, all in French."""
+    """Read in French: the instruction in French at once, the page in the clinic's English
+    with her words quoted as written."""
     r = rehearsal
     nurse, marie = r.server.user("Nurse"), r.server.user("Marie")
     await r.invite_clinician(nurse)
     await _enrol(r, marie, "Oui, j'accepte", language="fr")
     await r.run_until(paris(2026, 11, 3, 12, 0))
-    before = len(marie.sent())
     await r.say(marie, FR_LIPS)
-    told, question = marie.sent()[before:]
-    assert "112" in (told.text or "")
-    assert "Aucun de ces signes" in question.labels
-    assert "Lèvres, langue ou gorge qui gonflent" in question.labels
-    await r.press(marie, "Lèvres, langue ou gorge qui gonflent")
     await r.services.outbox.idle()
-    instruction = marie.sent()[-2:]
-    assert any("112" in (m.text or "") and "Appelez" in (m.text or "") for m in instruction)
+    assert any("112" in (m.text or "") and "Appelez" in (m.text or "")
+               for m in marie.sent()[-3:])
     pages = [m.text or "" for m in nurse.sent()]
     assert any("EMERGENCY" in p for p in pages)  # the clinic reads English
+    assert any(f'Their words, in French: "{FR_LIPS}"' in p for p in pages)
     async with r.db.unit_of_work() as uow:
-        levels = sorted(e.level for e in (await uow.orm.exec(select(Escalation))).all())
-    assert levels == ["emergency", "routine"]
+        [item] = (await uow.orm.exec(select(Escalation))).all()
+    assert item.level == "emergency"
 
 
 async def test_a_forged_or_unshipped_language_press_changes_nothing(
@@ -197,21 +192,23 @@ async def test_enrolment_refuses_a_language_the_clinic_does_not_ship(
 def test_a_patient_whose_language_is_not_read_is_asked_unless_surely_in_one_that_is(
     text: str, guess: tuple[str, float], own: str, unread: str | None
 ) -> None:
-    assert unread_for(text, guess, frozenset({"en"}), frozenset(), own) == unread
+    found = reading_order(text, guess=guess, read=frozenset({"en"}),
+                          knows=lambda _c, _w: False, own=own, clinic="en")
+    assert found[1] == unread
 
 
-async def test_a_french_caption_on_a_photo_is_asked_about_not_reassured(
+async def test_an_italian_caption_on_a_photo_is_asked_about_not_reassured(
     rehearsal: Rehearsal,
 ) -> None:
     r = rehearsal
-    marie = r.server.user("Marie", language_code="fr")
-    await _enrol(r, marie, "Oui, j'accepte")
+    lucia = r.server.user("Lucia", language_code="it")  # not shipped: English is spoken
+    await _enrol(r, lucia, "Yes, I agree")
     await r.run_until(paris(2026, 11, 3, 12, 0))
-    before = len(marie.sent())
-    await r.process(marie.send_photo(caption="ma joue est toute blanche, c est ok ?"))
-    said = marie.sent()[before:]
-    assert any("Aucun de ces signes" in m.labels for m in said)  # the red-flag question
-    assert not any("Tant mieux" in (m.text or "") for m in said)
+    before = len(lucia.sent())
+    await r.process(lucia.send_photo(caption="la mia guancia è diventata tutta bianca, va bene?"))
+    said = lucia.sent()[before:]
+    assert any("None of these" in m.labels for m in said)  # the red-flag question
+    assert not any("Glad" in (m.text or "") for m in said)
     async with r.db.unit_of_work() as uow:
         [item] = (await uow.orm.exec(select(Escalation))).all()
     assert item.rules == ["unread-language"]
@@ -220,16 +217,16 @@ async def test_a_french_caption_on_a_photo_is_asked_about_not_reassured(
 async def test_more_unread_messages_do_not_push_the_questions_escalation_back(
     rehearsal: Rehearsal,
 ) -> None:
-    """A French patient writing every few minutes (the engine cannot read any of it): the
+    """An Italian patient writing every few minutes (the engine cannot read any of it): the
     question left unanswered escalates 15 minutes after the first, not after the last."""
     r = rehearsal
-    nurse, marie = r.server.user("Nurse"), r.server.user("Marie", language_code="fr")
+    nurse, lucia = r.server.user("Nurse"), r.server.user("Lucia", language_code="it")
     await r.invite_clinician(nurse)
-    await _enrol(r, marie, "Oui, j'accepte")
+    await _enrol(r, lucia, "Yes, I agree")
     await r.run_until(paris(2026, 11, 3, 12, 0))
-    for words in ("je gonfle de partout et ça ne passe pas", "je respire de plus en plus mal",
-                  "aidez moi s'il vous plaît je ne sais pas quoi faire"):
-        await r.say(marie, words)
+    for words in ("mi sto gonfiando dappertutto e non passa", "respiro sempre peggio adesso",
+                  "aiutatemi per favore non so cosa fare"):
+        await r.say(lucia, words)
         await r.advance(timedelta(minutes=6), step=timedelta(minutes=1))
     # 18 minutes after the first message, 6 after the last: it is escalated already.
     async with r.db.unit_of_work() as uow:
@@ -237,11 +234,23 @@ async def test_more_unread_messages_do_not_push_the_questions_escalation_back(
     assert ["red-flag-question"] in rules
 
 
-def test_a_second_lexicon_is_refused_the_engine_reads_one_language(tmp_path: Path) -> None:
+def test_lexicons_that_would_read_a_message_differently_are_refused_with_where(
+    tmp_path: Path,
+) -> None:
+    """What a message means must not depend on its language: the same symptoms, the same
+    combinations and thresholds in every lexicon (only the words differ)."""
     folder = _copy(tmp_path)
-    shutil.copy(folder / "en" / "lexicon.yaml", folder / "fr" / "lexicon.yaml")
-    with pytest.raises(ContentError, match="reads one language so far"):
+    lexicon = folder / "fr" / "lexicon.yaml"
+    text = lexicon.read_text("utf-8")
+    assert "at_least: 120" in text
+    assert "  - id: red-streaks\n" in text
+    text = text.replace("at_least: 120", "at_least: 150")
+    lexicon.write_text(text.replace("  - id: red-streaks\n", "  - id: red-streakz\n"), "utf-8")
+    with pytest.raises(ContentError) as raised:
         load_library(folder, "en")
+    report = str(raised.value)
+    assert re.search(r"fr/lexicon\.yaml:\d+: measures\.racing_heart.*150.*120", report)
+    assert re.search(r"fr/lexicon\.yaml:\d+: combinations.*'red-streaks' missing", report)
 
 
 async def test_opening_a_link_fixes_no_language_only_consenting_does(
@@ -255,3 +264,54 @@ async def test_opening_a_link_fixes_no_language_only_consenting_does(
     async with r.db.unit_of_work() as uow:
         [patient] = (await uow.orm.exec(select(Patient))).all()
     assert patient.language == ""  # not theirs to choose by opening a link
+
+
+@pytest.mark.parametrize(
+    ("given", "phone", "number"),
+    [
+        ({"country": "GB"}, None, "999 / 112"),
+        ({}, "+1 415 555 0100", "911"),  # read from the phone number the clinic recorded
+        ({}, "+7 912 345-67-89", "103 / 112"),
+        ({"country": "us"}, "+33 6 12 34 56 78", "911"),  # given wins over the phone's
+        ({}, "06 12 34 56 78", "112"),  # a national number tells nothing: the clinic's
+    ],
+)
+async def test_a_patient_is_told_the_emergency_number_of_their_country(
+    rehearsal: Rehearsal, given: dict[str, str], phone: str | None, number: str
+) -> None:
+    r = rehearsal
+    nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+    await r.invite_clinician(nurse)
+    await _enrol(r, ana, "Yes, I agree", phone=phone, **given)
+    assert number in (ana.sent()[-1].text or "")  # the welcome
+    await r.run_until(paris(2026, 11, 3, 12, 0))
+    await r.say(ana, "my lips are swelling and I can't breathe")
+    await r.services.outbox.idle()
+    told = " ".join(m.text or "" for m in ana.sent()[-2:])
+    assert f"Call {number}" in told or f"call {number}" in told
+    assert any(f"The patient was told to call {number} now." in (m.text or "")
+               for m in nurse.sent())  # the page says which number they were given
+
+
+async def test_enrolment_refuses_an_unknown_country(rehearsal: Rehearsal) -> None:
+    with pytest.raises(ValueError, match="unknown country"):
+        await rehearsal.services.enrolment.invite_patient(
+            name="Ana", session_at=paris(2026, 11, 3, 8, 0), country="XX")
+
+
+def test_plural_forms_follow_each_languages_cldr_rules(tmp_path: Path) -> None:
+    library = load_library(BUNDLED, "en")
+    ru = library.speaks("ru").messages
+    for days, words in ((1, "1 день."), (3, "3 дня."), (7, "7 дней."), (21, "21 день.")):
+        assert words in ru.format("enrol_link", name="А", id=1, days=days, link="L")
+    en = library.speaks("en").messages
+    assert "1 item that" in en.format("digest_header", date="Mon", count=1)
+    assert "4 items that" in en.format("digest_header", date="Mon", count=4)
+    folder = _copy(tmp_path)
+    words = folder / "ru" / "messages.yaml"
+    text = words.read_text("utf-8")
+    few = next(line for line in text.splitlines() if line.startswith("  few: "))
+    words.write_text(text.replace(few + "\n", ""), "utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_library(folder, "en")
+    assert re.search(r"ru/messages\.yaml:\d+: enrol_link: no plural form 'few'", str(caught.value))

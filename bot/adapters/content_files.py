@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.core.content import (
     RedFlag,
     Rule,
     Symptom,
+    Template,
     Tip,
 )
 from bot.core.lexicon_model import Lexicon
@@ -37,7 +39,7 @@ FILES: dict[str, tuple[str, TypeAdapter[Any]]] = {
     "symptoms": ("symptoms.yaml", TypeAdapter(dict[str, Symptom])),
     "red_flags": ("red_flags.yaml", TypeAdapter(dict[str, RedFlag])),
     "rules": ("rules.yaml", TypeAdapter(list[Rule])),
-    "messages": ("messages.yaml", TypeAdapter(dict[str, str])),
+    "messages": ("messages.yaml", TypeAdapter(dict[str, Template])),
     "lexicon": ("lexicon.yaml", TypeAdapter(Lexicon)),
 }
 # A language without a lexicon is spoken to patients but not read by the triage engine.
@@ -222,7 +224,18 @@ def language_folders(content_dir: Path) -> list[str]:
 
 
 def load_library(content_dir: Path = BUNDLED, clinic_language: str = "en") -> Library:
-    """Every shipped language, validated, and checked to say the same as the clinic's."""
+    """Every shipped language, validated, and checked to say the same as the clinic's (read
+    again only when a file changed: the content is data, and workers and tests load it
+    often)."""
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                  for f in sorted(Path(content_dir).rglob("*.yaml")))
+    return _load_library(Path(content_dir).resolve(), clinic_language, stamp)
+
+
+@lru_cache(maxsize=8)
+def _load_library(
+    content_dir: Path, clinic_language: str, _stamp: tuple[tuple[str, int, int], ...]
+) -> Library:
     codes = language_folders(content_dir) or [clinic_language]
     if clinic_language not in codes:
         raise ContentError([Problem(content_dir, None, "", (
@@ -244,15 +257,9 @@ def load_library(content_dir: Path = BUNDLED, clinic_language: str = "en") -> Li
             path = folder / FILES[key][0]
             node = _read(path, [])[1]
             problems.append(Problem(path, _line(node, loc), _field(loc), message))
-    lexicons = sorted((code for code, c in contents.items() if c.lexicon is not None),
-                      key=lambda code: (code != clinic_language, code))
-    if not problems and not lexicons:
+    if not problems and all(c.lexicon is None for c in contents.values()):
         problems.append(Problem(content_dir, None, "lexicon.yaml",
                                 "no language has a lexicon: the triage engine could read nothing"))
-    for code in lexicons[1:] if len(lexicons) > 1 else ():
-        problems.append(Problem(language_dir(content_dir, code) / "lexicon.yaml", None, "", (
-            f"the triage engine reads one language so far ({lexicons[0]}): remove this "
-            "lexicon (the language is still spoken to patients)")))
     if problems:
         raise ContentError(problems)
     return Library(contents, clinic_language)

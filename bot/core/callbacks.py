@@ -78,7 +78,8 @@ class ReportPress:
 
 @dataclass(frozen=True, slots=True)
 class EnrolPress:
-    """A clinician's button during `/enrol`: now, a(rea) with its index, done."""
+    """A clinician's button during `/enrol`: now, a(rea) with its index, l(anguage) with its
+    code, done."""
 
     op: str
     arg: str = ""
@@ -163,7 +164,7 @@ def trend(answer_id: int, code: str) -> str:
 
 
 REPORT = "r"
-ENROL_OPS = frozenset({"now", "a", "done"})
+ENROL_OPS = frozenset({"now", "a", "l", "done"})
 
 
 def enrol(op: str, arg: str = "") -> str:
@@ -220,4 +221,6 @@ def parse(data: str | None) -> Callback | None:
         return EnrolPress(rest[0])
     if kind == "n" and len(rest) == 2 and rest[0] == "a" and _int(rest[1]) is not None:
         return EnrolPress("a", rest[1])
+    if kind == "n" and len(rest) == 2 and rest[0] == "l" and re.fullmatch(r"[a-z]{2}", rest[1]):
+        return EnrolPress("l", rest[1])
     return None

@@ -13,17 +13,24 @@ import string
 from datetime import time
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from babel import Locale
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from bot.core.content_base import Ident, Strict
 from bot.core.lexicon_model import Lexicon
 from bot.core.message_keys import MESSAGE_KEYS
 from bot.core.model import Level, Trend
 
+PLURAL_BY = "by"  # in a template with plural forms: the number that chooses the form
+CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})  # CLDR's
+Template = str | dict[str, str]
 
-def placeholders(template: str) -> set[str]:
-    """The {names} a template fills in."""
-    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+def placeholders(template: Template) -> set[str]:
+    """The {names} a template fills in (in any of its plural forms)."""
+    forms = [v for k, v in template.items() if k != PLURAL_BY] if isinstance(
+        template, dict) else [template]
+    return {f for form in forms for _, f, _, _ in string.Formatter().parse(form) if f}
 
 
 def _parse_hhmm(value: Any) -> time:
@@ -56,7 +63,10 @@ class Clinic(Strict):
     """Clinic-wide settings that patients see."""
 
     name: str = Field(min_length=1)
-    emergency_number: str = Field(min_length=2, max_length=20)
+    emergency_number: str = Field(min_length=2, max_length=20)  # where no country's is known
+    # The number to call by the patient's country (ISO 3166 alpha-2: given at enrolment, or
+    # read from their phone number); others are told `emergency_number`.
+    emergency_numbers: dict[str, str] = {}
     clinic_phone: str | None = None
     quiet_hours: QuietHours
     routine_response: str = Field(min_length=1)
@@ -76,6 +86,16 @@ class Clinic(Strict):
     # A message in a language the clinic does not ship: what the patient is told, in that
     # language (ISO 639-1 code: line with {emergency_number}).
     unread_language_lines: dict[str, str] = {}
+
+    @field_validator("emergency_numbers")
+    @classmethod
+    def _countries(cls, value: dict[str, str]) -> dict[str, str]:
+        for country, number in value.items():
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                raise ValueError(f"{country!r}: a country is a two-letter ISO 3166 code (FR)")
+            if not 2 <= len(number) <= 20:
+                raise ValueError(f"{country}: a number of 2 to 20 characters")
+        return value
 
     @field_validator("unread_language_lines")
     @classmethod
@@ -202,13 +222,16 @@ class Rule(Strict):
 
 
 class Messages(Strict):
-    """The bot's wording, one template per key (str.format placeholders)."""
+    """The bot's wording, one template per key (str.format placeholders). A template with
+    plural forms maps CLDR's categories of the language (one, few, many, other...) to texts,
+    and `by` names the number that chooses one ("{count} items")."""
 
-    messages: dict[str, str]
+    messages: dict[str, Template]
+    _language: str = PrivateAttr(default="en")
 
     @field_validator("messages")
     @classmethod
-    def _complete(cls, value: dict[str, str]) -> dict[str, str]:
+    def _complete(cls, value: dict[str, Template]) -> dict[str, Template]:
         missing = sorted(set(MESSAGE_KEYS) - set(value))
         if missing:
             raise ValueError(f"missing message keys: {', '.join(missing)}")
@@ -216,7 +239,9 @@ class Messages(Strict):
         if unknown:
             raise ValueError(f"unknown message keys: {', '.join(unknown)}")
         for key, template in value.items():
-            if not template.strip():
+            if isinstance(template, dict):
+                _plural_forms(key, template)
+            elif not template.strip():
                 raise ValueError(f"{key}: empty text")
             used = placeholders(template)
             extra = used - MESSAGE_KEYS[key]
@@ -228,10 +253,37 @@ class Messages(Strict):
         return value
 
     def __getitem__(self, key: str) -> str:
-        return self.messages[key]
+        template = self.messages[key]
+        return template["other"] if isinstance(template, dict) else template
 
     def format(self, key: str, **values: object) -> str:
-        return self.messages[key].format(**values)
+        template = self.messages[key]
+        if isinstance(template, dict):  # the form for this number, by CLDR's rules
+            number = values.get(template[PLURAL_BY])
+            category = (Locale.parse(self._language).plural_form(number)
+                        if isinstance(number, int | float) else "other")
+            template = template.get(category, template["other"])
+        return template.format(**values)
+
+    def missing_forms(self, language: str) -> list[tuple[str, str]]:
+        """(key, category) of plural forms `language` needs that a template lacks."""
+        needed = Locale.parse(language).plural_form.tags | {"other"}
+        return [(key, category) for key, template in self.messages.items()
+                if isinstance(template, dict)
+                for category in sorted(needed - set(template))]
+
+
+def _plural_forms(key: str, template: dict[str, str]) -> None:
+    """A template with plural forms names its number and has only CLDR's categories."""
+    by = template.get(PLURAL_BY)
+    if by not in MESSAGE_KEYS.get(key, set()):
+        raise ValueError(f"{key}: `{PLURAL_BY}` must name one of its placeholders (has {by!r})")
+    unknown = sorted(set(template) - CATEGORIES - {PLURAL_BY})
+    if unknown:
+        raise ValueError(f"{key}: unknown plural forms {unknown} (CLDR's: "
+                         f"{', '.join(sorted(CATEGORIES))})")
+    if "other" not in template:
+        raise ValueError(f"{key}: the plural form `other` is required")
 
 
 class Content(Strict):
@@ -247,6 +299,11 @@ class Content(Strict):
     messages: Messages
     lexicon: Lexicon | None = None  # None: spoken to patients, not read by the triage engine
 
+    @model_validator(mode="after")
+    def _speaks_its_language(self) -> Content:
+        self.messages._language = self.language  # plural forms follow the language's rules
+        return self
+
     @property
     def reads(self) -> Lexicon:
         """The lexicon the triage engine reads this language with."""
@@ -257,6 +314,9 @@ class Content(Strict):
     def cross_check(self) -> list[tuple[str, tuple[str | int, ...], str]]:
         """References between files that do not resolve: (file key, location, problem)."""
         problems: list[tuple[str, tuple[str | int, ...], str]] = []
+        for key, category in self.messages.missing_forms(self.language):
+            problems.append(("messages", (key,), f"no plural form {category!r} ("
+                             f"{self.language} needs it)"))
         for i, step in enumerate(self.plan.steps):
             if self.clinic.quiet_hours.contains(step.at):
                 problems.append(("plan", ("steps", i, "at"), "falls inside quiet hours"))

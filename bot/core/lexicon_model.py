@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import snowballstemmer
 from pydantic import Field, field_validator, model_validator
 
 from bot.core.content_base import Ident, Phrase, Strict
@@ -101,6 +102,8 @@ class Measures(Strict):
 
     # The highest score (out of 10) of each grade: 1 mild, 2 moderate, 3 severe.
     score_grades: dict[int, int] = Field(min_length=1)
+    # How a score's "out of ten" is written after it ("7 / 10", "7 sur 10", "7 из 10").
+    out_of: list[Phrase] = Field(default=["/ 10"], min_length=1)
     racing_heart: RacingHeart | None = None
 
     @field_validator("score_grades")
@@ -113,9 +116,47 @@ class Measures(Strict):
         return value
 
 
+class Words(Strict):
+    """How this language's words are matched, before the lexicon's phrases are looked up."""
+
+    # A Snowball algorithm ("french", "spanish", "russian"): the message's words and the
+    # lexicon's phrases are both reduced to their stems, so one form matches every other
+    # ("gonflée", "gonflées", "gonflent"). Latin letters' accents are dropped first.
+    stemmer: str | None = None
+    # "drop": "can't" is "cant"; "space": "l'œil" is "l œil" (French elision).
+    apostrophe: Literal["drop", "space"] = "drop"
+    # Numbers written in words, read as figures ("neuf sur dix" -> "9 sur 10"); a tens word
+    # followed by a units word is their sum ("trente neuf" -> 39), also with a word between
+    # (`number_and`: "treinta y nueve").
+    numbers: dict[str, int] = {}
+    number_and: list[str] = []
+    # A temperature's decimals said in words: "trente-neuf virgule deux", "тридцать восемь и
+    # пять", "39 et demi" (`half`); a units word right after a temperature is its decimal
+    # ("trente-neuf deux" -> 39.2).
+    decimal: list[str] = []
+    half: list[str] = []
+    # The writer ("i", "me", "my"), who sets their own case apart from someone else's.
+    first_person: list[str] = []
+    # Words that give a cause, which explains the clause before ("can't breathe... from
+    # laughing").
+    causes: list[str] = []
+    # Words that may follow a negation written after its sign for it to close it ("the itch
+    # has gone now"; but "the bruise has gone grey").
+    closing: list[str] = []
+
+    @field_validator("stemmer")
+    @classmethod
+    def _known_stemmer(cls, value: str | None) -> str | None:
+        if value is not None and value not in snowballstemmer.algorithms():
+            raise ValueError(f"unknown Snowball stemmer {value!r}; one of "
+                             f"{', '.join(sorted(snowballstemmer.algorithms()))}")
+        return value
+
+
 class Lexicon(Strict):
     """How patients say things: the vocabulary free-text triage reads."""
 
+    words: Words = Words()
     symptoms: dict[Ident, list[Phrase]]
     groups: dict[Ident, list[Phrase]]
     severity: dict[int, list[Phrase]]

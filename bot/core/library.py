@@ -4,13 +4,13 @@ Each language is a whole `Content` (`content/<language>/`). Only wording may dif
 them: the plan's days and times, tips per symptom, red flags, rules and thresholds, clinic
 settings and message placeholders must be the same, or the library is refused. A language
 without a lexicon is spoken (patients read it) but not read: the triage engine does not
-understand it yet, so its messages take the unread-language path (the red-flag question).
+understand it, so its messages take the unread-language path (the red-flag question).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.content import Content, placeholders
@@ -27,16 +27,19 @@ class Library:
 
     contents: Mapping[str, Content]
     clinic: str
+    _local: dict[tuple[str, str], Content] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.clinic not in self.contents:
             raise ValueError(f"the clinic's language {self.clinic!r} is not shipped")
-        if sum(c.lexicon is not None for c in self.contents.values()) != 1:
-            raise ValueError("exactly one language ships a lexicon (the one the engine reads)")
+        if not self.read:
+            raise ValueError("no language ships a lexicon: the triage engine could read none")
 
-    def speaks(self, language: str | None) -> Content:
-        """The content for a patient's language (the clinic's when it is not shipped)."""
-        return self.contents[self.ships(language) or self.clinic]
+    def speaks(self, language: str | None, country: str = "") -> Content:
+        """The content for a patient's language (the clinic's when it is not shipped), with
+        the emergency number of their country when the clinic lists it."""
+        content = self.contents[self.ships(language) or self.clinic]
+        return in_country(content, country, self._local)
 
     @property
     def spoken(self) -> frozenset[str]:
@@ -44,18 +47,30 @@ class Library:
 
     @property
     def read(self) -> frozenset[str]:
-        """The languages the triage engine reads: the one that ships a lexicon."""
-        return frozenset({self.reader.language})
-
-    @property
-    def reader(self) -> Content:
-        """The content the triage engine reads with (the loader allows one lexicon)."""
-        return next(c for c in self.contents.values() if c.lexicon is not None)
+        """The languages the triage engine reads: those that ship a lexicon."""
+        return frozenset(code for code, c in self.contents.items() if c.lexicon is not None)
 
     def ships(self, language: str | None) -> str | None:
         """`language` ("fr", "fr-CA", "FR") when the clinic ships it, else None."""
         code = (language or "").lower().replace("_", "-").split("-")[0]
         return code if code in self.contents else None
+
+
+def in_country(
+    content: Content, country: str, cache: dict[tuple[str, str], Content] | None = None
+) -> Content:
+    """`content` telling the emergency number of `country` (as it is when not listed)."""
+    number = content.clinic.emergency_numbers.get(country.upper()) if country else None
+    if number is None or number == content.clinic.emergency_number:
+        return content
+    key = (content.language, country.upper())
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        clinic = content.clinic.model_copy(update={"emergency_number": number})
+        found = content.model_copy(update={"clinic": clinic})
+        if cache is not None:
+            cache[key] = found
+    return found
 
 
 def parity(base: Content, other: Content) -> list[Found]:
@@ -76,6 +91,31 @@ def parity(base: Content, other: Content) -> list[Found]:
                           f"{base.language} says {base.red_flags[name].symptom!r}"))
     found += _rules(base, other)
     found += _placeholders(base, other)
+    found += _lexicon(base, other)
+    return found
+
+
+def _lexicon(base: Content, other: Content) -> list[Found]:
+    """Two lexicons name the same symptoms, combinations, red-flag topics and thresholds:
+    what a message means must not depend on the language it is written in."""
+    if base.lexicon is None or other.lexicon is None:
+        return []
+    ours, theirs = base.lexicon, other.lexicon
+    found: list[Found] = []
+    for where, a, b in ((("symptoms",), ours.symptoms, theirs.symptoms),
+                        (("screen", "topics"), ours.screen.topics, theirs.screen.topics)):
+        found += [("lexicon", (*where[:-1], *loc), problem)
+                  for _, loc, problem in _same_keys(where[-1], a, b)]
+    combos = {c.id: c.model_dump() for c in theirs.combinations}
+    for i, combo in enumerate(ours.combinations):
+        if combo.id not in combos:
+            found.append(("lexicon", ("combinations", i), f"{combo.id!r} missing"))
+        else:
+            found += _fields("lexicon", ("combinations", combo.id), combo.model_dump(),
+                             combos[combo.id])
+    worded: dict[str, Any] = {"out_of": True, "racing_heart": {"words"}}  # per language
+    found += _fields("lexicon", ("measures",), ours.measures.model_dump(exclude=worded),
+                     theirs.measures.model_dump(exclude=worded))
     return found
 
 

@@ -212,21 +212,32 @@ class PingView:
     words: str | None
     fired: tuple[Fired, ...]
     reported_local: str
-    acked_by: str | None = None
-    acked_local: str | None = None
+    language: str = ""  # the patient's, named in the clinic's words, when not the clinic's
+    emergency_number: str = ""  # the one the patient was told ("": the clinic's)
+
+
+def _explained(content: Content, fired: Fired) -> str:
+    """Why a rule fired, in `content`'s words (a message read in the patient's language
+    fired their content's rule: the same rule, worded for patients' clinicians there)."""
+    return next((r.explain for r in content.rules
+                 if r.id == fired.rule_id and r.level is fired.level), fired.explain)
 
 
 def ping_text(content: Content, view: PingView) -> str:
-    """The clinician's ping; the Acknowledge line is added once someone acknowledged."""
+    """The clinician's ping, in the clinic's language; the patient's words as written."""
+    m = content.messages
+    areas = m.format("ping_areas", areas=view.areas) if view.areas else ""
     lines = [
         f"{LEVEL_MARK[view.level]} · {view.patient_name} (patient #{view.patient_id})",
-        f"Day {view.day} after the session of {view.session_local}"
-        + (f" · areas: {view.areas}" if view.areas else ""),
+        m.format("ping_day", day=view.day, session=view.session_local) + areas,
     ]
     if view.observations:
-        lines.append("Reported: " + "; ".join(describe(o, content) for o in view.observations))
+        lines.append(m.format("ping_reported", what="; ".join(
+            describe(o, content) for o in view.observations)))
     if view.words:
-        lines.append(f'Their words: "{clip(view.words, MAX_WORDS)}"')
+        words = clip(view.words, MAX_WORDS)
+        lines.append(m.format("ping_words_in", words=words, language=view.language)
+                     if view.language else m.format("ping_words", words=words))
     if view.fired:
         # One line per rule id, at the highest level it fired (rows of a rule share its id).
         strongest: dict[str, Fired] = {}
@@ -234,14 +245,10 @@ def ping_text(content: Content, view: PingView) -> str:
             if f.rule_id not in strongest or f.level > strongest[f.rule_id].level:
                 strongest[f.rule_id] = f
         ordered = sorted(strongest.values(), key=lambda f: -f.level)
-        lines.append(
-            "Why: " + "; ".join(f"{f.rule_id} ({f.level.label}): {f.explain}" for f in ordered)
-        )
+        lines.append(m.format("ping_why", why="; ".join(
+            f"{f.rule_id} ({f.level.label}): {_explained(content, f)}" for f in ordered)))
     if view.level is Level.EMERGENCY:
-        lines.append(
-            f"The patient was told to call {content.clinic.emergency_number} now."
-        )
-    lines.append(f"Reported {view.reported_local}")
-    if view.acked_by:
-        lines.append(f"✅ Acknowledged by {view.acked_by} at {view.acked_local}")
+        lines.append(m.format("ping_told", emergency_number=view.emergency_number
+                              or content.clinic.emergency_number))
+    lines.append(m.format("ping_reported_at", when=view.reported_local))
     return clip("\n".join(lines), 4000)

@@ -68,6 +68,16 @@ async def toggle_area(update: Update, context: Context) -> None:
     await _redraw(context, pressed, services(context).desk.toggle_area(pressed.draft, index))
 
 
+async def pick_language(update: Update, context: Context) -> None:
+    """Choose the patient's language (or unchoose it: their Telegram's at consent)."""
+    pressed = await _pressed(update, context, "areas")
+    if pressed is None or update.callback_query is None:
+        return
+    press = cb.parse(update.callback_query.data)
+    code = press.arg if isinstance(press, cb.EnrolPress) else ""
+    await _redraw(context, pressed, services(context).desk.choose_language(pressed.draft, code))
+
+
 async def _redraw(context: Context, pressed: Pressed, screen: Reply | None) -> None:
     """Answer the press; keep the draft and show its new screen (None: nothing changed)."""
     svc = services(context)
@@ -124,5 +134,6 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("cancel", cancel, filters=private),
         CallbackQueryHandler(when_now, pattern=_press("now")),
         CallbackQueryHandler(toggle_area, pattern=_press("a")),
+        CallbackQueryHandler(pick_language, pattern=_press("l")),
         CallbackQueryHandler(done, pattern=_press("done")),
     ]

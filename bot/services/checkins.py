@@ -11,7 +11,7 @@ from bot.core import callbacks as cb
 from bot.core import checkin_flow as flow
 from bot.core.checkin_flow import TRENDS, Draft
 from bot.core.content import Content
-from bot.core.language import unread_for
+from bot.core.language import reading_order
 from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.rules import evaluate, with_trends
 from bot.core.texts import (
@@ -24,7 +24,7 @@ from bot.core.texts import (
     plain,
     tips_block,
 )
-from bot.core.triage import Triage, Triager
+from bot.core.triage import Readers, Triage
 from bot.core.triage.text import patient_words
 from bot.services import questions
 from bot.services.common import Deps, current_session, day_of, followed, zone
@@ -38,6 +38,7 @@ from bot.store.models import (
     CheckIn,
     Claimed,
     Patient,
+    Recipient,
     Status,
     TreatmentSession,
 )
@@ -70,22 +71,23 @@ class Checkins:
         self.escalations = escalations
         self.outbox = outbox
         self.questions = questions
-        self.triager = Triager(deps.reader)
-        self._openings: dict[tuple[str, str, str], tuple[str, cb.Keyboard]] = {}
+        self.readers = Readers(deps.lexicons, deps.content.language)
+        self._openings: dict[tuple[str, str, str, str], tuple[str, cb.Keyboard]] = {}
         # Answers words in a language the engine does not read (the facade sets it).
         self.answer_unread: UnreadAnswer = _as_read
 
-    def is_red_flag(self, words: str) -> bool:
+    def is_red_flag(self, words: str, own: str = "") -> bool:
         """Whether a message reads as an emergency (the flood gate lets those through)."""
-        reading = self.triager.read(patient_words(words)[:MAX_TRIAGE_CHARS], day=1)
-        return reading.assessment.level is Level.EMERGENCY
+        text = patient_words(words)[:MAX_TRIAGE_CHARS]
+        order, _ = self.reading_order(text, own)
+        return self.readers.read_in(order, text, day=1).assessment.level is Level.EMERGENCY
 
     # --- rendering
-    def intro(self, checkin: CheckIn | Claimed, language: str) -> str:
+    def intro(self, checkin: CheckIn | Claimed, who: Patient | Recipient | None) -> str:
         """The opening of a check-in message: the plan step's words and tips."""
-        content = self.d.speaks(language)
+        content = self.d.speaks_to(who)
         if checkin.kind in questions.KINDS:
-            return self.questions.intro(checkin.kind, language)
+            return self.questions.intro(checkin.kind, content.language)
         if checkin.kind == "adhoc":
             return content.messages["report_prompt"]
         step = next((s for s in content.plan.steps if s.id == checkin.step_id), None)
@@ -94,22 +96,24 @@ class Checkins:
         photo = content.messages["photo_invite"] if step.invite_photo else ""
         return join(step.message, tips_block(content, step.tips), photo)
 
-    def screen(self, checkin: CheckIn | Claimed, draft: Draft, language: str) -> Reply:
-        """A check-in's message in `language` (worded when sent, not when scheduled)."""
+    def screen(
+        self, checkin: CheckIn | Claimed, draft: Draft, who: Patient | Recipient | None
+    ) -> Reply:
+        """A check-in's message in its patient's language, with their country's emergency
+        number (worded when sent, not when scheduled)."""
         assert checkin.id is not None
-        content = self.d.speaks(language)
+        content = self.d.speaks_to(who)
         if draft == OPENING:  # the same for every check-in of a step but for its id: cached
             # (patient-started check-ins all open alike, whatever their step id)
-            key = (content.language, checkin.kind,
+            key = (content.language, content.clinic.emergency_number, checkin.kind,
                    "" if checkin.kind == "adhoc" else checkin.step_id)
             opening = self._openings.get(key)
             if opening is None:
                 opening = self._openings[key] = checkin_screen(
-                    content, 0, self.intro(checkin, language), draft
+                    content, 0, self.intro(checkin, who), draft
                 )
             return Reply(opening[0], cb.for_checkin(opening[1], checkin.id))
-        text, keyboard = checkin_screen(content, checkin.id, self.intro(checkin, language),
-                                        draft)
+        text, keyboard = checkin_screen(content, checkin.id, self.intro(checkin, who), draft)
         return Reply(text, keyboard)
 
     # --- button presses
@@ -117,8 +121,7 @@ class Checkins:
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            language = patient.language if patient is not None else ""
-            content = self.d.speaks(language)
+            content = self.d.speaks_to(patient)
             m = content.messages
             checkin = await uow.checkins.get(press.checkin_id)
             if (
@@ -145,14 +148,14 @@ class Checkins:
                 await uow.checkins.save_draft(press.checkin_id,
                                               (checkin.draft or {}) | {"answer": "none"})
                 return PressResult(
-                    edit=Reply(join(self.intro(checkin, language), f"✔ {m['none_of_these']}")),
+                    edit=Reply(join(self.intro(checkin, patient), f"✔ {m['none_of_these']}")),
                     replies=questions.no_signs(content, checkin))
             if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
                 outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
                 await uow.checkins.save_draft(
                     press.checkin_id, outcome.draft.to_json() | questions.kept(checkin.draft))
-                return PressResult(edit=self.screen(checkin, outcome.draft, language))
+                return PressResult(edit=self.screen(checkin, outcome.draft, patient))
             if not await uow.checkins.mark_answered(press.checkin_id, now):
                 return PressResult(toast=m["already_answered"])
             recorded = await self._record(
@@ -162,7 +165,7 @@ class Checkins:
         summary = m["all_good"] if outcome.all_good else "; ".join(
             describe(o, content) for o in outcome.report.observations)
         return PressResult(
-            edit=Reply(join(self.intro(checkin, language), f"✔ {summary}")),
+            edit=Reply(join(self.intro(checkin, patient), f"✔ {summary}")),
             replies=self._told(recorded, content),
             pages=recorded.pages,
             emergency=recorded.assessment.level is Level.EMERGENCY,
@@ -193,7 +196,7 @@ class Checkins:
                     sent_at=now,
                 )
             )
-        reply = self.screen(checkin, Draft(), patient.language)
+        reply = self.screen(checkin, Draft(), patient)
         # Its buttons edit the message it arrives in: the outbox records which one.
         await self.outbox.say(chat_id, reply, checkin_id=checkin.id)
         return reply
@@ -201,14 +204,15 @@ class Checkins:
     # --- free text and photos
     async def message(
         self, chat_id: int, text: str, *, photo_file_id: str | None = None,
-        source: str = "text", identify: bool = False,
+        source: str = "text", identify: bool = False, also_in: str = "",
     ) -> MessageResult | None:
         """A patient's own words (or a photo's caption, or a voice note's transcript when
         `source` is "voice"); None if the chat is not a followed patient's (after /stop,
         `Outsiders` answers a red flag without keeping the words). A transcript may raise a
         level, never reassure: below routine, it gets no reply here. With `identify`, words
         in a language the engine does not read are read alike, then answered by
-        `answer_unread` (`Languages.answer`).
+        `answer_unread` (`Languages.answer`); without, they are read in the patient's
+        language and `also_in` (a transcript's).
         """
         text = plain(text)[:TEXT_LIMIT]
         machine = source != "text"
@@ -219,12 +223,15 @@ class Checkins:
             if found is None or not followed(found[0]):
                 return None
             patient, sessions, raw = found
-            unread = self._unread(text, patient.language) if identify else None
+            self.d.whereabouts.seen(patient)
+            order, unread = (self.reading_order(text, patient.language) if identify
+                             else ([patient.language, also_in], None))
             if unread is not None:  # read for what it may raise, never to reassure
                 source, machine = "unread", True
             day = day_of(patient, sessions, now)
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
-            reading = self.triager.read(text, day=day, previous=previous) if text.strip() else None
+            reading = (self.readers.read_in(order, text, day=day, previous=previous)
+                       if text.strip() else None)
             # Words sent while a check-in is open reply to it: no re-ask, counted as a reply.
             assert patient.id is not None
             # ... and words after a red-flag question answer it (they are triaged).
@@ -240,7 +247,7 @@ class Checkins:
                 await self._store_note(uow, patient, day, text, photo_file_id)
                 result = MessageResult(()) if machine else self._acknowledge(
                     reading.off_topic if reading is not None else None,
-                    self.d.speaks(patient.language))
+                    self.d.speaks_to(patient))
             # Unsure of a red-flag topic: ask, and keep what the reading says for "None".
             if reading is not None and reading.screen and not machine and not result.emergency:
                 asked = await self.questions.create(
@@ -254,12 +261,12 @@ class Checkins:
         await self.questions.say(chat_id, asked)
         return MessageResult((), escalation_id=result.escalation_id, pages=result.pages)
 
-    def _unread(self, text: str, own: str) -> str | None:
-        """The language of a patient's words when the engine does not read it."""
+    def reading_order(self, text: str, own: str) -> tuple[list[str], str | None]:
+        """The languages to read words in, and theirs when the engine reads none."""
         if self.d.languages is None or not text.strip():
-            return None
-        return unread_for(text, self.d.languages.guess(text), self.d.shipped_languages,
-                          self.triager.phrases.known, own)
+            return [own], None
+        return reading_order(text, guess=self.d.languages.guess(text), read=self.readers.read,
+                             knows=self.readers.knows, own=own, clinic=self.d.content.language)
 
     async def _recorded(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession],
@@ -280,7 +287,7 @@ class Checkins:
         )
         if machine and reading.assessment.level < Level.ROUTINE:
             return MessageResult(())
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         replies = list(self._told(recorded, content))
         if unclear is not None:
             replies.append(Reply(*clarify_question(content, recorded.answer_id, unclear)))
@@ -301,7 +308,7 @@ class Checkins:
         """The patient says whether a symptom they wrote about is better, same or worse."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            content = self.d.speaks(patient.language if patient is not None else "")
+            content = self.d.speaks_to(patient)
             m = content.messages
             answer = await uow.patients.answer(press.answer_id)
             if (

@@ -94,7 +94,7 @@ class ClinicianActions:
         await uow.checkins.release_held(patient.id, now)
         if patient.chat_id is None or patient.status == PatientStatus.ERASED:
             return
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         clinic = content.clinic
         text = content.messages.format(
             "seen_by_clinician", clinician=clinician, clinic=clinic.name,
@@ -115,7 +115,7 @@ class ClinicianActions:
         await uow.records.audit(now, f"clinician:{clinician.id}", "share_outcome",
                                 patient_id=escalation.patient_id,
                                 detail=f"escalation #{escalation.id}")
-        theirs = self.d.speaks(patient.language)
+        theirs = self.d.speaks_to(patient)
         text = theirs.messages.format("outcome_for_patient", clinician=clinician.name,
                                       clinic=theirs.clinic.name, note=escalation.outcome)
         await self.views.outbox.say(patient.chat_id, Reply(text))

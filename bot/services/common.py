@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TypeGuard
@@ -15,7 +16,7 @@ from bot.core.clock import Clock
 from bot.core.content import Content
 from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
-from bot.core.library import Library
+from bot.core.library import Library, in_country
 from bot.services.liveness import Liveness
 from bot.services.ports import Charts, LanguageGuesser, Messenger, Transcriber
 from bot.services.repositories import UnitsOfWork
@@ -30,6 +31,26 @@ from bot.store.models import (
 )
 
 WEEKDAYS = ClinicHours(frozenset(range(5)), time(9), time(18))
+WHEREABOUTS_KEPT = 200_000  # patients whose language and country are kept in memory
+
+
+class Whereabouts:
+    """Each patient's language and country as this process last saw them (bounded): the
+    emergency instruction on receipt is sent from memory, without the database."""
+
+    def __init__(self) -> None:
+        self._by_chat: OrderedDict[int, tuple[str, str]] = OrderedDict()
+
+    def seen(self, patient: Patient) -> None:
+        if patient.chat_id is not None:
+            self._by_chat[patient.chat_id] = (patient.language, patient.country)
+            self._by_chat.move_to_end(patient.chat_id)
+            if len(self._by_chat) > WHEREABOUTS_KEPT:
+                self._by_chat.popitem(last=False)
+
+    def of(self, chat_id: int) -> tuple[str, str] | None:
+        """The language and country of this chat's patient, if seen since the start."""
+        return self._by_chat.get(chat_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +77,7 @@ class Deps:
     photo_store: PhotoStore | None = None
     max_photo_bytes: int = 10 * 1024 * 1024
     transcriber: Transcriber | None = None  # None: voice notes are kept, not transcribed
+    transcribes: str = "en"  # the language the transcriber hears
     max_voice_bytes: int = 20 * 1024 * 1024
     languages: LanguageGuesser | None = None  # None: every message is read as shipped
     shipped_languages: frozenset[str] = frozenset({"en"})  # what the triage engine reads
@@ -64,15 +86,17 @@ class Deps:
     reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after
     inbox_attempts: int = 5  # an update that fails this often is parked
     library: Library | None = None  # every shipped language (None: the clinic's only)
+    whereabouts: Whereabouts = field(default_factory=Whereabouts)
 
     def clinic_time(self, moment: datetime, tz: ZoneInfo | None = None) -> str:
         """A moment as clinicians read it: in the clinic's zone (or `tz`) and language."""
         return local_text(moment, tz or self.clinic_tz, self.content.language)
 
     @property
-    def reader(self) -> Content:
-        """The content the triage engine reads with."""
-        return self.library.reader if self.library is not None else self.content
+    def lexicons(self) -> list[Content]:
+        """The contents the triage engine reads with (those with a lexicon)."""
+        contents = self.library.contents.values() if self.library is not None else [self.content]
+        return [c for c in contents if c.lexicon is not None]
 
     @property
     def spoken(self) -> frozenset[str]:
@@ -80,9 +104,18 @@ class Deps:
         return self.library.spoken if self.library is not None else frozenset(
             {self.content.language})
 
-    def speaks(self, language: str | None) -> Content:
-        """The wording for a patient's language (the clinic's when it is not shipped)."""
-        return self.library.speaks(language) if self.library is not None else self.content
+    def speaks(self, language: str | None, country: str = "") -> Content:
+        """The wording for a patient's language (the clinic's when it is not shipped), with
+        the emergency number of their country (ISO 3166) when the clinic lists it."""
+        if self.library is not None:
+            return self.library.speaks(language, country)
+        return in_country(self.content, country)
+
+    def speaks_to(self, patient: Patient | Recipient | None, fallback: str = "") -> Content:
+        """The wording for this patient: their language and country (else `fallback`'s)."""
+        if patient is None:
+            return self.speaks(fallback)
+        return self.speaks(patient.language or fallback, patient.country)
 
     def holder(self, now: datetime) -> Holder:
         """Who claims rows now (this worker), and which other workers count as dead."""

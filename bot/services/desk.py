@@ -14,6 +14,7 @@ from typing import Any
 import segno
 
 from bot.core import callbacks as cb
+from bot.core.language import native_name
 from bot.core.texts import plain
 from bot.core.when import session_time
 from bot.services.common import Deps
@@ -50,10 +51,11 @@ class EnrolDraft:
     areas: list[str] = field(default_factory=list)
     question: str = ""  # the areas question as shown (its buttons are redrawn under it)
     step: str = "name"  # the question waiting for an answer (STEPS)
+    language: str = ""  # what the patient reads ("": their Telegram's at consent)
 
     def to_json(self, at: datetime) -> dict[str, Any]:
         return {"name": self.name, "areas": self.areas, "question": self.question,
-                "step": self.step, "at": at.isoformat(),
+                "step": self.step, "at": at.isoformat(), "language": self.language,
                 "session_at": self.session_at.isoformat() if self.session_at else None}
 
     @classmethod
@@ -62,7 +64,8 @@ class EnrolDraft:
         return cls(str(data.get("name") or ""),
                    datetime.fromisoformat(when) if isinstance(when, str) else None,
                    [str(a) for a in data.get("areas") or []], str(data.get("question") or ""),
-                   str(data.get("step")) if data.get("step") in STEPS else "name")
+                   str(data.get("step")) if data.get("step") in STEPS else "name",
+                   str(data.get("language") or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,15 @@ class Desk:
         area = areas[index]
         chosen = draft.areas
         draft.areas = [a for a in chosen if a != area] if area in chosen else [*chosen, area]
-        return Reply(draft.question, self._areas_keyboard(draft.areas))
+        return Reply(draft.question, self._areas_keyboard(draft))
+
+    def choose_language(self, draft: EnrolDraft, code: str) -> Reply | None:
+        """Pick the patient's language (a second press unpicks it: Telegram's at consent);
+        the redrawn screen (None for a language the clinic does not ship)."""
+        if code not in self.d.spoken:
+            return None
+        draft.language = "" if draft.language == code else code
+        return Reply(draft.question, self._areas_keyboard(draft))
 
     async def finish(
         self, draft: EnrolDraft, *, actor: str, bot_username: str
@@ -191,7 +202,7 @@ class Desk:
             return Reply(self._say("enrol_missing"))
         invitation = await self.enrolment.invite_patient(
             name=draft.name, session_at=draft.session_at, areas=", ".join(draft.areas),
-            actor=actor,
+            actor=actor, language=draft.language,
         )
         link = deep_link(bot_username, invitation.token)
         areas = ", ".join(draft.areas) or self._say("enrol_areas_none")
@@ -206,13 +217,18 @@ class Desk:
 
     def _ask_areas(self, draft: EnrolDraft, when: str) -> Reply:
         draft.question = self._say("enrol_ask_areas", when=when)
-        return Reply(draft.question, self._areas_keyboard(draft.areas))
+        return Reply(draft.question, self._areas_keyboard(draft))
 
-    def _areas_keyboard(self, chosen: list[str]) -> cb.Keyboard:
+    def _areas_keyboard(self, draft: EnrolDraft) -> cb.Keyboard:
         buttons = [
-            cb.Button(("✔ " if a in chosen else "") + a, cb.enrol("a", str(i)))
+            cb.Button(("✔ " if a in draft.areas else "") + a, cb.enrol("a", str(i)))
             for i, a in enumerate(self.d.content.clinic.treated_areas)
         ]
         rows = [tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)]
+        # The patient's language, when the clinic ships several (none ticked: Telegram's).
+        spoken = sorted(self.d.spoken) if len(self.d.spoken) > 1 else []
+        languages = tuple(
+            cb.Button(("✔ " if code == draft.language else "🌐 ") + native_name(code),
+                      cb.enrol("l", code)) for code in spoken)
         done = cb.Button(self._say("enrol_done_button"), cb.enrol("done"))
-        return (*rows, (done,))
+        return (*rows, *(languages[i : i + 2] for i in range(0, len(languages), 2)), (done,))

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import callbacks as cb
 from bot.core import schedule
+from bot.core.countries import country_code, country_of
 from bot.core.texts import join, plain, tips_block, yes_no
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
@@ -62,16 +63,19 @@ class Enrolment:
         patient_id: int | None = None,
         actor: str = "cli",
         language: str = "",
+        country: str = "",
     ) -> Invitation:
         """Create (or reuse) the patient, record the session, and mint a link token.
         `language` ("": chosen at consent, their Telegram's if shipped, else the clinic's)
-        must be one the clinic ships."""
+        must be one the clinic ships; `country` (ISO 3166, for the emergency number) is
+        read from an international `phone` when not given."""
         if session_at.tzinfo is None:
             raise ValueError("session time needs a UTC offset or a time zone")
         language = language.strip().lower()
         if language and language not in self.d.spoken:
             raise ValueError(f"language {language!r} is not shipped (the clinic ships "
                              f"{', '.join(sorted(self.d.spoken))})")
+        country = country_code(country) if country.strip() else country_of(phone)
         tz_name = timezone or self.d.clinic_tz.key
         ZoneInfo(tz_name)  # raises for an unknown zone before anything is written
         now = self.d.clock.now()
@@ -84,10 +88,12 @@ class Enrolment:
                     Patient(
                         name=plain(name).strip(), phone=plain(phone) if phone else None,
                         timezone=tz_name, created_at=now, language=language,
+                        country=country,
                     )
                 )
-            elif language:
-                patient.language = language
+            elif language or country:
+                patient.language = language or patient.language
+                patient.country = country or patient.country
                 uow.save(patient)
             assert patient.id is not None
             session = await uow.add(
@@ -246,6 +252,7 @@ class Enrolment:
                 return PressResult(toast=m.format("token_used", clinic=clinic))
             patient = await self._enrol(uow, invite, chat_id, now, language)
             welcome = await self._welcome(uow, patient)
+        self.d.whereabouts.seen(patient)  # for the instruction on receipt
         consent_record = self.consent_text(patient.name.split()[0] if patient.name else "",
                                            language)
         # The consent screen becomes the welcome: one message, not two, on a busy morning
@@ -324,7 +331,7 @@ class Enrolment:
 
     async def _welcome(self, uow: UnitOfWork, patient: Patient) -> Reply:
         assert patient.id is not None
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         pending = await uow.checkins.next_pending(patient.id)
         tz = zone(patient)
         m = content.messages

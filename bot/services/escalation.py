@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import ladder
+from bot.core.language import language_name
 from bot.core.model import Assessment, Level, Report
 from bot.core.texts import PingView, clip, describe, ping_text
 from bot.services.common import Deps, current_session
@@ -281,6 +282,10 @@ class Escalations:
             words=text,
             fired=assessment.fired,
             reported_local=self._reported(now),
+            language=(language_name(patient.language, self.d.content.language)
+                      if patient.language and patient.language != self.d.content.language
+                      else ""),
+            emergency_number=self.d.speaks_to(patient).clinic.emergency_number,
         )
         described = "; ".join(describe(o, self.d.content) for o in report.present)
         m = self.d.content.messages

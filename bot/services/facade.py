@@ -56,8 +56,8 @@ class Services:
         )
         self.languages = Languages(deps, self.escalations, self.questions)
         self.checkins.answer_unread = self.languages.answer
-        self.lifeline = Lifeline(deps, self.checkins.triager)
-        self.outsiders = Outsiders(deps, self.checkins.triager, self.escalations)
+        self.lifeline = Lifeline(deps, self.checkins)
+        self.outsiders = Outsiders(deps, self.checkins, self.escalations)
         self.inbox = Inbox(deps, self.outbound, self.lifeline)
         self.timeline = Timeline(deps)
         self.clinic = Clinic(deps)

@@ -1,5 +1,5 @@
 """Messages in a language the triage engine does not read (`Checkins.message` tells which,
-`bot.core.language.unread_for`). The bot cannot read them, so it must
+`bot.core.language.reading_order`). The bot cannot read them, so it must
 not answer as if it had: the words are still read for anything that raises a level (never
 to reassure), then the patient is told, in their language when the clinic has the line,
 that the message went to their care team as written, with the emergency number; the
@@ -8,8 +8,7 @@ its language (in the next summary)."""
 
 from __future__ import annotations
 
-from babel import Locale, UnknownLocaleError
-
+from bot.core.language import language_name
 from bot.core.model import Level
 from bot.core.texts import clip, plain
 from bot.services.common import Deps
@@ -18,15 +17,6 @@ from bot.services.ports import MessageResult, Reply
 from bot.services.questions import Questions
 
 WORDS_QUOTED = 1000  # of the message, in the clinic's item
-
-
-def language_name(code: str, reader: str = "en") -> str:
-    """'French' for 'fr' read in English, 'francés' in Spanish (CLDR); the code itself when
-    CLDR has none."""
-    try:
-        return str(Locale.parse(code).get_display_name(reader) or code)
-    except (UnknownLocaleError, ValueError):
-        return code
 
 
 class Languages:
@@ -64,11 +54,12 @@ class Languages:
             asked = await self.questions.create(uow, patient, sessions, kind="screen",
                                                 then=said.replies)
         line = clinic.unread_language_lines.get(code)
-        theirs = self.d.speaks(patient.language)  # a language they read, when not `code`
-        told = (line.format(emergency_number=clinic.emergency_number) if line
+        theirs = self.d.speaks_to(patient)  # a language they read, when not `code`
+        number = theirs.clinic.emergency_number  # their country's
+        told = (line.format(emergency_number=number) if line
                 else theirs.messages.format(
                     "unread_language", language=language_name(code, theirs.language),
-                    emergency_number=clinic.emergency_number))
+                    emergency_number=number))
         await self.questions.outbox.say(chat_id, Reply(told))
         if asked is None:
             return MessageResult(said.replies, escalation_id=said.escalation_id,

@@ -20,10 +20,9 @@ from functools import partial
 from typing import Any
 
 from bot.core.delivery import Lane
-from bot.core.model import Level
 from bot.core.texts import emergency_instruction
-from bot.core.triage import Triager
 from bot.core.triage.text import patient_words
+from bot.services.checkins import Checkins
 from bot.services.common import Deps
 from bot.services.ports import (
     DeliveryError,
@@ -46,9 +45,9 @@ SETTLE_WAIT = 3.0  # seconds handling waits for the attempt, then the outbox tak
 class Lifeline:
     """Answers red flags on receipt, from memory."""
 
-    def __init__(self, deps: Deps, triager: Triager) -> None:
+    def __init__(self, deps: Deps, checkins: Checkins) -> None:
         self.d = deps
-        self.triager = triager
+        self.checkins = checkins  # it reads the words (in every language it can)
         self.settle_wait = SETTLE_WAIT
         self._answered: OrderedDict[int, None] = OrderedDict()
         self._attempts: dict[int, asyncio.Task[bool]] = {}
@@ -132,10 +131,12 @@ class Lifeline:
         instruction = None
         if found is not None:
             chat_id, words = found
-            reading = self.triager.read(words[:4000], day=1)
-            if reading.assessment.level is Level.EMERGENCY:
-                # From memory: in the language their Telegram app is set to (when shipped).
-                content = self.d.speaks(_telegram_language(update))
+            # From memory: the patient's language and country as last seen here, else
+            # the language their Telegram app is set to (when shipped), the clinic's number.
+            language, country = (self.d.whereabouts.of(chat_id)
+                                 or (_telegram_language(update), ""))
+            if self.checkins.is_red_flag(words, language or _telegram_language(update)):
+                content = self.d.speaks(language or _telegram_language(update), country)
                 instruction = chat_id, emergency_instruction(content)
         update_id = update.get("update_id")
         if isinstance(update_id, int):

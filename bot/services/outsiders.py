@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.core.model import Level
 from bot.core.texts import emergency_instruction, plain
-from bot.core.triage import Triager
+from bot.services.checkins import Checkins
 from bot.services.common import Deps
 from bot.services.escalation import Escalations
 from bot.services.ports import MessageResult, Reply
@@ -23,9 +22,9 @@ TEXT_LIMIT = 4096
 class Outsiders:
     """Answers red flags from chats that are not a patient's."""
 
-    def __init__(self, deps: Deps, triager: Triager, escalations: Escalations) -> None:
+    def __init__(self, deps: Deps, checkins: Checkins, escalations: Escalations) -> None:
         self.d = deps
-        self.triager = triager
+        self.checkins = checkins  # it reads the words (in every language it can)
         self.escalations = escalations
 
     async def message(
@@ -34,13 +33,11 @@ class Outsiders:
         """The instruction if `words` read as an emergency; after /stop, a reminder that
         nothing is kept; None otherwise (the usual "open the link your clinic gave you")."""
         text = plain(words)[:TEXT_LIMIT]
-        emergency = bool(text.strip()) and (
-            self.triager.read(text, day=1).assessment.level is Level.EMERGENCY)
+        emergency = bool(text.strip()) and self.checkins.is_red_flag(text, telegram_language)
         raised = None
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.outside_by_chat(chat_id)
-            content = self.d.speaks(patient.language if patient is not None and patient.language
-                                    else telegram_language)
+            content = self.d.speaks_to(patient, telegram_language)
             left = patient is not None and patient.status != PatientStatus.INVITED
             if patient is not None and emergency:  # paged now: no health details in it
                 raised = await self.escalations.alarm(

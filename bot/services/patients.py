@@ -5,10 +5,10 @@ from __future__ import annotations
 from babel.dates import format_date
 
 from bot.core import callbacks as cb
+from bot.core.language import language_name, native_name
 from bot.core.texts import yes_no
 from bot.services.common import Deps, day_of, local_text, zone
 from bot.services.escalation import Escalations
-from bot.services.languages import language_name
 from bot.services.ports import MessageResult, PressResult, Reply
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Patient, PatientStatus
@@ -28,7 +28,7 @@ class Patients:
         """`/help` in the patient's language (a stranger's: Telegram's, if shipped)."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-        content = self.d.speaks(patient.language if patient else telegram_language)
+        content = self.d.speaks_to(patient, telegram_language)
         clinic = content.clinic
         return Reply(content.messages.format(
             "help", clinic=clinic.name, emergency_number=clinic.emergency_number))
@@ -37,7 +37,7 @@ class Patients:
         """`/start` without a token: resume a stopped patient, or say who we are."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            content = self.d.speaks(patient.language if patient else telegram_language)
+            content = self.d.speaks_to(patient, telegram_language)
             m = content.messages
             if patient is not None and patient.status in (
                 PatientStatus.STOPPED,
@@ -64,7 +64,7 @@ class Patients:
         uow.save(patient)
         await uow.flush()
         nxt = await self._next_text(uow, patient)
-        text = self.d.speaks(patient.language).messages.format("resumed", next=nxt)
+        text = self.d.speaks_to(patient).messages.format("resumed", next=nxt)
         return MessageResult((Reply(text),), extra={"dispatch": True})
 
     async def _next_text(self, uow: UnitOfWork, patient: Patient) -> str:
@@ -72,7 +72,7 @@ class Patients:
         pending = await uow.checkins.next_pending(patient.id)
         if pending is None:
             return ""
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         when = local_text(pending.due_at, zone(patient), content.language)
         return content.messages.format("resumed_next", when=when)
 
@@ -83,7 +83,7 @@ class Patients:
             patient = await uow.patients.by_chat(chat_id)
             if patient is None or patient.id is None:
                 return None
-            content = self.d.speaks(patient.language)
+            content = self.d.speaks_to(patient)
             m = content.messages
             day = day_of(patient, await uow.patients.sessions_of(patient.id), now)
             if patient.status != PatientStatus.ACTIVE:
@@ -107,7 +107,7 @@ class Patients:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         m = content.messages
         if patient.status != PatientStatus.ACTIVE:
             return Reply(m.format("stopped", clinic=content.clinic.name))
@@ -117,7 +117,7 @@ class Patients:
     async def stop(self, chat_id: int, press: cb.StopPress) -> PressResult:
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            content = self.d.speaks(patient.language if patient is not None else "")
+            content = self.d.speaks_to(patient)
             m = content.messages
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])
@@ -141,7 +141,7 @@ class Patients:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         keyboard = tuple(
             (cb.Button(("✔ " if code == content.language else "") + native_name(code),
                        cb.language(code)),)
@@ -161,12 +161,7 @@ class Patients:
             uow.save(patient)
             await uow.records.audit(self.d.clock.now(), f"patient:{patient.id}", "language",
                                     patient_id=patient.id, detail=press.code)
+        self.d.whereabouts.seen(patient)  # the instruction on receipt, in their new choice
         m = self.d.speaks(press.code).messages
         return PressResult(edit=Reply(m.format(
             "language_set", language=language_name(press.code, press.code))))
-
-
-def native_name(code: str) -> str:
-    """A language's name in that language ("Français", "Русский"), from CLDR."""
-    name = language_name(code, code)
-    return name[:1].upper() + name[1:]

@@ -197,12 +197,12 @@ class Photos:
     def _say(self, patient: Patient, key: str, **fields: object) -> Reply:
         """A problem with the file, said with the emergency line: the patient may have
         been sending it about a warning sign."""
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         number = content.clinic.emergency_number
         return Reply(content.messages.format(key, emergency_number=number, **fields))
 
     def _thanks(self, patient: Patient, attached: bool) -> Reply:
-        m = self.d.speaks(patient.language).messages
+        m = self.d.speaks_to(patient).messages
         return Reply(m["photo_attached"] if attached else m["photo_saved"])
 
     @staticmethod

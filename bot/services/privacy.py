@@ -86,7 +86,7 @@ class Privacy:
         consent = (
             f"given {patient.consent_at:%Y-%m-%d %H:%M} UTC" if patient.consent_at else "not given"
         )
-        return Reply(self.d.speaks(patient.language).messages.format(
+        return Reply(self.d.speaks_to(patient).messages.format(
             "mydata_summary", name=patient.name, status=patient.status, consent=consent,
             sessions=str(len(data["treatment_sessions"])), checkins=str(len(data["checkins"])),
             answers=str(len(data["answers"])),
@@ -101,7 +101,7 @@ class Privacy:
             patient = await uow.patients.by_chat(chat_id)
         if patient is None:
             return None
-        content = self.d.speaks(patient.language)
+        content = self.d.speaks_to(patient)
         keyboard = yes_no(content, "forget", lambda yes: cb.forget(yes=yes))
         return Reply(content.messages.format("forget_confirm", clinic=content.clinic.name),
                      keyboard)
@@ -110,7 +110,7 @@ class Privacy:
         """Erase the patient using this chat, once they confirmed."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.by_chat(chat_id)
-            content = self.d.speaks(patient.language if patient is not None else "")
+            content = self.d.speaks_to(patient)
             m = content.messages
             if patient is None or patient.id is None:
                 return PressResult(toast=m["stale_button"])

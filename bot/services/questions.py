@@ -117,7 +117,7 @@ class Questions:
             status=Status.SENT, sent_at=asked_since or now, draft=stored,
         ))
         assert checkin.id is not None
-        text, keyboard = checkin_screen(self.d.speaks(patient.language), checkin.id,
+        text, keyboard = checkin_screen(self.d.speaks_to(patient), checkin.id,
                                         self.intro(kind, patient.language), draft)
         return Asked(checkin, Reply(text, keyboard))
 

@@ -71,8 +71,8 @@ class Silence:
             )
             if not await uow.checkins.claim_nudge(checkin.id, now) or stale:
                 return 0  # a newer check-in or a new day took its place: no nudge
-        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft), patient.language)
-        text = join(self.d.speaks(patient.language).messages["nudge"], screen.text)
+        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft), patient)
+        text = join(self.d.speaks_to(patient).messages["nudge"], screen.text)
         try:
             message_id = await self.d.messenger.send(
                 patient.chat_id, text, screen.keyboard, lane=Lane.ROUTINE

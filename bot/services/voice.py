@@ -115,14 +115,15 @@ class Voice:
         # The caption is the patient's own words: triaged with the transcript (raise only).
         # Separate sentences: a caption's "should I worry" must not reach into the transcript.
         words = "\n".join(w for w in (note.caption, heard.transcript) if w)
-        said = await self.checkins.message(chat_id, words, source="voice")
+        said = await self.checkins.message(chat_id, words, source="voice",
+                                           also_in=self.d.transcribes)
         assert said is not None
         media = await self._keep(patient, said, note, heard)
         if said.emergency:  # the instruction and the page: nothing to ask
             return MessageResult(said.replies, escalation_id=said.escalation_id,
                                  pages=said.pages, emergency=True, photo_id=media)
-        m = self.d.speaks(patient.language).messages
-        if patient.language and patient.language not in self.d.shipped_languages:
+        m = self.d.speaks_to(patient).messages
+        if patient.language and patient.language != self.d.transcribes:
             # The recogniser hears English only: what it "heard" of their language is noise.
             about = m["voice_off"]
         elif heard.transcript:

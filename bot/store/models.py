@@ -55,6 +55,7 @@ class Recipient:
     timezone: str
     alarm_at: datetime | None = None  # their latest emergency not yet acknowledged
     language: str = ""  # what they read ("": the clinic's language)
+    country: str = ""  # ISO 3166 alpha-2, for the emergency number ("": the clinic's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,9 @@ class Patient(SQLModel, table=True):
     # What they read (ISO 639-1); "": not chosen at enrolment, so Telegram's language at
     # /start when the clinic ships it, else the clinic's.
     language: str = ""
+    # Where they are (ISO 3166 alpha-2), for the emergency number: given at enrolment, else
+    # read from `phone`; "": the clinic's number.
+    country: str = ""
     chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     status: str = PatientStatus.INVITED
     consent_at: datetime | None = _ts()

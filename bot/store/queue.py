@@ -78,6 +78,7 @@ _RECIPIENTS = sa_select(
     Patient.__table__.c.chat_id,  # type: ignore[attr-defined]
     Patient.__table__.c.timezone,  # type: ignore[attr-defined]
     Patient.__table__.c.language,  # type: ignore[attr-defined]
+    Patient.__table__.c.country,  # type: ignore[attr-defined]
     _ALARM.label("alarm_at"),
 ).where(col(Patient.id).in_(bindparam("ids", expanding=True)))
 
@@ -185,7 +186,7 @@ class QueueRepository(SqlRepository):
         connection = await self._conn()
         result = await connection.execute(_RECIPIENTS, {"ids": list(ids)})
         return {row.id: Recipient(row.id, row.status, row.chat_id, row.timezone,
-                                  _aware(row.alarm_at), row.language)
+                                  _aware(row.alarm_at), row.language, row.country)
                 for row in result}
 
 

@@ -18,7 +18,7 @@ A message is read in five phases, one module each, each testable alone:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from bot.core.content import Content
 from bot.core.model import Assessment, Level, Observation, Report
@@ -27,7 +27,7 @@ from bot.core.triage.match import PhraseTable
 from bot.core.triage.measure import Numbers, measure
 from bot.core.triage.scope import Scope
 
-__all__ = ["Triage", "Triager"]
+__all__ = ["Readers", "Triage", "Triager"]
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +37,7 @@ class Triager:
     def __init__(self, content: Content) -> None:
         self.content = content
         self.phrases = PhraseTable(content)
-        self.numbers = Numbers(content.reads.measures)
+        self.numbers = Numbers(content.reads.measures, self.phrases.forms)
 
     def read(
         self, text: str, *, day: int, previous: Sequence[Observation] | None = None
@@ -60,3 +60,47 @@ class Triager:
         return decide(
             self.content, matched, scope, mentions, measures, day=day, previous=previous
         )
+
+
+_COMPILED: dict[int, tuple[Content, Triager]] = {}  # by id(content), the content kept alive
+_COMPILED_KEPT = 32
+
+
+def compiled(content: Content) -> Triager:
+    """The `Triager` of this content, compiled once (workers and tests build many)."""
+    found = _COMPILED.get(id(content))
+    if found is None or found[0] is not content:
+        if len(_COMPILED) >= _COMPILED_KEPT:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        found = _COMPILED[id(content)] = (content, Triager(content))
+    return found[1]
+
+
+class Readers:
+    """A `Triager` for each language the engine reads (a content with a lexicon)."""
+
+    def __init__(self, contents: Iterable[Content], first: str) -> None:
+        self.by = {c.language: compiled(c) for c in contents if c.lexicon is not None}
+        if not self.by:
+            raise ValueError("no content has a lexicon: the engine could read nothing")
+        self.first = first if first in self.by else next(iter(self.by))  # the clinic's
+
+    @property
+    def read(self) -> frozenset[str]:
+        return frozenset(self.by)
+
+    def knows(self, language: str, word: str) -> bool:
+        """Whether `word` is in the lexicon of `language`."""
+        phrases = self.by[language].phrases
+        return any(phrases.correct(t) in phrases.known for t in phrases.forms.tokens(word))
+
+    def read_in(
+        self, languages: Sequence[str], text: str, *, day: int,
+        previous: Sequence[Observation] | None = None,
+    ) -> Triage:
+        """The reading in the first of `languages` the engine reads, unless one in another
+        is more alarming: a second reading may raise a level, never reassure."""
+        chosen = [code for code in dict.fromkeys(languages) if code in self.by] or [self.first]
+        readings = [self.by[code].read(text, day=day, previous=previous) for code in chosen]
+        return max(readings, key=lambda r: (
+            r.assessment.level, r.screen, bool(r.report.observations)))

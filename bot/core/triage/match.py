@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.core.content import Content
-from bot.core.triage.text import ends_sentence, normalise, one_edit_apart, tokens
+from bot.core.triage.text import WordForms, ends_sentence, one_edit_apart
 
 Table = dict[tuple[str, ...], list[tuple[str, str]]]
 
@@ -39,6 +39,15 @@ class Hit:
         return self.by_kind.get(kind, ())
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeWords:
+    """A language's small words the scope phase reads, as lexicon keys (`Words`)."""
+
+    first_person: frozenset[str] = frozenset()
+    causes: frozenset[str] = frozenset()
+    closing: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class Matched:
     """A message after matching: its tokens, its hits, and each token's clause and sentence."""
@@ -47,6 +56,7 @@ class Matched:
     hits: list[Hit]
     clause_of: list[int]
     sentence_of: list[int]
+    words: ScopeWords = ScopeWords()
 
     def clause(self, h: Hit) -> int:
         return self.clause_of[h.start]  # a hit starts at one of the message's tokens
@@ -123,16 +133,18 @@ class PhraseTable:
     MIN_CORRECTABLE = 6  # one-letter slips are corrected only in words this long
 
     def __init__(self, content: Content) -> None:
+        self.forms = WordForms(content.reads.words)
         table: Table = {}
         for phrase, kind, value in _entries(content):
-            key = tuple(tokens(phrase))
-            if key and (kind, value) not in table.setdefault(key, []):
-                table[key].append((kind, value))
+            for key in self.forms.keys(phrase):
+                if (kind, value) not in table.setdefault(key, []):
+                    table[key].append((kind, value))
         _inherit(table)
         self.table = {k: tuple(v) for k, v in table.items()}
         self.longest = max(len(k) for k in self.table)
         known = {t for key in self.table for t in key}
-        self.known = frozenset(known | {normalise(w) for w in content.reads.never_correct})
+        never = {t for w in content.reads.never_correct for t in self.forms.tokens(w)}
+        self.known = frozenset(known | never)
         self.targets = tuple(sorted({
             key[0]
             for key, kinds in self.table.items()
@@ -147,12 +159,17 @@ class PhraseTable:
             if len(key) == 1 and all(kind in _STRETCHABLE for kind, _ in kinds)
         )
         self.correct = lru_cache(maxsize=8192)(self._correct_uncached)
+        words = content.reads.words
+        self.scope_words = ScopeWords(*(
+            frozenset(t for w in listed for t in self.forms.tokens(w))
+            for listed in (words.first_person, words.causes, words.closing)))
 
     def match(self, text: str) -> Matched:
         """Phases 1 and 2 for one message."""
-        toks = [self.correct(t) for t in tokens(text)]
+        toks = [self.correct(t) for t in self.forms.tokens(text)]
         hits = self._hits(toks)
-        return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks))
+        return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks),
+                       self.scope_words)
 
     def _correct_uncached(self, token: str) -> str:
         if token in self.known or not token.isalpha():

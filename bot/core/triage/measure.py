@@ -12,7 +12,7 @@ from bot.core.lexicon_model import Measures as NumberWords
 from bot.core.model import Trend
 from bot.core.triage.match import Hit, Matched
 from bot.core.triage.scope import MODIFIER_SPAN, UNSURE, Mention, Scope
-from bot.core.triage.text import tokens
+from bot.core.triage.text import WordForms
 
 _RELATIVE = frozenset({"that", "thats", "which", "whichs", "who", "whos"})
 TREND_RANK = {Trend.WORSE: 3, Trend.SAME: 2, Trend.BETTER: 1, Trend.UNKNOWN: 0, Trend.NEW: 0}
@@ -53,17 +53,21 @@ _SCORE_CUES = frozenset(
     {"level", "score", "rating", "rate", "rated", "solid", "a", "is", "was", "now", "its",
      "to", "from", ":", "like", "around", "maybe", "about", "then", "and"}
 )
-_OUT_OF = (["/", "10"], ["of", "10"], ["on", "10"], ["from", "10"], ["out", "of", "10"],
-           ["out", "of", "ten"])
 
 
 class Numbers:
     """Scores out of ten and heart rates, read with one clinic's content (compiled once)."""
 
-    def __init__(self, words: NumberWords) -> None:
+    def __init__(self, words: NumberWords, forms: WordForms | None = None) -> None:
+        forms = forms or WordForms()
         self.bands = sorted(words.score_grades.items(), key=lambda item: item[1])
+        keys = {k for phrase in words.out_of for k in forms.keys(phrase)}
+        self.out_of = [list(k) for k in sorted(keys, key=len, reverse=True)]
+        # The word before a "10" that ends another score ("2 from 10", "2 sur 10").
+        self.out_of_heads = {k[-2] for k in keys if len(k) >= 2 and k[-1] == "10"}
         racing = words.racing_heart
-        self.heart_words = {tuple(tokens(w)) for w in racing.words} if racing else set()
+        self.heart_words = ({k for w in racing.words for k in forms.keys(w)}
+                            if racing else set())
         self.heart_unless = set(racing.unless) if racing else set()
         self.longest = max((len(w) for w in self.heart_words), default=0)
 
@@ -191,17 +195,19 @@ def _corrects(toks: list[str], i: int) -> bool:
 _CORRECTING = {"wait", "actually", "sorry", "i", "mean", "its", "it", "is", "now", ","}
 
 
-def _score_at(toks: list[str], i: int, after_symptom: bool) -> tuple[int, int] | None:
+def _score_at(
+    toks: list[str], i: int, after_symptom: bool, numbers: Numbers
+) -> tuple[int, int] | None:
     """The score out of ten written at token i, if the number there is one, and the
     token where it ends ("7 / 10")."""
     tok = toks[i]
     if not tok.isdigit() or len(tok) > 2 or int(tok) > 10:
         return None
     after, before = toks[i + 1 : i + 4], toks[i - 1] if i else ""
-    out_of = next((o for o in _OUT_OF if after[: len(o)] == o), None)
+    out_of = next((o for o in numbers.out_of if after[: len(o)] == o), None)
     if out_of is not None:
         return int(tok), i + len(out_of)
-    if tok == "10" and before in {"/", "of", "from", "on"} and i > 1 and toks[i - 2].isdigit():
+    if tok == "10" and before in numbers.out_of_heads and i > 1 and toks[i - 2].isdigit():
         return None  # the "10" of "2 from 10"
     if (after and after[0] in _NOT_A_SCORE_AFTER) or before in _NOT_A_SCORE_BEFORE:
         return None
@@ -217,7 +223,8 @@ def _scores(m: Matched, out: Measures, numbers: Numbers, silenced: set[int]) -> 
     sentence = _sentences(m)
     by_symptom: dict[str, list[tuple[int, int, int]]] = {}
     for i in range(len(m.toks)):
-        read = _score_at(m.toks, i, i in ends or (i - 1 in ends and m.toks[i - 1] == ":"))
+        read = _score_at(m.toks, i, i in ends or (i - 1 in ends and m.toks[i - 1] == ":"),
+                         numbers)
         if read is None or i in silenced:
             continue
         score, end = read

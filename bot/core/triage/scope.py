@@ -13,15 +13,8 @@ from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
-CAUSES = frozenset({"from"})  # "can't breathe... from laughing"
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
-_FIRST_PERSON = frozenset({"i", "im", "me", "my", "mine", "myself", "ive", "id", "ill"})
 _MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
-_CLOSING = frozenset(
-    {"now", "completely", "totally", "away", "already", "today", "overnight", "yesterday",
-     "thankfully", "tho", "though", "x", "xx", "lol", "thank", "thanks", "yay", "finally",
-     "by", "since", "this", "last", "after", "within", ","}
-)  # tokens a negation or severity word reaches (ConText's window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +56,12 @@ class Scope:
             self.unsure_clauses |= {m.clause(h) for h in others}
             inside = {i for h in others for i in range(h.start, h.end)}
             mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
-                    if t in _FIRST_PERSON and i not in inside}
+                    if t in m.words.first_person and i not in inside}
             self.theirs = {m.clause(h) for h in others} - mine
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
-            if words and words[0] in CAUSES:
+            if words and words[0] in m.words.causes:
                 earlier = [k for t, k in zip(m.toks, m.clause_of, strict=True)
                            if k < c and t.isalpha()]
                 if earlier:
@@ -114,7 +107,7 @@ class Scope:
         toks, clause_of = self.m.toks, self.m.clause_of
         if mod.end >= len(toks) or clause_of[mod.end] != clause_of[mod.start]:
             return True
-        return toks[mod.end] in _CLOSING or toks[mod.end] in SENTENCE_END
+        return toks[mod.end] in self.m.words.closing or toks[mod.end] in SENTENCE_END
 
     def mentions(self) -> list[Mention]:
         """Every symptom and red-flag mention, present or set aside (with why)."""

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+from bot.core.lexicon_model import Words
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\s\w]")
 SENTENCE_END = frozenset({".", "!", "?", ";", ":", "\n"})
@@ -142,3 +147,105 @@ def one_edit_apart(a: str, b: str) -> bool:
     while i < len(short) and short[i] == long_[i]:
         i += 1
     return short[i:] == long_[i + 1 :]
+
+
+# Latin letters without their accents ("gonflée" -> "gonflee", "hinchazón" -> "hinchazon"),
+# and "ё" as "е": patients type either way.
+_FOLD = {cp: unicodedata.normalize("NFD", chr(cp))[0] for cp in range(0xC0, 0x250)
+         if unicodedata.normalize("NFD", chr(cp))[0].isascii()
+         and unicodedata.normalize("NFD", chr(cp))[0].isalpha()}
+_FOLD.update({ord("œ"): "oe", ord("æ"): "ae", ord("ß"): "ss", ord("ё"): "е"})
+_APOSTROPHES = re.compile(r"['’‘`]")
+
+
+def fold(word: str) -> str:
+    """A word without its Latin accents."""
+    return word.translate(_FOLD)
+
+
+class WordForms:
+    """How one language's words become the keys its lexicon is looked up by: as written
+    (English), or their Snowball stems, numbers in words read as figures."""
+
+    def __init__(self, words: Words | None = None) -> None:
+        words = words or Words()
+        self._stemmer = snowballstemmer.stemmer(words.stemmer) if words.stemmer else None
+        self._apostrophe_space = words.apostrophe == "space"
+        # "un", "una", "один" are articles far more often than counts: not read as 1.
+        self.numbers = {fold(w.lower()): n for w, n in words.numbers.items() if n != 1}
+        self.units = {fold(w.lower()): n for w, n in words.numbers.items() if 0 <= n <= 9}
+        self._and = {fold(w.lower()) for w in words.number_and}
+        self._decimal = {fold(w.lower()) for w in words.decimal}
+        self._half = {fold(w.lower()) for w in words.half}
+        self.form = lru_cache(maxsize=16384)(self._form)
+
+    @property
+    def plain(self) -> bool:
+        return self._stemmer is None and not self.numbers
+
+    def tokens(self, text: str) -> list[str]:
+        """The message's tokens as lexicon keys."""
+        toks = tokens(self._apostrophes(text))
+        if self.plain:
+            return toks
+        return [self.form(t) for t in self._numbers(toks)]
+
+    def keys(self, phrase: str) -> set[tuple[str, ...]]:
+        """A lexicon phrase's keys: as written, and without accents (its stems differ)."""
+        keys = {tuple(self.tokens(phrase))}
+        if self._stemmer is not None:
+            keys.add(tuple(self.tokens(fold(phrase))))
+        return {k for k in keys if k}
+
+    def _apostrophes(self, text: str) -> str:
+        return _APOSTROPHES.sub(" ", text) if self._apostrophe_space else text
+
+    def _form(self, token: str) -> str:
+        if token.isdigit() or not token[:1].isalpha():
+            return token
+        folded = fold(token)
+        if folded in self.numbers:
+            return str(self.numbers[folded])
+        return fold(self._stemmer.stemWord(token)) if self._stemmer is not None else token
+
+    def _numbers(self, toks: list[str]) -> list[str]:
+        """Numbers in words as figures: "trente neuf" and "treinta y nueve" as 39, a
+        temperature's decimals ("39 virgule 2", "38 и 5", "39 et demi", "trente-neuf deux")."""
+        out: list[str] = []
+        folded = [fold(t) for t in toks]
+        i = 0
+        while i < len(toks):
+            value = self.numbers.get(folded[i])
+            if value is None and toks[i].isdigit():
+                value = int(toks[i])
+            if value is None:
+                out.append(toks[i])
+                i += 1
+                continue
+            taken, value_text = self._after(folded, i, value)
+            out.append(value_text)
+            i += taken
+        return out
+
+    def _after(self, toks: list[str], i: int, value: int) -> tuple[int, str]:
+        """How many tokens the number at i takes, and its figure."""
+        nxt, far = toks[i + 1] if i + 1 < len(toks) else "", toks[i + 2] if i + 2 < len(
+            toks) else ""
+        taken = 1
+        if 20 <= value <= 90 and value % 10 == 0 and toks[i] in self.numbers:
+            if nxt in self.units:  # "trente neuf"
+                value, taken = value + self.units[nxt], 2
+            elif nxt in self._and and far in self.units:  # "treinta y nueve"
+                value, taken = value + self.units[far], 3
+        if not 34 <= value <= 43:  # decimals are read for temperatures only
+            return taken, str(value)
+        nxt = toks[i + taken] if i + taken < len(toks) else ""
+        far = toks[i + taken + 1] if i + taken + 1 < len(toks) else ""
+        unit = self.units.get(far, int(far) if far.isdigit() and len(far) == 1 else None)
+        if nxt in self._decimal and unit is not None:  # "39 virgule 2", "38 и 5"
+            return taken + 2, f"{value}.{unit}"
+        if (nxt in self._and and far in self._half) or nxt in self._half:  # "39 et demi"
+            return taken + (2 if nxt in self._and else 1), f"{value}.5"
+        if toks[i] in self.numbers and nxt in self.units:  # "trente-neuf deux"
+            return taken + 1, f"{value}.{self.units[nxt]}"
+        return taken, str(value)

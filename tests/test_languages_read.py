@@ -1,0 +1,104 @@
+"""A whole course in each language the clinic ships: every word the patient reads is theirs,
+their words are read in their language, and the clinic reads its own (issue 15)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.adapters.content_files import load_library
+from bot.core.triage import Readers
+from bot.rehearsal import Rehearsal
+from bot.store.models import Escalation
+from tests.conftest import paris
+
+LIBRARY = load_library()
+READERS = Readers(LIBRARY.contents.values(), LIBRARY.clinic)
+
+# What a patient writes in each language: a harmless bruise, a worsening urgent sign, and a
+# red flag; each as a patient would write it (not a lexicon phrase).
+SAID = {
+    "fr": ("J'ai un petit bleu sur la joue, rien de méchant",
+           "La zone est rouge, chaude et ça fait de plus en plus mal depuis hier",
+           "Mes lèvres gonflent à vue d'oeil et j'ai du mal à respirer"),
+    "es": ("Tengo un moretón pequeño en la mejilla, nada más",
+           "La zona está roja, caliente y me duele cada vez más desde ayer",
+           "Se me están hinchando los labios y me cuesta respirar"),
+    "ru": ("У меня небольшой синяк на щеке, больше ничего",
+           "Место уколов красное, горячее и болит всё сильнее со вчерашнего дня",
+           "У меня опухают губы и тяжело дышать"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAID))
+def test_each_language_is_read_in_its_own_words(language: str) -> None:
+    harmless, urgent, emergency = SAID[language]
+    levels = [READERS.read_in([language], text, day=2).assessment.level.label
+              for text in SAID[language]]
+    assert levels == ["none", "urgent", "emergency"], (harmless, urgent, emergency)
+
+
+@pytest.mark.parametrize("language", sorted(SAID))
+async def test_a_whole_course_in_each_language(rehearsal: Rehearsal, language: str) -> None:
+    r = rehearsal
+    content = LIBRARY.speaks(language)
+    m = content.messages
+    nurse, patient = r.server.user("Nurse"), r.server.user("Pat")  # Telegram: English
+    await r.invite_clinician(nurse)
+    invitation = await r.services.enrolment.invite_patient(
+        name="Pat", session_at=paris(2026, 11, 3, 8, 0), areas="face", language=language)
+    await r.say(patient, f"/start {invitation.token}")
+    await r.press(patient, patient.sent()[-1].labels[0])  # yes, in their language
+    assert "Pat" in (patient.sent()[-1].text or "")
+    harmless, urgent, emergency = SAID[language]
+    # Every check-in of the plan, in their words, answered with a tap; on the first day,
+    # what they write is read in their language and answered in it.
+    for step in content.plan.steps:
+        due = paris(2026, 11, 3, step.at.hour, step.at.minute) + timedelta(days=step.day)
+        await r.run_until(due + timedelta(minutes=5), step=timedelta(hours=3))
+        checkin = patient.sent()[-1]
+        assert step.message.splitlines()[0] in (checkin.text or ""), step.id
+        await r.press(patient, m["all_good"])
+        if step.day == 0:
+            await r.say(patient, harmless)
+            assert (patient.sent()[-1].text or "").startswith(m["reply_none"][:7])
+            await r.say(patient, urgent)
+            await r.services.outbox.idle()
+            assert any(m["reply_urgent"][:25] in (x.text or "") for x in patient.sent()[-2:])
+    await r.say(patient, emergency)
+    await r.services.outbox.idle()
+    told = " ".join(x.text or "" for x in patient.sent()[-3:])
+    assert m["reply_emergency"].split("{")[0].strip()[:20] in told
+    pages = " ".join(x.text or "" for x in nurse.sent())
+    assert "EMERGENCY" in pages  # the clinic reads English
+    assert emergency in pages  # with the patient's words as written
+    async with r.db.unit_of_work() as uow:
+        levels = sorted(e.level for e in (await uow.orm.exec(select(Escalation))).all())
+    assert levels == ["emergency", "urgent"]
+    # No English reached the patient after consent (the clinic's words aside).
+    english = LIBRARY.speaks("en").messages
+    texts = [x.text or "" for x in patient.sent()]
+    assert not any(english["reply_none"][:25] in t or english["all_good"] in t for t in texts)
+
+
+async def test_a_language_change_mid_course_changes_how_words_are_answered(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, marie = r.server.user("Nurse"), r.server.user("Marie")
+    await r.invite_clinician(nurse)
+    invitation = await r.services.enrolment.invite_patient(
+        name="Marie", session_at=paris(2026, 11, 3, 8, 0), areas="face", language="fr")
+    await r.say(marie, f"/start {invitation.token}")
+    await r.press(marie, "Oui, j'accepte")
+    await r.run_until(paris(2026, 11, 4, 12, 0))
+    await r.say(marie, "/language")
+    await r.press(marie, "Español")
+    # She still writes in French sometimes: read in French (identified), answered in Spanish.
+    await r.say(marie, SAID["fr"][2])
+    await r.services.outbox.idle()
+    es = LIBRARY.speaks("es").messages
+    told = " ".join(x.text or "" for x in marie.sent()[-3:])
+    assert es["reply_emergency"].split("{")[0].strip()[:20] in told
