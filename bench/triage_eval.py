@@ -197,7 +197,7 @@ def main() -> None:
         items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
         issue = 15 if path.parent.name == "languages" else 14
         report(path.name, figures(reader, items), errors=args.errors, issue=issue)
-    hostile(readers.by[args.language or library.clinic])
+    hostile(readers.by.get(args.language or library.clinic) or readers.by[readers.first])
 
 
 def hostile(triager: Triager) -> None:

@@ -131,7 +131,6 @@ def build_services(
                      if settings.voice_transcription == "moonshine" else None),
         max_voice_bytes=int(settings.max_voice_mb * 1024 * 1024),
         languages=FastLangdetect(),
-        shipped_languages=library.read,
         claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         claim_batch=settings.claim_batch,
         retry_base=timedelta(seconds=settings.retry_base_seconds),
@@ -161,9 +160,16 @@ def system_clock(settings: Settings) -> Clock:
 
 
 async def prepare(app: AnyApp) -> None:
-    """Before the first update: Telegram shows our commands (the schema is checked earlier)."""
+    """Before the first update: Telegram shows our commands (the schema is checked earlier),
+    and each followed patient's language and country are in memory for the instruction on
+    receipt (best effort: a database away now is no reason not to start)."""
     words = app.bot_data.services.outbound
     deps = app.bot_data.services.deps
+    try:
+        await app.bot_data.services.patients.recall_whereabouts()
+    except Exception as exc:  # logged; each message refreshes its patient's
+        log.warning("patients' languages and countries not recalled at start: %s",
+                    type(exc).__name__)
     await app.bot.set_my_commands(
         [BotCommand(c, words.message(f"menu_{c}").text) for c in handlers.MENU]
     )

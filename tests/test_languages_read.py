@@ -102,3 +102,39 @@ async def test_a_language_change_mid_course_changes_how_words_are_answered(
     es = LIBRARY.speaks("es").messages
     told = " ".join(x.text or "" for x in marie.sent()[-3:])
     assert es["reply_emergency"].split("{")[0].strip()[:20] in told
+
+
+@pytest.mark.parametrize(("language", "text", "level"), [
+    ("es", "sí se me hincha la lengua", "emergency"),  # "sí" (yes) is not "si" (if)
+    ("ru", "мне 40 и 3 дня болит", "routine"),  # pain for 3 days at 40, not 40.3 °C
+    ("es", "treinta y ocho y medio y escalofríos", "emergency"),  # 38.5 °C, with chills
+    ("fr", "trente-neuf deux depuis ce matin avec des frissons", "emergency"),  # 39.2 °C
+])
+def test_words_that_look_alike_once_folded_or_counted_are_told_apart(
+    language: str, text: str, level: str
+) -> None:
+    assert READERS.read_in([language], text, day=3).assessment.level.label == level
+
+
+@pytest.mark.parametrize("text", ["፩፩ hola", "𐩀𐩀 lips swelling", "٣٩٫٥ fièvre", "x" * 5000])
+def test_odd_digits_and_huge_words_are_read_without_failing(text: str) -> None:
+    """Characters Python calls digits that are no decimal digits once crashed the reading
+    of every message on receipt."""
+    for language in sorted(READERS.read):
+        assert READERS.by[language].phrases.forms.tokens(text) is not None
+        READERS.read_in([language], text, day=1)
+        assert not any(READERS.knows(language, w) is None for w in text.split())
+
+
+async def test_the_instruction_on_receipt_knows_each_patients_country_after_a_restart(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    jo = r.server.user("Jo")
+    invitation = await r.services.enrolment.invite_patient(
+        name="Jo", session_at=paris(2026, 11, 3, 8, 0), areas="face", country="GB")
+    await r.say(jo, f"/start {invitation.token}")
+    await r.press(jo, "Yes, I agree")
+    r.services.deps.whereabouts.forget(jo.id)  # as after a restart
+    assert await r.services.patients.recall_whereabouts() == 1
+    assert r.services.deps.whereabouts.of(jo.id) == ("en", "GB")

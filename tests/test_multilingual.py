@@ -293,6 +293,13 @@ async def test_a_patient_is_told_the_emergency_number_of_their_country(
                for m in nurse.sent())  # the page says which number they were given
 
 
+def test_a_clinic_listing_a_country_libphonenumber_does_not_know_is_told_so() -> None:
+    clinic = load_library(BUNDLED, "en").speaks("en").clinic.model_dump()
+    with pytest.raises(ValueError, match="'UK'"):
+        type(load_library(BUNDLED, "en").speaks("en").clinic).model_validate(
+            clinic | {"emergency_numbers": {"UK": "999"}})  # GB is the code
+
+
 async def test_enrolment_refuses_an_unknown_country(rehearsal: Rehearsal) -> None:
     with pytest.raises(ValueError, match="unknown country"):
         await rehearsal.services.enrolment.invite_patient(

@@ -13,6 +13,7 @@ import string
 from datetime import time
 from typing import Any, Literal
 
+import phonenumbers
 from babel import Locale
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -91,8 +92,9 @@ class Clinic(Strict):
     @classmethod
     def _countries(cls, value: dict[str, str]) -> dict[str, str]:
         for country, number in value.items():
-            if not re.fullmatch(r"[A-Z]{2}", country):
-                raise ValueError(f"{country!r}: a country is a two-letter ISO 3166 code (FR)")
+            if country not in phonenumbers.SUPPORTED_REGIONS:  # "UK" is GB
+                raise ValueError(f"{country!r}: a country is a two-letter ISO 3166 code (FR, "
+                                 "GB), as libphonenumber knows it")
             if not 2 <= len(number) <= 20:
                 raise ValueError(f"{country}: a number of 2 to 20 characters")
         return value

@@ -24,4 +24,5 @@ def country_of(phone: str | None) -> str:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:
         return ""
-    return phonenumbers.region_code_for_number(number) or ""
+    region = phonenumbers.region_code_for_number(number) or ""
+    return region if region in phonenumbers.SUPPORTED_REGIONS else ""  # not "001" (+800)

@@ -134,7 +134,10 @@ class Words(Strict):
     # пять", "39 et demi" (`half`); a units word right after a temperature is its decimal
     # ("trente-neuf deux" -> 39.2).
     decimal: list[str] = []
+    decimal_and: list[str] = []  # those of `decimal` that also mean "and" or "with"
     half: list[str] = []
+    # Words whose accent changes their meaning, kept as written ("sí" yes, "si" if).
+    accented: list[str] = []
     # The writer ("i", "me", "my"), who sets their own case apart from someone else's.
     first_person: list[str] = []
     # Words that give a cause, which explains the clause before ("can't breathe... from

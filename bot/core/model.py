@@ -99,6 +99,7 @@ class Fired:
     level: Level
     symptom: str | None
     explain: str
+    index: int = -1  # the rule's place in the content's rules (the same in every language)
 
 
 @dataclass(frozen=True, slots=True)

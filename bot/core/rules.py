@@ -85,16 +85,16 @@ def evaluate(
     report = with_trends(report, previous)
     present = report.present
     fired: list[Fired] = []
-    for rule in content.rules:
+    for index, rule in enumerate(content.rules):
         cond = rule.when
         if cond.message_level:
             if report.contact_request is cond.contact_request:
-                fired.append(Fired(rule.id, rule.level, None, rule.explain))
+                fired.append(Fired(rule.id, rule.level, None, rule.explain, index))
             continue
         for o in present:
             symptom = content.symptoms.get(o.symptom)
             if symptom is not None and _matches(cond, o, day, symptom):
-                fired.append(Fired(rule.id, rule.level, o.symptom, rule.explain))
+                fired.append(Fired(rule.id, rule.level, o.symptom, rule.explain, index))
     level = max((f.level for f in fired), default=Level.NONE)
     tips: list[str] = []
     for o in present:

@@ -219,8 +219,10 @@ class PingView:
 def _explained(content: Content, fired: Fired) -> str:
     """Why a rule fired, in `content`'s words (a message read in the patient's language
     fired their content's rule: the same rule, worded for patients' clinicians there)."""
-    return next((r.explain for r in content.rules
-                 if r.id == fired.rule_id and r.level is fired.level), fired.explain)
+    rules = content.rules
+    if 0 <= fired.index < len(rules) and rules[fired.index].id == fired.rule_id:
+        return rules[fired.index].explain
+    return fired.explain
 
 
 def ping_text(content: Content, view: PingView) -> str:

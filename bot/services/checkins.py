@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Recorded:
     pages: tuple[Page, ...] = ()  # the escalation's first pings, claimed: send them now
 
 
+log = logging.getLogger(__name__)
 MAX_TRIAGE_CHARS = 4096  # Telegram's longest message
 
 
@@ -265,8 +267,13 @@ class Checkins:
         """The languages to read words in, and theirs when the engine reads none."""
         if self.d.languages is None or not text.strip():
             return [own], None
-        return reading_order(text, guess=self.d.languages.guess(text), read=self.readers.read,
-                             knows=self.readers.knows, own=own, clinic=self.d.content.language)
+        try:
+            return reading_order(text, guess=self.d.languages.guess(text),
+                                 read=self.readers.read, knows=self.readers.knows, own=own,
+                                 clinic=self.d.content.language)
+        except Exception:  # odd input met by new code must not stop a message being read
+            log.exception("language of a message of %d characters not found", len(text))
+            return sorted(self.readers.read, key=lambda code: code != own), None
 
     async def _recorded(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession],

@@ -48,6 +48,9 @@ class Whereabouts:
             if len(self._by_chat) > WHEREABOUTS_KEPT:
                 self._by_chat.popitem(last=False)
 
+    def forget(self, chat_id: int) -> None:
+        self._by_chat.pop(chat_id, None)
+
     def of(self, chat_id: int) -> tuple[str, str] | None:
         """The language and country of this chat's patient, if seen since the start."""
         return self._by_chat.get(chat_id)
@@ -80,7 +83,6 @@ class Deps:
     transcribes: str = "en"  # the language the transcriber hears
     max_voice_bytes: int = 20 * 1024 * 1024
     languages: LanguageGuesser | None = None  # None: every message is read as shipped
-    shipped_languages: frozenset[str] = frozenset({"en"})  # what the triage engine reads
     send_concurrency: int = 16
     liveness: Liveness = field(default_factory=Liveness)  # this worker, and its heartbeat
     reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after

@@ -106,6 +106,7 @@ class Enrolment:
             token = await self._mint(uow, now, kind="patient", session_id=session.id)
             await uow.records.audit(now, actor, "enrol", patient_id=patient.id,
                              detail=f"session #{session.id}")
+        self.d.whereabouts.seen(patient)  # a later session may change their country
         return Invitation(token, patient_id=patient.id, session_id=session.id)
 
     async def invite_clinician(

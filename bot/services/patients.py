@@ -24,6 +24,15 @@ class Patients:
         self.d = deps
         self.escalations = escalations
 
+    async def recall_whereabouts(self) -> int:
+        """Remember every followed patient's language and country (at start-up), so the
+        instruction on receipt has them before their first message; how many."""
+        async with self.d.store.unit_of_work() as uow:
+            patients = await uow.patients.active()
+        for patient in patients:
+            self.d.whereabouts.seen(patient)
+        return len(patients)
+
     async def help(self, chat_id: int, telegram_language: str = "") -> Reply:
         """`/help` in the patient's language (a stranger's: Telegram's, if shipped)."""
         async with self.d.store.unit_of_work() as uow:

@@ -119,6 +119,7 @@ class Privacy:
             copies = await self._erase(uow, patient.id, f"patient:{patient.id}", "request")
         if copies is not None:
             await self._after_erase(patient.id, copies)
+        self.d.whereabouts.forget(chat_id)
         return PressResult(edit=Reply(m.format("forgotten", clinic=content.clinic.name)))
 
     async def expire(self) -> int:

@@ -83,7 +83,8 @@ class Readers:
         self.by = {c.language: compiled(c) for c in contents if c.lexicon is not None}
         if not self.by:
             raise ValueError("no content has a lexicon: the engine could read nothing")
-        self.first = first if first in self.by else next(iter(self.by))  # the clinic's
+        # The clinic's language when the engine reads it, else any it reads.
+        self.first = first if first in self.by else next(iter(self.by))
 
     @property
     def read(self) -> frozenset[str]:

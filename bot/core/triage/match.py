@@ -232,7 +232,7 @@ class PhraseTable:
 
 def _out_of_ten(toks: list[str], i: int) -> int | None:
     """'7 out of 10' as a severity grade."""
-    if toks[i : i + 4][1:] == ["out", "of", "10"] and toks[i].isdigit() and len(toks[i]) <= 2:
+    if toks[i : i + 4][1:] == ["out", "of", "10"] and toks[i].isdecimal() and len(toks[i]) <= 2:
         score = int(toks[i])
         if 0 <= score <= 10:
             return 1 if score <= 3 else 2 if score <= 6 else 3

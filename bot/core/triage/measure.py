@@ -189,7 +189,7 @@ def _corrects(toks: list[str], i: int) -> bool:
     """Whether a number follows at i, after words that correct ("no wait 140")."""
     while i < len(toks) and toks[i] in _CORRECTING:
         i += 1
-    return i < len(toks) and toks[i][:1].isdigit()
+    return i < len(toks) and toks[i][:1].isdecimal()
 
 
 _CORRECTING = {"wait", "actually", "sorry", "i", "mean", "its", "it", "is", "now", ","}
@@ -201,13 +201,13 @@ def _score_at(
     """The score out of ten written at token i, if the number there is one, and the
     token where it ends ("7 / 10")."""
     tok = toks[i]
-    if not tok.isdigit() or len(tok) > 2 or int(tok) > 10:
+    if not tok.isdecimal() or len(tok) > 2 or int(tok) > 10:
         return None
     after, before = toks[i + 1 : i + 4], toks[i - 1] if i else ""
     out_of = next((o for o in numbers.out_of if after[: len(o)] == o), None)
     if out_of is not None:
         return int(tok), i + len(out_of)
-    if tok == "10" and before in numbers.out_of_heads and i > 1 and toks[i - 2].isdigit():
+    if tok == "10" and before in numbers.out_of_heads and i > 1 and toks[i - 2].isdecimal():
         return None  # the "10" of "2 from 10"
     if (after and after[0] in _NOT_A_SCORE_AFTER) or before in _NOT_A_SCORE_BEFORE:
         return None
@@ -318,7 +318,7 @@ def _heart_rate(
                  if numbers.heart_unless.intersection(h.values("group")) and not scope.absent(h)}
     rates, beside = [], False
     for i, tok in enumerate(toks):
-        if not tok.isdigit() or len(tok) > 3 or not 40 <= int(tok) <= 250:
+        if not tok.isdecimal() or len(tok) > 3 or not 40 <= int(tok) <= 250:
             continue
         if m.sentence_of[i] not in sentences or i in silenced:
             continue
@@ -373,7 +373,7 @@ def _read_temperatures(
     toks, clause_of, sentence_of = m.toks, m.clause_of, m.sentence_of
     found: list[tuple[tuple[float, float | None], int]] = []
     for i, tok in enumerate(toks):
-        if not tok[0].isdigit() or (i + 1 < len(toks) and toks[i + 1] in _NOT_TEMPERATURE):
+        if not tok[0].isdecimal() or (i + 1 < len(toks) and toks[i + 1] in _NOT_TEMPERATURE):
             continue
         value = float(tok)
         unit = _unit(toks, i, sentence_of)

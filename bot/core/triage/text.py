@@ -173,9 +173,13 @@ class WordForms:
         self._apostrophe_space = words.apostrophe == "space"
         # "un", "una", "один" are articles far more often than counts: not read as 1.
         self.numbers = {fold(w.lower()): n for w, n in words.numbers.items() if n != 1}
+        self._accented = frozenset(w.lower() for w in words.accented)
         self.units = {fold(w.lower()): n for w, n in words.numbers.items() if 0 <= n <= 9}
         self._and = {fold(w.lower()) for w in words.number_and}
         self._decimal = {fold(w.lower()) for w in words.decimal}
+        # Decimal words that are also "and"/"with" ("и", "y", "con"): after figures they join
+        # counts ("мне 40 и 3 дня", "39 con 2 hijos"), so only numbers in words take them.
+        self._and_like = {fold(w.lower()) for w in words.decimal_and}
         self._half = {fold(w.lower()) for w in words.half}
         self.form = lru_cache(maxsize=16384)(self._form)
 
@@ -201,7 +205,9 @@ class WordForms:
         return _APOSTROPHES.sub(" ", text) if self._apostrophe_space else text
 
     def _form(self, token: str) -> str:
-        if token.isdigit() or not token[:1].isalpha():
+        if token.isdecimal() or not token[:1].isalpha():
+            return token
+        if token in self._accented:  # "sí" (yes) is not "si" (if)
             return token
         folded = fold(token)
         if folded in self.numbers:
@@ -216,7 +222,7 @@ class WordForms:
         i = 0
         while i < len(toks):
             value = self.numbers.get(folded[i])
-            if value is None and toks[i].isdigit():
+            if value is None and toks[i].isdecimal():
                 value = int(toks[i])
             if value is None:
                 out.append(toks[i])
@@ -241,11 +247,12 @@ class WordForms:
             return taken, str(value)
         nxt = toks[i + taken] if i + taken < len(toks) else ""
         far = toks[i + taken + 1] if i + taken + 1 < len(toks) else ""
-        unit = self.units.get(far, int(far) if far.isdigit() and len(far) == 1 else None)
-        if nxt in self._decimal and unit is not None:  # "39 virgule 2", "38 и 5"
-            return taken + 2, f"{value}.{unit}"
+        unit = self.units.get(far, int(far) if far.isdecimal() and len(far) == 1 else None)
+        spelled = toks[i] in self.numbers  # "trente-neuf", not "39"
+        if nxt in self._decimal and unit is not None and (spelled or nxt not in self._and_like):
+            return taken + 2, f"{value}.{unit}"  # "39 virgule 2", "тридцать восемь и пять"
         if (nxt in self._and and far in self._half) or nxt in self._half:  # "39 et demi"
             return taken + (2 if nxt in self._and else 1), f"{value}.5"
-        if toks[i] in self.numbers and nxt in self.units:  # "trente-neuf deux"
+        if spelled and nxt in self.units:  # "trente-neuf deux"
             return taken + 1, f"{value}.{self.units[nxt]}"
         return taken, str(value)
