@@ -29,6 +29,7 @@ from bot.core.content import (
 from bot.core.lexicon_model import Lexicon
 from bot.core.library import Library, parity
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: 5x faster
 BUNDLED = Path(__file__).resolve().parents[2] / "content"
 
 # file key -> (file name, how to validate its top level)
@@ -128,8 +129,8 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, yaml.Node | None]:
         problems.append(Problem(path, None, "", f"cannot be read: {exc}"))
         return None, None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader (C or Python)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problems.append(
