@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from bot.core.content import Content
 from bot.core.model import Assessment, Level, Observation, Report
@@ -85,12 +86,14 @@ class Readers:
             raise ValueError("no content has a lexicon: the engine could read nothing")
         # The clinic's language when the engine reads it, else any it reads.
         self.first = first if first in self.by else next(iter(self.by))
+        # Asked for every word of every message in every language: words repeat.
+        self.knows = lru_cache(maxsize=65536)(self._knows)
 
     @property
     def read(self) -> frozenset[str]:
         return frozenset(self.by)
 
-    def knows(self, language: str, word: str) -> bool:
+    def _knows(self, language: str, word: str) -> bool:
         """Whether `word` is in the lexicon of `language`."""
         phrases = self.by[language].phrases
         return any(phrases.correct(t) in phrases.known for t in phrases.forms.tokens(word))
