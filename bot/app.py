@@ -24,6 +24,7 @@ from bot.core.content import Content
 from bot.core.flood import FloodLimit
 from bot.core.ladder import ClinicHours
 from bot.core.library import Library
+from bot.services.access import Role
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.liveness import Liveness
@@ -163,22 +164,26 @@ async def prepare(app: AnyApp) -> None:
     """Before the first update: Telegram shows our commands (the schema is checked earlier),
     and each followed patient's language and country are in memory for the instruction on
     receipt (best effort: a database away now is no reason not to start)."""
-    words = app.bot_data.services.outbound
     deps = app.bot_data.services.deps
     try:
         await app.bot_data.services.patients.recall_whereabouts()
     except Exception as exc:  # logged; each message refreshes its patient's
         log.warning("patients' languages and countries not recalled at start: %s",
                     type(exc).__name__)
+    menus = app.bot_data.services.menus
     await app.bot.set_my_commands(
-        [BotCommand(c, words.message(f"menu_{c}").text) for c in handlers.MENU]
+        [BotCommand(c, d) for c, d in menus.commands(Role.ANYONE)]
     )
     # Telegram shows each user the menu of their app's language, when there is one.
     for code in sorted(deps.spoken - {deps.content.language}):
         await app.bot.set_my_commands(
-            [BotCommand(c, words.message(f"menu_{c}", code).text) for c in handlers.MENU],
+            [BotCommand(c, d) for c, d in menus.commands(Role.ANYONE, code)],
             language_code=code,
         )
+    try:  # clinicians' and admins' own menus, per chat (a failure is retried every minute)
+        await menus.refresh()
+    except Exception as exc:
+        log.warning("clinicians' command menus not set at start: %s", type(exc).__name__)
 
 
 async def _close(app: AnyApp) -> None:

@@ -43,14 +43,30 @@ async def retention(context: Context) -> None:
         log.info("retention: %s handled update(s) and sent message(s) forgotten", pruned)
 
 
+async def menus(context: Context) -> None:
+    """Clinicians' command menus follow role changes made without the bot (the CLI)."""
+    services = context.bot_data.services
+    try:
+        await services.menus.refresh()
+    except Exception as exc:
+        if services.deps.store.is_outage(exc):  # the heartbeat logs outages, once
+            return
+        raise
+
+
 RETENTION_EVERY_SECONDS = 3600
+MENUS_EVERY_SECONDS = 60
 
 
 def install(job_queue: JobQueue[Any], interval_seconds: float) -> Job[Any]:
-    """Run the tick every `interval_seconds`, and retention hourly; overdue runs coalesce
-    into one, never pile up."""
+    """Run the tick every `interval_seconds`, menus every minute and retention hourly;
+    overdue runs coalesce into one, never pile up."""
     job_queue.run_repeating(
         retention, interval=RETENTION_EVERY_SECONDS, first=60.0, name="retention",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )
+    job_queue.run_repeating(
+        menus, interval=MENUS_EVERY_SECONDS, first=MENUS_EVERY_SECONDS, name="menus",
         job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
     )
     return job_queue.run_repeating(

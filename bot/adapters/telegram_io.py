@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
@@ -179,6 +185,18 @@ class TelegramMessenger:
     async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
         try:
             return await download(self.bot, file_id, limit=limit, local_files=self.local_files)
+        except (RetryAfter, NetworkError, Forbidden) as exc:
+            raise self._failed(exc) from exc
+
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
+        scope = BotCommandScopeChat(chat_id)
+        try:
+            if commands is None:
+                await self.bot.delete_my_commands(scope=scope)
+            else:
+                await self.bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in commands], scope=scope
+                )
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise self._failed(exc) from exc
 

@@ -20,8 +20,6 @@ from bot.handlers.gate import Gate
 from bot.handlers.guard import allow
 from bot.services.access import Role
 
-# The patients' command menu, in order; each description is the content's `menu_<command>`.
-MENU = ("start", "status", "report", "help", "language", "stop", "mydata", "forget")
 ANYONE, CLINICIAN, ADMIN = Role.ANYONE, Role.CLINICIAN, Role.ADMIN
 
 

@@ -90,7 +90,7 @@ async def deactivate(_update: Update, context: Context, who: Principal) -> None:
     if len(args) != 1 or not args[0].lstrip("#").isdecimal():
         await services(context).outbound.say(chat_id, "deactivate_usage")
         return
-    text = await services(context).clinic.deactivate(
-        int(args[0].lstrip("#")), actor=who.actor
-    )
+    svc = services(context)
+    text = await svc.clinic.deactivate(int(args[0].lstrip("#")), actor=who.actor)
     await send(context, chat_id, Reply(text))
+    await svc.outbox.later(svc.menus.refresh)  # their chat gets the patients' menu back

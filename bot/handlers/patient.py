@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from telegram import Update
 
 from bot.handlers.context import Context, send, services, telegram_language
-from bot.services.access import Principal
+from bot.services.access import Principal, Role
 from bot.services.ports import MessageResult, Reply
 from bot.services.voice import note_of
 
@@ -20,6 +20,7 @@ async def start(update: Update, context: Context, who: Principal) -> None:
     if token:
         reply = await svc.enrolment.open_link(chat_id, token, telegram_language(update))
         await send(context, chat_id, reply)
+        await svc.outbox.later(svc.menus.refresh)  # a clinician's link: their menu
         return
     result = await svc.patients.greet(chat_id, telegram_language(update))
     await deliver(context, chat_id, result)
@@ -29,9 +30,14 @@ async def start(update: Update, context: Context, who: Principal) -> None:
 
 
 async def help_command(update: Update, context: Context, who: Principal) -> None:
-    """`/help`."""
+    """`/help`: the commands of the writer's role."""
     chat_id = who.chat_id
-    help_text = await services(context).patients.help(chat_id, telegram_language(update))
+    svc = services(context)
+    who = await svc.access.principal(chat_id)  # registered for anyone: no role looked up
+    if who.clinician_id is not None:
+        help_text = await svc.clinic.help(who.clinician_id, admin=who.can(Role.ADMIN))
+    else:
+        help_text = await svc.patients.help(chat_id, telegram_language(update))
     await send(context, chat_id, help_text)
 
 

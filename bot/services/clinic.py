@@ -52,6 +52,15 @@ class Clinic:
     def _say(self, key: str, **fields: object) -> Reply:
         return Reply(self.d.content.messages.format(key, **fields))
 
+    async def help(self, clinician_id: int, *, admin: bool) -> Reply:
+        """`/help` for a clinician: their commands (an admin's too), in the clinic's words."""
+        async with self.d.store.unit_of_work() as uow:
+            clinician = await uow.clinicians.get(clinician_id)
+        m = self.d.content.messages
+        text = m.format("help_clinician", name=clinician.name if clinician else "",
+                        clinic=self.d.content.clinic.name)
+        return Reply(f"{text}\n{m['help_admin']}" if admin else text)
+
     async def find(self, query: str) -> Found:
         """A patient by id ('12', '#12') or by part of their name."""
         query = query.strip().lstrip("#")

@@ -17,6 +17,7 @@ from bot.services.escalation_views import EscalationViews
 from bot.services.inbox import Inbox
 from bot.services.languages import Languages
 from bot.services.lifeline import Lifeline
+from bot.services.menus import Menus
 from bot.services.outbound import Outbound
 from bot.services.outbox import Outbox
 from bot.services.outsiders import Outsiders
@@ -65,6 +66,7 @@ class Services:
         self.inbox.prepare = self._prepare
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)
+        self.menus = Menus(deps)
 
     async def _prepare(self, update: dict[str, Any]) -> None:
         """Slow work an update needs before its transaction opens: downloads, transcripts."""

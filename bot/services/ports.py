@@ -117,6 +117,11 @@ class Messenger(Protocol):
         leaves its file store is refused (`Rejected`)."""
         ...
 
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
+        """Show this chat its own command menu (command, description); None gives it
+        back the default one."""
+        ...
+
     def recovered(self) -> bool:
         """True once after Telegram accepts a message again following network failures
         or 5xx (every backoff is then cut short)."""
@@ -259,6 +264,9 @@ class OfflineMessenger:
 
     async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
+
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
+        raise Rejected("this command runs without a bot connection and cannot set menus")
 
     def recovered(self) -> bool:
         return False
