@@ -138,7 +138,7 @@ async def test_routine_items_wait_for_one_morning_summary(clinic: Rehearsal) -> 
     assert "2 items that can wait" in (summary.text or "")  # CLDR's plural forms
     assert "Ana (#1) · day 5" in (summary.text or "")
     assert "Bea (#2)" in (summary.text or "")
-    await r.press(nurse, "✅ 1", message_id=summary.message_id)
+    await r.press(nurse, "✅ Take Ana", message_id=summary.message_id)
     for name in ("Nurse", "Doctor", "Admin"):
         shown = next(m for m in r.server.sent(person(r, name).id) if "Summary" in (m.text or ""))
         assert "✅ Acknowledged by Nurse" in (shown.text or "")

@@ -56,7 +56,7 @@ async def test_red_flag_pages_clinician_and_ack_updates_every_copy(rehearsal: Re
         ping = r.server.last(clinician.id)
         assert "EMERGENCY" in ping.text
         assert "Ana" in ping.text
-        assert "RF-ANA" in ping.text
+        assert "anaphylaxis / angioedema red flag" in ping.text
         assert ping.labels == ["Acknowledge", "Resolve", "📞 Call patient", "📈 Timeline"]
 
     await r.press(nurse, "Acknowledge")
@@ -115,7 +115,7 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
         summary = next(m for m in r.server.sent(martin.id) if "Summary" in (m.text or ""))
         assert summary.date.astimezone(PARIS).strftime("%a %H") == "Thu 09"  # first tick
         assert "🟡 ROUTINE · Ana (#1) · day 8" in (summary.text or "")
-        assert "G5-persistence" in (summary.text or "")
+        assert "present beyond its normal course" in (summary.text or "")
         emergency = next(m for m in messages if m.startswith("🔴 EMERGENCY · Ana"))
         assert "✅ Acknowledged by Martin" in emergency
 

@@ -11,12 +11,6 @@ from bot.core.checkin_flow import TRENDS, Draft
 from bot.core.content import Content
 from bot.core.model import SEVERITY_WORDS, Assessment, Fired, Level, Observation, Trend
 
-LEVEL_MARK = {
-    Level.NONE: "ℹ️",
-    Level.ROUTINE: "🟡 ROUTINE",
-    Level.URGENT: "🟠 URGENT",
-    Level.EMERGENCY: "🔴 EMERGENCY",
-}
 TREND_WORDS = {
     Trend.BETTER: "better than last time",
     Trend.SAME: "same as last time",
@@ -216,6 +210,28 @@ class PingView:
     emergency_number: str = ""  # the one the patient was told ("": the clinic's)
 
 
+def short_name(name: str) -> str:
+    """'Ana L.' for 'Ana Lopez': short enough for a button."""
+    first, *rest = name.split() or ["?"]
+    return f"{first} {rest[-1][0]}." if rest else first
+
+
+def level_mark(content: Content, level: Level) -> str:
+    """How clinicians see a level ("🟠 URGENT"), in the clinic's words."""
+    return content.messages[f"level_{level.label}"]
+
+
+def reasons(content: Content, fired: Sequence[Fired]) -> list[str]:
+    """Why an escalation was raised, in words: one reason per rule, at the highest level it
+    fired (rows of a rule share its id), the most serious first."""
+    strongest: dict[str, Fired] = {}
+    for f in fired:
+        if f.rule_id not in strongest or f.level > strongest[f.rule_id].level:
+            strongest[f.rule_id] = f
+    ordered = sorted(strongest.values(), key=lambda f: -f.level)
+    return list(dict.fromkeys(_explained(content, f) for f in ordered))
+
+
 def _explained(content: Content, fired: Fired) -> str:
     """Why a rule fired, in `content`'s words (a message read in the patient's language
     fired their content's rule: the same rule, worded for patients' clinicians there)."""
@@ -230,7 +246,7 @@ def ping_text(content: Content, view: PingView) -> str:
     m = content.messages
     areas = m.format("ping_areas", areas=view.areas) if view.areas else ""
     lines = [
-        f"{LEVEL_MARK[view.level]} · {view.patient_name} (patient #{view.patient_id})",
+        f"{level_mark(content, view.level)} · {view.patient_name} (patient #{view.patient_id})",
         m.format("ping_day", day=view.day, session=view.session_local) + areas,
     ]
     if view.observations:
@@ -241,14 +257,7 @@ def ping_text(content: Content, view: PingView) -> str:
         lines.append(m.format("ping_words_in", words=words, language=view.language)
                      if view.language else m.format("ping_words", words=words))
     if view.fired:
-        # One line per rule id, at the highest level it fired (rows of a rule share its id).
-        strongest: dict[str, Fired] = {}
-        for f in view.fired:
-            if f.rule_id not in strongest or f.level > strongest[f.rule_id].level:
-                strongest[f.rule_id] = f
-        ordered = sorted(strongest.values(), key=lambda f: -f.level)
-        lines.append(m.format("ping_why", why="; ".join(
-            f"{f.rule_id} ({f.level.label}): {_explained(content, f)}" for f in ordered)))
+        lines.append(m.format("ping_why", why="; ".join(reasons(content, view.fired))))
     if view.level is Level.EMERGENCY:
         lines.append(m.format("ping_told", emergency_number=view.emergency_number
                               or content.clinic.emergency_number))

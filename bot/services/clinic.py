@@ -8,11 +8,17 @@ from datetime import datetime
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button
 from bot.core.model import Level
-from bot.core.texts import LEVEL_MARK, clip
+from bot.core.texts import clip, level_mark, short_name
 from bot.services.common import Deps, day_of
 from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import AuditEvent, Clinician
+from bot.store.models import AuditEvent, Clinician, Escalation
+
+OPEN_WITH_BUTTONS = 10  # escalations listed by /open with a row of buttons each
+
+
+def _most_serious_first(e: Escalation) -> tuple[int, datetime, int]:
+    return (-Level.parse(e.level), e.created_at, e.id or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,63 +86,76 @@ class Clinic:
         return Found(None, Reply("\n".join(lines)))
 
     async def patients(self) -> Reply:
-        """Active patients with their day and last status, worst first."""
-        now = self.d.clock.now()
+        """Active patients, those with the most serious open escalation first (the oldest
+        first among equals), then by their last answer's level: day, state, how long ago."""
         m = self.d.content.messages
-        rows: list[tuple[int, int, str]] = []
+        rows: list[tuple[int, int, datetime, str]] = []
         async with self.d.store.unit_of_work() as uow:
-            open_levels = await self._open_levels(uow)
+            open_ones = await self._open_by_patient(uow)
             for p in await uow.patients.active():
                 assert p.id is not None
-                day = day_of(p, await uow.patients.sessions_of(p.id), now)
+                day = day_of(p, await uow.patients.sessions_of(p.id), self.d.clock.now())
                 answers = [a for a in await uow.patients.answers_of(p.id) if a.source != "note"]
                 last = answers[-1] if answers else None
-                worst = open_levels.get(p.id, -1)
-                status = (
-                    m.format("patient_open", mark=LEVEL_MARK[Level(worst)])
-                    if worst >= 0
-                    else m.format("patient_last", level=last.level) if last
-                    else m["patient_no_answer"]
-                )
+                escalation = open_ones.get(p.id)
+                if escalation is not None:
+                    worst, since = Level.parse(escalation.level), escalation.created_at
+                    status = m.format("patient_open", mark=level_mark(self.d.content, worst),
+                                      ago=self.d.ago(since))
+                elif last is not None:
+                    worst, since = Level.NONE, last.created_at
+                    status = m.format("patient_last", level=level_mark(
+                        self.d.content, Level.parse(last.level)), ago=self.d.ago(since))
+                else:
+                    worst, since, status = Level.NONE, p.created_at, m["patient_no_answer"]
                 last_level = Level.parse(last.level) if last else Level.NONE
                 line = m.format("patient_line", id=p.id, name=p.name, day=day, status=status)
-                rows.append((worst, last_level, line))
+                rows.append((-worst if escalation else 1, -last_level, since, line))
         if not rows:
             return self._say("patients_none")
-        rows.sort(key=lambda r: (-r[0], -r[1], r[2]))
-        return Reply(clip("\n".join([m["patients_header"], *(r[2] for r in rows)]), 4000))
+        rows.sort(key=lambda r: r[:3])
+        return Reply(clip("\n".join([m["patients_header"], *(r[3] for r in rows)]), 4000))
 
-    async def _open_levels(self, uow: UnitOfWork) -> dict[int, int]:
-        levels: dict[int, int] = {}
-        for e in await uow.escalations.open():
-            level = int(Level.parse(e.level))
-            levels[e.patient_id] = max(levels.get(e.patient_id, -1), level)
-        return levels
+    @staticmethod
+    async def _open_by_patient(uow: UnitOfWork) -> dict[int, Escalation]:
+        """Each patient's most serious open escalation (the oldest among equals)."""
+        found: dict[int, Escalation] = {}
+        for e in sorted(await uow.escalations.open(), key=_most_serious_first):
+            found.setdefault(e.patient_id, e)
+        return found
 
     async def open_escalations(self) -> Reply:
-        """Escalations not yet resolved, oldest first, with their buttons."""
-        tz = self.d.clinic_tz
+        """Escalations not yet resolved, the most serious first and the oldest first among
+        equals, a line each; buttons in words for the first ten."""
         m = self.d.content.messages
-        lines, rows = [], []
+        lines: list[str] = []
+        rows: list[tuple[Button, ...]] = []
         async with self.d.store.unit_of_work() as uow:
-            for e in (await uow.escalations.open())[:30]:
+            for e in sorted(await uow.escalations.open(), key=_most_serious_first)[:30]:
                 assert e.id is not None
                 patient = await uow.patients.get(e.patient_id)
                 name = patient.name if patient else "?"
-                state = m["open_acked"] if e.acked_at else m["open_not_acked"]
-                lines.append(
-                    f"#{e.id} {LEVEL_MARK[Level.parse(e.level)]} · {name} (#{e.patient_id}) · "
-                    f"{self.d.clinic_time(e.created_at, tz)} · {state}\n   {clip(e.summary, 200)}"
-                )
-                buttons = [Button(f"📈 #{e.id}", cb.escalation(e.id, "t"))]
-                if e.acked_at is None:
-                    buttons.insert(0, Button(f"✅ #{e.id}", cb.escalation(e.id, "a")))
-                buttons.append(Button(f"✔️ #{e.id}", cb.escalation(e.id, "r")))
-                rows.append(tuple(buttons))
+                acker = await uow.clinicians.get(e.acked_by) if e.acked_by else None
+                state = (m.format("open_acked", who=acker.name if acker else "?")
+                         if e.acked_at else m["open_not_acked"])
+                lines.append(m.format(
+                    "open_line", mark=level_mark(self.d.content, Level.parse(e.level)),
+                    name=name, id=e.patient_id, what=clip(e.summary, 200),
+                    ago=self.d.ago(e.created_at), state=state))
+                if len(rows) < OPEN_WITH_BUTTONS:
+                    rows.append(self._open_buttons(e.id, short_name(name), e.acked_at is None))
         if not lines:
             return self._say("open_none")
         text = clip("\n".join([m["open_header"], *lines]), 4000)
-        return Reply(text, tuple(rows[:10]))
+        return Reply(text, tuple(rows))
+
+    def _open_buttons(self, eid: int, name: str, unacked: bool) -> tuple[Button, ...]:
+        m = self.d.content.messages
+        buttons = [Button(m.format("open_timeline", name=name), cb.escalation(eid, "t")),
+                   Button(m.format("open_resolve", name=name), cb.escalation(eid, "r"))]
+        if unacked:
+            buttons.insert(0, Button(m.format("open_take", name=name), cb.escalation(eid, "a")))
+        return tuple(buttons)
 
     # --- admins
     async def on_call(self) -> int:

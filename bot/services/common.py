@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_timedelta
 
 from bot.core import schedule
 from bot.core.clock import Clock
@@ -93,6 +93,11 @@ class Deps:
     def clinic_time(self, moment: datetime, tz: ZoneInfo | None = None) -> str:
         """A moment as clinicians read it: in the clinic's zone (or `tz`) and language."""
         return local_text(moment, tz or self.clinic_tz, self.content.language)
+
+    def ago(self, moment: datetime) -> str:
+        """How long ago, as clinicians read it ("12 minutes ago", "il y a 2 heures")."""
+        return format_timedelta(moment - self.clock.now(), add_direction=True,
+                                locale=self.content.language)
 
     @property
     def lexicons(self) -> list[Content]:

@@ -18,7 +18,7 @@ from typing import Any
 from bot.core import ladder
 from bot.core.language import language_name
 from bot.core.model import Assessment, Level, Report
-from bot.core.texts import PingView, clip, describe, ping_text
+from bot.core.texts import PingView, clip, describe, ping_text, reasons
 from bot.services.common import Deps, current_session
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import Page, Reply
@@ -291,7 +291,7 @@ class Escalations:
         m = self.d.content.messages
         summary = m.format(
             "escalation_summary", day=day, what=described or m["summary_contact"],
-            rules=", ".join(assessment.rule_ids),
+            rules="; ".join(reasons(self.d.content, assessment.fired)),
         )
         return await self.create(
             uow,

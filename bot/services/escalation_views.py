@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 
+from babel.dates import format_date
+
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button, Keyboard
 from bot.core.model import Level
-from bot.core.texts import LEVEL_MARK, clip
+from bot.core.texts import clip, level_mark, short_name
 from bot.services.common import Deps
 from bot.services.outbox import Outbox
 from bot.services.ports import Reply
@@ -29,8 +31,8 @@ class EscalationViews:
         m = self.d.content.messages
         # Most urgent first: a page nobody acknowledged heads the summary.
         items = sorted(await uow.escalations.many(digest.escalation_ids),
-                       key=lambda e: (-Level.parse(e.level), e.id or 0))
-        date = digest.clinic_date.strftime("%a %d %b")
+                       key=lambda e: (-Level.parse(e.level), e.created_at, e.id or 0))
+        date = format_date(digest.clinic_date, "EEE dd MMM", locale=self.d.content.language)
         lines = [m.format("digest_header", date=date, count=len(items))]
         rows: list[tuple[Button, ...]] = []
         for n, e in enumerate(items, 1):
@@ -38,12 +40,16 @@ class EscalationViews:
             state = await self.state_line(uow, e)
             patient = await uow.patients.get(e.patient_id)
             name = patient.name if patient else f"patient #{e.patient_id}"
-            mark = LEVEL_MARK[Level.parse(e.level)]
-            lines.append(f"{n}. {mark} · {name} (#{e.patient_id}) · {e.summary}{state}")
-            if e.kind == "clinical":
-                buttons = [Button(f"📈 {n}", cb.escalation(e.id, "t"))]
+            mark = level_mark(self.d.content, Level.parse(e.level))
+            lines.append(f"{n}. {mark} · {name} (#{e.patient_id}) · {e.summary} · "
+                         f"{self.d.ago(e.created_at)}{state}")
+            if e.kind == "clinical":  # buttons in words, named after the patient
+                short = short_name(patient.name) if patient else f"#{e.patient_id}"
+                buttons = [Button(m.format("open_timeline", name=short),
+                                  cb.escalation(e.id, "t"))]
                 if e.acked_at is None:
-                    buttons.insert(0, Button(f"✅ {n}", cb.escalation(e.id, "a")))
+                    buttons.insert(0, Button(m.format("open_take", name=short),
+                                             cb.escalation(e.id, "a")))
                 rows.append(tuple(buttons))
         return Reply(clip("\n".join(lines), 4000), tuple(rows) or None)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.model import Level, Observation
-from bot.core.texts import LEVEL_MARK, clip, describe
+from bot.core.texts import clip, describe, level_mark
 from bot.services.common import Deps
 from bot.services.ports import PhotoTile, SymptomSeries
 from bot.services.repositories import UnitOfWork
@@ -90,7 +90,7 @@ class Timeline:
         for a in await uow.patients.answers_of(patient.id):
             events.append((a.created_at, 2, self._answer(a)))
         for e in await uow.escalations.escalations_of(patient.id):
-            mark = LEVEL_MARK[Level.parse(e.level)]
+            mark = level_mark(self.d.content, Level.parse(e.level))
             state = m[{"open": "timeline_state_open", "acknowledged": "timeline_state_acked"}.get(
                 e.status, "timeline_state_resolved"
             )]
