@@ -91,7 +91,7 @@ async def test_with_nobody_on_call_the_patient_is_not_told_the_clinic_was_alerte
     last = r.server.last(ana.id).text or ""
     assert "No clinician at" in last
     assert "I've alerted" not in last
-    flagged, _ = sorted(await rows(r, Escalation), key=lambda e: e.id)
+    [flagged] = await rows(r, Escalation)  # the urgent finding joined the open emergency
     assert flagged.unpaged_at is not None  # marked, shown on the page and in summaries
     nurse = r.server.user("Nurse")  # a clinician registers: the next ladder step pages her
     await r.invite_clinician(nurse)
@@ -101,7 +101,7 @@ async def test_with_nobody_on_call_the_patient_is_not_told_the_clinic_was_alerte
     page = next(m.text or "" for m in r.server.sent(nurse.id)
                 if (m.text or "").startswith("🔴 EMERGENCY"))
     assert "lips" in page
-    flagged, _ = sorted(await rows(r, Escalation), key=lambda e: e.id)
+    [flagged] = await rows(r, Escalation)
     assert flagged.unpaged_at is None
 
 
@@ -202,12 +202,13 @@ async def test_after_stop_a_red_flag_is_answered_but_not_kept_and_the_clinic_tol
     assert "Please call 112 now" in told[-2]
     assert "your clinic has been alerted" in told[-1]
     escalations = await rows(r, Escalation)
-    assert [e.level for e in escalations[notices:]] == ["emergency", "emergency"]
+    # The caption's red flag joined the emergency raised by the words: one page, one record.
+    assert [e.level for e in escalations[notices:]] == ["emergency"]
     assert all("who stopped the follow-up" in e.body for e in escalations[notices:])
     assert not any("lips" in e.body or "throat" in e.body for e in escalations)
     assert await rows(r, Answer) == []  # no words, no photo kept
     assert await rows(r, Photo) == []
-    assert len(await rows(r, Ping)) == 2  # the nurse is paged at once, without details
+    assert len(await rows(r, Ping)) == 1  # the nurse is paged at once, without details
     assert "lips" not in (r.server.last(nurse.id).text or "")
     await r.process(ana.send_voice())
     assert "this message was not kept" in (r.server.last(ana.id).text or "")

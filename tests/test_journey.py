@@ -114,10 +114,13 @@ async def test_fourteen_days_across_dst_with_answers_pings_and_acknowledgement(
         # The routine item (day 8, 18:00 on a Wednesday) waits for Thursday's summary.
         summary = next(m for m in r.server.sent(martin.id) if "Summary" in (m.text or ""))
         assert summary.date.astimezone(PARIS).strftime("%a %H") == "Thu 09"  # first tick
-        assert "🟡 ROUTINE · Ana (#1) · day 8" in (summary.text or "")
-        assert "present beyond its normal course" in (summary.text or "")
+        # Still open on day 11, the routine item took the red flag in (one open escalation
+        # per patient): raised to an emergency, paged, and every copy reads as it now is.
+        assert "🔴 EMERGENCY · Ana (#1) · day 11" in (summary.text or "")
         emergency = next(m for m in messages if m.startswith("🔴 EMERGENCY · Ana"))
         assert "✅ Acknowledged by Martin" in emergency
+        assert "Raised from what was open since" in emergency
+        assert "present beyond its normal course" in emergency  # day 8's item, below
 
 
 async def test_the_command_menu_reads_as_the_content_words_it(

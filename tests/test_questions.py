@@ -87,7 +87,7 @@ async def test_an_unanswered_question_becomes_an_escalation_once(rehearsal: Rehe
     await r.advance(timedelta(minutes=2), step=timedelta(minutes=1))
     [raised] = await escalations(r)
     assert raised.level == "urgent"
-    assert raised.rules == ["red-flag-question"]
+    assert "red-flag-question" in raised.rules  # joined to what was open, if anything
     page = r.server.last(nurse.id).text
     assert "warning-sign question" in page
     assert "Ana" in page
@@ -135,7 +135,7 @@ async def test_a_burst_of_unsure_messages_is_one_escalation(rehearsal: Rehearsal
     assert len(questions) == 2  # each message asked, and each still answerable
     await r.advance(timedelta(minutes=20), step=timedelta(minutes=1))
     [raised] = await escalations(r)  # only the newest question escalates
-    assert raised.rules == ["red-flag-question"]
+    assert "red-flag-question" in raised.rules
 
 
 async def test_words_after_the_question_answer_it(rehearsal: Rehearsal) -> None:

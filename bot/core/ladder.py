@@ -55,6 +55,21 @@ class ClinicHours:
         local = moment.astimezone(tz)
         return local.weekday() in self.days and self.opens <= local.time() < self.closes
 
+    def closing(self, moment: datetime, tz: ZoneInfo) -> datetime:
+        """When the clinic closes on `moment`'s day (local to the clinic)."""
+        local = moment.astimezone(tz)
+        return datetime.combine(local.date(), self.closes, tzinfo=tz)
+
+    def next_opening(self, moment: datetime, tz: ZoneInfo) -> datetime:
+        """The first opening after `moment` (the clinic's zone)."""
+        local = moment.astimezone(tz)
+        for ahead in range(8):
+            day = local.date() + timedelta(days=ahead)
+            opens = datetime.combine(day, self.opens, tzinfo=tz)
+            if day.weekday() in self.days and opens > local:
+                return opens
+        raise ValueError("clinic hours name no day")  # parse() refuses that
+
 
 def ack_timeout(level: Level, *, urgent: timedelta, emergency: timedelta) -> timedelta | None:
     """How long a page waits for an acknowledgement before the next step (None: no ladder)."""

@@ -110,6 +110,7 @@ class Assessment:
     fired: tuple[Fired, ...] = ()
     tips: tuple[str, ...] = ()
     red_flags: tuple[str, ...] = field(default=())
+    contact_request: bool = False  # the patient asked to be called
 
     @property
     def rule_ids(self) -> list[str]:

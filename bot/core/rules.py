@@ -102,4 +102,5 @@ def evaluate(
         if symptom is not None:
             tips.extend(t for t in symptom.tips if t not in tips)
     red_flags = tuple(dict.fromkeys(o.red_flag for o in present if o.red_flag))
-    return Assessment(level=level, fired=tuple(fired), tips=tuple(tips), red_flags=red_flags)
+    return Assessment(level=level, fired=tuple(fired), tips=tuple(tips), red_flags=red_flags,
+                      contact_request=report.contact_request)

@@ -161,11 +161,13 @@ def emergency_instruction(content: Content) -> str:
 
 
 def patient_replies(
-    content: Content, assessment: Assessment, *, paged: bool | None = None
+    content: Content, assessment: Assessment, *, paged: bool | None = None,
+    call: str | None = None,
 ) -> tuple[str, ...]:
     """What the patient is told after an answer: the level's wording, whether the clinic was
     alerted (`paged`: pages written for clinicians on call; None: this answer raised nothing
-    new) and the right tips. An emergency gets the instruction alone first, then the rest."""
+    new) and the right tips; a request to be called, when the clinic will call (`call`).
+    An emergency gets the instruction alone first, then the rest."""
     m, clinic = content.messages, content.clinic
     note = _paging_note(content, assessment.level, paged)
     if assessment.level is Level.EMERGENCY:
@@ -173,6 +175,8 @@ def patient_replies(
         return (emergency_instruction(content), *([note] if note else []))
     if assessment.level is Level.URGENT:
         head = m.format("reply_urgent", emergency_number=clinic.emergency_number)
+    elif assessment.level is Level.ROUTINE and assessment.contact_request and call:
+        head = m.format("reply_contact", when=call, emergency_number=clinic.emergency_number)
     elif assessment.level is Level.ROUTINE:
         head = m.format("reply_routine", when=clinic.routine_response)
     else:

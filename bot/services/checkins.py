@@ -57,6 +57,7 @@ class Recorded:
     escalation_id: int | None
     answer_id: int
     pages: tuple[Page, ...] = ()  # the escalation's first pings, claimed: send them now
+    paged: bool = False  # clinicians were paged about its escalation (now or before)
 
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class Checkins:
             describe(o, content) for o in outcome.report.observations)
         return PressResult(
             edit=Reply(join(self.intro(checkin, patient), f"✔ {summary}")),
-            replies=self._told(recorded, content),
+            replies=self._told(recorded, content, patient),
             pages=recorded.pages,
             emergency=recorded.assessment.level is Level.EMERGENCY,
             photo_id=note,
@@ -295,7 +296,7 @@ class Checkins:
         if machine and reading.assessment.level < Level.ROUTINE:
             return MessageResult(())
         content = self.d.speaks_to(patient)
-        replies = list(self._told(recorded, content))
+        replies = list(self._told(recorded, content, patient))
         if unclear is not None:
             replies.append(Reply(*clarify_question(content, recorded.answer_id, unclear)))
         return MessageResult(
@@ -354,19 +355,19 @@ class Checkins:
                 uow.save(answer)
         label = content.symptoms[symptom].label
         edit = Reply(f"{label}: {m[f'trend_{trend.value}']}")
-        replies = (self._told(recorded, content) if recorded is not None
+        replies = (self._told(recorded, content, patient) if recorded is not None
                    else tuple(Reply(t) for t in patient_replies(content, assessment)))
         return PressResult(edit=edit, replies=replies,
                            pages=recorded.pages if recorded is not None else (),
                            emergency=assessment.level is Level.EMERGENCY)
 
-    @staticmethod
-    def _told(recorded: Recorded, content: Content) -> tuple[Reply, ...]:
-        """The patient's replies to a recorded answer, saying whether anyone was alerted."""
+    def _told(self, recorded: Recorded, content: Content, patient: Patient) -> tuple[Reply, ...]:
+        """The patient's replies to a recorded answer, saying whether anyone was alerted and,
+        to a request for a call, when the clinic will call."""
         raised = recorded.escalation_id is not None
         return tuple(Reply(t) for t in patient_replies(
-            content, recorded.assessment,
-            paged=bool(recorded.pages) if raised else None))
+            content, recorded.assessment, paged=recorded.paged if raised else None,
+            call=self.d.call_time(patient, content)))
 
     async def _store_note(
         self, uow: UnitOfWork, patient: Patient, day: int, text: str, photo_file_id: str | None
@@ -431,7 +432,7 @@ class Checkins:
             uow, patient, report, assessment, answer_id=answer_id, day=day, text=text,
             sessions=sessions, now=now,
         )
-        return Recorded(assessment, raised.escalation_id, answer_id, raised.pages)
+        return Recorded(assessment, raised.escalation_id, answer_id, raised.pages, raised.paged)
 
 
 UnreadAnswer = Callable[[int, str, str, MessageResult], Awaitable[MessageResult]]

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_datetime, format_time, format_timedelta
 
 from bot.core import schedule
 from bot.core.clock import Clock
@@ -93,6 +93,20 @@ class Deps:
     def clinic_time(self, moment: datetime, tz: ZoneInfo | None = None) -> str:
         """A moment as clinicians read it: in the clinic's zone (or `tz`) and language."""
         return local_text(moment, tz or self.clinic_tz, self.content.language)
+
+    def call_time(self, patient: Patient | None, content: Content) -> str:
+        """When the clinic can call a patient, in their time and words: "today, before
+        18:00" while it is open, else its next opening ("on Monday at 09:00")."""
+        now, hours, tz = self.clock.now(), self.clinic_hours, self.clinic_tz
+        theirs = zone(patient) if patient is not None else tz
+        m, language = content.messages, content.language
+        if hours.is_open(now, tz):
+            until = format_time(hours.closing(now, tz), "HH:mm", tzinfo=theirs, locale=language)
+            return m.format("call_today", until=until)
+        opening = hours.next_opening(now, tz)
+        return m.format("call_next", day=format_datetime(opening, "EEEE", tzinfo=theirs,
+                                                         locale=language),
+                        time=format_time(opening, "HH:mm", tzinfo=theirs, locale=language))
 
     def ago(self, moment: datetime) -> str:
         """How long ago, as clinicians read it ("12 minutes ago", "il y a 2 heures")."""

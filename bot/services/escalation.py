@@ -37,6 +37,7 @@ class Raised:
 
     escalation_id: int
     pages: tuple[Page, ...] = ()
+    paged: bool = False  # clinicians were paged about it (now, or before it was joined)
 
 
 class Escalations:
@@ -67,6 +68,11 @@ class Escalations:
         """
         assert patient.id is not None
         now = self.d.clock.now()
+        if kind == "clinical":
+            joined = await self._join(uow, patient.id, level=level, body=body,
+                                      summary=summary, rules=rules, now=now, claim=claim)
+            if joined is not None:
+                return joined
         timeout = self.timeout(level) if kind == "clinical" else None
         next_step_at = now + timeout if timeout is not None else None
         [escalation_id] = await uow.insert_rows(Escalation, [{
@@ -86,14 +92,59 @@ class Escalations:
         pings = await self._page(
             uow, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim
         )
-        if not claim:
-            return Raised(escalation_id)
+        if claim:
+            return self._raised(escalation_id, body, pings)
+        return Raised(escalation_id, paged=bool(pings))
+
+    async def _join(
+        self, uow: UnitOfWork, patient_id: int, *, level: Level, body: str, summary: str,
+        rules: list[str], now: datetime, claim: bool,
+    ) -> Raised | None:
+        """A finding while the patient has an escalation open joins it (None: nothing is
+        open). Its level rises when the finding's is higher, and pages again at that level
+        (a new acknowledgement is needed); it never falls. Every copy shows the addition."""
+        current = await uow.escalations.latest_open(patient_id)
+        if current is None or current.id is None:
+            return None
+        m, before = self.d.content.messages, Level.parse(current.level)
+        rises = level > before
+        if rises:  # the new finding heads the page; what was open is recalled below it
+            current.body = clip(body + "\n" + m.format(
+                "escalation_earlier", when=self.d.clinic_time(current.created_at),
+                summary=current.summary), 4000)
+            current.summary, current.level = summary, level.label
+        else:
+            current.body = clip(current.body + "\n" + m.format(
+                "escalation_added", when=self.d.clinic_time(now), summary=summary), 4000)
+        current.rules = list(dict.fromkeys([*current.rules, *rules]))
+        timeout = self.timeout(level)
+        if not rises or timeout is None:
+            uow.save(current)
+            await self.views.rewrite(await self.views.copies(uow, current))
+            paged = bool(await uow.escalations.pings_of(current.id))
+            return Raised(current.id, paged=paged)
+        step = current.ladder_step + 1 if self.timeout(before) is not None else 0
+        current.status, current.acked_by, current.acked_at = "open", None, None
+        current.ladder_step, current.next_step_at = step, now + timeout
+        uow.save(current)
+        # A summary of items that can wait keeps the line it had; the pages change.
+        await self.views.rewrite(await self.views.copies(uow, current, summaries=False))
+        pings = await self._page(uow, current.id, step, level=level,
+                                 next_step_at=now + timeout, now=now, claim=claim)
+        if claim:
+            return self._raised(current.id, current.body, pings)
+        return Raised(current.id, paged=bool(pings))
+
+    def _raised(
+        self, escalation_id: int, body: str, pings: list[tuple[int, datetime, int, int]]
+    ) -> Raised:
+        """The escalation and its pings written claimed, to send once committed."""
         buttons = self.views.buttons(escalation_id, acked=False, resolved=False)
         screen = Reply(clip(body, 4000), buttons)
         return Raised(escalation_id, tuple(
             Page(ping_id, claimed_at, chat_id, clinician_id, 1, escalation_id, screen)
             for ping_id, claimed_at, chat_id, clinician_id in pings
-        ))
+        ), paged=bool(pings))
 
     def timeout(self, level: Level) -> timedelta | None:
         return ladder.ack_timeout(

@@ -103,9 +103,10 @@ class EscalationViews:
         return (tuple(first), second) if first else ((second[1],),)
 
     async def copies(
-        self, uow: UnitOfWork, escalation: Escalation
+        self, uow: UnitOfWork, escalation: Escalation, *, summaries: bool = True
     ) -> list[tuple[int, int, Reply]]:
-        """Every message showing this escalation, as it should now read: pings and summaries."""
+        """Every message showing this escalation, as it should now read: pings and (unless
+        told not to) summaries."""
         await uow.flush()
         await uow.refresh(escalation)
         assert escalation.id is not None
@@ -115,6 +116,8 @@ class EscalationViews:
             for p in await uow.escalations.pings_of(escalation.id)
             if p.message_id is not None
         ]
+        if not summaries:
+            return copies
         since = escalation.created_at.astimezone(self.d.clinic_tz).date()
         for digest in await uow.escalations.digests_with(escalation.id, since):
             if digest.message_id is not None:

@@ -48,7 +48,7 @@ class Outsiders:
             return MessageResult((Reply(content.messages.format(
                 "stopped_message", clinic=content.clinic.name,
                 emergency_number=content.clinic.emergency_number)),))
-        paged = raised is not None and bool(raised.pages)  # never "alerted" when nobody was
+        paged = raised is not None and raised.paged  # never "alerted" when nobody was
         note = content.messages.format(
             "left_emergency" if paged else "outsider_emergency",
             emergency_number=content.clinic.emergency_number)

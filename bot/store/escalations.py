@@ -196,17 +196,18 @@ class EscalationRepository(SqlRepository):
         return list(result.all())
 
 
-    async def latest_open(self, patient_id: int, since: datetime) -> Escalation | None:
+    async def latest_open(
+        self, patient_id: int, since: datetime | None = None
+    ) -> Escalation | None:
+        query = select(Escalation).where(
+            Escalation.patient_id == patient_id,
+            Escalation.kind == "clinical",
+            col(Escalation.status) != "resolved",
+        )
+        if since is not None:
+            query = query.where(col(Escalation.created_at) >= since)
         result = await self._orm.exec(
-            select(Escalation)
-            .where(
-                Escalation.patient_id == patient_id,
-                Escalation.kind == "clinical",
-                col(Escalation.status) != "resolved",
-                col(Escalation.created_at) >= since,
-            )
-            .order_by(col(Escalation.created_at).desc())
-            .limit(1)
+            query.order_by(col(Escalation.created_at).desc()).limit(1)
         )
         return result.first()
 
