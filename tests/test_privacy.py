@@ -15,6 +15,7 @@ from sqlmodel import select
 from bot.__main__ import main
 from bot.rehearsal import Rehearsal
 from bot.sandbox import Fault, SandboxUser
+from bot.services.privacy import Privacy
 from bot.store.models import Answer, Escalation, Photo
 from tests.conftest import paris
 
@@ -61,13 +62,19 @@ async def test_mydata_sends_a_summary_and_everything_as_json(rehearsal: Rehearsa
     assert ("patient:1", "export") in [(e.actor, e.action) for e in events]
 
 
-async def test_forget_asks_then_erases_words_name_photos_and_the_clinicians_copies(
-    rehearsal: Rehearsal,
+@pytest.mark.parametrize("keep", [True, False], ids=["record-kept", "all-erased"])
+async def test_forget_asks_then_erases_words_name_photos_and_says_what_the_clinic_keeps(
+    rehearsal: Rehearsal, keep: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     r = rehearsal
+    if not keep:  # the clinic's content says so: keep_escalation_records: false
+        monkeypatch.setattr(Privacy, "_keeps_records", property(lambda _self: False))
     nurse, ana, _bob = await followed(r)
     await r.say(ana, "/forget")
-    assert "cannot be undone" in r.server.last(ana.id).text
+    asked = r.server.last(ana.id).text
+    assert "cannot be undone" in asked
+    assert ("What the clinic keeps, and why" in asked) is keep
+    assert ("alerts its clinicians received about you are erased too" in asked) is not keep
     await r.press(ana, "No, keep it")
     assert r.server.last(ana.id).text == "Nothing was erased."
     async with r.db.unit_of_work() as uow:
@@ -90,13 +97,16 @@ async def test_forget_asks_then_erases_words_name_photos_and_the_clinicians_copi
     assert all(a.text is None for a in answers)
     assert {a.level for a in answers} >= {"urgent"} or {a.level for a in answers} >= {
         "emergency"}
-    assert all("cheek" not in e.body and "Ana" not in e.body for e in escalations)
     assert photos == []
     assert not (r.settings.storage_dir / "photos" / "patient-1").exists()
-    # The nurse's copy of the page no longer shows Ana's name or words.
-    page = [m for m in nurse.sent() if m.text and "erased" in m.text]
-    assert page, [m.text for m in nurse.sent()]
-    assert all("cheek" not in (m.text or "") for m in nurse.sent() if m.edits)
+    if keep:  # the clinic's medical record: the escalation whole, its copies untouched
+        assert all("cheek" in e.body and "Ana" in e.body for e in escalations)
+        assert not any("erased" in (m.text or "") for m in nurse.sent())
+    else:  # the nurse's copy of the page no longer shows Ana's name or words
+        assert all("cheek" not in e.body and "Ana" not in e.body for e in escalations)
+        page = [m for m in nurse.sent() if m.text and "erased" in m.text]
+        assert page, [m.text for m in nurse.sent()]
+        assert all("cheek" not in (m.text or "") for m in nurse.sent() if m.edits)
     # Bob is untouched; Ana is a stranger now and /mydata has nothing on her.
     assert bob_row is not None
     assert bob_row.name == "Bob"
@@ -124,8 +134,12 @@ async def test_retention_erases_courses_past_the_clinics_period(rehearsal: Rehea
     async with r.db.unit_of_work() as uow:
         ana_row, bob_row = await uow.patients.get(1), await uow.patients.get(2)
         events = await uow.records.audit_events(patient_id=1)
+        escalations = list((await uow.orm.exec(
+            select(Escalation).where(Escalation.patient_id == 1))).all())
     assert ana_row is not None
     assert ana_row.name == "(erased)"
+    assert escalations
+    assert all("Ana" not in e.body for e in escalations)
     assert bob_row is not None
     assert bob_row.name == "Bob"
     assert ("system", "erase", "retention") in [(e.actor, e.action, e.detail) for e in events]

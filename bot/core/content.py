@@ -75,6 +75,9 @@ class Clinic(Strict):
     late_send_days: int = Field(default=2, ge=0, le=14)
     # Courses older than this (from the last session) are erased automatically.
     retention_days: int = Field(default=730, ge=30, le=36500)
+    # What /forget keeps as the clinic's medical record: each escalation with the words that
+    # raised it, its level, who acknowledged it and the outcome (until retention ends).
+    keep_escalation_records: bool = True
     # The areas `/enrol` offers as buttons.
     treated_areas: list[str] = Field(
         default=["face", "neck", "décolleté", "scalp", "body", "hands"], min_length=1,

@@ -1,8 +1,11 @@
 """Patients' rights over their data: see it all (/mydata), erase it (/forget), retention.
 
 Erasure keeps the anonymous rows the clinic's figures count (levels, days, delivery states)
-and removes everything that names the person or carries their words. The clinicians' copies
-of the pings are rewritten to the erased wording, so the words do not survive in their chats.
+and removes everything else that names the person or carries their words. At the patient's
+request the escalations stay whole, as the clinic's medical record (`keep_escalation_records`,
+on by default), and the clinicians' copies are left as they are; when the retention period
+ends, or with that setting off, they are erased too and the copies rewritten to the erased
+wording, so the words do not survive in the clinicians' chats.
 """
 
 from __future__ import annotations
@@ -103,8 +106,13 @@ class Privacy:
             return None
         content = self.d.speaks_to(patient)
         keyboard = yes_no(content, "forget", lambda yes: cb.forget(yes=yes))
-        return Reply(content.messages.format("forget_confirm", clinic=content.clinic.name),
-                     keyboard)
+        m, clinic = content.messages, content.clinic
+        records = m["forget_records_kept" if self._keeps_records else "forget_records_erased"]
+        return Reply(m.format("forget_confirm", clinic=clinic.name, records=records), keyboard)
+
+    @property
+    def _keeps_records(self) -> bool:
+        return self.d.content.clinic.keep_escalation_records
 
     async def forget(self, chat_id: int, press: cb.ForgetPress) -> PressResult:
         """Erase the patient using this chat, once they confirmed."""
@@ -141,13 +149,16 @@ class Privacy:
         now = self.d.clock.now()
         patient = await uow.patients.get(patient_id)
         chat_id = patient.chat_id if patient is not None else None
-        if not await uow.records.erase_patient(patient_id, now):
+        keep = why == "request" and self._keeps_records
+        if not await uow.records.erase_patient(patient_id, now, keep_escalations=keep):
             return None
         if chat_id is not None:
             await uow.inbox.erase_chat(chat_id)
         await uow.inbox.erase_media_of(patient_id)  # their photos on the way to clinicians
         await uow.records.audit(now, actor, "erase", patient_id=patient_id, detail=why)
         copies: list[tuple[int, int, Reply]] = []
+        if keep:  # the clinic's record: its copies stay as they were
+            return copies
         for escalation in await uow.escalations.escalations_of(patient_id):
             copies.extend(await self.views.copies(uow, escalation))
         return copies

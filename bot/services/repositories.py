@@ -292,7 +292,9 @@ class Records(Protocol):
         self, *, since: datetime | None = None, patient_id: int | None = None, limit: int = 1000
     ) -> list[AuditEvent]: ...
 
-    async def erase_patient(self, patient_id: int, now: datetime) -> bool:
+    async def erase_patient(
+        self, patient_id: int, now: datetime, *, keep_escalations: bool = False
+    ) -> bool:
         """Remove a patient's personal data and words, keep the anonymous counts.
 
         Kept: levels, days, timestamps and delivery states (the clinic's figures). Gone: name,

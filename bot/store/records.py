@@ -88,12 +88,16 @@ class RecordRepository(SqlRepository):
         return list(result.all())
 
 
-    async def erase_patient(self, patient_id: int, now: datetime) -> bool:
+    async def erase_patient(
+        self, patient_id: int, now: datetime, *, keep_escalations: bool = False
+    ) -> bool:
         """Remove a patient's personal data and words, keep the anonymous counts.
 
-        Kept: levels, days, timestamps and delivery states (the clinic's figures). Gone: name,
-        phone, chat, free text, photos (rows; the caller deletes the files), treated areas,
-        invitation tokens, ping and outcome texts. False if already erased (by another worker).
+        Kept: levels, days, timestamps and delivery states (the clinic's figures), and with
+        `keep_escalations` the escalations whole (the clinic's medical record: text, outcome,
+        pages). Gone: name, phone, chat, free text, photos (rows; the caller deletes the
+        files), treated areas, invitation tokens, and otherwise ping and outcome texts. False
+        if already erased (by another worker).
         """
         claimed = await self._orm.exec(
             update(Patient)
@@ -121,6 +125,19 @@ class RecordRepository(SqlRepository):
             .values(draft=None)
         )
         await self._checkins.cancel_pending(patient_id, "erased")
+        if not keep_escalations:
+            await self._erase_escalations(patient_id)
+        await self._orm.exec(
+            update(Patient)
+            .where(col(Patient.id) == patient_id)
+            .values(
+                name=ERASED_NAME, phone=None, chat_id=None, status=PatientStatus.ERASED,
+                consent_text=None,
+            )
+        )
+        return True
+
+    async def _erase_escalations(self, patient_id: int) -> None:
         escalations = select(Escalation.id).where(Escalation.patient_id == patient_id)
         await self._orm.exec(
             update(Clinician)
@@ -137,15 +154,6 @@ class RecordRepository(SqlRepository):
             .where(col(Escalation.patient_id) == patient_id)
             .values(body=ERASED_TEXT, summary=ERASED_NAME, outcome=None, next_step_at=None)
         )
-        await self._orm.exec(
-            update(Patient)
-            .where(col(Patient.id) == patient_id)
-            .values(
-                name=ERASED_NAME, phone=None, chat_id=None, status=PatientStatus.ERASED,
-                consent_text=None,
-            )
-        )
-        return True
 
 
     async def expired_patients(self, cutoff: datetime, *, limit: int) -> list[int]:
