@@ -42,10 +42,12 @@ async def test_open_lists_the_most_serious_first_in_words(rehearsal: Rehearsal) 
     text = shown.text or ""
     order = [text.index(name) for name in ("Cleo Roy", "Bea Marin", "Ana Lopez")]
     assert order == sorted(order), text
-    assert "🔴 EMERGENCY · Cleo Roy" in text and "🟠 URGENT · Bea Marin" in text
+    assert "🔴 EMERGENCY · Cleo Roy" in text
+    assert "🟠 URGENT · Bea Marin" in text
     assert "raised 5 minutes ago · NOT acknowledged" in text
     assert "raised 25 minutes ago" in text  # Ana's, the oldest
-    assert "graded severe" in text and "asks to be contacted" in text
+    assert "graded severe" in text
+    assert "asks to be contacted" in text
     assert not CODES.search(text), text
     assert shown.labels[:3] == ["✅ Take Cleo R.", "Timeline Cleo R.", "Resolve Cleo R."]
 

@@ -36,9 +36,11 @@ async def test_a_second_finding_joins_the_open_escalation(rehearsal: Rehearsal) 
     await r.services.outbox.idle()
     assert "I've alerted your clinic" in (r.server.last(ana.id).text or "")  # as it was
     [escalation], pings = await rows(r)
-    assert escalation.level == "urgent" and len(pings) == 1  # no second page
+    assert escalation.level == "urgent"
+    assert len(pings) == 1
     shown = r.server.message_json(nurse.id, page.message_id)
-    assert "➕ Also reported at" in (shown["text"]) and "Swelling" in shown["text"]
+    assert "➕ Also reported at" in (shown["text"])
+    assert "Swelling" in shown["text"]
 
 
 async def test_a_higher_finding_raises_it_and_pages_again_and_it_never_falls(
@@ -58,11 +60,13 @@ async def test_a_higher_finding_raises_it_and_pages_again_and_it_never_falls(
     assert len(pings) == 2
     page = r.server.last(nurse.id).text or ""
     assert page.startswith("🔴 EMERGENCY · Ana")
-    assert "Raised from what was open since" in page and "graded severe" in page
+    assert "Raised from what was open since" in page
+    assert "graded severe" in page
     await r.say(ana, "the pain is still really bad")
     await r.services.outbox.idle()
     [escalation], pings = await rows(r)
-    assert escalation.level == "emergency" and len(pings) == 2
+    assert escalation.level == "emergency"
+    assert len(pings) == 2
 
 
 async def test_a_call_request_is_told_when_the_clinic_will_call(rehearsal: Rehearsal) -> None:
