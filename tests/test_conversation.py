@@ -74,7 +74,9 @@ async def test_a_severe_answer_is_urgent_and_says_when_to_expect_contact(
     for label in ("Soreness", "Severe", "Done"):
         await r.press(ana, label)
     reply = r.server.last(ana.id).text
-    assert "within a few hours" in reply
+    # 19:05: the clinic is closed, so the on-call clinician is told, and the patient so.
+    assert "alerted the on-call clinician" in reply
+    assert "when the clinic opens, on Wednesday at 09:00" in reply
     assert "Pain relief your clinic approves" in reply
     ping = r.server.last(nurse.id).text
     assert "URGENT" in ping

@@ -46,6 +46,14 @@ def _parse_hhmm(value: Any) -> time:
         raise ValueError(f"expected a time as HH:MM, got {value!r}") from exc
 
 
+class AfterHours(Strict):
+    """How an urgent (not emergency) escalation pages while the clinic is closed: the
+    on-call clinician only, again at a slower pace, everyone once the clinic opens."""
+
+    urgent_on_call_only: bool = True
+    urgent_repage_minutes: int = Field(default=120, ge=5, le=24 * 60)
+
+
 class QuietHours(Strict):
     """Local hours when nothing routine is sent (wraps midnight when start > end)."""
 
@@ -78,6 +86,7 @@ class Clinic(Strict):
     # What /forget keeps as the clinic's medical record: each escalation with the words that
     # raised it, its level, who acknowledged it and the outcome (until retention ends).
     keep_escalation_records: bool = True
+    after_hours: AfterHours = AfterHours()
     # The areas `/enrol` offers as buttons.
     treated_areas: list[str] = Field(
         default=["face", "neck", "décolleté", "scalp", "body", "hands"], min_length=1,

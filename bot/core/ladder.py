@@ -71,6 +71,35 @@ class ClinicHours:
         raise ValueError("clinic hours name no day")  # parse() refuses that
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One ladder step: who is paged, and when the next step is due (None: no next)."""
+
+    who: list[int] | None  # None: the ladder is exhausted
+    next_at: datetime | None
+
+
+def plan_step(
+    step: int, rota: Sequence[int], everyone: Sequence[int], *, level: Level, now: datetime,
+    timeout: timedelta | None, closed_until: datetime | None, raised_closed: bool,
+    night_pace: timedelta | None,
+) -> Step:
+    """Who a step pages and when the next is due. While the clinic is closed
+    (`closed_until`: its next opening) and `night_pace` is set, an urgent escalation pages
+    the on-call clinician only (the rota's first; everyone without a rota) at that slower
+    pace, never running out; once the clinic is open, one raised while it was closed
+    reaches everyone. Emergencies, and everything in opening hours, climb the ladder."""
+    if timeout is None:
+        return Step(recipients(step, rota, everyone), None)
+    if level is Level.URGENT and night_pace is not None:
+        on_call = [c for c in rota if c in everyone][:1] or list(everyone)
+        if closed_until is not None:
+            return Step(on_call, min(now + night_pace, closed_until))
+        if raised_closed:  # everyone now, and the ladder runs out as it would by day
+            return Step(recipients(max(step, len(rota)), rota, everyone), now + timeout)
+    return Step(recipients(step, rota, everyone), now + timeout)
+
+
 def ack_timeout(level: Level, *, urgent: timedelta, emergency: timedelta) -> timedelta | None:
     """How long a page waits for an acknowledgement before the next step (None: no ladder)."""
     if level is Level.EMERGENCY:

@@ -162,14 +162,15 @@ def emergency_instruction(content: Content) -> str:
 
 def patient_replies(
     content: Content, assessment: Assessment, *, paged: bool | None = None,
-    call: str | None = None,
+    call: str | None = None, after_hours: str | None = None,
 ) -> tuple[str, ...]:
     """What the patient is told after an answer: the level's wording, whether the clinic was
     alerted (`paged`: pages written for clinicians on call; None: this answer raised nothing
     new) and the right tips; a request to be called, when the clinic will call (`call`).
-    An emergency gets the instruction alone first, then the rest."""
+    `after_hours` (when the clinic opens) says an urgent page reached the on-call clinician
+    only. An emergency gets the instruction alone first, then the rest."""
     m, clinic = content.messages, content.clinic
-    note = _paging_note(content, assessment.level, paged)
+    note = _paging_note(content, assessment.level, paged, after_hours)
     if assessment.level is Level.EMERGENCY:
         # The instruction must not drown in tips, nor wait for the page.
         return (emergency_instruction(content), *([note] if note else []))
@@ -184,10 +185,15 @@ def patient_replies(
     return (join(head, note or "", tips_block(content, assessment.tips)),)
 
 
-def _paging_note(content: Content, level: Level, paged: bool | None) -> str | None:
+def _paging_note(
+    content: Content, level: Level, paged: bool | None, after_hours: str | None
+) -> str | None:
     if paged is None or level < Level.URGENT:
         return None
     m, clinic = content.messages, content.clinic
+    if paged and level is Level.URGENT and after_hours:
+        return m.format("paged_urgent_after_hours", opens=after_hours,
+                        emergency_number=clinic.emergency_number)
     if paged:
         return m.format(f"paged_{level.label}", when=clinic.urgent_response,
                         emergency_number=clinic.emergency_number)

@@ -365,9 +365,12 @@ class Checkins:
         """The patient's replies to a recorded answer, saying whether anyone was alerted and,
         to a request for a call, when the clinic will call."""
         raised = recorded.escalation_id is not None
+        call = self.d.call_time(patient, content)
+        on_call_only = (content.clinic.after_hours.urgent_on_call_only
+                        and not self.d.clinic_hours.is_open(self.d.clock.now(), self.d.clinic_tz))
         return tuple(Reply(t) for t in patient_replies(
             content, recorded.assessment, paged=recorded.paged if raised else None,
-            call=self.d.call_time(patient, content)))
+            call=call, after_hours=call if on_call_only else None))
 
     async def _store_note(
         self, uow: UnitOfWork, patient: Patient, day: int, text: str, photo_file_id: str | None

@@ -19,7 +19,7 @@ from bot.core import ladder
 from bot.core.language import language_name
 from bot.core.model import Assessment, Level, Report
 from bot.core.texts import PingView, clip, describe, ping_text, reasons
-from bot.services.common import Deps, current_session
+from bot.services.common import Deps, current_session, zone
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import Page, Reply
 from bot.services.repositories import UnitOfWork
@@ -161,6 +161,7 @@ class Escalations:
         next_step_at: datetime | None,
         now: datetime,
         claim: bool = False,
+        raised_at: datetime | None = None,
     ) -> list[tuple[int, datetime, int, int]]:
         """Write the pings of ladder step `step` and when the next step is due; the pings
         written (id, claimed_at, chat, clinician).
@@ -172,9 +173,10 @@ class Escalations:
             c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
             if c.rota_position is not None
         ]
-        who = ladder.recipients(step, rota, list(active))
-        timeout = self.timeout(level)
-        if who is None or timeout is None:
+        planned = self._plan(step, rota, list(active), level=level, now=now,
+                             raised_at=raised_at or now)
+        who, timeout = planned.who, self.timeout(level)
+        if who is None or timeout is None or planned.next_at is None:
             await uow.escalations.set_next_step(escalation_id, None)
             log.error("escalation %s: ladder exhausted, nobody acknowledged", escalation_id)
             if who is None:
@@ -204,12 +206,27 @@ class Escalations:
             for clinician_id in who
         ]
         ids = await uow.insert_rows(Ping, pings)
-        if next_step_at != now + timeout:
-            await uow.escalations.set_next_step(escalation_id, now + timeout)
+        if next_step_at != planned.next_at:
+            await uow.escalations.set_next_step(escalation_id, planned.next_at)
         return [
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
         ]
+
+    def _plan(
+        self, step: int, rota: list[int], everyone: list[int], *, level: Level,
+        now: datetime, raised_at: datetime,
+    ) -> ladder.Step:
+        """The clinic's after-hours policy (content) applied to this step."""
+        hours, tz = self.d.clinic_hours, self.d.clinic_tz
+        policy = self.d.content.clinic.after_hours
+        return ladder.plan_step(
+            step, rota, everyone, level=level, now=now, timeout=self.timeout(level),
+            closed_until=None if hours.is_open(now, tz) else hours.next_opening(now, tz),
+            raised_closed=not hours.is_open(raised_at, tz),
+            night_pace=(timedelta(minutes=policy.urgent_repage_minutes)
+                        if policy.urgent_on_call_only else None),
+        )
 
     @staticmethod
     async def _not_waiting(uow: UnitOfWork, escalation_id: int, who: list[int]) -> list[int]:
@@ -243,7 +260,7 @@ class Escalations:
                 await self._page(
                     uow, escalation.id, escalation.ladder_step,
                     level=Level.parse(escalation.level), next_step_at=escalation.next_step_at,
-                    now=now,
+                    now=now, raised_at=escalation.created_at,
                 )
         return [e.id for e in moved if e.id is not None]
 
@@ -332,7 +349,7 @@ class Escalations:
             observations=report.present,
             words=text,
             fired=assessment.fired,
-            reported_local=self._reported(now),
+            reported_local=self._reported(now, patient),
             language=(language_name(patient.language, self.d.content.language)
                       if patient.language and patient.language != self.d.content.language
                       else ""),
@@ -355,5 +372,11 @@ class Escalations:
             claim=True,
         )
 
-    def _reported(self, now: datetime) -> str:
-        return f"{self.d.clinic_time(now)} ({self.d.clinic_tz.key})"
+    def _reported(self, now: datetime, patient: Patient) -> str:
+        """When, in the clinic's time and the patient's (a 3 a.m. message shows as such)."""
+        m, theirs = self.d.content.messages, zone(patient)
+        clinic = f"{self.d.clinic_time(now)} ({self.d.clinic_tz.key})"
+        if theirs.key == self.d.clinic_tz.key:
+            return m.format("ping_time_same", clinic=clinic)
+        return m.format("ping_time_theirs", clinic=clinic, zone=theirs.key,
+                        theirs=self.d.clinic_time(now, theirs))
