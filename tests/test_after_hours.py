@@ -61,7 +61,8 @@ async def test_an_urgent_message_at_3am_pages_the_on_call_clinician_then_all_at_
     await r.say(ana, ITCH)
     await r.services.outbox.idle()
     told = r.server.last(ana.id).text or ""
-    assert "on-call clinician" in told and "when the clinic opens, on Thursday at 03:00" in told
+    assert "on-call clinician" in told
+    assert "when the clinic opens, on Thursday at 03:00" in told
     page = r.server.last(next(u for u in r.server.users() if u.first_name == "Nurse").id)
     assert "Thu 05 Nov 03:03 (Europe/Paris); Wed 04 Nov 21:03 for the patient" in (
         page.text or "")

@@ -191,20 +191,13 @@ class Escalations:
         # A page claimed here lapses PAGE_CLAIM after it was written, not a whole lease
         # later: if this process dies before sending it, the dispatcher sends it soon.
         claimed_at = now - max(timedelta(0), self.d.claim_lease - PAGE_CLAIM)
-        pings: list[dict[str, Any]] = [
-            {
-                "escalation_id": escalation_id,
-                "clinician_id": clinician_id,
-                "step": step,
-                "chat_id": active[clinician_id].chat_id,
-                "due_at": now,
-                "status": Status.CLAIMED if claim else Status.PENDING,
-                "claimed_by": self.d.liveness.id if claim else None,
-                "claimed_at": claimed_at if claim else None,
-                "attempts": 1 if claim else 0,
-            }
-            for clinician_id in who
-        ]
+        pings: list[dict[str, Any]] = [{
+            "escalation_id": escalation_id, "clinician_id": clinician_id, "step": step,
+            "chat_id": active[clinician_id].chat_id, "due_at": now,
+            "status": Status.CLAIMED if claim else Status.PENDING,
+            "claimed_by": self.d.liveness.id if claim else None,
+            "claimed_at": claimed_at if claim else None, "attempts": 1 if claim else 0,
+        } for clinician_id in who]
         ids = await uow.insert_rows(Ping, pings)
         if next_step_at != planned.next_at:
             await uow.escalations.set_next_step(escalation_id, planned.next_at)
