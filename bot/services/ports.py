@@ -137,8 +137,18 @@ class SymptomSeries:
     """One symptom's severity by day, with its normal window, for a chart."""
 
     label: str
-    points: tuple[tuple[int, int], ...]  # (day since the session, grade 0..4)
-    window: tuple[int, int] | None
+    # (day since the session, grade 0..4, or None: reported without a grade)
+    points: tuple[tuple[int, int | None], ...]
+    window: tuple[int, int] | None  # the normal course, days
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMark:
+    """An event drawn across every row of a chart: a red flag or an escalation."""
+
+    day: int
+    level: str  # "emergency", "urgent", "routine"
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +162,13 @@ class PhotoTile:
 class Charts(Protocol):
     """Draws the timeline's pictures."""
 
-    def severity(self, title: str, series: Sequence[SymptomSeries], last_day: int) -> bytes:
-        """Severity by day, one row per symptom, normal window shaded (PNG)."""
+    def severity(
+        self, title: str, series: Sequence[SymptomSeries], span: int,
+        marks: Sequence[ChartMark] = (),
+    ) -> bytes:
+        """Severity by day, one row per symptom, normal window shaded, red flags and
+        escalations marked, days 0 to `span` (PNG; the data ride along as its "aftercare"
+        text chunk, JSON)."""
         ...
 
     def photos(self, title: str, tiles: Sequence[PhotoTile]) -> bytes:

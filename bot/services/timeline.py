@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.core.model import Level, Observation
 from bot.core.texts import clip, describe, level_mark
 from bot.services.common import Deps
-from bot.services.ports import PhotoTile, SymptomSeries
+from bot.services.ports import ChartMark, PhotoTile, SymptomSeries
 from bot.services.repositories import UnitOfWork
 from bot.store.models import Answer, CheckIn, Patient, Photo, Status
 
@@ -58,8 +58,10 @@ class Timeline:
                 log.warning("voice note %s could not be read", note.id)
         chart = None
         if self.d.charts is not None:
-            series, last_day = self._series(answers)
-            chart = self.d.charts.severity(f"{patient.name} (#{patient.id})", series, last_day)
+            span = max([a.day for a in answers] + [s.day for s in self.d.content.plan.steps])
+            chart = self.d.charts.severity(f"{patient.name} (#{patient.id})",
+                                           self._series(answers), span,
+                                           self._marks(answers))
         strip = None
         if photos and self.d.charts is not None and self.d.photo_store is not None:
             tiles = [
@@ -148,38 +150,57 @@ class Timeline:
         return m.format("timeline_answer", day=a.day, said=said or m["timeline_all_good"],
                         level=level.label, words=words)
 
-    def _series(self, answers: list[Answer]) -> tuple[list[SymptomSeries], int]:
-        """Severity by day per symptom ever reported; a later answer without it counts as 0."""
+    def _series(self, answers: list[Answer]) -> list[SymptomSeries]:
+        """Each symptom ever reported, by day: its grade as reported (None: no grade given),
+        0 on a later answer without it."""
         evaluated = [a for a in answers if a.source != "note"]
-        reported: dict[str, dict[int, int]] = {}
+        reported: dict[str, dict[int, int | None]] = {}
         for a in evaluated:
             for raw in a.observations:
                 o = Observation.from_json(raw)
-                if o.present and not o.red_flag:
+                if o.present:
                     reported.setdefault(o.symptom, {})
         for a in evaluated:
             present = {
                 o.symptom: o for o in map(Observation.from_json, a.observations) if o.present
             }
             for symptom, by_day in reported.items():
-                if symptom in present:  # a grade left unsaid is drawn as mild
-                    by_day[a.day] = max(by_day.get(a.day, 0), present[symptom].severity or 1)
+                if symptom in present:
+                    by_day[a.day] = _worse(by_day.get(a.day), present[symptom].severity)
                 else:
                     by_day.setdefault(a.day, 0)
-        series = [
+        symptoms = self.d.content.symptoms
+        return [
             SymptomSeries(
-                label=self.d.content.symptoms[name].label if name in self.d.content.symptoms
-                else name,
+                label=symptoms[name].label if name in symptoms else name,
                 points=tuple(sorted(by_day.items())),
-                window=self.d.content.symptoms[name].normal_days
-                if name in self.d.content.symptoms
-                else None,
+                window=symptoms[name].normal_days if name in symptoms else None,
             )
             for name, by_day in reported.items()
         ]
-        last_day = max((a.day for a in answers), default=0)
-        return series, last_day
 
+    def _marks(self, answers: list[Answer]) -> list[ChartMark]:
+        """Each answer that escalated, on its day, named by its level and its red flags
+        (the finding itself: an open escalation may have taken in several)."""
+        flags = self.d.content.red_flags
+        marks = []
+        for a in answers:
+            level = Level.parse(a.level)
+            if a.source == "note" or level < Level.ROUTINE:
+                continue
+            named = [flags[o.red_flag].label if o.red_flag in flags else o.red_flag
+                     for o in map(Observation.from_json, a.observations)
+                     if o.present and o.red_flag]
+            word = level_mark(self.d.content, level).split(" ", 1)[-1]  # no emoji: no glyph
+            marks.append(ChartMark(a.day, level.label, ", ".join([word, *dict.fromkeys(named)])))
+        return marks
+
+def _worse(known: int | None, grade: int | None) -> int | None:
+    """The worse of two readings the same day: a grade beats none given, which beats
+    absent (0)."""
+    if grade is None:
+        return known or None
+    return grade if known is None else max(known, grade)
 
 def _pages(lines: list[str]) -> list[str]:
     pages, current = [], ""
