@@ -41,10 +41,11 @@ async def test_the_chart_shows_grades_as_reported_marks_and_the_whole_plan(
     data = chart_data(chart.photo)
     assert data["span"] == 28  # the whole plan, not two weeks
     rows = {s["label"]: s for s in data["series"]}
-    itching = dict(rows[r.services.deps.content.symptoms["itching"].label]["points"])
+    symptoms = r.services.deps.content.symptoms
+    itching = dict(rows[symptoms["itching"].label]["points"])
     assert itching[2] == 3  # severe, as said
-    assert rows[r.services.deps.content.symptoms["itching"].label]["window"] is not None  # its normal course is shaded
-    hematoma = dict(rows[r.services.deps.content.symptoms["hematoma"].label]["points"])
+    assert rows[symptoms["itching"].label]["window"] is not None  # its normal course shaded
+    hematoma = dict(rows[symptoms["hematoma"].label]["points"])
     assert hematoma[1] != 1  # never drawn as "mild" when it was not said so
     levels = [(m["day"], m["level"]) for m in data["marks"]]
     assert (1, "urgent") in levels
