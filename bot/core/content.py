@@ -86,6 +86,8 @@ class Clinic(Strict):
     # What /forget keeps as the clinic's medical record: each escalation with the words that
     # raised it, its level, who acknowledged it and the outcome (until retention ends).
     keep_escalation_records: bool = True
+    # How many of the plan step's tips a check-in carries (the first ones, in its order).
+    tips_per_checkin: int = Field(default=2, ge=0, le=6)
     after_hours: AfterHours = AfterHours()
     # The areas `/enrol` offers as buttons.
     treated_areas: list[str] = Field(

@@ -221,6 +221,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "help_clinician": ["name", "clinic"],
         "help_admin": [],
         "reply_contact": ["when", "emergency_number"],
+        "reply_all_good": [],
         "ping_time_same": ["clinic"],
         "ping_time_theirs": ["clinic", "theirs", "zone"],
         "paged_urgent_after_hours": ["opens", "emergency_number"],

@@ -116,18 +116,17 @@ def checkin_screen(
                      Button(m["back"], cb.checkin(checkin_id, "b"))))
         ask = m.format("ask_warning", emergency_number=content.clinic.emergency_number)
         return join(intro, selected, ask), tuple(rows)
-    rows = []
-    if not draft.observations:
-        rows.append((Button(m["all_good"], cb.checkin(checkin_id, "ok")),))
+    # Few rows, to fit a phone without scrolling: the two answers that end or turn the
+    # check-in share the first row, the symptoms follow three to a row.
+    warning = Button(m["warning_signs"], cb.checkin(checkin_id, "w"))
+    first = ((Button(m["done"], cb.checkin(checkin_id, "d")), warning) if draft.observations
+             else (Button(m["all_good"], cb.checkin(checkin_id, "ok")), warning))
     choices = [
         Button(s.label, cb.checkin(checkin_id, "s", name))
         for name, s in content.button_symptoms
         if name not in draft.symptoms
     ]
-    rows += [tuple(choices[i : i + 3]) for i in range(0, len(choices), 3)]
-    rows.append((Button(m["warning_signs"], cb.checkin(checkin_id, "w")),))
-    if draft.observations:
-        rows.append((Button(m["done"], cb.checkin(checkin_id, "d")),))
+    rows = [first, *(tuple(choices[i : i + 3]) for i in range(0, len(choices), 3))]
     return join(intro, selected, m["checkin_question"]), tuple(rows)
 
 

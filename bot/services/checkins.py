@@ -97,7 +97,9 @@ class Checkins:
         if step is None:  # the clinic removed the step from its plan since enrolment
             return content.messages["report_prompt"]
         photo = content.messages["photo_invite"] if step.invite_photo else ""
-        return join(step.message, tips_block(content, step.tips), photo)
+        # The day's first tips, in the plan's order: a check-in stays short on a phone.
+        tips = step.tips[:content.clinic.tips_per_checkin]
+        return join(step.message, tips_block(content, tips), photo)
 
     def screen(
         self, checkin: CheckIn | Claimed, draft: Draft, who: Patient | Recipient | None
@@ -167,9 +169,11 @@ class Checkins:
             note = await self.questions.attach(uow, checkin, recorded.escalation_id)
         summary = m["all_good"] if outcome.all_good else "; ".join(
             describe(o, content) for o in outcome.report.observations)
+        fine = outcome.all_good and recorded.assessment.level is Level.NONE
         return PressResult(
             edit=Reply(join(self.intro(checkin, patient), f"✔ {summary}")),
-            replies=self._told(recorded, content, patient),
+            replies=((Reply(m["reply_all_good"]),) if fine
+                     else self._told(recorded, content, patient)),
             pages=recorded.pages,
             emergency=recorded.assessment.level is Level.EMERGENCY,
             photo_id=note,
