@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 UNREACHABLE = "patient blocked the bot"
 CANARY_EVERY = timedelta(seconds=3)  # while Telegram fails: one waiting message tries
+AFTER_UNSENT = timedelta(seconds=2)  # a check-in waits while a welcome is still unsent
 
 
 @dataclass(slots=True)
@@ -125,6 +126,7 @@ class Dispatcher:
                 log.exception("pages failed this tick; check-ins go on")
         now = self.d.clock.now()
         patients: dict[int, Recipient] = {}
+        unsent: set[int] = set()
         async with self.d.store.unit_of_work() as uow:
             claimed = await uow.queue.claim_checkins(
                 now, limit=self.d.claim_batch, lease=self.d.claim_lease,
@@ -132,12 +134,14 @@ class Dispatcher:
             )
             if claimed:  # what the decisions need, for the whole batch in one query
                 patients = await uow.queue.recipients({r.patient_id for r, _ in claimed})
+                unsent = await uow.inbox.chats_with_unsent(
+                    {p.chat_id for p in patients.values() if p.chat_id})
         report.claimed = len(claimed)
         recorder = _Recorder(self.d.store, flush_at=self.d.send_concurrency)
         to_send: list[tuple[Claimed, Recipient]] = []
         for row, next_date in claimed:
             patient = patients.get(row.patient_id)
-            outcome = self._decide(row, patient, next_date, now, report)
+            outcome = self._decide(row, patient, next_date, now, report, unsent=unsent)
             if outcome is None and patient is not None:
                 to_send.append((row, patient))
             elif outcome is not None:
@@ -175,9 +179,11 @@ class Dispatcher:
         next_date: date | None,
         now: datetime,
         report: TickReport,
+        *,
+        unsent: set[int],
     ) -> dict[str, object] | None:
         """What to record without sending (None: send it); `next_date` is the local date of
-        the patient's next live check-in."""
+        the patient's next live check-in, `unsent` the chats with a message not sent yet."""
         if patient is None or patient.status != PatientStatus.ACTIVE or not patient.chat_id:
             report.skipped += 1
             return {"status": Status.CANCELLED,
@@ -201,6 +207,10 @@ class Dispatcher:
             report.deferred += 1
             return {"status": Status.PENDING, "due_at": patient.alarm_at + self.d.emergency_hold,
                     "reason": schedule.HELD}
+        if patient.chat_id in unsent:  # what was said first (a welcome) arrives first
+            report.deferred += 1
+            return {"status": Status.PENDING, "due_at": now + AFTER_UNSENT,
+                    "reason": "after what was said before"}
         return None
 
     async def _send(

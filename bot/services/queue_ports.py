@@ -127,6 +127,10 @@ class Queue(Protocol):
 class Inbox(Protocol):
     """Incoming updates, and the outbox rows' side effects."""
 
+    async def chats_with_unsent(self, chats: set[int]) -> set[int]:
+        """Those of `chats` with something said to them not sent yet (a welcome, a reply)."""
+        ...
+
     async def store(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert updates not stored yet (an update stored twice is stored once)."""
         ...

@@ -26,8 +26,25 @@ from bot.store.sql import SqlRepository, built
 UNDONE = (InboxStatus.PENDING, InboxStatus.CLAIMED)
 
 
+_UNSENT_CHATS = (
+    select(OutboxMessage.chat_id)
+    .where(col(OutboxMessage.chat_id).in_(bindparam("chats", expanding=True)),
+           col(OutboxMessage.status).in_([Status.PENDING, Status.CLAIMED]))
+    .distinct()
+)
+
+
 class InboxRepository(SqlRepository):
     """Incoming updates, and the outbox rows' side effects."""
+
+    async def chats_with_unsent(self, chats: set[int]) -> set[int]:
+        """Those of `chats` with something said to them not sent yet (a welcome, a reply)."""
+        if not chats:
+            return set()
+        connection = await self._conn()
+        result = await connection.execute(_UNSENT_CHATS, {"chats": list(chats)})
+        return {row[0] for row in result}
+
 
     async def store(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert updates not stored yet (an update stored twice is stored once); how many
