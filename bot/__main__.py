@@ -266,9 +266,11 @@ def parser() -> argparse.ArgumentParser:
 def _enrol_parser(sub: Any) -> None:
     enrol = sub.add_parser("enrol", help="enrol a patient and print their deep link")
     enrol.add_argument("--name")
-    enrol.add_argument("--session-at", help="ISO 8601; without an offset, local to --timezone")
+    enrol.add_argument("--session-at", help="ISO 8601; without an offset, local to --timezone; "
+                       "up to the clinic's session_days_ahead (30) ahead")
     enrol.add_argument("--timezone", help="the patient's IANA zone (default CLINIC_TIMEZONE)")
-    enrol.add_argument("--areas", nargs="*", help="treated areas, e.g. --areas face neck")
+    enrol.add_argument("--areas", nargs="*", help="treated areas, among the clinic's "
+                       "treated_areas (face, neck, décolleté, scalp, body, hands)")
     enrol.add_argument("--phone")
     enrol.add_argument("--language", metavar="XX",
                        help="what the patient reads, e.g. fr (default: their Telegram's "

@@ -45,8 +45,9 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     if args.csv:
         rows = list(csv.DictReader(Path(args.csv).read_text(encoding="utf-8").splitlines()))
     else:
-        if not args.name or not args.session_at:
-            raise CliError("enrol needs --name and --session-at (or --csv FILE)")
+        if not args.session_at or not (args.name or args.patient_id):
+            raise CliError("enrol needs --name and --session-at (or --patient-id and "
+                           "--session-at for a later session, or --csv FILE)")
         rows = [
             {
                 "name": args.name,
@@ -77,7 +78,7 @@ async def _enrol(args: argparse.Namespace, rows: list[dict[str, Any]]) -> int:
             try:
                 tz_name = _zone((row.get("timezone") or "").strip() or settings.clinic_timezone)
                 invitation = await services.enrolment.invite_patient(
-                    name=_name(row.get("name")),
+                    name="" if args.patient_id else _name(row.get("name")),
                     session_at=_parse_session_at((row.get("session_at") or "").strip(), tz_name),
                     timezone=tz_name,
                     areas=(row.get("areas") or "").strip(),

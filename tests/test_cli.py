@@ -84,6 +84,29 @@ def test_enrol_refuses_an_unknown_time_zone(
     assert "unknown time zone" in capsys.readouterr().err
 
 
+def test_enrol_shares_the_desk_s_checks_and_stats_tell_enrolled_from_consented(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["enrol", "--name", "Ana", "--session-at", "2026-11-20T10:00",
+                 "--areas", "lips"]) == 2
+    said = capsys.readouterr().err
+    assert "unknown treated area(s): lips" in said
+    assert "face, neck" in said  # the areas the clinic offers, listed
+    assert main(["enrol", "--name", "Ana", "--session-at", "2999-01-01T10:00"]) == 2
+    assert "more than 30 days ahead" in capsys.readouterr().err
+    assert main(["enrol", "--name", "Ana", "--session-at", "2026-11-20T10:00", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    # The README's later session of a known patient, as written there.
+    assert main(["enrol", "--patient-id", str(first["patient_id"]),
+                 "--session-at", "2026-12-04T10:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["patient_id"] == first["patient_id"]
+    assert main(["enrol", "--name", "Bea", "--session-at", "2026-11-20T10:00"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["enrolled"], figures["consented"]) == (2, 0)  # nobody opened a link
+
+
 def test_clinician_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clinician", "invite", "--name", "Dr Martin", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

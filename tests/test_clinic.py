@@ -358,7 +358,7 @@ async def test_stats_after_some_follow_up(clinic: Rehearsal) -> None:
     assert figures.ack_median_minutes == 12.0
     await r.say(person(r, "Admin"), "/stats")
     text = r.server.last(person(r, "Admin").id).text
-    assert "Patients enrolled: 1, active: 1" in text
+    assert "Patients enrolled: 1, of whom consented: 1, active now: 1" in text
     assert "median 12 min" in text
 
 

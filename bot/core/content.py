@@ -89,6 +89,9 @@ class Clinic(Strict):
     # How many of the plan step's tips a check-in carries (the first ones, in its order).
     tips_per_checkin: int = Field(default=2, ge=0, le=6)
     after_hours: AfterHours = AfterHours()
+    # How far ahead a session may be enrolled (the CLI, a CSV, /enrol): a session booked
+    # for next week is fine, a year ahead is a typo.
+    session_days_ahead: int = Field(default=30, ge=0, le=365)
     # The areas `/enrol` offers as buttons.
     treated_areas: list[str] = Field(
         default=["face", "neck", "décolleté", "scalp", "body", "hands"], min_length=1,

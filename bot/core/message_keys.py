@@ -149,7 +149,8 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "timeline_all_good": [],
         "timeline_photos_title": ["name"],
         "stats_text": [
-            "enrolled", "active", "rates", "levels", "ack_median", "ack_p90", "resolved"
+            "enrolled", "consented", "active", "rates", "levels", "ack_median", "ack_p90",
+            "resolved",
         ],
         "stats_na": [],
         "stats_minutes": ["value"],
@@ -241,7 +242,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "enrol_now_button": [],
         "enrol_now": [],
         "enrol_when_invalid": [],
-        "enrol_when_future": [],
+        "enrol_when_future": ["days"],
         "enrol_ask_areas": ["when"],
         "enrol_done_button": [],
         "enrol_missing": [],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SHORT = 5  # "14:30"
@@ -18,3 +19,15 @@ def session_time(text: str, zone: ZoneInfo, now: datetime) -> datetime:
         return local.replace(hour=hours, minute=minutes, second=0, microsecond=0)
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def too_far_ahead(moment: datetime, now: datetime, days_ahead: int) -> bool:
+    """Whether a session is further ahead than the clinic allows (a typo, a wrong year)."""
+    return moment > now + timedelta(days=days_ahead)
+
+
+def unknown_areas(areas: str, known: Sequence[str]) -> list[str]:
+    """The treated areas in a comma-separated list that the clinic does not offer."""
+    offered = {a.casefold() for a in known}
+    named = [a.strip() for a in areas.split(",") if a.strip()]
+    return [a for a in named if a.casefold() not in offered]

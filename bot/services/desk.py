@@ -16,7 +16,7 @@ import segno
 from bot.core import callbacks as cb
 from bot.core.language import native_name
 from bot.core.texts import plain
-from bot.core.when import session_time
+from bot.core.when import session_time, too_far_ahead
 from bot.services.common import Deps
 from bot.services.enrolment import Enrolment, deep_link
 from bot.services.ports import Reply
@@ -170,8 +170,9 @@ class Desk:
             moment = session_time(text, self.d.clinic_tz, now)
         except ValueError:
             return Answered(Reply(self._say("enrol_when_invalid")), False)
-        if moment > now:
-            return Answered(Reply(self._say("enrol_when_future")), False)
+        days = self.d.content.clinic.session_days_ahead
+        if too_far_ahead(moment, now, days):
+            return Answered(Reply(self._say("enrol_when_future", days=days)), False)
         draft.session_at = moment
         local = moment.astimezone(self.d.clinic_tz)
         return Answered(self._ask_areas(draft, f"{local:%a %d %b %H:%M}"))

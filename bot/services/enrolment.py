@@ -12,6 +12,7 @@ from bot.core import callbacks as cb
 from bot.core import schedule
 from bot.core.countries import country_code, country_of
 from bot.core.texts import join, plain, tips_block, yes_no
+from bot.core.when import too_far_ahead, unknown_areas
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
@@ -71,6 +72,14 @@ class Enrolment:
         read from an international `phone` when not given."""
         if session_at.tzinfo is None:
             raise ValueError("session time needs a UTC offset or a time zone")
+        clinic = self.d.content.clinic
+        if too_far_ahead(session_at, self.d.clock.now(), clinic.session_days_ahead):
+            raise ValueError(f"the session is more than {clinic.session_days_ahead} days ahead "
+                             "(the clinic's session_days_ahead)")
+        unknown = unknown_areas(areas, clinic.treated_areas)
+        if unknown:
+            raise ValueError(f"unknown treated area(s): {', '.join(unknown)} (the clinic "
+                             f"offers {', '.join(clinic.treated_areas)})")
         language = language.strip().lower()
         if language and language not in self.d.spoken:
             raise ValueError(f"language {language!r} is not shipped (the clinic ships "

@@ -307,8 +307,8 @@ class Records(Protocol):
         """Patients not yet erased whose last session (and enrolment) is before `cutoff`."""
         ...
 
-    async def patient_counts(self) -> tuple[int, int]:
-        """(enrolled: ever consented, active now)."""
+    async def patient_counts(self) -> tuple[int, int, int]:
+        """(enrolled, of whom ever consented, active now)."""
         ...
 
     async def reply_rate_by_day(self) -> list[tuple[int, int, int]]:

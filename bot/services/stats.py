@@ -16,7 +16,8 @@ RESOLVED_WITHIN = timedelta(hours=48)
 class Figures:
     """What `/stats` and `aftercare stats` show."""
 
-    enrolled: int
+    enrolled: int  # every patient the clinic enrolled
+    consented: int  # of whom ever consented (the link opened and "Yes" tapped)
     active: int
     reply_rate: list[tuple[int, int, int]]  # (plan day, check-ins delivered, answered)
     escalations: dict[str, int] = field(default_factory=dict)
@@ -27,6 +28,7 @@ class Figures:
     def to_json(self) -> dict[str, object]:
         return {
             "enrolled": self.enrolled,
+            "consented": self.consented,
             "active": self.active,
             "reply_rate_by_day": [
                 {"day": d, "sent": s, "answered": a, "rate": round(a / s, 3) if s else None}
@@ -66,7 +68,8 @@ class Stats:
             m["stats_na"] if f.resolved_within_48h is None else f"{f.resolved_within_48h:.0%}"
         )
         return m.format(
-            "stats_text", enrolled=f.enrolled, active=f.active, rates=rates, levels=levels,
+            "stats_text", enrolled=f.enrolled, consented=f.consented, active=f.active,
+            rates=rates, levels=levels,
             ack_median=minutes(f.ack_median_minutes), ack_p90=minutes(f.ack_p90_minutes),
             resolved=resolved,
         )
@@ -74,7 +77,7 @@ class Stats:
     async def figures(self) -> Figures:
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
-            enrolled, active = await uow.records.patient_counts()
+            enrolled, consented, active = await uow.records.patient_counts()
             reply_rate = await uow.records.reply_rate_by_day()  # counted by the database, not here
             escalations = [e for e in await uow.escalations.all() if e.kind == "clinical"]
         acks = sorted(
@@ -91,6 +94,7 @@ class Stats:
         levels = Counter(e.level for e in escalations)
         return Figures(
             enrolled=enrolled,
+            consented=consented,
             active=active,
             reply_rate=reply_rate,
             escalations={k: levels[k] for k in order if levels[k]},

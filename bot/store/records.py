@@ -176,16 +176,18 @@ class RecordRepository(SqlRepository):
         return [pid for pid in result.all() if pid is not None]
 
 
-    async def patient_counts(self) -> tuple[int, int]:
-        """(enrolled: ever consented, active now)."""
+    async def patient_counts(self) -> tuple[int, int, int]:
+        """(enrolled: every patient the clinic enrolled, consented: of whom ever consented,
+        active now)."""
         result = await self._orm.exec(
             select(
+                func.count(),
                 func.count(col(Patient.consent_at)),
                 func.count().filter(col(Patient.status) == PatientStatus.ACTIVE),
             )
         )
-        enrolled, active = result.one()
-        return int(enrolled), int(active)
+        enrolled, consented, active = result.one()
+        return int(enrolled), int(consented), int(active)
 
 
     async def reply_rate_by_day(self) -> list[tuple[int, int, int]]:
