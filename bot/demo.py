@@ -8,6 +8,7 @@ machine and no token is needed.
 from __future__ import annotations
 
 import tempfile
+import textwrap
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,6 @@ ALL_GOOD = "✅ All good"
 # A Tuesday session; the clocks go forward on Sunday 28 March 2027, day 5 of the plan.
 SESSION = datetime(2027, 3, 23, 10, 0, tzinfo=PARIS)
 WIDTH = 110
-MAX_LINES = 8
 
 
 class Transcript:
@@ -61,11 +61,9 @@ class Transcript:
         text = m.text or (f"📎 {m.file_name}" if m.file_name else "")
         lines = [line for line in text.splitlines() if line.strip()] or [""]
         print(f"[{self.stamp()}] {who}: {lines[0]}")
-        shown = lines[1:MAX_LINES]
-        for line in shown:
-            print(f"{'':>8}{line if len(line) <= WIDTH else line[: WIDTH - 1] + '…'}")
-        if len(lines) > MAX_LINES:
-            print(f"{'':>8}(… {len(lines) - MAX_LINES} more lines)")
+        for line in lines[1:]:  # whole messages: what the patient reads, consent included
+            for part in textwrap.wrap(line, WIDTH) or [""]:
+                print(f"{'':>8}{part}")
         if m.labels:
             print(f"{'':>8}buttons: {' | '.join(m.labels)}")
 

@@ -80,3 +80,21 @@ async def test_a_call_request_is_told_when_the_clinic_will_call(rehearsal: Rehea
     await r.say(ana, "could you phone me? I'm worried")
     said = r.server.last(ana.id).text or ""
     assert "when the clinic opens, on Monday at 09:00" in said
+
+
+async def test_a_new_emergency_pages_again_even_when_one_is_open_and_acknowledged(
+    rehearsal: Rehearsal,
+) -> None:
+    """An edit makes no sound on a clinician's phone: a second red flag is paged afresh."""
+    r = rehearsal
+    nurse, ana = await enrolled(r)
+    await r.say(ana, "my lips are swelling and my throat feels tight")
+    await r.services.outbox.idle()
+    await r.press(nurse, "Acknowledge")
+    await r.say(ana, "now one side of my face is drooping")
+    await r.services.outbox.idle()
+    [escalation], pings = await rows(r)
+    assert escalation.level == "emergency"
+    assert escalation.acked_at is None
+    assert len(pings) == 2
+    assert "Acknowledge" in r.server.last(nurse.id).labels

@@ -70,16 +70,7 @@ class Enrolment:
         `language` ("": chosen at consent, their Telegram's if shipped, else the clinic's)
         must be one the clinic ships; `country` (ISO 3166, for the emergency number) is
         read from an international `phone` when not given."""
-        if session_at.tzinfo is None:
-            raise ValueError("session time needs a UTC offset or a time zone")
-        clinic = self.d.content.clinic
-        if too_far_ahead(session_at, self.d.clock.now(), clinic.session_days_ahead):
-            raise ValueError(f"the session is more than {clinic.session_days_ahead} days ahead "
-                             "(the clinic's session_days_ahead)")
-        unknown = unknown_areas(areas, clinic.treated_areas)
-        if unknown:
-            raise ValueError(f"unknown treated area(s): {', '.join(unknown)} (the clinic "
-                             f"offers {', '.join(clinic.treated_areas)})")
+        self._check_session(session_at, areas)
         language = language.strip().lower()
         if language and language not in self.d.spoken:
             raise ValueError(f"language {language!r} is not shipped (the clinic ships "
@@ -117,6 +108,19 @@ class Enrolment:
                              detail=f"session #{session.id}")
         self.d.whereabouts.seen(patient)  # a later session may change their country
         return Invitation(token, patient_id=patient.id, session_id=session.id)
+
+    def _check_session(self, session_at: datetime, areas: str) -> None:
+        """The checks the CLI, a CSV and /enrol share (ValueError says what is wrong)."""
+        if session_at.tzinfo is None:
+            raise ValueError("session time needs a UTC offset or a time zone")
+        clinic = self.d.content.clinic
+        if too_far_ahead(session_at, self.d.clock.now(), clinic.session_days_ahead):
+            raise ValueError(f"the session is more than {clinic.session_days_ahead} days ahead "
+                             "(the clinic's session_days_ahead)")
+        unknown = unknown_areas(areas, clinic.treated_areas)
+        if unknown:
+            raise ValueError(f"unknown treated area(s): {', '.join(unknown)} (the clinic "
+                             f"offers {', '.join(clinic.treated_areas)})")
 
     async def invite_clinician(
         self, *, name: str, admin: bool = False, actor: str = "cli"

@@ -101,26 +101,28 @@ class Escalations:
         rules: list[str], now: datetime, claim: bool,
     ) -> Raised | None:
         """A finding while the patient has an escalation open joins it (None: nothing is
-        open). Its level rises when the finding's is higher, and pages again at that level
-        (a new acknowledgement is needed); it never falls. Every copy shows the addition."""
+        open). Its level rises when the finding's is higher and never falls. A higher level,
+        or a new emergency once the open one was acknowledged (an edit makes no sound on a
+        phone), heads the page and pages again at once (a new acknowledgement is needed);
+        otherwise every copy shows the addition (an unacknowledged page keeps climbing)."""
         current = await uow.escalations.latest_open(patient_id)
         if current is None or current.id is None:
             return None
         m, before = self.d.content.messages, Level.parse(current.level)
-        rises = level > before
-        if rises:  # the new finding heads the page; what was open is recalled below it
+        heads = level > before or (level is Level.EMERGENCY and current.acked_at is not None)
+        if heads:  # the new finding heads the page; what was open is recalled below it
             current.body = clip(body + "\n" + m.format(
                 "escalation_earlier", when=self.d.clinic_time(current.created_at),
                 summary=current.summary), 4000)
-            current.summary, current.level = summary, level.label
+            current.summary, current.level = summary, max(level, before).label
         else:
             current.body = clip(current.body + "\n" + m.format(
                 "escalation_added", when=self.d.clinic_time(now), summary=summary), 4000)
         current.rules = list(dict.fromkeys([*current.rules, *rules]))
         timeout = self.timeout(level)
-        if not rises or timeout is None:
+        if not heads or timeout is None:
             uow.save(current)
-            await self.views.rewrite(await self.views.copies(uow, current))
+            await self.views.rewrite_in(uow, await self.views.copies(uow, current), now)
             paged = bool(await uow.escalations.pings_of(current.id))
             return Raised(current.id, paged=paged)
         step = current.ladder_step + 1 if self.timeout(before) is not None else 0
@@ -128,7 +130,8 @@ class Escalations:
         current.ladder_step, current.next_step_at = step, now + timeout
         uow.save(current)
         # A summary of items that can wait keeps the line it had; the pages change.
-        await self.views.rewrite(await self.views.copies(uow, current, summaries=False))
+        await self.views.rewrite_in(
+            uow, await self.views.copies(uow, current, summaries=False), now)
         pings = await self._page(uow, current.id, step, level=level,
                                  next_step_at=now + timeout, now=now, claim=claim)
         if claim:

@@ -4,6 +4,7 @@ still useful; and updating every copy already sent when it changes."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from babel.dates import format_date
 
@@ -125,6 +126,14 @@ class EscalationViews:
                     (digest.chat_id, digest.message_id, await self.digest_screen(uow, digest))
                 )
         return copies
+
+    async def rewrite_in(
+        self, uow: UnitOfWork, copies: list[tuple[int, int, Reply]], now: datetime
+    ) -> None:
+        """Edit the copies in `uow`'s transaction, for callers that hold one: sent once the
+        handling commits, or, from a tick's own transaction, by the dispatcher."""
+        for chat_id, message_id, screen in copies:
+            await self.outbox.edit_in(uow, chat_id, message_id, screen, now)
 
     async def rewrite(self, copies: list[tuple[int, int, Reply]]) -> None:
         """Edit the copies (outbox rows: sent once the change is committed)."""

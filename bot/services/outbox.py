@@ -74,11 +74,16 @@ class Outbox:
         kind = OutboxKind.EMERGENCY if emergency else OutboxKind.REPLY
         await self._write(chat_id, reply, kind, checkin_id=checkin_id)
 
-    async def queue(self, uow: UnitOfWork, chat_id: int, reply: Reply, now: datetime) -> None:
-        """A message written in `uow`'s transaction for the dispatcher to send (from a
-        tick's own transaction, where no handling is under way)."""
+    async def queue(
+        self, uow: UnitOfWork, chat_id: int, reply: Reply, now: datetime, *,
+        edit_message_id: int | None = None,
+    ) -> None:
+        """A message (or, with `edit_message_id`, an edit of one) written in `uow`'s
+        transaction for the dispatcher to send: from a tick's own transaction, where no
+        handling is under way, or wherever the caller holds the transaction."""
         await uow.insert_rows(OutboxMessage, [{
-            "chat_id": chat_id, "kind": OutboxKind.REPLY, "text": reply.text,
+            "chat_id": chat_id, "text": reply.text, "edit_message_id": edit_message_id,
+            "kind": OutboxKind.EDIT if edit_message_id is not None else OutboxKind.REPLY,
             "keyboard": _stored(reply.keyboard), "created_at": now,
             "current_until": now + self.d.reply_current_for, "due_at": now,
             "status": Status.PENDING, "attempts": 0,
@@ -87,6 +92,16 @@ class Outbox:
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a message's text and buttons."""
         await self._write(chat_id, reply, OutboxKind.EDIT, edit_message_id=message_id)
+
+    async def edit_in(
+        self, uow: UnitOfWork, chat_id: int, message_id: int, reply: Reply, now: datetime
+    ) -> None:
+        """An edit written in `uow`'s transaction: sent at once after the handling commits
+        (the handling's transaction is `uow`), else left for the dispatcher."""
+        if HANDLING.get() is not None:
+            await self.edit(chat_id, message_id, reply)
+        else:
+            await self.queue(uow, chat_id, reply, now, edit_message_id=message_id)
 
     async def later(self, work: Later, *, chat_id: int | None = None) -> None:
         """Run `work` once the handling commits (at once outside a handling); in the chat's
