@@ -53,3 +53,29 @@ async def test_the_welcome_always_arrives_before_the_first_check_in(
     asked = next(i for i, (method, _, text) in enumerate(said)
                  if method == "sendMessage" and text.startswith("Evening of your treatment"))
     assert welcomed < asked
+
+
+async def test_the_tips_follow_what_the_patient_reported_last(rehearsal: Rehearsal) -> None:
+    """Day 1's tips are arnica, head raised and make-up: after swelling on day 0, head raised
+    comes first; after "all good", the plan's order. A press keeps the same tips."""
+    r = rehearsal
+    tips = r.services.deps.content.tips
+    ana, bea = r.server.user("Ana"), r.server.user("Bea")
+    for user in (ana, bea):
+        await r.enrol(user, session_at=paris(2026, 11, 3, 8, 0))
+    await r.run_until(paris(2026, 11, 3, 19, 5))
+    for label in ("Swelling", "Mild", "Done"):
+        await r.press(ana, label)
+    await r.press(bea, "✅ All good")
+    await r.run_until(paris(2026, 11, 4, 10, 5))
+
+    def bullets(text: str) -> list[str]:
+        return [line[2:].split(":")[0] for line in text.splitlines() if line.startswith("• ")]
+
+    checkin = r.server.last(ana.id)
+    assert bullets(checkin.text or "") == [tips["head_raised"].title, tips["arnica_aloe"].title]
+    assert bullets(r.server.last(bea.id).text or "") == [
+        tips["arnica_aloe"].title, tips["head_raised"].title]
+    await r.press(ana, "Bruising", message_id=checkin.message_id)
+    edited = r.server.message_json(ana.id, checkin.message_id)["text"]
+    assert bullets(edited) == bullets(checkin.text or "")

@@ -54,10 +54,13 @@ def desk(content: Content) -> Desk:
     return Desk(deps, Enrolment(deps))
 
 
-def test_the_desk_reads_times_as_typed_and_refuses_the_future(content: Content) -> None:
+def test_the_desk_reads_times_as_typed_and_refuses_the_far_future(content: Content) -> None:
     d, draft = desk(content), EnrolDraft()
     assert not d.take_time(draft, "quarter past two").accepted
-    assert "future" in d.take_time(draft, "10:30").reply.text  # it is 09:00 in Paris
+    assert d.take_time(EnrolDraft(), "10:30").accepted  # later today: booked (09:00 now)
+    far = d.take_time(EnrolDraft(), "2027-03-01 10:00")
+    assert not far.accepted
+    assert "more than 30 days ahead" in far.reply.text
     answered = d.take_time(draft, "2026-11-02 14:30")
     assert answered.accepted
     assert draft.session_at == paris(2026, 11, 2, 14, 30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.core import callbacks as cb
@@ -48,6 +48,17 @@ def describe(o: Observation, content: Content) -> str:
     if o.trend in TREND_WORDS:
         details.append(TREND_WORDS[o.trend])
     return f"{label} ({', '.join(details)})" if details else label
+
+
+def day_tips(
+    content: Content, step_tips: Sequence[str], recent: Iterable[str], limit: int
+) -> list[str]:
+    """The check-in's tips: the day's (the plan step's), those for what the patient reported
+    last first, at most `limit` (the same whatever order `recent` comes in)."""
+    relevant = {t for name in recent if name in content.symptoms
+                for t in content.symptoms[name].tips}
+    ranked = sorted(step_tips, key=lambda t: t not in relevant)  # stable: plan order kept
+    return ranked[:limit]
 
 
 def tips_block(content: Content, tip_ids: Sequence[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +19,7 @@ from bot.core.texts import (
     acknowledgement,
     checkin_screen,
     clarify_question,
+    day_tips,
     describe,
     join,
     patient_replies,
@@ -75,7 +76,8 @@ class Checkins:
         self.outbox = outbox
         self.questions = questions
         self.readers = Readers(deps.lexicons, deps.content.language)
-        self._openings: dict[tuple[str, str, str, str], tuple[str, cb.Keyboard]] = {}
+        self._openings: dict[tuple[str, str, str, str, frozenset[str]],
+                             tuple[str, cb.Keyboard]] = {}
         # Answers words in a language the engine does not read (the facade sets it).
         self.answer_unread: UnreadAnswer = _as_read
 
@@ -86,8 +88,12 @@ class Checkins:
         return self.readers.read_in(order, text, day=1).assessment.level is Level.EMERGENCY
 
     # --- rendering
-    def intro(self, checkin: CheckIn | Claimed, who: Patient | Recipient | None) -> str:
-        """The opening of a check-in message: the plan step's words and tips."""
+    def intro(
+        self, checkin: CheckIn | Claimed, who: Patient | Recipient | None,
+        recent: Iterable[str] = (),
+    ) -> str:
+        """The opening of a check-in message: the plan step's words and tips (those for
+        `recent`, what the patient reported last, first)."""
         content = self.d.speaks_to(who)
         if checkin.kind in questions.KINDS:
             return self.questions.intro(checkin.kind, content.language)
@@ -97,28 +103,30 @@ class Checkins:
         if step is None:  # the clinic removed the step from its plan since enrolment
             return content.messages["report_prompt"]
         photo = content.messages["photo_invite"] if step.invite_photo else ""
-        # The day's first tips, in the plan's order: a check-in stays short on a phone.
-        tips = step.tips[:content.clinic.tips_per_checkin]
+        # A few of the day's tips, not all: a check-in stays short on a phone.
+        tips = day_tips(content, step.tips, recent, content.clinic.tips_per_checkin)
         return join(step.message, tips_block(content, tips), photo)
 
     def screen(
-        self, checkin: CheckIn | Claimed, draft: Draft, who: Patient | Recipient | None
+        self, checkin: CheckIn | Claimed, draft: Draft, who: Patient | Recipient | None,
+        recent: Iterable[str] = (),
     ) -> Reply:
         """A check-in's message in its patient's language, with their country's emergency
-        number (worded when sent, not when scheduled)."""
+        number and tips for what they reported last (`recent`), worded when sent."""
         assert checkin.id is not None
         content = self.d.speaks_to(who)
         if draft == OPENING:  # the same for every check-in of a step but for its id: cached
             # (patient-started check-ins all open alike, whatever their step id)
             key = (content.language, content.clinic.emergency_number, checkin.kind,
-                   "" if checkin.kind == "adhoc" else checkin.step_id)
+                   "" if checkin.kind == "adhoc" else checkin.step_id, frozenset(recent))
             opening = self._openings.get(key)
             if opening is None:
                 opening = self._openings[key] = checkin_screen(
-                    content, 0, self.intro(checkin, who), draft
+                    content, 0, self.intro(checkin, who, recent), draft
                 )
             return Reply(opening[0], cb.for_checkin(opening[1], checkin.id))
-        text, keyboard = checkin_screen(content, checkin.id, self.intro(checkin, who), draft)
+        text, keyboard = checkin_screen(content, checkin.id,
+                                        self.intro(checkin, who, recent), draft)
         return Reply(text, keyboard)
 
     # --- button presses
@@ -153,14 +161,16 @@ class Checkins:
                 await uow.checkins.save_draft(press.checkin_id,
                                               (checkin.draft or {}) | {"answer": "none"})
                 return PressResult(
-                    edit=Reply(join(self.intro(checkin, patient), f"✔ {m['none_of_these']}")),
+                    edit=Reply(join(self.intro(checkin, patient, before or ()),
+                                    f"✔ {m['none_of_these']}")),
                     replies=questions.no_signs(content, checkin))
             if isinstance(outcome, flow.NoSigns):  # on with the rest of the check-in
                 outcome = flow.Show(outcome.draft)
             if isinstance(outcome, flow.Show):
                 await uow.checkins.save_draft(
                     press.checkin_id, outcome.draft.to_json() | questions.kept(checkin.draft))
-                return PressResult(edit=self.screen(checkin, outcome.draft, patient))
+                return PressResult(edit=self.screen(checkin, outcome.draft, patient,
+                                                    before or ()))
             if not await uow.checkins.mark_answered(press.checkin_id, now):
                 return PressResult(toast=m["already_answered"])
             recorded = await self._record(
@@ -171,7 +181,7 @@ class Checkins:
             describe(o, content) for o in outcome.report.observations)
         fine = outcome.all_good and recorded.assessment.level is Level.NONE
         return PressResult(
-            edit=Reply(join(self.intro(checkin, patient), f"✔ {summary}")),
+            edit=Reply(join(self.intro(checkin, patient, before or ()), f"✔ {summary}")),
             replies=((Reply(m["reply_all_good"]),) if fine
                      else self._told(recorded, content, patient)),
             pages=recorded.pages,
@@ -303,12 +313,9 @@ class Checkins:
         replies = list(self._told(recorded, content, patient))
         if unclear is not None:
             replies.append(Reply(*clarify_question(content, recorded.answer_id, unclear)))
-        return MessageResult(
-            tuple(replies),
-            escalation_id=recorded.escalation_id,
-            pages=recorded.pages,
-            emergency=reading.assessment.level is Level.EMERGENCY,
-        )
+        return MessageResult(tuple(replies), escalation_id=recorded.escalation_id,
+                             pages=recorded.pages,
+                             emergency=reading.assessment.level is Level.EMERGENCY)
 
     @staticmethod
     def _acknowledge(off_topic: str | None, content: Content) -> MessageResult:
@@ -370,23 +377,17 @@ class Checkins:
         to a request for a call, when the clinic will call."""
         raised = recorded.escalation_id is not None
         call = self.d.call_time(patient, content)
-        on_call_only = (content.clinic.after_hours.urgent_on_call_only
-                        and not self.d.clinic_hours.is_open(self.d.clock.now(), self.d.clinic_tz))
         return tuple(Reply(t) for t in patient_replies(
             content, recorded.assessment, paged=recorded.paged if raised else None,
-            call=call, after_hours=call if on_call_only else None))
+            call=call, after_hours=call if self.d.on_call_only(content) else None))
 
     async def _store_note(
         self, uow: UnitOfWork, patient: Patient, day: int, text: str, photo_file_id: str | None
     ) -> None:
         assert patient.id is not None
         await uow.insert_rows(Answer, [{
-            "patient_id": patient.id,
-            "day": day,
-            "created_at": self.d.clock.now(),
-            "source": "note",
-            "text": text or None,
-            "photo_file_id": photo_file_id,
+            "patient_id": patient.id, "day": day, "created_at": self.d.clock.now(),
+            "source": "note", "text": text or None, "photo_file_id": photo_file_id,
         }])
 
     async def _previous(

@@ -108,6 +108,11 @@ class Deps:
                                                          locale=language),
                         time=format_time(opening, "HH:mm", tzinfo=theirs, locale=language))
 
+    def on_call_only(self, content: Content) -> bool:
+        """Whether an urgent page reaches the on-call clinician only now (clinic closed)."""
+        return (content.clinic.after_hours.urgent_on_call_only
+                and not self.clinic_hours.is_open(self.clock.now(), self.clinic_tz))
+
     def ago(self, moment: datetime) -> str:
         """How long ago, as clinicians read it ("12 minutes ago", "il y a 2 heures")."""
         return format_timedelta(moment - self.clock.now(), add_direction=True,

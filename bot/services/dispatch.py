@@ -218,7 +218,7 @@ class Dispatcher:
     ) -> dict[str, object] | None:
         """Send one check-in; returns the outcome to record (None: recorded already)."""
         assert row.id is not None and row.claimed_at is not None and patient.chat_id
-        screen = self.checkins.screen(row, Draft(), patient)
+        screen = self.checkins.screen(row, Draft(), patient, patient.recent)
         now = self.d.clock.now()
         try:
             message_id = await self.d.messenger.send(

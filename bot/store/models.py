@@ -56,6 +56,7 @@ class Recipient:
     alarm_at: datetime | None = None  # their latest emergency not yet acknowledged
     language: str = ""  # what they read ("": the clinic's language)
     country: str = ""  # ISO 3166 alpha-2, for the emergency number ("": the clinic's)
+    recent: frozenset[str] = frozenset()  # symptoms of their last evaluated answer
 
 
 @dataclass(frozen=True, slots=True)

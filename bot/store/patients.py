@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ _PREVIOUS_BEFORE = (
     _PREVIOUS.where(col(Answer.id) < bindparam("before")).order_by(*_LATEST).limit(1)
 )
 
-_LAST_OBSERVATIONS = (
+LAST_OBSERVATIONS = (
     select(Answer.observations)
     .where(col(Answer.patient_id) == col(Patient.id), col(Answer.source) != "note")
     .order_by(*_LATEST)
@@ -58,8 +59,15 @@ _LAST_OBSERVATIONS = (
     .scalar_subquery()
 )
 
+
+def present_symptoms(observations: Any) -> frozenset[str]:
+    """The symptoms present in an answer's observations (stored JSON, decoded or not)."""
+    if isinstance(observations, str):
+        observations = json.loads(observations)
+    return frozenset(str(o["symptom"]) for o in observations or () if o.get("present", True))
+
 _REPLY_CONTEXT = (
-    select(Patient, TreatmentSession, _LAST_OBSERVATIONS)
+    select(Patient, TreatmentSession, LAST_OBSERVATIONS)
     .outerjoin(TreatmentSession, col(TreatmentSession.patient_id) == col(Patient.id))
     .where(col(Patient.chat_id) == bindparam("chat_id"))
     .order_by(col(TreatmentSession.session_at))

@@ -38,6 +38,7 @@ from bot.store.models import (
     Status,
     Worker,
 )
+from bot.store.patients import LAST_OBSERVATIONS, present_symptoms
 from bot.store.sql import SqlRepository, built
 
 Row = TypeVar("Row", CheckIn, Ping, Digest, OutboxMessage, InboxUpdate)
@@ -80,6 +81,7 @@ _RECIPIENTS = sa_select(
     Patient.__table__.c.language,  # type: ignore[attr-defined]
     Patient.__table__.c.country,  # type: ignore[attr-defined]
     _ALARM.label("alarm_at"),
+    LAST_OBSERVATIONS.label("last_observations"),
 ).where(col(Patient.id).in_(bindparam("ids", expanding=True)))
 
 # Written out: SQLAlchemy renders RETURNING columns without their table, which would make
@@ -186,7 +188,8 @@ class QueueRepository(SqlRepository):
         connection = await self._conn()
         result = await connection.execute(_RECIPIENTS, {"ids": list(ids)})
         return {row.id: Recipient(row.id, row.status, row.chat_id, row.timezone,
-                                  _aware(row.alarm_at), row.language, row.country)
+                                  _aware(row.alarm_at), row.language, row.country,
+                                  present_symptoms(row.last_observations))
                 for row in result}
 
 
