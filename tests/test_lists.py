@@ -68,5 +68,6 @@ async def test_patients_lists_open_escalations_first_with_their_age(rehearsal: R
     lines = text.splitlines()
     assert [line.split(" · ")[0] for line in lines[1:]] == [
         "#3 Cleo Roy", "#2 Bea Marin", "#1 Ana Lopez", "#4 Dan"]
-    assert lines[1].endswith("🔴 EMERGENCY open · raised 5 minutes ago"), lines[1]
+    assert "🔴 EMERGENCY open · raised 5 minutes ago · last reported: " in lines[1]
+    assert "Swelling" in lines[2] or "Soreness" in lines[2]  # what Bea reported
     assert "day 1" in lines[1]

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button
-from bot.core.model import Level
-from bot.core.texts import clip, level_mark, short_name
+from bot.core.model import Level, Observation
+from bot.core.texts import clip, describe, level_mark, short_name
 from bot.services.common import Deps, day_of
 from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import AuditEvent, Clinician, Escalation
+from bot.store.models import Answer, AuditEvent, Clinician, Escalation
 
 OPEN_WITH_BUTTONS = 10  # escalations listed by /open with a row of buttons each
 
@@ -98,14 +98,16 @@ class Clinic:
                 answers = [a for a in await uow.patients.answers_of(p.id) if a.source != "note"]
                 last = answers[-1] if answers else None
                 escalation = open_ones.get(p.id)
+                what = self._what(last)
                 if escalation is not None:
                     worst, since = Level.parse(escalation.level), escalation.created_at
                     status = m.format("patient_open", mark=level_mark(self.d.content, worst),
-                                      ago=self.d.ago(since))
+                                      ago=self.d.ago(since), what=what)
                 elif last is not None:
                     worst, since = Level.NONE, last.created_at
                     status = m.format("patient_last", level=level_mark(
-                        self.d.content, Level.parse(last.level)), ago=self.d.ago(since))
+                        self.d.content, Level.parse(last.level)), ago=self.d.ago(since),
+                        what=what)
                 else:
                     worst, since, status = Level.NONE, p.created_at, m["patient_no_answer"]
                 last_level = Level.parse(last.level) if last else Level.NONE
@@ -115,6 +117,14 @@ class Clinic:
             return self._say("patients_none")
         rows.sort(key=lambda r: r[:3])
         return Reply(clip("\n".join([m["patients_header"], *(r[3] for r in rows)]), 4000))
+
+    def _what(self, answer: Answer | None) -> str:
+        """What an answer reported, in a few words ("all good" when nothing)."""
+        if answer is None:
+            return ""
+        present = [o for o in map(Observation.from_json, answer.observations) if o.present]
+        said = "; ".join(describe(o, self.d.content) for o in present)
+        return clip(said, 120) or self.d.content.messages["timeline_all_good"]
 
     @staticmethod
     async def _open_by_patient(uow: UnitOfWork) -> dict[int, Escalation]:
