@@ -97,3 +97,22 @@ async def test_an_emergency_at_night_climbs_the_whole_ladder_at_once(clinic: Reh
     await r.run_until(paris(2026, 11, 5, 3, 2), step=timedelta(seconds=20))
     assert pages(r, "Doctor", "EMERGENCY") >= 1
     assert pages(r, "Admin", "EMERGENCY") >= 1
+
+
+async def test_a_weekend_of_on_call_pages_still_reaches_everyone_on_monday(
+    clinic: Rehearsal,
+) -> None:
+    """Friday 18:30 to Monday 09:00: the on-call clinician is paged every two hours, and the
+    night's steps do not use up the ladder: on Monday everyone is paged, then by day."""
+    r = clinic
+    ana = await patient(r)
+    r.clock.set(paris(2026, 11, 6, 18, 30))  # a Friday, just closed
+    await r.say(ana, ITCH)
+    await r.run_until(paris(2026, 11, 9, 8, 59), step=timedelta(minutes=30))
+    nurse_nights = pages(r, "Nurse")
+    assert nurse_nights >= 30  # every two hours, all weekend
+    assert (pages(r, "Doctor"), pages(r, "Admin")) == (0, 0)
+    await r.run_until(paris(2026, 11, 9, 9, 2), step=timedelta(minutes=1))
+    assert (pages(r, "Doctor"), pages(r, "Admin")) == (1, 1)  # everyone at opening
+    await r.run_until(paris(2026, 11, 9, 9, 33), step=timedelta(minutes=1))
+    assert (pages(r, "Doctor"), pages(r, "Admin")) == (2, 2)  # and the ladder goes on

@@ -74,7 +74,9 @@ async def test_a_call_request_is_told_when_the_clinic_will_call(rehearsal: Rehea
     _nurse, ana = await enrolled(r)
     await r.say(ana, "can someone call me please?")
     said = r.server.last(ana.id).text or ""
-    assert "asked your clinic to call you. They will call today, before 18:00" in said
+    # Thursday 10:00: today's summary has gone; the request is in Friday's, at opening.
+    assert "asked your clinic to call you. Your request reaches them at the latest " \
+        "when the clinic opens, on Friday at 09:00" in said
     assert "if needed" not in said
     r.clock.set(paris(2026, 11, 6, 19, 30))  # Friday evening: closed until Monday
     await r.say(ana, "could you phone me? I'm worried")

@@ -119,6 +119,29 @@ async def test_forget_asks_then_erases_words_name_photos_and_says_what_the_clini
     assert ("patient:1", "erase", "request") in [(e.actor, e.action, e.detail) for e in events]
 
 
+async def test_the_record_kept_at_forget_ends_with_the_retention_period(
+    rehearsal: Rehearsal,
+) -> None:
+    r = rehearsal
+    nurse, ana, _bob = await followed(r)
+    await r.say(ana, "/forget")
+    await r.press(ana, "Yes, erase my data")
+    async with r.db.unit_of_work() as uow:
+        kept = await uow.escalations.escalations_of(1)
+    assert kept
+    assert all("cheek" in e.body for e in kept)  # the clinic's record, for now
+    r.clock.advance(days=r.services.deps.content.clinic.retention_days + 1)
+    assert await r.services.privacy.expire() >= 1
+    await r.services.outbox.idle()
+    async with r.db.unit_of_work() as uow:
+        ended = await uow.escalations.escalations_of(1)
+    assert ended
+    assert not any("cheek" in e.body or "Ana" in e.body for e in ended)
+    assert all("cheek" not in (m.text or "") for m in nurse.sent() if m.edits)
+    assert any("erased" in (m.text or "") for m in nurse.sent() if m.edits)
+    assert await r.services.privacy.expire() == 0  # nothing is erased twice
+
+
 async def test_retention_erases_courses_past_the_clinics_period(rehearsal: Rehearsal) -> None:
     r = rehearsal
     _nurse, _ana, _bob = await followed(r)

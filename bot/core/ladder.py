@@ -55,11 +55,6 @@ class ClinicHours:
         local = moment.astimezone(tz)
         return local.weekday() in self.days and self.opens <= local.time() < self.closes
 
-    def closing(self, moment: datetime, tz: ZoneInfo) -> datetime:
-        """When the clinic closes on `moment`'s day (local to the clinic)."""
-        local = moment.astimezone(tz)
-        return datetime.combine(local.date(), self.closes, tzinfo=tz)
-
     def next_opening(self, moment: datetime, tz: ZoneInfo) -> datetime:
         """The first opening after `moment` (the clinic's zone)."""
         local = moment.astimezone(tz)
@@ -73,31 +68,32 @@ class ClinicHours:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One ladder step: who is paged, and when the next step is due (None: no next)."""
+    """One ladder step: who is paged, when the next step is due (None: no next), and the
+    step the ladder counts from afterwards."""
 
     who: list[int] | None  # None: the ladder is exhausted
     next_at: datetime | None
+    base: int
 
 
 def plan_step(
-    step: int, rota: Sequence[int], everyone: Sequence[int], *, level: Level, now: datetime,
-    timeout: timedelta | None, closed_until: datetime | None, raised_closed: bool,
+    step: int, base: int, rota: Sequence[int], everyone: Sequence[int], *, level: Level,
+    now: datetime, timeout: timedelta | None, closed_until: datetime | None,
     night_pace: timedelta | None,
 ) -> Step:
-    """Who a step pages and when the next is due. While the clinic is closed
-    (`closed_until`: its next opening) and `night_pace` is set, an urgent escalation pages
-    the on-call clinician only (the rota's first; everyone without a rota) at that slower
-    pace, never running out; once the clinic is open, one raised while it was closed
-    reaches everyone. Emergencies, and everything in opening hours, climb the ladder."""
+    """Who step `step` pages (the ladder counting from `base`) and when the next is due.
+    While the clinic is closed (`closed_until`: its next opening) and `night_pace` is set,
+    an urgent escalation pages the on-call clinician only (the rota's first; everyone
+    without a rota) at that slower pace, never running out, and the ladder is set so that
+    its first step once the clinic is open reaches everyone (then runs out as by day).
+    Emergencies, and everything in opening hours, climb the ladder."""
     if timeout is None:
-        return Step(recipients(step, rota, everyone), None)
-    if level is Level.URGENT and night_pace is not None:
-        on_call = [c for c in rota if c in everyone][:1] or list(everyone)
-        if closed_until is not None:
-            return Step(on_call, min(now + night_pace, closed_until))
-        if raised_closed:  # everyone now, and the ladder runs out as it would by day
-            return Step(recipients(max(step, len(rota)), rota, everyone), now + timeout)
-    return Step(recipients(step, rota, everyone), now + timeout)
+        return Step(recipients(step - base, rota, everyone), None, base)
+    if level is Level.URGENT and night_pace is not None and closed_until is not None:
+        ranked = [c for c in rota if c in everyone]
+        return Step(ranked[:1] or list(everyone), min(now + night_pace, closed_until),
+                    step + 1 - len(ranked))
+    return Step(recipients(step - base, rota, everyone), now + timeout, base)
 
 
 def ack_timeout(level: Level, *, urgent: timedelta, emergency: timedelta) -> timedelta | None:

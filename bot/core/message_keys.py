@@ -226,7 +226,6 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "ping_time_same": ["clinic"],
         "ping_time_theirs": ["clinic", "theirs", "zone"],
         "paged_urgent_after_hours": ["opens", "emergency_number"],
-        "call_today": ["until"],
         "call_next": ["day", "time"],
         "escalation_earlier": ["when", "summary"],
         "escalation_added": ["when", "summary"],

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from telegram import Update
 
 from bot.handlers.context import Context, send, services, telegram_language
+from bot.handlers.guard import authorize
 from bot.services.access import Principal, Role
 from bot.services.ports import MessageResult, Reply
 from bot.services.voice import note_of
@@ -33,9 +34,10 @@ async def help_command(update: Update, context: Context, who: Principal) -> None
     """`/help`: the commands of the writer's role."""
     chat_id = who.chat_id
     svc = services(context)
-    who = await svc.access.principal(chat_id)  # registered for anyone: no role looked up
-    if who.clinician_id is not None:
-        help_text = await svc.clinic.help(who.clinician_id, admin=who.can(Role.ADMIN))
+    clinician = await authorize(context, chat_id, Role.CLINICIAN)  # /help is anyone's
+    if clinician is not None and clinician.clinician_id is not None:
+        help_text = await svc.clinic.help(clinician.clinician_id,
+                                          admin=clinician.can(Role.ADMIN))
     else:
         help_text = await svc.patients.help(chat_id, telegram_language(update))
     await send(context, chat_id, help_text)

@@ -95,18 +95,15 @@ class Deps:
         return local_text(moment, tz or self.clinic_tz, self.content.language)
 
     def call_time(self, patient: Patient | None, content: Content) -> str:
-        """When the clinic can call a patient, in their time and words: "today, before
-        18:00" while it is open, else its next opening ("on Monday at 09:00")."""
+        """By when the clinic sees a request to be called, in the patient's time and words:
+        its next opening ("on Monday at 09:00"), when the morning summary carries it."""
         now, hours, tz = self.clock.now(), self.clinic_hours, self.clinic_tz
         theirs = zone(patient) if patient is not None else tz
-        m, language = content.messages, content.language
-        if hours.is_open(now, tz):
-            until = format_time(hours.closing(now, tz), "HH:mm", tzinfo=theirs, locale=language)
-            return m.format("call_today", until=until)
         opening = hours.next_opening(now, tz)
-        return m.format("call_next", day=format_datetime(opening, "EEEE", tzinfo=theirs,
-                                                         locale=language),
-                        time=format_time(opening, "HH:mm", tzinfo=theirs, locale=language))
+        return content.messages.format(
+            "call_next", day=format_datetime(opening, "EEEE", tzinfo=theirs,
+                                             locale=content.language),
+            time=format_time(opening, "HH:mm", tzinfo=theirs, locale=content.language))
 
     def on_call_only(self, content: Content) -> bool:
         """Whether an urgent page reaches the on-call clinician only now (clinic closed)."""

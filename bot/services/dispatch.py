@@ -208,9 +208,9 @@ class Dispatcher:
             return {"status": Status.PENDING, "due_at": patient.alarm_at + self.d.emergency_hold,
                     "reason": schedule.HELD}
         if patient.chat_id in unsent:  # what was said first (a welcome) arrives first
-            report.deferred += 1
+            report.deferred += 1  # a wait, not a failed try: the claim's count given back
             return {"status": Status.PENDING, "due_at": now + AFTER_UNSENT,
-                    "reason": "after what was said before"}
+                    "reason": "after what was said before", "attempts": max(0, row.attempts - 1)}
         return None
 
     async def _send(

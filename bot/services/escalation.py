@@ -18,7 +18,7 @@ from typing import Any
 from bot.core import ladder
 from bot.core.language import language_name
 from bot.core.model import Assessment, Level, Report
-from bot.core.texts import PingView, clip, describe, ping_text, reasons
+from bot.core.texts import MAX_WORDS, PingView, clip, describe, ping_text, reasons
 from bot.services.common import Deps, current_session, zone
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import Page, Reply
@@ -60,8 +60,10 @@ class Escalations:
         answer_id: int | None = None,
         kind: str = "clinical",
         claim: bool = False,
+        words: str | None = None,
     ) -> Raised:
-        """Record an escalation; urgent and emergency ones page the first ladder step now.
+        """Record an escalation (or join the patient's open one, with `words`, the patient's
+        own); urgent and emergency ones page the first ladder step now.
 
         With `claim`, the pings are written claimed and returned, for `send` once the
         transaction has committed (the patient's reply goes first, no second claim).
@@ -70,7 +72,8 @@ class Escalations:
         now = self.d.clock.now()
         if kind == "clinical":
             joined = await self._join(uow, patient.id, level=level, body=body,
-                                      summary=summary, rules=rules, now=now, claim=claim)
+                                      summary=summary, rules=rules, words=words, now=now,
+                                      claim=claim)
             if joined is not None:
                 return joined
         timeout = self.timeout(level) if kind == "clinical" else None
@@ -98,41 +101,46 @@ class Escalations:
 
     async def _join(
         self, uow: UnitOfWork, patient_id: int, *, level: Level, body: str, summary: str,
-        rules: list[str], now: datetime, claim: bool,
+        rules: list[str], words: str | None, now: datetime, claim: bool,
     ) -> Raised | None:
         """A finding while the patient has an escalation open joins it (None: nothing is
         open). Its level rises when the finding's is higher and never falls. A higher level,
         or a new emergency once the open one was acknowledged (an edit makes no sound on a
-        phone), heads the page and pages again at once (a new acknowledgement is needed);
-        otherwise every copy shows the addition (an unacknowledged page keeps climbing)."""
-        current = await uow.escalations.latest_open(patient_id)
+        phone), heads the page and starts its ladder afresh at once (a new acknowledgement
+        is needed); otherwise every copy shows the addition, the patient's words included,
+        and a routine item goes into the next summary again."""
+        current = await uow.escalations.latest_open(patient_id, lock=True)
         if current is None or current.id is None:
             return None
         m, before = self.d.content.messages, Level.parse(current.level)
         heads = level > before or (level is Level.EMERGENCY and current.acked_at is not None)
-        if heads:  # the new finding heads the page; what was open is recalled below it
-            current.body = clip(body + "\n" + m.format(
+        if heads:  # the new finding heads the page; what was open follows, whole
+            current.body = clip("\n".join([body, "", m.format(
                 "escalation_earlier", when=self.d.clinic_time(current.created_at),
-                summary=current.summary), 4000)
+                summary=current.summary), current.body]), 4000)
             current.summary, current.level = summary, max(level, before).label
         else:
-            current.body = clip(current.body + "\n" + m.format(
-                "escalation_added", when=self.d.clinic_time(now), summary=summary), 4000)
+            said = [m.format("ping_words", words=clip(words, MAX_WORDS))] if words else []
+            current.body = clip("\n".join([current.body, m.format(
+                "escalation_added", when=self.d.clinic_time(now), summary=summary), *said]),
+                4000)
         current.rules = list(dict.fromkeys([*current.rules, *rules]))
         timeout = self.timeout(level)
         if not heads or timeout is None:
+            if self.timeout(before) is None:  # not paged one by one: the next summary
+                current.summarised_at = None
             uow.save(current)
             await self.views.rewrite_in(uow, await self.views.copies(uow, current), now)
-            paged = bool(await uow.escalations.pings_of(current.id))
-            return Raised(current.id, paged=paged)
-        step = current.ladder_step + 1 if self.timeout(before) is not None else 0
+            return Raised(current.id, paged=await uow.escalations.paged(current.id))
+        step = current.ladder_step + 1  # a step number never used by this escalation
         current.status, current.acked_by, current.acked_at = "open", None, None
-        current.ladder_step, current.next_step_at = step, now + timeout
+        current.ladder_step, current.ladder_base = step, step
+        current.next_step_at = now + timeout
         uow.save(current)
         # A summary of items that can wait keeps the line it had; the pages change.
         await self.views.rewrite_in(
             uow, await self.views.copies(uow, current, summaries=False), now)
-        pings = await self._page(uow, current.id, step, level=level,
+        pings = await self._page(uow, current.id, step, level=level, base=step,
                                  next_step_at=now + timeout, now=now, claim=claim)
         if claim:
             return self._raised(current.id, current.body, pings)
@@ -164,7 +172,7 @@ class Escalations:
         next_step_at: datetime | None,
         now: datetime,
         claim: bool = False,
-        raised_at: datetime | None = None,
+        base: int = 0,
     ) -> list[tuple[int, datetime, int, int]]:
         """Write the pings of ladder step `step` and when the next step is due; the pings
         written (id, claimed_at, chat, clinician).
@@ -176,8 +184,7 @@ class Escalations:
             c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
             if c.rota_position is not None
         ]
-        planned = self._plan(step, rota, list(active), level=level, now=now,
-                             raised_at=raised_at or now)
+        planned = self._plan(step, base, rota, list(active), level=level, now=now)
         who, timeout = planned.who, self.timeout(level)
         if who is None or timeout is None or planned.next_at is None:
             await uow.escalations.set_next_step(escalation_id, None)
@@ -204,22 +211,23 @@ class Escalations:
         ids = await uow.insert_rows(Ping, pings)
         if next_step_at != planned.next_at:
             await uow.escalations.set_next_step(escalation_id, planned.next_at)
+        if planned.base != base:
+            await uow.escalations.set_ladder_base(escalation_id, planned.base)
         return [
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
         ]
 
     def _plan(
-        self, step: int, rota: list[int], everyone: list[int], *, level: Level,
-        now: datetime, raised_at: datetime,
+        self, step: int, base: int, rota: list[int], everyone: list[int], *, level: Level,
+        now: datetime,
     ) -> ladder.Step:
         """The clinic's after-hours policy (content) applied to this step."""
         hours, tz = self.d.clinic_hours, self.d.clinic_tz
         policy = self.d.content.clinic.after_hours
         return ladder.plan_step(
-            step, rota, everyone, level=level, now=now, timeout=self.timeout(level),
+            step, base, rota, everyone, level=level, now=now, timeout=self.timeout(level),
             closed_until=None if hours.is_open(now, tz) else hours.next_opening(now, tz),
-            raised_closed=not hours.is_open(raised_at, tz),
             night_pace=(timedelta(minutes=policy.urgent_repage_minutes)
                         if policy.urgent_on_call_only else None),
         )
@@ -256,7 +264,7 @@ class Escalations:
                 await self._page(
                     uow, escalation.id, escalation.ladder_step,
                     level=Level.parse(escalation.level), next_step_at=escalation.next_step_at,
-                    now=now, raised_at=escalation.created_at,
+                    now=now, base=escalation.ladder_base,
                 )
         return [e.id for e in moved if e.id is not None]
 
@@ -366,6 +374,7 @@ class Escalations:
             rules=assessment.rule_ids,
             answer_id=answer_id,
             claim=True,
+            words=text,
         )
 
     def _reported(self, now: datetime, patient: Patient) -> str:

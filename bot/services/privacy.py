@@ -141,7 +141,17 @@ class Privacy:
                 copies = await self._erase(uow, patient_id, "system", "retention")
             if copies is not None:  # None: another worker got there first
                 await self._after_erase(patient_id, copies)
-        return len(due)
+        async with self.d.store.unit_of_work() as uow:  # the records /forget kept end too
+            kept = await uow.records.expired_patients(cutoff, limit=RETENTION_BATCH, kept=True)
+        for patient_id in kept:
+            async with self.d.store.unit_of_work() as uow:
+                await uow.records.erase_kept_escalations(patient_id)
+                await uow.records.audit(now, "system", "erase", patient_id=patient_id,
+                                        detail="retention of the kept record")
+                copies = [c for e in await uow.escalations.escalations_of(patient_id)
+                          for c in await self.views.copies(uow, e)]
+            await self.views.rewrite(copies)
+        return len(due) + len(kept)
 
     async def _erase(
         self, uow: UnitOfWork, patient_id: int, actor: str, why: str

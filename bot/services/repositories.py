@@ -221,6 +221,8 @@ class EscalationsRepo(Protocol):
         """Record the first acknowledgement and stop the ladder; False if already taken."""
         ...
 
+    async def set_ladder_base(self, escalation_id: int, base: int) -> None: ...
+
     async def mark_unpaged(self, escalation_id: int, when: datetime | None) -> None:
         """Since when nobody could be paged for it (None: someone was paged)."""
         ...
@@ -264,9 +266,14 @@ class EscalationsRepo(Protocol):
     async def pings_of(self, escalation_id: int) -> list[Ping]: ...
 
     async def latest_open(
-        self, patient_id: int, since: datetime | None = None
+        self, patient_id: int, since: datetime | None = None, *, lock: bool = False
     ) -> Escalation | None:
-        """The patient's newest unresolved clinical escalation (raised since `since`)."""
+        """The patient's newest unresolved clinical escalation (raised since `since`; with
+        `lock`, held for this transaction)."""
+        ...
+
+    async def paged(self, escalation_id: int) -> bool:
+        """Whether a clinician was paged about it (a ping sent, or on its way)."""
         ...
 
     async def all(self) -> list[Escalation]: ...
@@ -303,8 +310,15 @@ class Records(Protocol):
         """
         ...
 
-    async def expired_patients(self, cutoff: datetime, *, limit: int) -> list[int]:
-        """Patients not yet erased whose last session (and enrolment) is before `cutoff`."""
+    async def expired_patients(
+        self, cutoff: datetime, *, limit: int, kept: bool = False
+    ) -> list[int]:
+        """Patients not yet erased whose last session (and enrolment) is before `cutoff`;
+        with `kept`, those erased at their request whose escalations were kept."""
+        ...
+
+    async def erase_kept_escalations(self, patient_id: int) -> None:
+        """The escalations /forget kept as the clinic's record, erased (retention ended)."""
         ...
 
     async def patient_counts(self) -> tuple[int, int, int]:

@@ -71,7 +71,8 @@ class Silence:
             )
             if not await uow.checkins.claim_nudge(checkin.id, now) or stale:
                 return 0  # a newer check-in or a new day took its place: no nudge
-        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft), patient)
+        screen = self.checkins.screen(checkin, Draft.from_json(checkin.draft), patient,
+                                      alarm.recent)  # the tips it was sent with
         text = join(self.d.speaks_to(patient).messages["nudge"], screen.text)
         try:
             message_id = await self.d.messenger.send(

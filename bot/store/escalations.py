@@ -18,6 +18,7 @@ from bot.store.models import (
     Digest,
     Escalation,
     Ping,
+    Status,
 )
 from bot.store.sql import SqlRepository
 
@@ -104,6 +105,14 @@ class EscalationRepository(SqlRepository):
         """When the escalation's next ladder step is due (None: no further step)."""
         await self._orm.exec(
             update(Escalation).where(col(Escalation.id) == escalation_id).values(next_step_at=when)
+        )
+
+
+    async def set_ladder_base(self, escalation_id: int, base: int) -> None:
+        """The step the escalation's ladder counts from (`Escalation.ladder_base`)."""
+        await self._orm.exec(
+            update(Escalation).where(col(Escalation.id) == escalation_id)
+            .values(ladder_base=base)
         )
 
 
@@ -196,9 +205,21 @@ class EscalationRepository(SqlRepository):
         return list(result.all())
 
 
+    async def paged(self, escalation_id: int) -> bool:
+        """Whether a clinician was paged about it (a ping sent, or on its way)."""
+        result = await self._orm.exec(
+            select(func.count()).select_from(Ping).where(
+                col(Ping.escalation_id) == escalation_id,
+                col(Ping.status).in_([Status.SENT, Status.PENDING, Status.CLAIMED]))
+        )
+        return bool(result.one())
+
+
     async def latest_open(
-        self, patient_id: int, since: datetime | None = None
+        self, patient_id: int, since: datetime | None = None, *, lock: bool = False
     ) -> Escalation | None:
+        """The patient's newest unresolved clinical escalation; with `lock`, held for this
+        transaction (PostgreSQL: two workers joining findings to it take turns)."""
         query = select(Escalation).where(
             Escalation.patient_id == patient_id,
             Escalation.kind == "clinical",
@@ -206,9 +227,8 @@ class EscalationRepository(SqlRepository):
         )
         if since is not None:
             query = query.where(col(Escalation.created_at) >= since)
-        result = await self._orm.exec(
-            query.order_by(col(Escalation.created_at).desc()).limit(1)
-        )
+        query = query.order_by(col(Escalation.created_at).desc()).limit(1)
+        result = await self._orm.exec(query.with_for_update() if lock else query)
         return result.first()
 
 

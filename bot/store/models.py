@@ -262,6 +262,9 @@ class Escalation(SQLModel, table=True):
     outcome_shared_at: datetime | None = _ts()  # when the outcome note went to the patient
     unpaged_at: datetime | None = _ts()  # a step found nobody to page (cleared once paged)
     ladder_step: int = 0
+    # The step its current ladder counts from (a rise in level or a night of on-call pages
+    # starts one afresh; step numbers keep growing, so no ping is written twice).
+    ladder_base: int = 0
     next_step_at: datetime | None = _ts(index=True)  # when an unacknowledged page moves on
     summarised_at: datetime | None = _ts()  # routine items: when a morning summary took them
 

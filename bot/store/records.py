@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    and_,
     delete,
     func,
     or_,
@@ -156,17 +157,28 @@ class RecordRepository(SqlRepository):
         )
 
 
-    async def expired_patients(self, cutoff: datetime, *, limit: int) -> list[int]:
-        """Patients not yet erased whose last session (and enrolment) is before `cutoff`."""
+    async def expired_patients(
+        self, cutoff: datetime, *, limit: int, kept: bool = False
+    ) -> list[int]:
+        """Patients not yet erased whose last session (and enrolment) is before `cutoff`;
+        with `kept`, those erased at their request whose escalations were kept."""
         last_session = (
             select(func.max(TreatmentSession.session_at))
             .where(TreatmentSession.patient_id == Patient.id)
             .scalar_subquery()
         )
+        kept_records = (
+            select(Escalation.id)
+            .where(col(Escalation.patient_id) == Patient.id,
+                   col(Escalation.body) != ERASED_TEXT)
+            .exists()
+        )
+        state = (and_(col(Patient.erased_at).is_not(None), kept_records) if kept
+                 else col(Patient.erased_at).is_(None))
         result = await self._orm.exec(
             select(Patient.id)
             .where(
-                col(Patient.erased_at).is_(None),
+                state,
                 col(Patient.created_at) < cutoff,
                 or_(last_session.is_(None), last_session < cutoff),
             )
@@ -174,6 +186,10 @@ class RecordRepository(SqlRepository):
             .limit(limit)
         )
         return [pid for pid in result.all() if pid is not None]
+
+    async def erase_kept_escalations(self, patient_id: int) -> None:
+        """The escalations /forget kept as the clinic's record, erased (retention ended)."""
+        await self._erase_escalations(patient_id)
 
 
     async def patient_counts(self) -> tuple[int, int, int]:
