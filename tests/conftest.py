@@ -77,6 +77,27 @@ async def rehearsal(
 
 
 @pytest.fixture
+async def clinic(
+    database: Database, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Rehearsal]:
+    """A rehearsal with three clinicians: Nurse and Doctor on the rota, Admin off it; urgent
+    pages wait 30 minutes for an acknowledgement, emergencies half a minute."""
+    settings = sandbox_settings(
+        database.url, storage_dir=tmp_path / "storage", ack_timeout_urgent_minutes=30,
+        ack_timeout_emergency_minutes=0.5,
+    )
+    async with Rehearsal(database, clock, settings=settings) as r:
+        for name in ("Nurse", "Doctor"):
+            await r.invite_clinician(r.server.user(name))
+        admin = r.server.user("Admin")
+        invitation = await r.services.enrolment.invite_clinician(name="Admin", admin=True)
+        await r.say(admin, f"/start {invitation.token}")
+        await r.services.clinic.set_rota([1, 2])
+        yield r
+        assert r.server.violations == []
+
+
+@pytest.fixture
 async def front() -> AsyncIterator[SandboxHTTP]:
     """The sandbox Telegram behind a real HTTP port, for `aftercare run` processes (on the
     processes' shifted clock, `tests.procs.proc_now`)."""

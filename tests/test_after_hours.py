@@ -4,40 +4,14 @@ ladder; the patient is told what to expect at that hour (issue 17, point 3)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from bot.core.clock import FakeClock
-from bot.rehearsal import Rehearsal, sandbox_settings
+from bot.rehearsal import Rehearsal
 from bot.sandbox import SandboxUser
-from bot.store.db import Database
 from tests.conftest import paris
 from tests.fakes import assert_instructed
 
 ITCH = "the itching is unbearable, I can't sleep at all"
-
-
-@pytest.fixture
-async def clinic(
-    database: Database, clock: FakeClock, tmp_path: Path
-) -> AsyncIterator[Rehearsal]:
-    """Nurse first on the rota (on call), then Doctor; Admin off it. Urgent pages wait
-    30 minutes by day; the content's night pace is 120."""
-    settings = sandbox_settings(
-        database.url, storage_dir=tmp_path / "storage", ack_timeout_urgent_minutes=30,
-        ack_timeout_emergency_minutes=0.5,
-    )
-    async with Rehearsal(database, clock, settings=settings) as r:
-        for name in ("Nurse", "Doctor"):
-            await r.invite_clinician(r.server.user(name))
-        admin = r.server.user("Admin")
-        invitation = await r.services.enrolment.invite_clinician(name="Admin", admin=True)
-        await r.say(admin, f"/start {invitation.token}")
-        await r.services.clinic.set_rota([1, 2])
-        yield r
 
 
 def pages(r: Rehearsal, name: str, mark: str = "URGENT") -> int:

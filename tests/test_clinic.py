@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlmodel import select
 
@@ -22,26 +20,6 @@ from tests.fakes import assert_instructed
 
 SORE_SEVERE = ("Soreness", "Severe", "Done")
 REFUSAL = "Sorry, this is only for the clinic's registered clinicians."
-
-
-@pytest.fixture
-async def clinic(
-    database: Database, clock: FakeClock, tmp_path: Path
-) -> AsyncIterator[Rehearsal]:
-    """A rehearsal with three clinicians: Nurse and Doctor on the rota, Admin off it."""
-    settings = sandbox_settings(
-        database.url, storage_dir=tmp_path / "storage", ack_timeout_urgent_minutes=30,
-        ack_timeout_emergency_minutes=0.5,
-    )
-    async with Rehearsal(database, clock, settings=settings) as r:
-        for name in ("Nurse", "Doctor"):
-            await r.invite_clinician(r.server.user(name))
-        admin = r.server.user("Admin")
-        invitation = await r.services.enrolment.invite_clinician(name="Admin", admin=True)
-        await r.say(admin, f"/start {invitation.token}")
-        await r.services.clinic.set_rota([1, 2])
-        yield r
-        assert r.server.violations == []
 
 
 def person(r: Rehearsal, name: str) -> SandboxUser:

@@ -111,8 +111,7 @@ class Checkins:
         self, checkin: CheckIn | Claimed, draft: Draft, who: Patient | Recipient | None,
         recent: Iterable[str] = (),
     ) -> Reply:
-        """A check-in's message in its patient's language, with their country's emergency
-        number and tips for what they reported last (`recent`), worded when sent."""
+        """A check-in's message in its patient's words, number and tips (`recent`), as sent."""
         assert checkin.id is not None
         content = self.d.speaks_to(who)
         if draft == OPENING:  # the same for every check-in of a step but for its id: cached
@@ -375,10 +374,11 @@ class Checkins:
     def _told(self, recorded: Recorded, content: Content, patient: Patient) -> tuple[Reply, ...]:
         """The patient's replies to a recorded answer, saying whether anyone was alerted and,
         to a request for a call, when the clinic will call."""
-        raised = recorded.escalation_id is not None
-        call = self.d.call_time(patient, content)
+        assessment = recorded.assessment  # "when", through Babel, only for replies saying it
+        call = (self.d.call_time(patient, content) if assessment.contact_request
+                or assessment.level is Level.URGENT else None)
         return tuple(Reply(t) for t in patient_replies(
-            content, recorded.assessment, paged=recorded.paged if raised else None,
+            content, assessment, paged=recorded.paged if recorded.escalation_id else None,
             call=call, after_hours=call if self.d.on_call_only(content) else None))
 
     async def _store_note(
