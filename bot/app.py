@@ -139,7 +139,7 @@ def build_services(
         send_concurrency=settings.send_concurrency,
         liveness=Liveness(timedelta(seconds=settings.heartbeat_stale_seconds)),
     )
-    return Services(deps)
+    return Services(deps, console_url=settings.console_base_url)
 
 
 def _library(settings: Settings, content: Content | Library | None) -> Library:

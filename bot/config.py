@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.adapters.content_files import BUNDLED
@@ -43,8 +43,12 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # public HTTPS URL Telegram posts updates to
     webhook_listen: str = "0.0.0.0:8443"
     webhook_secret: SecretStr | None = None  # checked on every request Telegram makes
-    # /healthz of a worker without a webhook ("off": none)
-    health_listen: str = Field(default="127.0.0.1:8080", pattern=r"^(off|[^:]*:\d+)$")
+    # The clinic console and /healthz (host:port; "off": none). In webhook mode they are
+    # served on WEBHOOK_LISTEN beside the webhook. HEALTH_LISTEN is its former name.
+    console_listen: str = Field(default="127.0.0.1:8080", pattern=r"^(off|[^:]*:\d+)$",
+                                validation_alias=AliasChoices("console_listen",
+                                                              "health_listen"))
+    console_url: str | None = None  # the public base URL in login links (default: the listen)
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")  # json for production
     flood_burst: int = Field(default=20, ge=1)  # updates one user may send at once...
@@ -85,6 +89,14 @@ class Settings(BaseSettings):
     @classmethod
     def _url(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def console_base_url(self) -> str | None:
+        """Where login links point (None: no console is served)."""
+        if self.console_url:
+            return self.console_url.rstrip("/")
+        listen = self.webhook_listen if self.webhook_url else self.console_listen
+        return None if listen == "off" else f"http://{listen}"
 
     @property
     def base_url(self) -> str:

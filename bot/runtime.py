@@ -15,7 +15,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from bot.adapters.receiver import Poller
 from bot.app import AnyApp, prepare
 from bot.config import Settings
-from bot.health import serve_health
+from bot.console.server import console_app, serve_http
+from bot.health import HEALTH
 from bot.services.facade import Services
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,12 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     elif settings.receive_updates:
         poller = Poller(app.bot, services.inbox, services.deps.store.is_outage)
         tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
-    if front is None and settings.health_listen != "off":
-        tasks.append(asyncio.create_task(serve_health(app, settings.health_listen, stop),
-                                         name="health"))
+    if front is None and settings.console_listen != "off":
+        token = settings.telegram_bot_token
+        web = console_app(services, bot_username=app.bot.username or "",
+                          bot_token=token.get_secret_value() if token else "", extra=[HEALTH])
+        tasks.append(asyncio.create_task(serve_http(web, settings.console_listen, stop),
+                                         name="console"))
     for task in tasks:
         task.add_done_callback(lambda done: _ended(done, stop))
     log.info("worker %s started", services.deps.liveness.id)

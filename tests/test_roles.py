@@ -9,7 +9,7 @@ from bot.sandbox import Fault, SandboxUser
 from tests.conftest import paris
 
 PATIENTS = ["start", "status", "report", "help", "language", "stop", "mydata", "forget"]
-CLINICIANS = ["open", "patients", "patient", "enrol", "stats", "help"]
+CLINICIANS = ["open", "patients", "patient", "enrol", "console", "stats", "help"]
 ADMINS = [*CLINICIANS, "clinicians", "rota", "deactivate"]
 
 

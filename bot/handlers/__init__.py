@@ -42,6 +42,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], flood: FloodLimit) 
         ("patients", CLINICIAN, clinician.patients),
         ("open", CLINICIAN, clinician.open_escalations),
         ("stats", CLINICIAN, clinician.stats),
+        ("console", CLINICIAN, clinician.console),
         ("clinicians", ADMIN, clinician.clinicians),
         ("rota", ADMIN, clinician.rota),
         ("deactivate", ADMIN, clinician.deactivate),

@@ -58,6 +58,11 @@ async def open_escalations(_update: Update, context: Context, who: Principal) ->
     await send(context, chat_id, await services(context).clinic.open_escalations())
 
 
+async def console(_update: Update, context: Context, who: Principal) -> None:
+    """`/console`: a one-time link to the clinic console."""
+    await send(context, who.chat_id, await services(context).console.link(who.chat_id))
+
+
 async def stats(_update: Update, context: Context, who: Principal) -> None:
     """`/stats`: clinic figures."""
     chat_id = who.chat_id

@@ -173,6 +173,13 @@ class Clinic:
         async with self.d.store.unit_of_work() as uow:
             return len(await uow.clinicians.on_call())
 
+    async def roster(self) -> tuple[list[Clinician], list[int]]:
+        """Every clinician, and the on-call rota's ids in order."""
+        async with self.d.store.unit_of_work() as uow:
+            everyone = await uow.clinicians.all()
+            rota = [c.id for c in await uow.clinicians.rota() if c.id is not None]
+        return everyone, rota
+
     async def clinicians(self) -> str:
         async with self.d.store.unit_of_work() as uow:
             everyone = await uow.clinicians.all()
@@ -208,6 +215,7 @@ class Clinic:
             clinician.active = False
             clinician.rota_position = None
             uow.save(clinician)
+            await uow.console.end_all(clinician_id)  # signed out of the console at once
             await uow.records.audit(self.d.clock.now(), actor, "deactivate",
                              detail=f"clinician #{clinician_id}")
         return self._say("deactivated", name=clinician.name, id=clinician_id).text

@@ -84,6 +84,74 @@ class ClinicianActions:
         await self.views.rewrite(copies)
         return Pressed(result)
 
+    async def acknowledge(self, clinician_id: int, escalation_id: int) -> str:
+        """Acknowledge from the console: the same effects as the ping's button (every copy
+        updated, the patient told); what to show the clinician."""
+        async with self.views.outbox.acting():
+            return await self._acknowledge(clinician_id, escalation_id)
+
+    async def _acknowledge(self, clinician_id: int, escalation_id: int) -> str:
+        m = self.d.content.messages
+        now = self.d.clock.now()
+        async with self.d.store.unit_of_work() as uow:
+            found = await self._acting(uow, clinician_id, escalation_id)
+            if found is None:
+                return m["stale_button"]
+            clinician, escalation = found
+            if not await uow.escalations.acknowledge(escalation_id, clinician_id, now):
+                await uow.refresh(escalation)
+                return await self._taken(uow, escalation)
+            await uow.records.audit(now, f"clinician:{clinician_id}", "acknowledge",
+                                    patient_id=escalation.patient_id,
+                                    detail=f"escalation #{escalation_id}")
+            await self._seen(uow, await uow.patients.get(escalation.patient_id),
+                             clinician.name, now)
+            copies = await self.views.copies(uow, escalation)
+        await self.views.rewrite(copies)
+        return m["acked_toast"]
+
+    async def resolve(self, clinician_id: int, escalation_id: int, note: str) -> str:
+        """Resolve from the console with an outcome note (acknowledging it first if nobody
+        had): every copy updated; what to show the clinician."""
+        async with self.views.outbox.acting():
+            return await self._resolve(clinician_id, escalation_id, note)
+
+    async def _resolve(self, clinician_id: int, escalation_id: int, note: str) -> str:
+        m = self.d.content.messages
+        now = self.d.clock.now()
+        note = clip(plain(note).strip(), 500) or m["no_outcome_note"]
+        async with self.d.store.unit_of_work() as uow:
+            found = await self._acting(uow, clinician_id, escalation_id)
+            if found is None:
+                return m["stale_button"]
+            clinician, escalation = found
+            if escalation.resolved_at is not None:
+                return await self._taken(uow, escalation)
+            if await uow.escalations.acknowledge(escalation_id, clinician_id, now):
+                await self._seen(uow, await uow.patients.get(escalation.patient_id),
+                                 clinician.name, now)
+            await uow.escalations.resolve(escalation_id, clinician_id, now, note)
+            await uow.records.audit(now, f"clinician:{clinician_id}", "resolve",
+                                    patient_id=escalation.patient_id,
+                                    detail=f"escalation #{escalation_id}")
+            await uow.refresh(escalation)
+            copies = await self.views.copies(uow, escalation)
+        await self.views.rewrite(copies)
+        return m.format("resolved_toast", id=escalation_id)
+
+    @staticmethod
+    async def _acting(
+        uow: UnitOfWork, clinician_id: int, escalation_id: int
+    ) -> tuple[Clinician, Escalation] | None:
+        """An active clinician and a clinical escalation, by their ids (None: either is
+        gone, or it is a notice)."""
+        clinician = await uow.clinicians.get(clinician_id)
+        escalation = await uow.escalations.get(escalation_id)
+        if (clinician is None or not clinician.active or escalation is None
+                or escalation.kind != "clinical"):
+            return None
+        return clinician, escalation
+
     async def _seen(
         self, uow: UnitOfWork, patient: Patient | None, clinician: str, now: datetime
     ) -> None:

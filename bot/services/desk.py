@@ -86,6 +86,16 @@ class Enrolled:
     caption: str
 
 
+@dataclass(frozen=True, slots=True)
+class Handout:
+    """The printed hand-out's words, in the patient's language."""
+
+    title: str
+    what: str
+    emergency: str
+    scan: str
+
+
 class Desk:
     """The questions of `/enrol`, the checks of each answer, and the invitation at the end."""
 
@@ -212,6 +222,16 @@ class Desk:
             days=self.d.token_ttl.days, link=link,
         )
         return Enrolled(Reply(self._say("enrol_areas", areas=areas)), qr_png(link), caption)
+
+    def handout(self, language: str, country: str = "") -> Handout:
+        """The hand-out given with the QR code: what the bot will do, the emergency number."""
+        content = self.d.speaks(language, country)
+        m, clinic = content.messages, content.clinic
+        days = max((s.day for s in content.plan.steps), default=0)
+        return Handout(m.format("handout_title", clinic=clinic.name),
+                       m.format("handout_what", clinic=clinic.name, days=days),
+                       m.format("handout_emergency", number=clinic.emergency_number),
+                       m["handout_scan"])
 
     def cancelled(self) -> Reply:
         return Reply(self._say("enrol_cancelled"))

@@ -9,6 +9,7 @@ from bot.services.checkins import Checkins
 from bot.services.clinic import Clinic
 from bot.services.clinician_actions import ClinicianActions
 from bot.services.common import Deps
+from bot.services.console import Console
 from bot.services.desk import Desk
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
@@ -30,13 +31,15 @@ from bot.services.silence import Silence
 from bot.services.stats import Stats
 from bot.services.timeline import Timeline
 from bot.services.voice import Voice
+from bot.services.worklist import Worklist
 
 
 class Services:
     """The application's use cases over one set of dependencies."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, console_url: str | None = None) -> None:
         self.deps = deps
+        self.console = Console(deps, console_url)
         self.access = Access(deps)
         self.outbox = Outbox(deps)
         self.outbound = Outbound(deps, self.outbox)
@@ -67,6 +70,7 @@ class Services:
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)
         self.menus = Menus(deps)
+        self.worklist = Worklist(deps)
 
     async def _prepare(self, update: dict[str, Any]) -> None:
         """Slow work an update needs before its transaction opens: downloads, transcripts."""

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # In order; each description is the content's `menu_<command>`.
 PATIENT_MENU = ("start", "status", "report", "help", "language", "stop", "mydata", "forget")
-CLINICIAN_MENU = ("open", "patients", "patient", "enrol", "stats", "help")
+CLINICIAN_MENU = ("open", "patients", "patient", "enrol", "console", "stats", "help")
 ADMIN_MENU = (*CLINICIAN_MENU, "clinicians", "rota", "deactivate")
 
 

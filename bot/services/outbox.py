@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,6 +157,20 @@ class Outbox:
             handling.rows.append(row)
         else:
             self._submit(row)
+
+    @contextlib.asynccontextmanager
+    async def acting(self) -> AsyncIterator[None]:
+        """One transaction for an action that is not an update (a console click): its
+        effects and what it says commit together, and what it says is sent once they have.
+        Units of work opened inside join it."""
+        async with self.d.store.handling() as uow:
+            handling = Handling(uow, 0)
+            token = HANDLING.set(handling)
+            try:
+                yield
+            finally:
+                HANDLING.reset(token)
+        self.committed(handling)
 
     def committed(self, handling: Handling) -> None:
         """The handling committed: send what it wrote, then run what it left for later."""

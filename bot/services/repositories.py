@@ -18,6 +18,7 @@ from bot.store.models import (
     AuditEvent,
     CheckIn,
     Clinician,
+    ConsoleToken,
     Digest,
     Entity,
     Escalation,
@@ -330,6 +331,22 @@ class Records(Protocol):
         ...
 
 
+class ConsoleTokens(Protocol):
+    """Console login links and sessions, by the hash of their secret."""
+
+    async def redeem_link(self, token_hash: str, now: datetime) -> int | None:
+        """Use a live login link once: its clinician's id (None: unknown, used, expired)."""
+        ...
+
+    async def session(self, token_hash: str, now: datetime) -> ConsoleToken | None: ...
+
+    async def end(self, token_hash: str) -> None: ...
+
+    async def end_all(self, clinician_id: int) -> None: ...
+
+    async def expire(self, now: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: committed when its `async with` block ends, rolled back if it raises."""
 
@@ -353,6 +370,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    @property
+    def console(self) -> ConsoleTokens: ...
 
 
     async def __aenter__(self) -> UnitOfWork: ...

@@ -28,6 +28,19 @@ class TimelineView:
     voices: tuple[tuple[Photo, bytes], ...] = ()  # the latest voice notes, to play
 
 
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """A patient's timeline for the console: the same lines, the chart's data, the media."""
+
+    patient: Patient
+    header: tuple[str, ...]
+    events: tuple[str, ...]
+    series: tuple[SymptomSeries, ...]
+    marks: tuple[ChartMark, ...]
+    span: int
+    media: tuple[Photo, ...]
+
+
 class Timeline:
     """Builds a patient's timeline from the record."""
 
@@ -35,17 +48,12 @@ class Timeline:
         self.d = deps
 
     async def build(self, patient_id: int, *, actor: str = "cli") -> TimelineView | None:
-        """The patient's timeline; the viewing is audited."""
-        async with self.d.store.unit_of_work() as uow:
-            patient = await uow.patients.get(patient_id)
-            if patient is None or patient.id is None:
-                return None
-            await uow.records.audit(
-                self.d.clock.now(), actor, "view_timeline", patient_id=patient.id
-            )
-            lines = self._header(patient) + await self._events(uow, patient)
-            answers = await uow.patients.answers_of(patient.id)
-            media = await uow.patients.photos_of(patient.id)
+        """The patient's timeline as chat messages and pictures; the viewing is audited."""
+        record = await self.record(patient_id, actor=actor)
+        if record is None:
+            return None
+        patient, media = record.patient, record.media
+        lines = [*record.header, *record.events]
         photos = [p for p in media if p.mime.startswith("image/")]  # notes are not pictures
         voices: list[tuple[Photo, bytes]] = []
         store = self.d.photo_store
@@ -58,10 +66,8 @@ class Timeline:
                 log.warning("voice note %s could not be read", note.id)
         chart = None
         if self.d.charts is not None:
-            span = max([a.day for a in answers] + [s.day for s in self.d.content.plan.steps])
             chart = self.d.charts.severity(f"{patient.name} (#{patient.id})",
-                                           self._series(answers), span,
-                                           self._marks(answers))
+                                           record.series, record.span, record.marks)
         strip = None
         if photos and self.d.charts is not None and self.d.photo_store is not None:
             tiles = [
@@ -70,6 +76,23 @@ class Timeline:
             title = self.d.content.messages.format("timeline_photos_title", name=patient.name)
             strip = self.d.charts.photos(title, tiles)
         return TimelineView(tuple(_pages(lines)), chart, strip, tuple(voices))
+
+    async def record(self, patient_id: int, *, actor: str) -> PatientRecord | None:
+        """The patient's timeline as data, for a page; the viewing is audited."""
+        async with self.d.store.unit_of_work() as uow:
+            patient = await uow.patients.get(patient_id)
+            if patient is None or patient.id is None:
+                return None
+            await uow.records.audit(
+                self.d.clock.now(), actor, "view_timeline", patient_id=patient.id
+            )
+            events = await self._events(uow, patient)
+            answers = await uow.patients.answers_of(patient.id)
+            media = await uow.patients.photos_of(patient.id)
+        span = max([a.day for a in answers] + [s.day for s in self.d.content.plan.steps])
+        return PatientRecord(patient, tuple(self._header(patient)), tuple(events),
+                             tuple(self._series(answers)), tuple(self._marks(answers)), span,
+                             tuple(media))
 
     def _header(self, patient: Patient) -> list[str]:
         m = self.d.content.messages

@@ -416,3 +416,24 @@ class OutboxMessage(Delivery, table=True):
     patient_id: int | None = None  # whose media this is, when sent to someone else
     created_at: datetime = Field(sa_type=UTCDateTime)
     current_until: datetime = Field(sa_type=UTCDateTime)  # not worth sending after this
+
+
+class ConsoleKey:
+    """What a console token is."""
+
+    LINK = "link"  # a one-time login link sent by the bot (minutes)
+    SESSION = "session"  # a browser's session cookie (a working day after its last use)
+
+
+class ConsoleToken(SQLModel, table=True):
+    """A console login link or session, stored hashed (the secret lives in the link or the
+    cookie only)."""
+
+    __tablename__ = "console_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    kind: str  # ConsoleKey
+    clinician_id: int = Field(foreign_key="clinician.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = _ts()  # a link: when it was opened (once)

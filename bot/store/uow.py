@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.store.checkins import CheckinRepository
 from bot.store.clinicians import ClinicianRepository
+from bot.store.console import ConsoleRepository
 from bot.store.escalations import EscalationRepository
 from bot.store.inbox import InboxRepository
 from bot.store.patients import PatientRepository
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.queue = QueueRepository(tx)
         self.records = RecordRepository(tx, self.checkins)
         self.inbox = InboxRepository(tx)
+        self.console = ConsoleRepository(tx)
 
     @property
     def orm(self) -> AsyncSession:

@@ -1,0 +1,1 @@
+"""The clinic console: server-rendered pages served by the bot's own process."""

@@ -1,0 +1,93 @@
+"""The console's pages for admins: clinicians and the rota, the audit log."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.console.render import page, refused
+from bot.console.security import services_of, signed_in
+from bot.services.console import Staff
+from bot.services.desk import qr_code
+from bot.services.enrolment import deep_link
+
+AUDIT_SHOWN = 500
+
+
+async def _clinicians(request: Request, staff: Staff, said: str = "", status: int = 200,
+                      **extra: object) -> Response:
+    everyone, order = await services_of(request).clinic.roster()
+    by_id = {c.id: c for c in everyone}
+    rota = [by_id[i] for i in order]
+    return page(request, "admin_clinicians.html", staff, status, clinicians=everyone,
+                rota=rota, said=said, **extra)
+
+
+@signed_in(admin=True)
+async def clinicians(request: Request, staff: Staff) -> Response:
+    return await _clinicians(request, staff)
+
+
+@signed_in(admin=True)
+async def invite(request: Request, staff: Staff) -> Response:
+    form = await request.form()
+    name = str(form.get("name") or "").strip()[:200]
+    if not name:
+        return await _clinicians(request, staff, "A name is needed.", 422)
+    invitation = await services_of(request).enrolment.invite_clinician(
+        name=name, admin=form.get("admin") == "on", actor=staff.actor)
+    link = deep_link(request.app.state.bot_username, invitation.token)
+    return await _clinicians(request, staff, f"{name} is invited: they open this link.",
+                             invited=link, qr=qr_code(link).svg_inline(scale=4))
+
+
+@signed_in(admin=True)
+async def deactivate(request: Request, staff: Staff) -> Response:
+    cid = str(request.path_params["cid"])
+    if not cid.isdigit() or len(cid) > 12:
+        return refused(request, 404, "not_found")
+    services = services_of(request)
+    said = await services.clinic.deactivate(int(cid), actor=staff.actor)
+    return await _clinicians(request, staff, said)
+
+
+@signed_in(admin=True)
+async def move(request: Request, staff: Staff) -> Response:
+    """Move a clinician up or down the rota, add them at its end, or take them off."""
+    form = await request.form()
+    cid, how = str(form.get("clinician") or ""), str(form.get("how") or "")
+    services = services_of(request)
+    _, order = await services.clinic.roster()
+    who = int(cid) if cid.isdigit() and len(cid) < 12 else None
+    if who is None:
+        return refused(request, 404, "not_found")
+    if how == "add" and who not in order:
+        order.append(who)
+    elif how == "off" and who in order:
+        order.remove(who)
+    elif how in ("up", "down") and who in order:
+        at = order.index(who)
+        to = max(0, at - 1) if how == "up" else min(len(order) - 1, at + 1)
+        order[at], order[to] = order[to], order[at]
+    changed = await services.clinic.set_rota(order, actor=staff.actor)
+    return await _clinicians(request, staff, changed.text)
+
+
+@signed_in(admin=True)
+async def audit(request: Request, staff: Staff) -> Response:
+    """The audit log, newest first, filtered by action, actor or patient."""
+    action = request.query_params.get("action", "")[:60]
+    actor = request.query_params.get("actor", "")[:60]
+    patient = request.query_params.get("patient", "").lstrip("#")
+    pid = int(patient) if patient.isdigit() and len(patient) < 12 else None
+    events = await services_of(request).clinic.audit(patient_id=pid)
+    shown = [e for e in reversed(events)
+             if (not action or e.action == action) and (not actor or e.actor == actor)]
+    actions = sorted({e.action for e in events})
+    return page(request, "admin_audit.html", staff, events=shown[:AUDIT_SHOWN],
+                actions=actions, action=action, actor=actor, patient=patient,
+                when=services_of(request).deps.clinic_time)
+
+
+async def home(_request: Request) -> Response:
+    return RedirectResponse("/", status_code=303)

@@ -1,0 +1,12 @@
+// The console's only script besides htmx: no inline script is allowed (CSP).
+document.addEventListener("DOMContentLoaded", () => {
+  const print = document.getElementById("print");
+  if (print) print.addEventListener("click", () => window.print());
+  const webapp = document.getElementById("webapp");
+  if (webapp) {
+    // Telegram passes the signed init data in the URL's fragment (never sent to a server).
+    const data = new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
+    fetch(webapp.dataset.login, {method: "POST", body: new URLSearchParams({init_data: data})})
+      .then((r) => { if (r.ok) location.replace("/"); else webapp.textContent = "Not signed in: send /console to the bot."; });
+  }
+});
