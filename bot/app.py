@@ -13,6 +13,7 @@ from telegram.request import BaseRequest
 
 from bot import handlers
 from bot.adapters.charts import MatplotlibCharts
+from bot.adapters.content_edit import ContentFolder
 from bot.adapters.content_files import load_library
 from bot.adapters.languages import FastLangdetect
 from bot.adapters.pacing import Pacer
@@ -51,6 +52,7 @@ def build_application(
     """Build the bot. Tests and the demo pass a sandbox request, a fake clock, a database."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    editable = content is None  # read from CONTENT_DIR: admins may edit it from the console
     library = _library(settings, content)
     db = database or Database(settings.database_url)
     builder = (
@@ -75,7 +77,8 @@ def build_application(
     messenger = TelegramMessenger(app.bot, Reachability(clock.now),
                                   local_files=settings.telegram_local_files)
     app.bot_data.services = build_services(
-        settings, messenger=messenger, clock=clock, content=library, database=db
+        settings, messenger=messenger, clock=clock, content=library, database=db,
+        editable=editable,
     )
     handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
     app.bot_data.services.inbox.handler = lambda raw: app.process_update(
@@ -107,8 +110,11 @@ def build_services(
     clock: Clock | None = None,
     content: Content | Library | None = None,
     database: Database | None = None,
+    editable: bool | None = None,
 ) -> Services:
-    """The use cases over their dependencies (the CLI uses this without a running bot)."""
+    """The use cases over their dependencies (the CLI uses this without a running bot).
+    `editable`: the content is CONTENT_DIR's, editable from the console (default: when no
+    content is given)."""
     library = _library(settings, content)
     deps = Deps(
         store=database or Database(settings.database_url),
@@ -139,7 +145,9 @@ def build_services(
         send_concurrency=settings.send_concurrency,
         liveness=Liveness(timedelta(seconds=settings.heartbeat_stale_seconds)),
     )
-    return Services(deps, console_url=settings.console_base_url)
+    files = (ContentFolder(settings.content_dir, settings.clinic_language)
+             if (content is None if editable is None else editable) else None)
+    return Services(deps, console_url=settings.console_base_url, content_files=files)
 
 
 def _library(settings: Settings, content: Content | Library | None) -> Library:

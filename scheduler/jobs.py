@@ -54,12 +54,17 @@ async def menus(context: Context) -> None:
         raise
 
 
+async def content(context: Context) -> None:
+    """Content an admin applied on another worker (or edited on disk) is taken up here."""
+    context.bot_data.services.content_admin.refresh()
+
+
 RETENTION_EVERY_SECONDS = 3600
 MENUS_EVERY_SECONDS = 60
 
 
 def install(job_queue: JobQueue[Any], interval_seconds: float) -> Job[Any]:
-    """Run the tick every `interval_seconds`, menus every minute and retention hourly;
+    """Run the tick every `interval_seconds`, menus and content every minute, retention hourly;
     overdue runs coalesce into one, never pile up."""
     job_queue.run_repeating(
         retention, interval=RETENTION_EVERY_SECONDS, first=60.0, name="retention",
@@ -67,6 +72,10 @@ def install(job_queue: JobQueue[Any], interval_seconds: float) -> Job[Any]:
     )
     job_queue.run_repeating(
         menus, interval=MENUS_EVERY_SECONDS, first=MENUS_EVERY_SECONDS, name="menus",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )
+    job_queue.run_repeating(
+        content, interval=MENUS_EVERY_SECONDS, first=MENUS_EVERY_SECONDS, name="content",
         job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
     )
     return job_queue.run_repeating(

@@ -19,6 +19,7 @@ from bot.sandbox import SandboxTelegram
 from bot.sandbox.http import SandboxHTTP
 from bot.sandbox.users import SandboxUser
 from bot.store.db import Database
+from tests.console_helpers import content_copy
 from tests.procs import proc_now
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -95,6 +96,20 @@ async def clinic(
         await r.services.clinic.set_rota([1, 2])
         yield r
         assert r.server.violations == []
+
+
+@pytest.fixture
+async def editable(
+    database: Database, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Rehearsal]:
+    """A clinic whose content is a copy the test may change, with an admin and a nurse."""
+    settings = sandbox_settings(database.url, storage_dir=tmp_path / "storage",
+                                content_dir=content_copy(tmp_path))
+    async with Rehearsal(database, clock, settings=settings) as r:
+        await r.invite_clinician(r.server.user("Nurse"))
+        invitation = await r.services.enrolment.invite_clinician(name="Admin", admin=True)
+        await r.say(r.server.user("Admin"), f"/start {invitation.token}")
+        yield r
 
 
 @pytest.fixture

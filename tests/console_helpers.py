@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import httpx
 
+from bot.adapters.content_files import BUNDLED
 from bot.console.server import console_app
 from bot.health import HEALTH
 from bot.rehearsal import Rehearsal
@@ -48,3 +51,10 @@ async def sign_in(r: Rehearsal, client: httpx.AsyncClient, clinician: SandboxUse
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert found
     return found.group(1)
+
+
+def content_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped content, for tests that edit it."""
+    folder = tmp_path / "content"
+    shutil.copytree(BUNDLED, folder)
+    return folder

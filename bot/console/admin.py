@@ -12,6 +12,7 @@ from bot.services.desk import qr_code
 from bot.services.enrolment import deep_link
 
 AUDIT_SHOWN = 500
+MAX_UPLOAD = 512 * 1024
 
 
 async def _clinicians(request: Request, staff: Staff, said: str = "", status: int = 200,
@@ -91,3 +92,48 @@ async def audit(request: Request, staff: Staff) -> Response:
 
 async def home(_request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
+
+
+@signed_in(admin=True)
+async def content_files(request: Request, staff: Staff) -> Response:
+    names = services_of(request).content_admin.names()
+    return page(request, "admin_content.html", staff, names=names)
+
+
+async def _content_file(request: Request, staff: Staff, name: str, status: int = 200,
+                        **extra: object) -> Response:
+    admin_ = services_of(request).content_admin
+    text = admin_.read(name)
+    if text is None:
+        return refused(request, 404, "not_found")
+    return page(request, "admin_content_file.html", staff, status, name=name, text=text,
+                history=admin_.history(name), **extra)
+
+
+@signed_in(admin=True)
+async def content_file(request: Request, staff: Staff) -> Response:
+    return await _content_file(request, staff, str(request.path_params["name"]))
+
+
+@signed_in(admin=True)
+async def content_upload(request: Request, staff: Staff) -> Response:
+    """An edited copy of one file: applied only if every language still loads with it."""
+    name = str(request.path_params["name"])
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        await form.close()
+        return await _content_file(request, staff, name, 422, problems=["No file was sent."])
+    raw = await upload.read(MAX_UPLOAD + 1)
+    await form.close()  # the spooled upload's file
+    if len(raw) > MAX_UPLOAD:
+        return await _content_file(request, staff, name, 422, problems=["The file is too big."])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return await _content_file(request, staff, name, 422,
+                                   problems=[f"{name}: not UTF-8 text"])
+    done = await services_of(request).content_admin.upload(name, text, actor=staff.actor)
+    if not done.applied:
+        return await _content_file(request, staff, name, 422, problems=list(done.problems))
+    return await _content_file(request, staff, name, said=f"{name} is applied.")

@@ -49,6 +49,9 @@ def routes() -> list[BaseRoute]:
         Route("/admin/clinicians/{cid}/deactivate", admin.deactivate, methods=["POST"]),
         Route("/admin/rota", admin.move, methods=["POST"]),
         Route("/admin/audit", admin.audit),
+        Route("/admin/content", admin.content_files),
+        Route("/admin/content/{name:path}", admin.content_file),
+        Route("/admin/content/{name:path}", admin.content_upload, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -56,9 +56,10 @@ class Whereabouts:
         return self._by_chat.get(chat_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deps:
-    """The composition root builds one of these; services take it and nothing global."""
+    """The composition root builds one of these; services take it and nothing global.
+    Only the content changes once running (`use_library`, an admin's upload)."""
 
     store: UnitsOfWork
     content: Content  # in the clinic's language (what clinicians read)
@@ -90,6 +91,11 @@ class Deps:
     library: Library | None = None  # every shipped language (None: the clinic's only)
     whereabouts: Whereabouts = field(default_factory=Whereabouts)
 
+    def use_library(self, library: Library) -> None:
+        """Content applied while running: every service reads it from its next use."""
+        self.library = library
+        self.content = library.speaks(library.clinic)
+
     def clinic_time(self, moment: datetime, tz: ZoneInfo | None = None) -> str:
         """A moment as clinicians read it: in the clinic's zone (or `tz`) and language."""
         return local_text(moment, tz or self.clinic_tz, self.content.language)
@@ -112,8 +118,9 @@ class Deps:
 
     def ago(self, moment: datetime) -> str:
         """How long ago, as clinicians read it ("12 minutes ago", "il y a 2 heures")."""
-        return format_timedelta(moment - self.clock.now(), add_direction=True,
-                                locale=self.content.language)
+        # Never "in 0 seconds": a moment just now (or a worker's clock a little ahead) is past.
+        since = min(moment - self.clock.now(), timedelta(seconds=-1))
+        return format_timedelta(since, add_direction=True, locale=self.content.language)
 
     @property
     def lexicons(self) -> list[Content]:

@@ -10,6 +10,7 @@ from bot.services.clinic import Clinic
 from bot.services.clinician_actions import ClinicianActions
 from bot.services.common import Deps
 from bot.services.console import Console
+from bot.services.content_admin import ContentAdmin
 from bot.services.desk import Desk
 from bot.services.dispatch import Dispatcher
 from bot.services.enrolment import Enrolment
@@ -25,6 +26,7 @@ from bot.services.outsiders import Outsiders
 from bot.services.paging import Paging
 from bot.services.patients import Patients
 from bot.services.photos import Photos
+from bot.services.ports import ContentFiles
 from bot.services.privacy import Privacy
 from bot.services.questions import Questions
 from bot.services.silence import Silence
@@ -37,9 +39,11 @@ from bot.services.worklist import Worklist
 class Services:
     """The application's use cases over one set of dependencies."""
 
-    def __init__(self, deps: Deps, *, console_url: str | None = None) -> None:
+    def __init__(self, deps: Deps, *, console_url: str | None = None,
+                 content_files: ContentFiles | None = None) -> None:
         self.deps = deps
         self.console = Console(deps, console_url)
+        self.content_admin = ContentAdmin(deps, content_files)
         self.access = Access(deps)
         self.outbox = Outbox(deps)
         self.outbound = Outbound(deps, self.outbox)

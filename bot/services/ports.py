@@ -20,6 +20,7 @@ from typing import Protocol
 
 from bot.core.callbacks import Keyboard
 from bot.core.delivery import Lane, Outcome
+from bot.core.library import Library
 
 
 class DeliveryError(Exception):
@@ -288,3 +289,29 @@ class OfflineMessenger:
 
     def failing(self) -> bool:
         return False
+
+
+class ContentFiles(Protocol):
+    """The content folder as files an admin can read and replace (paths like
+    "fr/messages.yaml", relative to the folder)."""
+
+    def names(self) -> list[str]: ...
+
+    def read(self, name: str) -> str: ...
+
+    def check(self, name: str, text: str) -> list[str]:
+        """What would be wrong with the content if `name` said `text` (file:line: field:
+        message), checked on a copy; [] when it would load."""
+        ...
+
+    def apply(self, name: str, text: str, at: datetime) -> Library:
+        """Replace `name` (the old copy kept in the history) and load the content."""
+        ...
+
+    def history(self, name: str) -> list[str]:
+        """Earlier copies of `name`, newest first."""
+        ...
+
+    def current(self) -> Library:
+        """The content as the files say now (read again only when a file changed)."""
+        ...
