@@ -17,8 +17,8 @@ $(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-demo: $(RUNTIME)  ## rehearse a patient's follow-up against the sandbox Telegram
-	$(BIN)/aftercare demo
+demo: $(RUNTIME)  ## rehearse a follow-up against the sandbox Telegram, then its console for a minute
+	$(BIN)/aftercare demo --console-for 60
 
 run: $(RUNTIME)  ## migrate the database, then run the real bot (needs TELEGRAM_BOT_TOKEN)
 	$(BIN)/aftercare db upgrade

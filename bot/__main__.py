@@ -74,11 +74,16 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(_args: argparse.Namespace) -> int:
-    """Rehearse a patient's follow-up against the sandbox and print the transcript."""
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Rehearse a patient's follow-up against the sandbox and print the transcript; then,
+    if asked, serve the demo clinic's console (seconds; -1: until Ctrl-C)."""
     from bot.demo import main as demo_main  # noqa: PLC0415
 
-    return asyncio.run(demo_main())
+    console_for = -1.0 if args.console else args.console_for
+    try:
+        return asyncio.run(demo_main(console_for=console_for))
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_check_content(args: argparse.Namespace) -> int:
@@ -243,9 +248,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aftercare", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (needs TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
-    sub.add_parser("demo", help="rehearse a patient's follow-up against the sandbox").set_defaults(
-        func=cmd_demo
-    )
+    demo = sub.add_parser("demo", help="rehearse a patient's follow-up against the sandbox")
+    demo.add_argument("--console", action="store_true",
+                      help="then keep the demo clinic's console up until Ctrl-C")
+    demo.add_argument("--console-for", type=float, default=0, metavar="SECONDS",
+                      help="then keep the demo clinic's console up this long")
+    demo.set_defaults(func=cmd_demo)
     triage = sub.add_parser(
         "triage", help="triage JSON Lines from stdin: {\"day\": 3, \"text\": \"...\"}"
     )

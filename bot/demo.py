@@ -7,6 +7,7 @@ machine and no token is needed.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import textwrap
 import time
@@ -14,7 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.console.server import console_app, serve_http
 from bot.core.clock import FakeClock
+from bot.health import HEALTH
 from bot.rehearsal import Rehearsal, sandbox_settings
 from bot.sandbox import BotMessage, SandboxUser
 from bot.store.db import Database
@@ -182,8 +185,32 @@ async def _marie(
     t.flush()
 
 
-async def rehearse() -> None:
-    """Run the scripted follow-up and print it."""
+async def _console(r: Rehearsal, martin: SandboxUser, seconds: float) -> None:
+    """Serve the demo clinic's console, with Dr Martin's one-time sign-in link printed."""
+    listen = r.settings.console_listen if r.settings.console_listen != "off" else (
+        "127.0.0.1:8080")
+    app = console_app(r.services, bot_username=r.app.bot.username or "", bot_token="",
+                      extra=[HEALTH])
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve_http(app, listen, stop))
+    link = (await r.services.console.link(martin.id)).text
+    url = link[link.find("http"):].split()[0]
+    how_long = "until Ctrl-C" if seconds < 0 else f"for {seconds:.0f} s"
+    print(f"=== the demo clinic's console is up {how_long}: open {url} to sign in as Dr Martin "
+          "(the link works once) ===", flush=True)
+    try:
+        if seconds < 0:
+            await stop.wait()
+        else:
+            await asyncio.sleep(seconds)
+    finally:
+        stop.set()
+        await server
+
+
+async def rehearse(console_for: float = 0) -> None:
+    """Run the scripted follow-up and print it; serve its console `console_for` seconds
+    (-1: until Ctrl-C) before the patient asks to be forgotten."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'demo.db'}")
         await db.create_all()
@@ -218,6 +245,8 @@ async def rehearse() -> None:
             await _marie(r, t, marie, martin)
 
             await _fourteen_days(r, t, ana, martin)
+            if console_for:
+                await _console(r, martin, console_for)
             # The end of the course: Ana asks for her data, then to be forgotten.
             for step in ("/mydata", "/forget"):
                 t.say("Ana", step)
@@ -231,9 +260,9 @@ async def rehearse() -> None:
               f" ({len(r.server.requests)} requests, {len(r.server.violations)} violations) ===")
 
 
-async def main() -> int:
+async def main(console_for: float = 0) -> int:
     """`aftercare demo`."""
     started = time.monotonic()
-    await rehearse()
+    await rehearse(console_for)
     print(f"(rehearsed in {time.monotonic() - started:.1f} s of real time)")
     return 0

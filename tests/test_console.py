@@ -3,12 +3,19 @@ roles, the worklist acting on the same escalations as Telegram, the desk's form.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlmodel import select
 
-from bot.rehearsal import Rehearsal
+from bot.core.clock import FakeClock
+from bot.rehearsal import Rehearsal, sandbox_settings
 from bot.sandbox import SandboxUser
+from bot.store.db import Database
 from bot.store.models import AuditEvent, Escalation, Patient
 from tests.conftest import paris
 from tests.console_helpers import login_path, person, sign_in, web
@@ -194,3 +201,44 @@ async def test_a_patient_page_shows_the_timeline_and_is_audited(clinic: Rehearsa
     [viewed] = await audited(r, "view_timeline")
     assert viewed.actor == "clinician:1"
     assert viewed.patient_id == 1
+
+
+def signed(token: str, fields: dict[str, str]) -> str:
+    """Init data as Telegram signs it for a Mini App (the documented algorithm)."""
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    key = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode({**fields, "hash": digest})
+
+
+async def test_the_mini_app_signs_a_clinician_in_with_telegrams_signed_init_data(
+    database: Database, clock: FakeClock, tmp_path: Path,
+) -> None:
+    settings = sandbox_settings(database.url, storage_dir=tmp_path / "storage",
+                                console_url="https://clinic.example/")
+    async with Rehearsal(database, clock, settings=settings) as r:
+        nurse, ana = r.server.user("Nurse"), r.server.user("Ana")
+        await r.invite_clinician(nurse)
+        await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+        button = await r.app.bot.get_chat_menu_button(chat_id=nurse.id)
+        assert button.type == "web_app"
+        assert button.web_app.url == "https://clinic.example/webapp"  # type: ignore[attr-defined]
+        assert (await r.app.bot.get_chat_menu_button(chat_id=ana.id)).type == "default"
+        now = int(clock.now().timestamp())
+
+        def init(user_id: int, at: int = now) -> str:
+            return signed("123:secret", {"auth_date": str(at), "query_id": "AAE",
+                                         "user": json.dumps({"id": user_id, "first_name": "N"})})
+
+        async with web(r) as client:
+            assert (await client.post("/webapp/login", data={
+                "init_data": init(nurse.id).replace("hash=", "hash=0")})).status_code == 401
+            assert (await client.post("/webapp/login", data={
+                "init_data": init(nurse.id, now - 7200)})).status_code == 401  # replayed late
+            assert (await client.post("/webapp/login", data={
+                "init_data": init(ana.id)})).status_code == 401  # a patient is no clinician
+            assert (await client.get("/")).status_code == 401
+            done = await client.post("/webapp/login", data={"init_data": init(nurse.id)})
+            assert done.status_code == 204
+            assert (await client.get("/")).status_code == 200
+        assert r.server.violations == []

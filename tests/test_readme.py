@@ -8,7 +8,10 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+
+from tests.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -52,10 +55,36 @@ def test_the_readme_s_commands_run_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "ana.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_quick_start_demo_runs_to_its_end(tmp_path: Path) -> None:
+def test_the_quick_start_demo_runs_to_its_end_with_its_console(tmp_path: Path) -> None:
+    """`make demo`'s rehearsal, then its console for a while: the printed link signs Dr
+    Martin in and the worklist answers."""
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"} | {
-        "PYTHONPATH": str(ROOT)}
-    done = run(["demo"], tmp_path, env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "0 violations" in done.stdout
-    assert "…" not in done.stdout.replace("(…", "")  # whole messages, never cut
+        "PYTHONPATH": str(ROOT), "CONSOLE_LISTEN": f"127.0.0.1:{free_port()}"}
+    demo = subprocess.Popen([sys.executable, "-m", "bot", "demo", "--console-for", "10"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    lines = []
+    for line in demo.stdout:
+        lines.append(line)
+        found = re.search(r"open (http://\S+/login/\S+) to sign in", line)
+        if found:
+            worklist = sign_in(found.group(1))
+            assert "Open escalations" in worklist
+            break
+    rest, errors = demo.communicate(timeout=300)
+    out = "".join(lines) + rest
+    assert demo.returncode == 0, errors[-2000:]
+    assert found, out[-2000:]
+    assert "0 violations" in out
+    assert "…" not in out.replace("(…", "")  # whole messages, never cut
+
+
+def sign_in(link: str) -> str:
+    """Press the link's Sign in button as a browser would; the page it leads to."""
+    jar = urllib.request.HTTPCookieProcessor()
+    opener = urllib.request.build_opener(jar)
+    with opener.open(link, timeout=10) as page:
+        assert b"Sign in" in page.read()
+    with opener.open(urllib.request.Request(link, data=b"", method="POST"), timeout=10) as home:
+        return home.read().decode()

@@ -13,6 +13,9 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
@@ -188,7 +191,8 @@ class TelegramMessenger:
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise self._failed(exc) from exc
 
-    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None,
+                       web_app: tuple[str, str] | None = None) -> None:
         scope = BotCommandScopeChat(chat_id)
         try:
             if commands is None:
@@ -197,6 +201,9 @@ class TelegramMessenger:
                 await self.bot.set_my_commands(
                     [BotCommand(c, d) for c, d in commands], scope=scope
                 )
+            button = (MenuButtonWebApp(web_app[0], WebAppInfo(web_app[1])) if web_app
+                      else MenuButtonDefault())
+            await self.bot.set_chat_menu_button(chat_id=chat_id, menu_button=button)
         except (RetryAfter, NetworkError, Forbidden) as exc:
             raise self._failed(exc) from exc
 

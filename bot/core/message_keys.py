@@ -204,6 +204,7 @@ MESSAGE_KEYS: dict[str, frozenset[str]] = {
         "no_clinician": ["id"],
         "deactivated": ["name", "id"],
         "menu_console": [],
+        "menu_console_button": [],
         "console_link": ["url", "minutes"],
         "console_off": [],
         "handout_title": ["clinic"],

@@ -13,6 +13,8 @@ import json
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
+SKEW = timedelta(minutes=-5)  # Telegram's clock a little ahead of ours
+
 
 def init_data_user(init_data: str, bot_token: str, now: datetime,
                    max_age: timedelta = timedelta(hours=1)) -> int | None:
@@ -33,4 +35,4 @@ def init_data_user(init_data: str, bot_token: str, now: datetime,
         user_id = int(user["id"])
     except (ValueError, TypeError, KeyError, OverflowError):
         return None
-    return user_id if timedelta(0) <= now - signed_at <= max_age else None
+    return user_id if SKEW <= now - signed_at <= max_age else None

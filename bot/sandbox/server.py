@@ -237,6 +237,7 @@ class SandboxTelegram:
         self._pollers: list[_Poller] = []
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
+        self._menu_buttons: dict[int, JSONDict] = {}
         self._webhook_url = ""
         self._allowed_updates: list[str] | None = None
         self._user_ids = itertools.count(700_000_001)
@@ -253,6 +254,8 @@ class SandboxTelegram:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
@@ -725,6 +728,18 @@ class SandboxTelegram:
 
     async def _get_my_commands(self, params: JSONDict) -> list[JSONDict]:
         return copy.deepcopy(self._commands.get(self._commands_key(params), []))
+
+    async def _set_chat_menu_button(self, params: JSONDict) -> bool:
+        button = params.get("menu_button") or {"type": "default"}
+        url = (button.get("web_app") or {}).get("url", "")
+        if button.get("type") == "web_app" and not str(url).startswith("https://"):
+            raise ApiError(400, "Bad Request: BUTTON_URL_INVALID (a Web App needs HTTPS)")
+        self._menu_buttons[_to_chat_id(params.get("chat_id")) or 0] = copy.deepcopy(button)
+        return True
+
+    async def _get_chat_menu_button(self, params: JSONDict) -> JSONDict:
+        chat = _to_chat_id(params.get("chat_id")) or 0
+        return copy.deepcopy(self._menu_buttons.get(chat, {"type": "default"}))
 
     async def _delete_my_commands(self, params: JSONDict) -> bool:
         self._commands.pop(self._commands_key(params), None)

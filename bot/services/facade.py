@@ -73,7 +73,7 @@ class Services:
         self.inbox.prepare = self._prepare
         self.stats = Stats(deps)
         self.privacy = Privacy(deps, views)
-        self.menus = Menus(deps)
+        self.menus = Menus(deps, console_url)
         self.worklist = Worklist(deps)
 
     async def _prepare(self, update: dict[str, Any]) -> None:

@@ -27,8 +27,11 @@ ADMIN_MENU = (*CLINICIAN_MENU, "clinicians", "rota", "deactivate")
 class Menus:
     """Keeps every clinician's chat showing the commands of their role."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, console_url: str | None = None) -> None:
         self.d = deps
+        # Telegram opens Mini Apps over HTTPS only: the console's button needs a public URL.
+        self.web_app = (f"{console_url.rstrip('/')}/webapp"
+                        if console_url and console_url.startswith("https://") else None)
         self._shown: dict[int, Role] = {}  # chat -> the role whose menu this process set
 
     def commands(self, role: Role, language: str | None = None) -> list[tuple[str, str]]:
@@ -56,8 +59,10 @@ class Menus:
             if self._shown.get(chat_id) == role:
                 continue
             menu = self.commands(role) if role >= Role.CLINICIAN else None
+            button = self.d.content.messages["menu_console_button"]
+            web_app = (button, self.web_app) if menu and self.web_app else None
             try:
-                await self.d.messenger.set_menu(chat_id, menu)
+                await self.d.messenger.set_menu(chat_id, menu, web_app)
             except DeliveryError as exc:
                 log.warning("command menu of a clinician's chat not set: %s",
                             type(exc).__name__)

@@ -118,9 +118,11 @@ class Messenger(Protocol):
         leaves its file store is refused (`Rejected`)."""
         ...
 
-    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
-        """Show this chat its own command menu (command, description); None gives it
-        back the default one."""
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None,
+                       web_app: tuple[str, str] | None = None) -> None:
+        """Show this chat its own command menu (command, description), and with `web_app`
+        (label, HTTPS URL) a menu button opening it as a Mini App; None gives the chat back
+        the default menu and button."""
         ...
 
     def recovered(self) -> bool:
@@ -281,7 +283,8 @@ class OfflineMessenger:
     async def fetch_file(self, file_id: str, *, limit: int) -> bytes:
         raise Rejected("this command runs without a bot connection and cannot fetch files")
 
-    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None) -> None:
+    async def set_menu(self, chat_id: int, commands: Sequence[tuple[str, str]] | None,
+                       web_app: tuple[str, str] | None = None) -> None:
         raise Rejected("this command runs without a bot connection and cannot set menus")
 
     def recovered(self) -> bool:
