@@ -178,6 +178,11 @@ async def test_the_desk_form_enrols_and_shows_the_link_and_the_hand_out(
         assert "112" in done.text
         listed = await client.get("/patients", params={"q": "dupont"})
         assert "Lea Dupont" in listed.text
+        invited = await client.get("/patients", params={"show": "invited", "day": "0"})
+        assert "Lea Dupont" in invited.text  # her session day, not yet consented
+        assert "Lea Dupont" not in (await client.get("/patients", params={
+            "show": "active"})).text
+        assert "Lea Dupont" not in (await client.get("/patients", params={"day": "5"})).text
     async with r.db.unit_of_work() as uow:
         [patient] = (await uow.orm.exec(select(Patient).where(Patient.name == "Lea Dupont"))).all()
     assert patient.language == "fr"
@@ -242,3 +247,30 @@ async def test_the_mini_app_signs_a_clinician_in_with_telegrams_signed_init_data
             assert done.status_code == 204
             assert (await client.get("/")).status_code == 200
         assert r.server.violations == []
+
+
+async def test_admins_see_figures_over_time_and_export_them_and_a_record(
+    clinic: Rehearsal,
+) -> None:
+    r = clinic
+    nurse, _ = await emergency(r)
+    r.clock.advance(timedelta(minutes=4))
+    await r.press(nurse, "Acknowledge")
+    async with web(r) as client:
+        await sign_in(r, client, person(r, "Admin"))
+        figures = await client.get("/admin/figures")
+        assert figures.status_code == 200
+        assert "Allergic reaction" in figures.text  # escalations by what was reported
+        assert "<td>emergency</td><td>4.0 min</td>" in figures.text
+        table = (await client.get("/admin/figures.csv")).text.splitlines()
+        assert table[0] == "figure,period,what,value"
+        assert "escalations,2026-11-02,emergency,1" in table  # the week of Monday 2 Nov
+        assert "enrolled,2026-11-02,,1" in table
+        record = await client.get("/admin/patients/1/record.csv")
+        assert record.headers["content-type"].startswith("text/csv")
+        assert "my lips are swelling" in record.text
+    async with web(r) as client:
+        await sign_in(r, client, person(r, "Nurse"))
+        assert (await client.get("/admin/figures.csv")).status_code == 403
+        assert (await client.get("/admin/patients/1/record.csv")).status_code == 403
+    assert [e.actor for e in await audited(r, "export_record")] == ["clinician:3"]

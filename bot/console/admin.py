@@ -1,6 +1,10 @@
-"""The console's pages for admins: clinicians and the rota, the audit log."""
+"""The console's pages for admins: clinicians and the rota, content, figures, the audit
+log, CSV exports."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -137,3 +141,52 @@ async def content_upload(request: Request, staff: Staff) -> Response:
     if not done.applied:
         return await _content_file(request, staff, name, 422, problems=list(done.problems))
     return await _content_file(request, staff, name, said=f"{name} is applied.")
+
+
+@signed_in(admin=True)
+async def figures(request: Request, staff: Staff) -> Response:
+    trends = await services_of(request).trends.trends()
+    top = max([1, *(w.enrolled for w in trends.weeks),
+               *(sum(w.escalations.values()) for w in trends.weeks)])
+    return page(request, "admin_figures.html", staff, t=trends, top=top)
+
+
+@signed_in(admin=True)
+async def figures_csv(request: Request, _staff: Staff) -> Response:
+    """Figures over time in long form: figure, period, what, value."""
+    t = await services_of(request).trends.trends()
+    rows: list[tuple[object, ...]] = [("figure", "period", "what", "value")]
+    for w in t.weeks:
+        rows.append(("enrolled", w.start.isoformat(), "", w.enrolled))
+        rows += [("escalations", w.start.isoformat(), level, n)
+                 for level, n in w.escalations.items()]
+        if w.ack_median_minutes is not None:
+            rows.append(("ack_median_minutes", w.start.isoformat(), "", w.ack_median_minutes))
+    for day, sent, answered in t.reply_rate:
+        rows.append(("reply_rate", f"day {day}", f"{answered}/{sent}",
+                     round(answered / sent, 3) if sent else ""))
+    rows += [("escalations_by_symptom", "", symptom, n) for symptom, n in t.by_symptom]
+    return _csv(rows, "aftercare-figures.csv")
+
+
+@signed_in(admin=True)
+async def patient_csv(request: Request, staff: Staff) -> Response:
+    """One patient's record as CSV (audited): when, and what happened."""
+    pid = str(request.path_params["pid"])
+    record = (await services_of(request).timeline.record(int(pid), actor=staff.actor,
+                                                          action="export_record")
+              if pid.isdigit() and len(pid) < 12 else None)
+    if record is None or record.patient.erased_at is not None:
+        return refused(request, 404, "not_found")
+    rows: list[tuple[object, ...]] = [("when", "what")]
+    rows += [("", line) for line in record.header]
+    rows += [tuple(line.split(" · ", 1)) if " · " in line else ("", line)
+             for line in record.events]
+    return _csv(rows, f"patient-{record.patient.id}.csv")
+
+
+def _csv(rows: list[tuple[object, ...]], filename: str) -> Response:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{filename}"'})

@@ -123,9 +123,12 @@ async def patients(request: Request, staff: Staff) -> Response:
     query = request.query_params.get("q", "")[:100]
     show = request.query_params.get("show", "all")
     show = show if show in FILTERS else "all"
-    rows = await services_of(request).worklist.patients(query, show)
+    day_text = request.query_params.get("day", "")
+    day = int(day_text) if day_text.isdigit() and len(day_text) < 4 else None
+    rows = await services_of(request).worklist.patients(query, show, day)
     template = "_patients.html" if request.headers.get("hx-request") else "patients.html"
-    return page(request, template, staff, rows=rows, q=query, show=show, filters=FILTERS)
+    return page(request, template, staff, rows=rows, q=query, show=show, filters=FILTERS,
+                day=day)
 
 
 @signed_in()

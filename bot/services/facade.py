@@ -30,7 +30,7 @@ from bot.services.ports import ContentFiles
 from bot.services.privacy import Privacy
 from bot.services.questions import Questions
 from bot.services.silence import Silence
-from bot.services.stats import Stats
+from bot.services.stats import Stats, TrendStats
 from bot.services.timeline import Timeline
 from bot.services.voice import Voice
 from bot.services.worklist import Worklist
@@ -72,6 +72,7 @@ class Services:
         self.voice = Voice(deps, self.checkins, self.photos, self.questions)
         self.inbox.prepare = self._prepare
         self.stats = Stats(deps)
+        self.trends = TrendStats(deps)
         self.privacy = Privacy(deps, views)
         self.menus = Menus(deps, console_url)
         self.worklist = Worklist(deps)

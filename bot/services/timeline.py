@@ -77,15 +77,15 @@ class Timeline:
             strip = self.d.charts.photos(title, tiles)
         return TimelineView(tuple(_pages(lines)), chart, strip, tuple(voices))
 
-    async def record(self, patient_id: int, *, actor: str) -> PatientRecord | None:
-        """The patient's timeline as data, for a page; the viewing is audited."""
+    async def record(
+        self, patient_id: int, *, actor: str, action: str = "view_timeline"
+    ) -> PatientRecord | None:
+        """The patient's timeline as data, for a page or an export; audited as `action`."""
         async with self.d.store.unit_of_work() as uow:
             patient = await uow.patients.get(patient_id)
             if patient is None or patient.id is None:
                 return None
-            await uow.records.audit(
-                self.d.clock.now(), actor, "view_timeline", patient_id=patient.id
-            )
+            await uow.records.audit(self.d.clock.now(), actor, action, patient_id=patient.id)
             events = await self._events(uow, patient)
             answers = await uow.patients.answers_of(patient.id)
             media = await uow.patients.photos_of(patient.id)

@@ -114,9 +114,11 @@ class Worklist:
         except OSError:
             return None
 
-    async def patients(self, query: str = "", show: str = "all") -> list[PatientRow]:
-        """Patients matching part of a name (or an id), in one of `FILTERS`; erased records
-        are not listed."""
+    async def patients(
+        self, query: str = "", show: str = "all", day: int | None = None
+    ) -> list[PatientRow]:
+        """Patients matching part of a name (or an id), in one of `FILTERS`, on a day of
+        their course when `day` is given; erased records are not listed."""
         query = query.strip().lstrip("#")
         now = self.d.clock.now()
         rows: list[PatientRow] = []
@@ -131,8 +133,10 @@ class Worklist:
             for p in everyone:
                 if p.id is None or not _shown(p, query, show, p.id in worst):
                     continue
-                day = day_of(p, await uow.patients.sessions_of(p.id), now)
-                rows.append(PatientRow(p.id, p.name, p.status, day, p.language,
+                on = day_of(p, await uow.patients.sessions_of(p.id), now)
+                if day is not None and on != day:
+                    continue
+                rows.append(PatientRow(p.id, p.name, p.status, on, p.language,
                                        worst[p.id].label if p.id in worst else None))
         rows.sort(key=lambda r: (r.open_level is None, r.name.lower(), r.patient_id))
         return rows
