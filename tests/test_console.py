@@ -169,13 +169,13 @@ async def test_the_desk_form_enrols_and_shows_the_link_and_the_hand_out(
         assert "days ahead" in far.text
         done = await client.post("/enrol", data={
             "csrf": csrf, "name": "Lea Dupont", "when": "2026-11-03T08:30",
-            "zone": "Europe/Paris", "areas": "face", "phone": "+33612345678",
+            "zone": "Europe/Paris", "areas": "face", "phone": "+44 20 7946 0958",
             "language": "fr"})
         assert done.status_code == 200, done.text
         assert "https://t.me/" in done.text
         assert "<svg" in done.text
         assert "Scannez pour commencer" in done.text
-        assert "112" in done.text
+        assert "999" in done.text  # her phone's country's number, in her language
         listed = await client.get("/patients", params={"q": "dupont"})
         assert "Lea Dupont" in listed.text
         invited = await client.get("/patients", params={"show": "invited", "day": "0"})
@@ -186,7 +186,7 @@ async def test_the_desk_form_enrols_and_shows_the_link_and_the_hand_out(
     async with r.db.unit_of_work() as uow:
         [patient] = (await uow.orm.exec(select(Patient).where(Patient.name == "Lea Dupont"))).all()
     assert patient.language == "fr"
-    assert patient.country == "FR"
+    assert patient.country == "GB"
     assert [e.actor for e in await audited(r, "enrol")] == ["clinician:1"]
 
 

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.render import COOKIE, page, refused
 from bot.console.security import services_of, session_cookie, signed_in
+from bot.core.countries import country_of
 from bot.core.webapp import init_data_user
 from bot.services.console import Staff
 from bot.services.desk import qr_code
@@ -190,5 +191,6 @@ async def enrol(request: Request, staff: Staff) -> Response:
     link = deep_link(request.app.state.bot_username, invitation.token)
     return page(request, "enrolled.html", staff, link=link,
                 qr=qr_code(link).svg_inline(scale=5, omitsize=True),
-                handout=services.desk.handout(str(given["language"])),
+                handout=services.desk.handout(str(given["language"]),
+                                              country_of(str(given["phone"]) or None)),
                 name=given["name"], pid=invitation.patient_id)
