@@ -274,3 +274,25 @@ async def test_admins_see_figures_over_time_and_export_them_and_a_record(
         assert (await client.get("/admin/figures.csv")).status_code == 403
         assert (await client.get("/admin/patients/1/record.csv")).status_code == 403
     assert [e.actor for e in await audited(r, "export_record")] == ["clinician:3"]
+
+
+async def test_photos_show_at_full_size_on_the_patient_page_and_nowhere_else(
+    clinic: Rehearsal,
+) -> None:
+    r = clinic
+    ana = r.server.user("Ana")
+    await r.enrol(ana, session_at=paris(2026, 11, 3, 8, 0))
+    await r.process(ana.send_photo(caption="a little swollen, here is a picture"))
+    await r.services.outbox.idle()
+    async with web(r) as client:
+        await sign_in(r, client, person(r, "Nurse"))
+        page = await client.get("/patients/1")
+        assert '<img src="/media/1"' in page.text
+        assert 'class="normal"' in page.text  # swelling's normal days, shaded on the chart
+        assert "a little swollen, here is a picture" in page.text
+        photo = await client.get("/media/1")
+        assert photo.status_code == 200
+        assert photo.headers["content-type"] == "image/jpeg"
+        assert photo.content[:2] == b"\xff\xd8"
+    async with web(r) as stranger:
+        assert (await stranger.get("/media/1")).status_code == 401
