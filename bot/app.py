@@ -16,6 +16,7 @@ from bot.adapters.charts import MatplotlibCharts
 from bot.adapters.content_edit import ContentFolder
 from bot.adapters.content_files import load_library
 from bot.adapters.languages import FastLangdetect
+from bot.adapters.metrics import PrometheusMetrics
 from bot.adapters.pacing import Pacer
 from bot.adapters.speech import MoonshineTranscriber
 from bot.adapters.telegram_io import Reachability, TelegramMessenger, TelegramRequest
@@ -29,7 +30,7 @@ from bot.services.access import Role
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.liveness import Liveness
-from bot.services.ports import Messenger
+from bot.services.ports import Messenger, Metrics, NoMetrics
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.files import PhotoStore
@@ -74,11 +75,12 @@ def build_application(
         builder = builder.rate_limiter(pacer(settings, db))  # type: ignore[arg-type]
     app: AnyApp = builder.build()
     clock = clock or system_clock(settings)
+    metrics = PrometheusMetrics()
     messenger = TelegramMessenger(app.bot, Reachability(clock.now),
-                                  local_files=settings.telegram_local_files)
+                                  local_files=settings.telegram_local_files, metrics=metrics)
     app.bot_data.services = build_services(
         settings, messenger=messenger, clock=clock, content=library, database=db,
-        editable=editable,
+        editable=editable, metrics=metrics,
     )
     handlers.register(app, FloodLimit(settings.flood_burst, settings.flood_per_minute))
     app.bot_data.services.inbox.handler = lambda raw: app.process_update(
@@ -111,6 +113,7 @@ def build_services(
     content: Content | Library | None = None,
     database: Database | None = None,
     editable: bool | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """The use cases over their dependencies (the CLI uses this without a running bot).
     `editable`: the content is CONTENT_DIR's, editable from the console (default: when no
@@ -144,6 +147,7 @@ def build_services(
         max_attempts=settings.max_attempts,
         send_concurrency=settings.send_concurrency,
         liveness=Liveness(timedelta(seconds=settings.heartbeat_stale_seconds)),
+        metrics=metrics or NoMetrics(),
     )
     files = (ContentFolder(settings.content_dir, settings.clinic_language)
              if (content is None if editable is None else editable) else None)

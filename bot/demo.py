@@ -190,7 +190,7 @@ async def _console(r: Rehearsal, martin: SandboxUser, seconds: float) -> None:
     listen = r.settings.console_listen if r.settings.console_listen != "off" else (
         "127.0.0.1:8080")
     app = console_app(r.services, bot_username=r.app.bot.username or "", bot_token="",
-                      extra=[HEALTH])
+                      extra=HEALTH)
     stop = asyncio.Event()
     server = asyncio.create_task(serve_http(app, listen, stop))
     link = (await r.services.console.link(martin.id)).text

@@ -49,7 +49,7 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     if front is None and settings.console_listen != "off":
         token = settings.telegram_bot_token
         web = console_app(services, bot_username=app.bot.username or "",
-                          bot_token=token.get_secret_value() if token else "", extra=[HEALTH])
+                          bot_token=token.get_secret_value() if token else "", extra=HEALTH)
         tasks.append(asyncio.create_task(serve_http(web, settings.console_listen, stop),
                                          name="console"))
     for task in tasks:
@@ -119,6 +119,8 @@ async def heartbeat(services: Services, stop: asyncio.Event) -> None:
     away = False
     while not stop.is_set():
         alive = await deps.liveness.beat(deps.store, deps.clock.now())
+        if not alive:
+            deps.metrics.database_error()
         if alive == away:
             away = not alive
             if away:

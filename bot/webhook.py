@@ -70,7 +70,7 @@ def webhook_app(app: AnyApp, settings: Settings, *, secret: str, path: str) -> S
     token = settings.telegram_bot_token
     return console_app(app.bot_data.services, bot_username=app.bot.username or "",
                        bot_token=token.get_secret_value() if token else "",
-                       extra=[updates_route(app, secret=secret, path=path), HEALTH])
+                       extra=[updates_route(app, secret=secret, path=path), *HEALTH])
 
 
 async def serve(app: AnyApp, settings: Settings) -> None:

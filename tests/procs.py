@@ -94,10 +94,10 @@ def free_port() -> int:
 
 
 async def health(port: int) -> tuple[int, dict[str, str]]:
-    """A worker's /healthz: its status code and body."""
+    """A worker's /readyz: its status code and body."""
     def fetch() -> tuple[int, dict[str, str]]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as got:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as got:
                 return got.status, json.loads(got.read())
         except urllib.error.HTTPError as refused:
             return refused.code, json.loads(refused.read())

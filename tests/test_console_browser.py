@@ -54,7 +54,7 @@ async def console(clinic: Rehearsal) -> AsyncIterator[str]:
 async def serving(r: Rehearsal) -> AsyncIterator[str]:
     port = free_port()
     app = console_app(r.services, bot_username=r.app.bot.username or "aftercare_bot",
-                      bot_token="123:secret", extra=[HEALTH])
+                      bot_token="123:secret", extra=HEALTH)
     stop = asyncio.Event()
     task = asyncio.create_task(serve_http(app, f"127.0.0.1:{port}", stop))
     base = f"http://127.0.0.1:{port}"

@@ -1,6 +1,6 @@
 """The database fails under a running bot (`aftercare run`, real processes): PostgreSQL
 unreachable mid-dispatch, SQLite locked by another process or its disk full. The bot stays
-responsive, says so on /healthz, logs one line per outage, answers a red flag written during
+responsive, says so on /readyz, logs one line per outage, answers a red flag written during
 it at once from memory, and once the database is back records it, pages the clinician and
 sends nothing twice."""
 
@@ -45,8 +45,8 @@ CALL = "Please call 112 now"
 CHECKIN = "How are you feeling?"
 OK = 200
 SERVICE_UNAVAILABLE = 503
-HEALTHY = {"status": "ok", "database": "reachable", "telegram": "reachable",
-           "clinicians": "on call"}
+HEALTHY = {"status": "ready", "database": "reachable", "schema": "current",
+           "telegram": "reachable", "clinicians": "on call"}
 
 class Outage:
     """A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones:
@@ -117,8 +117,8 @@ async def scenario(
         await cut()  # type: ignore[operator]
         await asyncio.sleep(7)  # heartbeats fail, or wait, for longer than HEARTBEAT_STALE
         assert await health(port) == (SERVICE_UNAVAILABLE, {
-            "status": "degraded", "database": "unreachable", "telegram": "reachable",
-            "clinicians": "unknown"})
+            "status": "not ready", "database": "unreachable", "schema": "unknown",
+            "telegram": "reachable", "clinicians": "unknown"})
         written = proc_now()
         ana.say("my lips are swelling and I can't breathe")
         await wait_for(lambda: bool(deliveries(sandbox, ana.id, CALL)), "the instruction", 10)

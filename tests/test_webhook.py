@@ -1,4 +1,5 @@
-"""Webhook mode: only Telegram (which knows the secret) gets an update in; /healthz answers."""
+"""Webhook mode: only Telegram (which knows the secret) gets an update in; /healthz and
+/readyz answer on the same port."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.rehearsal import Rehearsal
+from bot.store.migrate import head
 from bot.store.models import InboxUpdate
 from bot.webhook import SECRET_HEADER, webhook_app
 
@@ -38,16 +40,24 @@ async def test_updates_need_the_secret_and_health_answers(rehearsal: Rehearsal) 
         assert [u.update_id for u in stored] == [json.loads(update)["update_id"]]
         await asyncio.wait_for(r.services.inbox.drain(), 5)  # then handled from the inbox
         assert "/report" in (r.server.last(visitor.id).text or "")
-        unheard = await client.get("/healthz")  # no heartbeat written yet
+        alive = await client.get("/healthz")
+        assert alive.status_code == 200
+        assert alive.json()["status"] == "alive"
+        unheard = await client.get("/readyz")  # no heartbeat written yet
         assert unheard.status_code == 503
         deps = r.services.deps
         await deps.liveness.beat(deps.store, deps.clock.now())
-        health = await client.get("/healthz")
-        assert health.json() == {
-            "status": "degraded", "database": "reachable", "telegram": "reachable",
-            "clinicians": "no clinician on call",
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "status": "not ready", "database": "reachable",
+            "schema": f"at no revision, not {head()}: run aftercare db upgrade",  # create_all
+            "telegram": "reachable", "clinicians": "no clinician on call",
         }
         assert (await client.get("/")).status_code == 401  # the console, on the same port
+        scraped = (await client.get("/metrics")).text
+        assert 'aftercare_due_rows{kind="checkin"}' in scraped
+        assert "aftercare_worker_heartbeat_age_seconds{worker=" in scraped
     finally:
         await r.app.stop()
         await client.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,8 @@ from bot.core.delivery import Lane
 from bot.services.ports import (
     DeliveryError,
     MaybeDelivered,
+    Metrics,
+    NoMetrics,
     RateLimited,
     RecipientBlocked,
     RecipientGone,
@@ -91,6 +95,7 @@ class Reachability:
     def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.now = now or (lambda: datetime.now(UTC))
         self.down_since: datetime | None = None
+        self.last_ok: datetime | None = None  # Telegram's last answer (a send, or a check)
         self._recovered = False
 
     def failed(self) -> None:
@@ -99,6 +104,7 @@ class Reachability:
             log.warning("Telegram unreachable (network error or 5xx); retrying with backoff")
 
     def ok(self) -> None:
+        self.last_ok = self.now()
         if self.down_since is not None:
             down = (self.now() - self.down_since).total_seconds()
             log.warning("Telegram reachable again after %.0f s", down)
@@ -115,8 +121,9 @@ class TelegramMessenger:
     """Sends plain-text messages (never parsed as markup, so patients' words are safe)."""
 
     def __init__(self, bot: Bot, reachability: Reachability | None = None, *,
-                 local_files: bool = False) -> None:
+                 local_files: bool = False, metrics: Metrics | None = None) -> None:
         self.bot = bot
+        self.metrics: Metrics = metrics or NoMetrics()
         self.local_files = local_files  # a local Bot API server's absolute paths are read
         self.reachability = reachability or Reachability()
         # PTB refuses rate_limit_args on a bot without a rate limiter (pacing off).
@@ -134,12 +141,17 @@ class TelegramMessenger:
                 chat_id, text, reply_markup=markup(keyboard), **extra
             )
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, lane) from exc
         self.reachability.ok()
+        self.metrics.sent(lane.name.lower(), "ok")
         return int(message.message_id)
 
-    def _failed(self, exc: Exception) -> DeliveryError:
+    def _failed(self, exc: Exception, lane: Lane | None = None) -> DeliveryError:
         error = delivery_error(exc)
+        if lane is not None:
+            self.metrics.sent(lane.name.lower(), type(error).__name__)
+        if isinstance(error, RateLimited):
+            self.metrics.rate_limited(error.retry_after)
         if isinstance(error, Transient | MaybeDelivered):
             self.reachability.failed()
         else:  # Telegram answered (a 4xx or a 429): it is reachable
@@ -149,6 +161,19 @@ class TelegramMessenger:
     def recovered(self) -> bool:
         return self.reachability.take_recovery()
 
+    async def answered_lately(self, within: float = 60) -> bool:
+        """Whether Telegram answered in the last `within` seconds; asks it (`getMe`) when
+        nothing was sent meanwhile."""
+        last = self.reachability.last_ok
+        if last is not None and (self.reachability.now() - last).total_seconds() < within:
+            return True
+        try:
+            await asyncio.wait_for(self.bot.get_me(), 5)
+        except Exception:
+            return False
+        self.reachability.last_ok = self.reachability.now()
+        return True
+
     def failing(self) -> bool:
         return self.reachability.down_since is not None
 
@@ -156,7 +181,8 @@ class TelegramMessenger:
         try:
             message = await self.bot.send_photo(chat_id, photo, caption=caption)
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, Lane.NORMAL) from exc
+        self.metrics.sent("normal", "ok")
         return int(message.message_id)
 
     async def send_document(
@@ -167,14 +193,16 @@ class TelegramMessenger:
                 chat_id, data, filename=filename, caption=caption
             )
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, Lane.NORMAL) from exc
+        self.metrics.sent("normal", "ok")
         return int(message.message_id)
 
     async def send_voice(self, chat_id: int, data: bytes, caption: str | None = None) -> int:
         try:
             message = await self.bot.send_voice(chat_id, data, caption=caption)
         except (RetryAfter, NetworkError, Forbidden) as exc:
-            raise self._failed(exc) from exc
+            raise self._failed(exc, Lane.NORMAL) from exc
+        self.metrics.sent("normal", "ok")
         return int(message.message_id)
 
     async def answer_press(

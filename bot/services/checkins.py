@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +13,6 @@ from bot.core import callbacks as cb
 from bot.core import checkin_flow as flow
 from bot.core.checkin_flow import TRENDS, Draft
 from bot.core.content import Content
-from bot.core.language import reading_order
 from bot.core.model import Assessment, Level, Observation, Report
 from bot.core.rules import evaluate, with_trends
 from bot.core.texts import (
@@ -26,14 +26,14 @@ from bot.core.texts import (
     plain,
     tips_block,
 )
-from bot.core.triage import Readers, Triage
-from bot.core.triage.text import patient_words
+from bot.core.triage import Triage
 from bot.services import questions
 from bot.services.common import Deps, current_session, day_of, followed, zone
 from bot.services.escalation import Escalations
 from bot.services.outbox import Outbox
 from bot.services.ports import MessageResult, Page, PressResult, Reply
 from bot.services.questions import Asked, Questions
+from bot.services.reading import Reading
 from bot.services.repositories import UnitOfWork
 from bot.store.models import (
     Answer,
@@ -62,7 +62,6 @@ class Recorded:
 
 
 log = logging.getLogger(__name__)
-MAX_TRIAGE_CHARS = 4096  # Telegram's longest message
 
 
 class Checkins:
@@ -75,7 +74,7 @@ class Checkins:
         self.escalations = escalations
         self.outbox = outbox
         self.questions = questions
-        self.readers = Readers(deps.lexicons, deps.content.language)
+        self.reading = Reading(deps)
         self._openings: dict[tuple[str, str, str, str, frozenset[str]],
                              tuple[str, cb.Keyboard]] = {}
         # Answers words in a language the engine does not read (the facade sets it).
@@ -83,9 +82,7 @@ class Checkins:
 
     def is_red_flag(self, words: str, own: str = "") -> bool:
         """Whether a message reads as an emergency (the flood gate lets those through)."""
-        text = patient_words(words)[:MAX_TRIAGE_CHARS]
-        order, _ = self.reading_order(text, own)
-        return self.readers.read_in(order, text, day=1).assessment.level is Level.EMERGENCY
+        return self.reading.is_red_flag(words, own)
 
     # --- rendering
     def intro(
@@ -240,14 +237,16 @@ class Checkins:
                 return None
             patient, sessions, raw = found
             self.d.whereabouts.seen(patient)
-            order, unread = (self.reading_order(text, patient.language) if identify
+            order, unread = (self.reading.order(text, patient.language) if identify
                              else ([patient.language, also_in], None))
             if unread is not None:  # read for what it may raise, never to reassure
                 source, machine = "unread", True
             day = day_of(patient, sessions, now)
             previous = [Observation.from_json(o) for o in raw] if raw is not None else None
-            reading = (self.readers.read_in(order, text, day=day, previous=previous)
+            started = time.perf_counter()
+            reading = (self.reading.readers.read_in(order, text, day=day, previous=previous)
                        if text.strip() else None)
+            self.d.metrics.triaged(time.perf_counter() - started)
             # Words sent while a check-in is open reply to it: no re-ask, counted as a reply.
             assert patient.id is not None
             # ... and words after a red-flag question answer it (they are triaged).
@@ -276,18 +275,6 @@ class Checkins:
             return result
         await self.questions.say(chat_id, asked)
         return MessageResult((), escalation_id=result.escalation_id, pages=result.pages)
-
-    def reading_order(self, text: str, own: str) -> tuple[list[str], str | None]:
-        """The languages to read words in, and theirs when the engine reads none."""
-        if self.d.languages is None or not text.strip():
-            return [own], None
-        try:
-            return reading_order(text, guess=self.d.languages.guess(text),
-                                 read=self.readers.read, knows=self.readers.knows, own=own,
-                                 clinic=self.d.content.language)
-        except Exception:  # odd input met by new code must not stop a message being read
-            log.exception("language of a message of %d characters not found", len(text))
-            return sorted(self.readers.read, key=lambda code: code != own), None
 
     async def _recorded(
         self, uow: UnitOfWork, patient: Patient, sessions: list[TreatmentSession],

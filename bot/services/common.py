@@ -18,7 +18,14 @@ from bot.core.delivery import Decision, Delivered, DeliveryPolicy, Retry
 from bot.core.ladder import ClinicHours
 from bot.core.library import Library, in_country
 from bot.services.liveness import Liveness
-from bot.services.ports import Charts, LanguageGuesser, Messenger, Transcriber
+from bot.services.ports import (
+    Charts,
+    LanguageGuesser,
+    Messenger,
+    Metrics,
+    NoMetrics,
+    Transcriber,
+)
 from bot.services.repositories import UnitsOfWork
 from bot.store.files import PhotoStore
 from bot.store.models import (
@@ -86,6 +93,7 @@ class Deps:
     languages: LanguageGuesser | None = None  # None: every message is read as shipped
     send_concurrency: int = 16
     liveness: Liveness = field(default_factory=Liveness)  # this worker, and its heartbeat
+    metrics: Metrics = field(default_factory=NoMetrics)
     reply_current_for: timedelta = timedelta(hours=24)  # an unsent reply is dropped after
     inbox_attempts: int = 5  # an update that fails this often is parked
     library: Library | None = None  # every shipped language (None: the clinic's only)

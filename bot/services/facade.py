@@ -20,6 +20,7 @@ from bot.services.inbox import Inbox
 from bot.services.languages import Languages
 from bot.services.lifeline import Lifeline
 from bot.services.menus import Menus
+from bot.services.monitoring import Monitoring
 from bot.services.outbound import Outbound
 from bot.services.outbox import Outbox
 from bot.services.outsiders import Outsiders
@@ -76,6 +77,7 @@ class Services:
         self.privacy = Privacy(deps, views)
         self.menus = Menus(deps, console_url)
         self.worklist = Worklist(deps)
+        self.monitoring = Monitoring(deps)
 
     async def _prepare(self, update: dict[str, Any]) -> None:
         """Slow work an update needs before its transaction opens: downloads, transcripts."""

@@ -318,3 +318,42 @@ class ContentFiles(Protocol):
     def current(self) -> Library:
         """The content as the files say now (read again only when a file changed)."""
         ...
+
+
+class Metrics(Protocol):
+    """Counters and timings for monitoring (Prometheus in production)."""
+
+    def sent(self, lane: str, outcome: str) -> None:
+        """A Bot API send ended: its lane and outcome ("ok", or the failure's kind)."""
+        ...
+
+    def rate_limited(self, retry_after: float) -> None:
+        """Telegram answered 429 and asked for a pause of `retry_after` seconds."""
+        ...
+
+    def triaged(self, seconds: float) -> None: ...
+
+    def transcribed(self, seconds: float) -> None: ...
+
+    def database_error(self) -> None:
+        """The database could not be reached or written (a heartbeat failed)."""
+        ...
+
+
+class NoMetrics:
+    """Metrics nobody reads (the CLI, tests)."""
+
+    def sent(self, lane: str, outcome: str) -> None:
+        return None
+
+    def rate_limited(self, retry_after: float) -> None:
+        return None
+
+    def triaged(self, seconds: float) -> None:
+        return None
+
+    def transcribed(self, seconds: float) -> None:
+        return None
+
+    def database_error(self) -> None:
+        return None

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from bot.core.backlog import Backlog
 from bot.services.queue_ports import ClaimWrites, Inbox, Queue
 from bot.store.models import (
     Answer,
@@ -347,6 +348,14 @@ class ConsoleTokens(Protocol):
     async def expire(self, now: datetime) -> int: ...
 
 
+class Monitoring(Protocol):
+    """Aggregates for monitoring."""
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """Rows due by kind, unacknowledged escalations by level, the inbox, heartbeats."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: committed when its `async with` block ends, rolled back if it raises."""
 
@@ -373,6 +382,9 @@ class UnitOfWork(Protocol):
 
     @property
     def console(self) -> ConsoleTokens: ...
+
+    @property
+    def monitoring(self) -> Monitoring: ...
 
 
     async def __aenter__(self) -> UnitOfWork: ...

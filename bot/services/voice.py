@@ -13,6 +13,7 @@ database connection.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -93,12 +94,15 @@ class Voice:
             return Heard(None, problem="failed")  # not sound at all: not kept
         if self.d.transcriber is None:
             return Heard(data, problem="off")
+        started = time.perf_counter()
         try:
             words = await self.d.transcriber.transcribe(data)
         except Exception as exc:  # a note is kept and asked about, whatever the model did
             log.warning("voice note not transcribed: %s",
                         exc if isinstance(exc, Unheard) else type(exc).__name__)
             return Heard(data, problem="unheard")
+        finally:
+            self.d.metrics.transcribed(time.perf_counter() - started)
         if words is None:
             return Heard(data, problem="off")
         return Heard(data, words) if words.strip() else Heard(data, problem="unheard")

@@ -19,6 +19,7 @@ from bot.store.clinicians import ClinicianRepository
 from bot.store.console import ConsoleRepository
 from bot.store.escalations import EscalationRepository
 from bot.store.inbox import InboxRepository
+from bot.store.monitoring import MonitoringRepository
 from bot.store.patients import PatientRepository
 from bot.store.queue import QueueRepository
 from bot.store.records import RecordRepository
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.records = RecordRepository(tx, self.checkins)
         self.inbox = InboxRepository(tx)
         self.console = ConsoleRepository(tx)
+        self.monitoring = MonitoringRepository(tx)
 
     @property
     def orm(self) -> AsyncSession:
