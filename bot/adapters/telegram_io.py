@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
