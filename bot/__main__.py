@@ -211,6 +211,13 @@ def cmd_clinician_rota(args: argparse.Namespace) -> int:
     return 0 if changed.ok else 1
 
 
+def cmd_doctor(_args: argparse.Namespace) -> int:
+    """Check the deployment: one line per check, with what to do about each failure."""
+    from bot.doctor import main as doctor  # noqa: PLC0415
+
+    return doctor()
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     """Clinic figures, as text or JSON."""
     async def figures(services: Any) -> str:
@@ -254,6 +261,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--console-for", type=float, default=0, metavar="SECONDS",
                       help="then keep the demo clinic's console up this long")
     demo.set_defaults(func=cmd_demo)
+    sub.add_parser("doctor", help="check the configuration, Telegram, the database, the "
+                   "content, the clinicians, the storage and the clock").set_defaults(
+        func=cmd_doctor)
     triage = sub.add_parser(
         "triage", help="triage JSON Lines from stdin: {\"day\": 3, \"text\": \"...\"}"
     )
