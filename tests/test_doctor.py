@@ -43,7 +43,7 @@ async def test_doctor_names_each_failure_with_its_fix_then_passes(
     status, lines = await doctor(env | {"TELEGRAM_BOT_TOKEN": "123:not-the-token"})
     assert any(line.startswith("FAIL token: Telegram refused the token") for line in lines)
     assert status == 1
-    from tests.procs import start_bot, wait_for  # noqa: PLC0415 (a running bot registers her)
+    from tests.procs import start_bot, wait_for
 
     bot = await start_bot(env)
     try:
