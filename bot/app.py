@@ -30,10 +30,11 @@ from bot.services.access import Role
 from bot.services.common import Deps
 from bot.services.facade import BotData, Services
 from bot.services.liveness import Liveness
-from bot.services.ports import Messenger, Metrics, NoMetrics
+from bot.services.ports import MediaStore, Messenger, Metrics, NoMetrics
 from bot.store.budget import DatabaseBudget
 from bot.store.db import Database
 from bot.store.files import PhotoStore
+from bot.store.media import DatabaseMedia
 from scheduler import jobs
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -119,8 +120,9 @@ def build_services(
     `editable`: the content is CONTENT_DIR's, editable from the console (default: when no
     content is given)."""
     library = _library(settings, content)
+    store = database or Database(settings.database_url)
     deps = Deps(
-        store=database or Database(settings.database_url),
+        store=store,
         content=library.speaks(library.clinic),
         library=library,
         clock=clock or system_clock(settings),
@@ -134,7 +136,7 @@ def build_services(
         emergency_hold=timedelta(hours=settings.emergency_hold_hours),
         missed_checkins_alert=settings.missed_checkins_alert,
         charts=MatplotlibCharts(),
-        photo_store=PhotoStore(settings.storage_dir / "photos"),
+        photo_store=media_store(settings, store),
         max_photo_bytes=int(settings.max_photo_mb * 1024 * 1024),
         transcriber=(MoonshineTranscriber(max_seconds=settings.voice_max_seconds,
                                           timeout=settings.voice_timeout_seconds)
@@ -152,6 +154,14 @@ def build_services(
     files = (ContentFolder(settings.content_dir, settings.clinic_language)
              if (content is None if editable is None else editable) else None)
     return Services(deps, console_url=settings.console_base_url, content_files=files)
+
+
+def media_store(settings: Settings, db: Database) -> MediaStore:
+    """Photos and voice notes: in the database when every worker must read them."""
+    where = settings.media_storage
+    if where == "database" or (where == "auto" and db.dialect == "postgresql"):
+        return DatabaseMedia(db)
+    return PhotoStore(settings.storage_dir / "photos")
 
 
 def _library(settings: Settings, content: Content | Library | None) -> Library:

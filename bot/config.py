@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     reask_after_hours: float = Field(default=6, gt=0)
     missed_checkins_alert: int = Field(default=2, ge=1)
     storage_dir: Path = Path("data")
+    # Where photos and voice notes are kept: "database" lets every worker read them (the
+    # default on PostgreSQL), "files" keeps them under STORAGE_DIR/photos (SQLite's default).
+    media_storage: str = Field(default="auto", pattern="^(auto|files|database)$")
     max_photo_mb: float = Field(default=10, gt=0, le=20)  # the Bot API serves files up to 20 MB
     telegram_local_files: bool = False  # read files from disk: a local Bot API server only
     emergency_hold_hours: float = Field(default=12, ge=0)  # no check-in until acknowledged

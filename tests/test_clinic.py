@@ -17,6 +17,7 @@ from bot.store.db import Database
 from bot.store.models import Escalation, Ping
 from tests.conftest import paris
 from tests.fakes import assert_instructed
+from tests.media_helpers import kept
 
 SORE_SEVERE = ("Soreness", "Severe", "Done")
 REFUSAL = "Sorry, this is only for the clinic's registered clinicians."
@@ -251,8 +252,7 @@ async def test_a_photo_reaches_the_clinicians_with_its_escalation(clinic: Rehear
     forwarded = r.server.last(person(r, "Nurse").id)
     assert forwarded.photo == picture.getvalue()
     assert "for escalation #1" in (forwarded.text or "")
-    stored = list((r.settings.storage_dir / "photos" / "patient-1").iterdir())
-    assert [p.read_bytes() for p in stored] == [picture.getvalue()]
+    assert await kept(r) == [picture.getvalue()]
     await r.press(person(r, "Nurse"), "📈 Timeline")
     strip = r.server.last(person(r, "Nurse").id)
     assert strip.text == "Photos by day"

@@ -18,6 +18,7 @@ from bot.sandbox import Fault, SandboxUser
 from bot.services.privacy import Privacy
 from bot.store.models import Answer, Escalation, Photo
 from tests.conftest import paris
+from tests.media_helpers import kept
 
 WORDS = "my cheek is hot and the swelling is huge, pain 8/10"
 
@@ -98,7 +99,7 @@ async def test_forget_asks_then_erases_words_name_photos_and_says_what_the_clini
     assert {a.level for a in answers} >= {"urgent"} or {a.level for a in answers} >= {
         "emergency"}
     assert photos == []
-    assert not (r.settings.storage_dir / "photos" / "patient-1").exists()
+    assert await kept(r) == []
     if keep:  # the clinic's medical record: the escalation whole, its copies untouched
         assert all("cheek" in e.body and "Ana" in e.body for e in escalations)
         assert not any("erased" in (m.text or "") for m in nurse.sent())

@@ -22,6 +22,7 @@ from bot.store.db import Database
 from bot.store.models import Answer, CheckIn, Escalation, Photo
 from tests.conftest import paris
 from tests.fakes import assert_instructed
+from tests.media_helpers import kept
 
 VOICE = Path(__file__).parent / "data" / "voice"
 RED_FLAG = (VOICE / "lips-swelling-cant-breathe.ogg").read_bytes()
@@ -253,9 +254,9 @@ async def test_a_note_and_its_transcript_are_in_mydata_and_gone_after_forget(
     [note] = data["photos"]
     assert note["mime"] == "audio/ogg"
     assert note["words"]  # what was heard, kept with it
-    assert list((r.settings.storage_dir / "photos").rglob("*.ogg"))
+    assert await kept(r, ".ogg")
     await r.say(ana, "/forget")
     await r.press(ana, "Yes, erase my data")
     async with r.db.unit_of_work() as uow:
         assert (await uow.orm.exec(select(Photo))).all() == []
-    assert not list((r.settings.storage_dir / "photos").rglob("*.ogg"))
+    assert await kept(r, ".ogg") == []

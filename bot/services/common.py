@@ -21,13 +21,13 @@ from bot.services.liveness import Liveness
 from bot.services.ports import (
     Charts,
     LanguageGuesser,
+    MediaStore,
     Messenger,
     Metrics,
     NoMetrics,
     Transcriber,
 )
 from bot.services.repositories import UnitsOfWork
-from bot.store.files import PhotoStore
 from bot.store.models import (
     Holder,
     Patient,
@@ -85,7 +85,7 @@ class Deps:
     emergency_hold: timedelta = timedelta(hours=12)  # check-ins wait this long for an ack
     missed_checkins_alert: int = 2
     charts: Charts | None = None
-    photo_store: PhotoStore | None = None
+    photo_store: MediaStore | None = None  # photos and voice notes
     max_photo_bytes: int = 10 * 1024 * 1024
     transcriber: Transcriber | None = None  # None: voice notes are kept, not transcribed
     transcribes: str = "en"  # the language the transcriber hears

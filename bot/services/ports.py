@@ -357,3 +357,17 @@ class NoMetrics:
 
     def database_error(self) -> None:
         return None
+
+
+class MediaStore(Protocol):
+    """Where patients' photos and voice notes are kept (files, or the database)."""
+
+    async def save(self, patient_id: int, name: str, data: bytes, extension: str) -> str:
+        """Keep `data`; its path, relative to the store."""
+        ...
+
+    async def read(self, relative: str) -> bytes:
+        """The bytes kept at `relative` (OSError when they are gone)."""
+        ...
+
+    async def delete_patient(self, patient_id: int) -> None: ...

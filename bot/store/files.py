@@ -23,7 +23,7 @@ class PhotoStore:
 
     async def save(self, patient_id: int, name: str, data: bytes, extension: str) -> str:
         """Write a photo; returns its path relative to the store."""
-        relative = f"patient-{patient_id}/{_SAFE.sub('_', name)}.{_SAFE.sub('', extension)}"
+        relative = media_path(patient_id, name, extension)
         path = self._path(relative)
         await asyncio.to_thread(_write, path, data)
         return relative
@@ -34,6 +34,11 @@ class PhotoStore:
     async def delete_patient(self, patient_id: int) -> None:
         folder = self._path(f"patient-{patient_id}")
         await asyncio.to_thread(_remove_tree, folder)
+
+
+def media_path(patient_id: int, name: str, extension: str) -> str:
+    """Where a patient's photo or note is kept, built from ids and cleaned names only."""
+    return f"patient-{patient_id}/{_SAFE.sub('_', name)}.{_SAFE.sub('', extension)}"
 
 
 def _write(path: Path, data: bytes) -> None:

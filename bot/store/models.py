@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +18,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from bot.store.rows import Claimed, Holder, OnCall, Recipient
+
+__all__ = ["Claimed", "Holder", "OnCall", "Recipient"]  # plain rows, kept importable here
 
 Entity = SQLModel  # the base of every table: what the use cases hand the unit of work
 
@@ -43,52 +46,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """What the dispatcher needs of a patient to send a check-in (read without the ORM)."""
-
-    id: int
-    status: str
-    chat_id: int | None
-    timezone: str
-    alarm_at: datetime | None = None  # their latest emergency not yet acknowledged
-    language: str = ""  # what they read ("": the clinic's language)
-    country: str = ""  # ISO 3166 alpha-2, for the emergency number ("": the clinic's)
-    recent: frozenset[str] = frozenset()  # symptoms of their last evaluated answer
-
-
-@dataclass(frozen=True, slots=True)
-class OnCall:
-    """An active, registered clinician as paging needs them (read without the ORM)."""
-
-    id: int
-    chat_id: int
-    rota_position: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A check-in the dispatcher claimed, with the columns sending it needs (no ORM)."""
-
-    id: int
-    patient_id: int
-    kind: str
-    step_id: str
-    local_date: date
-    due_at: datetime
-    claimed_at: datetime
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """Who claims (a worker's id), and since when other workers count as dead: their claims
-    are taken back once their heartbeat is older than `dead_before` (None: only leases)."""
-
-    worker: str
-    dead_before: datetime | None = None
 
 
 def _ts(*, index: bool = False) -> Any:
@@ -437,3 +394,14 @@ class ConsoleToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = _ts()  # a link: when it was opened (once)
+
+
+class MediaBlob(SQLModel, table=True):
+    """A photo or voice note kept in the database (MEDIA_STORAGE=database, the default on
+    PostgreSQL), so every worker reads what any worker received."""
+
+    __tablename__ = "media_blob"
+    path: str = Field(primary_key=True, max_length=255)  # as `Photo.path` names it
+    patient_id: int = Field(index=True)  # no foreign key: erased with the patient's rows
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)
