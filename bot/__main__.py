@@ -211,6 +211,58 @@ def cmd_clinician_rota(args: argparse.Namespace) -> int:
     return 0 if changed.ok else 1
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """The database and the media in one archive (consistent while the bot runs)."""
+    from bot.backup import BackupError, backup  # noqa: PLC0415
+
+    settings = load_settings()
+    try:
+        manifest = backup(settings, Path(args.file))
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(manifest) if args.json else
+          f"backed up the {manifest['dialect']} database (schema {manifest['schema']}) and "
+          f"{manifest['media_files']} media file(s) to {args.file}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put an archive's database and media back; the workers must be stopped."""
+    from bot.backup import BackupError, restore  # noqa: PLC0415
+
+    settings = load_settings()
+    running = asyncio.run(_running_workers(settings))
+    if running and not args.force:
+        raise CliError(f"{running} worker(s) beat in the last minute: stop them first "
+                       "(or --force)")
+    try:
+        manifest = restore(settings, Path(args.file))
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"restored the database (schema {manifest['schema']}) and "
+          f"{manifest['media_files']} media file(s) from {args.file}; then run "
+          "aftercare db upgrade if this version's schema is newer")
+    return 0
+
+
+async def _running_workers(settings: Any) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bot.app import system_clock  # noqa: PLC0415
+    from bot.store.db import Database  # noqa: PLC0415
+
+    db = Database(settings.database_url)
+    now = system_clock(settings).now()  # the workers' clock (shifted in rehearsals)
+    try:
+        async with db.unit_of_work() as uow:
+            backlog = await uow.monitoring.backlog(now)
+    except Exception:  # no database or no schema yet: nothing runs on it
+        return 0
+    finally:
+        await db.dispose()
+    return sum(1 for _, beat in backlog.heartbeats if now - beat < timedelta(minutes=1))
+
+
 def cmd_doctor(_args: argparse.Namespace) -> int:
     """Check the deployment: one line per check, with what to do about each failure."""
     from bot.doctor import main as doctor  # noqa: PLC0415
@@ -261,6 +313,15 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--console-for", type=float, default=0, metavar="SECONDS",
                       help="then keep the demo clinic's console up this long")
     demo.set_defaults(func=cmd_demo)
+    saved = sub.add_parser("backup", help="the database and the media in one archive")
+    saved.add_argument("file")
+    saved.add_argument("--json", action="store_true")
+    saved.set_defaults(func=cmd_backup)
+    restored = sub.add_parser("restore", help="put an archive back (workers stopped)")
+    restored.add_argument("file")
+    restored.add_argument("--force", action="store_true",
+                          help="even if a worker seems to run")
+    restored.set_defaults(func=cmd_restore)
     sub.add_parser("doctor", help="check the configuration, Telegram, the database, the "
                    "content, the clinicians, the storage and the clock").set_defaults(
         func=cmd_doctor)
