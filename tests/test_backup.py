@@ -11,7 +11,6 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select, text
@@ -56,9 +55,13 @@ async def everything(url: str, media: Path) -> dict[str, object]:
                 SQLModel.metadata.tables["photo"]))).scalar()
     finally:
         await db.dispose()
-    found["files"] = {str(p.relative_to(media)): p.read_bytes()
-                      for p in sorted(media.rglob("*")) if p.is_file()} if media.exists() else {}
+    found["files"] = await asyncio.to_thread(files, media)
     return found
+
+
+def files(media: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(media)): p.read_bytes()
+            for p in sorted(media.rglob("*")) if p.is_file()} if media.exists() else {}
 
 
 @contextlib.asynccontextmanager
