@@ -48,6 +48,10 @@ class TickReport:
     escalations: list[int] = field(default_factory=list)
 
 
+# A claimed check-in not sent when the worker stops: due again at once, its try given back.
+_HANDED_BACK: dict[str, object] = {"status": Status.PENDING, "reason": "handed back at stop"}
+
+
 class Dispatcher:
     """Runs on the scheduler; safe to run in several processes at once."""
 
@@ -67,6 +71,7 @@ class Dispatcher:
         self.questions = questions
         self.photos = photos
         self._reset_due = False  # Telegram came back: cut every backoff short
+        self.stopping = False  # SIGTERM: what is not sent yet goes back, for the next worker
         self._canary_at: datetime | None = None
         self.checkins = checkins
         self.escalations = escalations
@@ -153,12 +158,15 @@ class Dispatcher:
 
         async def send(row: Claimed, patient: Recipient) -> None:
             async with gate:
-                outcome = await self._send(row, patient, report)
+                outcome = (_HANDED_BACK | {"attempts": max(0, row.attempts - 1)}
+                           if self.stopping else await self._send(row, patient, report))
             if outcome is not None:
                 await recorder.add(row, outcome)
 
         await asyncio.gather(*(send(row, patient) for row, patient in to_send))
         await recorder.flush()
+        if self.stopping:
+            return report
         for escalation_id in report.escalations:
             await self.paging.deliver(escalation_id)
         if patient_id is None:

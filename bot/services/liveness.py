@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.store.models import Holder, Worker
+
+RETIRED_BEFORE = datetime(1970, 1, 2, tzinfo=UTC)  # a retired worker's heartbeat is older
 
 if TYPE_CHECKING:
     from bot.services.repositories import UnitsOfWork
@@ -31,7 +33,8 @@ class Liveness:
         only after ours has been written steadily for as long: after a database outage,
         every heartbeat is old, and the others need a moment to beat again."""
         steady = self._steady_since is not None and now - self._steady_since >= self.stale
-        return Holder(self.id, now - self.stale if steady else None)
+        # Until then, only a worker that said it stopped (`retire`) counts as dead.
+        return Holder(self.id, now - self.stale if steady else RETIRED_BEFORE)
 
     def database_up(self) -> bool:
         """Whether the last heartbeat was written (the database answers this worker)."""
@@ -42,6 +45,11 @@ class Liveness:
         still answers reads) and a beat hanging on a dead connection both count as away."""
         return (self._steady_since is not None and self._beaten_at is not None
                 and now - self._beaten_at < self.stale)
+
+    async def retire(self, store: UnitsOfWork) -> None:
+        """Stopping cleanly: what this worker still holds goes back at once."""
+        async with store.unit_of_work() as uow:
+            await uow.queue.retire(self.id)
 
     async def beat(self, store: UnitsOfWork, now: datetime) -> bool:
         """Write the heartbeat; False when the database is away."""

@@ -109,6 +109,11 @@ class Queue(Protocol):
 
     async def prune_send_slots(self, before: int) -> None: ...
 
+    async def retire(self, worker_id: str) -> None:
+        """A worker stopping cleanly: its heartbeat is made old, so whatever it still holds
+        is taken back by the next claim of any worker, not after a lease."""
+        ...
+
     async def beat(self, worker: Worker) -> None:
         """Record a worker's heartbeat."""
         ...

@@ -217,6 +217,10 @@ class QueueRepository(SqlRepository):
             "pid": worker.pid, "host": worker.host,
         })
 
+    async def retire(self, worker_id: str) -> None:
+        await self._orm.exec(update(Worker).where(col(Worker.id) == worker_id)
+                             .values(beat_at=datetime(1970, 1, 1, tzinfo=UTC)))
+
     async def forget_workers(self, silent_since: datetime) -> None:
         """Drop the rows of workers silent since before `silent_since` (long gone)."""
         await self._orm.exec(delete(Worker).where(col(Worker.beat_at) < silent_since))
