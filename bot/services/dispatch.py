@@ -165,11 +165,9 @@ class Dispatcher:
 
         await asyncio.gather(*(send(row, patient) for row, patient in to_send))
         await recorder.flush()
-        if self.stopping:
-            return report
-        for escalation_id in report.escalations:
+        for escalation_id in report.escalations if not self.stopping else ():
             await self.paging.deliver(escalation_id)
-        if patient_id is None:
+        if patient_id is None and not self.stopping:
             report.nudged = await self.silence.nudge()
             await self.silence.alert()
             for escalation_id, note in await self.questions.expire():  # unanswered questions

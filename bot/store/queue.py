@@ -144,7 +144,6 @@ class QueueRepository(SqlRepository):
         result = await self._orm.exec(stmt, params=params)
         return sorted(result.scalars().all(), key=lambda r: (r.due_at, r.id))
 
-
     async def claim_checkins(
         self,
         now: datetime,
@@ -170,18 +169,15 @@ class QueueRepository(SqlRepository):
         ]
         return sorted(claimed, key=lambda pair: (pair[0].due_at, pair[0].id))
 
-
     async def claims(self) -> Claims:
         """Fenced writes on claimed rows, in this transaction."""
         return Claims(await self._conn())
-
 
     async def finish(
         self, model: type[Row], row_id: int, claimed_at: datetime, **values: Any
     ) -> bool:
         """`Claims.finish` in this transaction."""
         return await (await self.claims()).finish(model, row_id, claimed_at, **values)
-
 
     async def recipients(self, ids: Sequence[int] | set[int]) -> dict[int, Recipient]:
         """The patients' status, chat and zone, by id (no ORM objects: a tick reads many)."""
@@ -192,7 +188,6 @@ class QueueRepository(SqlRepository):
                                   present_symptoms(row.last_observations))
                 for row in result}
 
-
     async def take_send_slot(self, second: int, limit: int) -> int | None:
         """Count one message against `second`: its place in it (1 is first), or None if
         that second is already full."""
@@ -200,14 +195,12 @@ class QueueRepository(SqlRepository):
         result = await connection.execute(_TAKE_SLOT, {"second": second, "limit": limit})
         return result.scalar()
 
-
     async def fill_send_slots(self, first: int, last: int, limit: int) -> None:
         """Mark seconds as full (after a 429: nobody sends until Telegram's retry_after)."""
         rows = [{"second": s, "limit": limit} for s in range(first, last + 1)]
         if rows:
             connection = await self._conn()
             await connection.execute(_FILL_SLOT, rows)
-
 
     async def beat(self, worker: Worker) -> None:
         """Record a worker's heartbeat (insert on first beat)."""
