@@ -17,12 +17,12 @@ from bot.sandbox import SandboxUser
 LINK = re.compile(r"https?://\S+/login/([A-Za-z0-9_-]+)")
 
 
-def web(r: Rehearsal) -> httpx.AsyncClient:
+def web(r: Rehearsal, base: str = "http://console") -> httpx.AsyncClient:
     """A client of the console app (in the test's loop, no socket)."""
     app = console_app(r.services, bot_username=r.app.bot.username or "aftercare_bot",
                       bot_token="123:secret", extra=HEALTH)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                             base_url="http://console", follow_redirects=False)
+                             base_url=base, follow_redirects=False)
 
 
 def person(r: Rehearsal, name: str) -> SandboxUser:

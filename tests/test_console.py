@@ -235,7 +235,7 @@ async def test_the_mini_app_signs_a_clinician_in_with_telegrams_signed_init_data
             return signed("123:secret", {"auth_date": str(at), "query_id": "AAE",
                                          "user": json.dumps({"id": user_id, "first_name": "N"})})
 
-        async with web(r) as client:
+        async with web(r, "https://clinic.example") as client:
             assert (await client.post("/webapp/login", data={
                 "init_data": init(nurse.id).replace("hash=", "hash=0")})).status_code == 401
             assert (await client.post("/webapp/login", data={
@@ -246,6 +246,9 @@ async def test_the_mini_app_signs_a_clinician_in_with_telegrams_signed_init_data
             done = await client.post("/webapp/login", data={"init_data": init(nurse.id)})
             assert done.status_code == 204
             assert (await client.get("/")).status_code == 200
+        async with web(r) as plain:  # plain HTTP, as a TLS proxy hands requests on
+            done = await plain.post("/webapp/login", data={"init_data": init(nurse.id)})
+            assert "secure" in done.headers["set-cookie"].lower()  # CONSOLE_URL is https
         assert r.server.violations == []
 
 

@@ -25,6 +25,13 @@ def _int(request: Request, name: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
 
 
+def _behind_https(request: Request) -> bool:
+    """Whether browsers reach the console over HTTPS: its public URL says so (a TLS proxy in
+    front hands us plain HTTP), or the request itself came that way."""
+    url = services_of(request).console.url or ""
+    return url.startswith("https://") or request.url.scheme == "https"
+
+
 # --- signing in
 async def login_form(request: Request) -> Response:
     """The link from the bot opens a page with one button: a link preview or a scanner that
@@ -38,7 +45,7 @@ async def login(request: Request) -> Response:
     if secret is None:
         return refused(request, 401, "link_used")
     response = RedirectResponse("/", status_code=303)
-    session_cookie(response, secret, secure=request.url.scheme == "https")
+    session_cookie(response, secret, secure=_behind_https(request))
     return response
 
 
@@ -57,7 +64,7 @@ async def webapp_login(request: Request) -> Response:
     if secret is None:
         return refused(request, 401, "signed_out")
     response = Response(status_code=204)
-    session_cookie(response, secret, secure=request.url.scheme == "https")
+    session_cookie(response, secret, secure=_behind_https(request))
     return response
 
 
