@@ -231,24 +231,31 @@ async def test_the_mini_app_signs_a_clinician_in_with_telegrams_signed_init_data
         assert (await r.app.bot.get_chat_menu_button(chat_id=ana.id)).type == "default"
         now = int(clock.now().timestamp())
 
-        def init(user_id: int, at: int = now) -> str:
-            return signed("123:secret", {"auth_date": str(at), "query_id": "AAE",
+        def init(user_id: int, at: int = now, query: str = "AAE") -> str:
+            return signed("123:secret", {"auth_date": str(at), "query_id": query,
                                          "user": json.dumps({"id": user_id, "first_name": "N"})})
 
         async with web(r, "https://clinic.example") as client:
             assert (await client.post("/webapp/login", data={
                 "init_data": init(nurse.id).replace("hash=", "hash=0")})).status_code == 401
             assert (await client.post("/webapp/login", data={
-                "init_data": init(nurse.id, now - 7200)})).status_code == 401  # replayed late
+                "init_data": init(nurse.id, now - 600)})).status_code == 401  # replayed late
             assert (await client.post("/webapp/login", data={
                 "init_data": init(ana.id)})).status_code == 401  # a patient is no clinician
             assert (await client.get("/")).status_code == 401
             done = await client.post("/webapp/login", data={"init_data": init(nurse.id)})
             assert done.status_code == 204
             assert (await client.get("/")).status_code == 200
+            again = await client.post("/webapp/login", data={"init_data": init(nurse.id)})
+            assert again.status_code == 401  # the same init data signs in once
         async with web(r) as plain:  # plain HTTP, as a TLS proxy hands requests on
-            done = await plain.post("/webapp/login", data={"init_data": init(nurse.id)})
+            done = await plain.post("/webapp/login", data={"init_data": init(nurse.id,
+                                                                             query="AAF")})
             assert "secure" in done.headers["set-cookie"].lower()  # CONSOLE_URL is https
+            huge = await plain.post("/webapp/login", data={"init_data": "x" * 100_000})
+            assert huge.status_code == 401
+            odd = await plain.post("/webapp/login", data={"init_data": "hash=%C3%A9&user=1"})
+            assert odd.status_code == 401
         assert r.server.violations == []
 
 
@@ -295,7 +302,51 @@ async def test_photos_show_at_full_size_on_the_patient_page_and_nowhere_else(
         assert "a little swollen, here is a picture" in page.text
         photo = await client.get("/media/1")
         assert photo.status_code == 200
+        assert [e.detail for e in await audited(r, "view_media")] == ["media #1"]
         assert photo.headers["content-type"] == "image/jpeg"
         assert photo.content[:2] == b"\xff\xd8"
     async with web(r) as stranger:
         assert (await stranger.get("/media/1")).status_code == 401
+
+
+async def test_odd_input_gets_a_clear_answer_never_a_crash(clinic: Rehearsal) -> None:
+    r = clinic
+    await emergency(r)
+    async with web(r) as client:
+        csrf = await sign_in(r, client, person(r, "Admin"))
+        for path in ("/patients/%C2%B2", "/patients/99999999999", "/patients/0",
+                     "/admin/patients/%C2%B2/record.csv", "/media/%D9%A1"):
+            assert (await client.get(path)).status_code == 404, path
+        for query in ({"day": "²"}, {"q": "²"}, {"q": "99999999999"}):
+            assert (await client.get("/patients", params=query)).status_code == 200, query
+        assert (await client.get("/admin/audit", params={"patient": "²"})).status_code == 200
+        weird = await client.post("/escalations/1/ack", data={"csrf": "é"})
+        assert weird.status_code == 403
+        for zone, when in (("America", "2026-11-03T08:30"), ("a" * 300, "2026-11-03T08:30"),
+                           ("Europe/Paris", "0001-01-01T00:00"),
+                           ("Europe/Paris", "9999-12-31T23:59")):
+            refused = await client.post("/enrol", data={"csrf": csrf, "name": "Lea",
+                                                        "when": when, "zone": zone})
+            assert refused.status_code == 422, (zone, when)
+            assert "Lea" in refused.text
+        stale = await client.get("/worklist", headers={"HX-Request": "true",
+                                                        "Cookie": "aftercare_session=gone"})
+        assert stale.headers.get("hx-refresh") == "true"  # the page reloads to its refusal
+        cross = await client.post("/login/whatever", headers={"Origin": "https://evil.example"})
+        assert cross.status_code == 403
+        hidden = await client.post("/login/whatever", headers={"Origin": "null",
+                                                                "Sec-Fetch-Site": "cross-site"})
+        assert hidden.status_code == 403
+
+
+async def test_a_page_refreshing_itself_does_not_keep_a_session_alive(
+    clinic: Rehearsal,
+) -> None:
+    r = clinic
+    async with web(r) as client:
+        await sign_in(r, client, person(r, "Nurse"))
+        for _ in range(12):  # an open tab, polling for eleven hours
+            r.clock.advance(timedelta(hours=1))
+            await client.get("/worklist", headers={"HX-Request": "true",
+                                                   "HX-Trigger": "worklist"})
+        assert (await client.get("/")).status_code == 401

@@ -37,6 +37,11 @@ async def test_a_broken_file_is_refused_with_where_and_a_good_one_applies_at_onc
                                      files={"file": ("m.yaml", b"help: [unclosed")})
         assert not_yaml.status_code == 422
         assert ":1" in not_yaml.text or "line" in not_yaml.text
+        for odd in (b"", b"# nothing but a comment\n", b"a: &x [*x]\n", b"\xff\xfe"):
+            answer = await client.post(f"/admin/content/{NAME}", data={"csrf": csrf},
+                                        files={"file": ("m.yaml", odd)})
+            assert answer.status_code == 422, odd
+            assert "Not applied" in answer.text
         edited = original.replace('menu_open: "Open escalations, most urgent first"',
                                   'menu_open: "Open escalations (worst first)"')
         assert edited != original

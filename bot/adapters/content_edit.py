@@ -47,8 +47,8 @@ class ContentFolder:
                 load_library(copy, self.clinic_language)
             except ContentError as exc:
                 return [str(p).replace(str(copy) + os.sep, "") for p in exc.problems]
-            except (ValueError, OSError) as exc:
-                return [f"{name}: {exc}"]
+            except Exception as exc:  # an empty file, a recursive alias: refused, not a crash
+                return [f"{name}: cannot be read as content ({type(exc).__name__})"]
         return []
 
     def apply(self, name: str, text: str, at: datetime) -> Library:

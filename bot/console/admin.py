@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.render import page, refused
 from bot.console.security import services_of, signed_in
+from bot.core.texts import record_id
 from bot.services.console import Staff
 from bot.services.desk import qr_code
 from bot.services.enrolment import deep_link
@@ -48,11 +49,11 @@ async def invite(request: Request, staff: Staff) -> Response:
 
 @signed_in(admin=True)
 async def deactivate(request: Request, staff: Staff) -> Response:
-    cid = str(request.path_params["cid"])
-    if not cid.isdigit() or len(cid) > 12:
+    cid = record_id(str(request.path_params["cid"]))
+    if cid is None:
         return refused(request, 404, "not_found")
     services = services_of(request)
-    said = await services.clinic.deactivate(int(cid), actor=staff.actor)
+    said = await services.clinic.deactivate(cid, actor=staff.actor)
     return await _clinicians(request, staff, said)
 
 
@@ -63,7 +64,7 @@ async def move(request: Request, staff: Staff) -> Response:
     cid, how = str(form.get("clinician") or ""), str(form.get("how") or "")
     services = services_of(request)
     _, order = await services.clinic.roster()
-    who = int(cid) if cid.isdigit() and len(cid) < 12 else None
+    who = record_id(cid)
     if who is None:
         return refused(request, 404, "not_found")
     if how == "add" and who not in order:
@@ -84,7 +85,7 @@ async def audit(request: Request, staff: Staff) -> Response:
     action = request.query_params.get("action", "")[:60]
     actor = request.query_params.get("actor", "")[:60]
     patient = request.query_params.get("patient", "").lstrip("#")
-    pid = int(patient) if patient.isdigit() and len(patient) < 12 else None
+    pid = record_id(patient)
     events = await services_of(request).clinic.audit(patient_id=pid)
     shown = [e for e in reversed(events)
              if (not action or e.action == action) and (not actor or e.actor == actor)]
@@ -172,10 +173,10 @@ async def figures_csv(request: Request, _staff: Staff) -> Response:
 @signed_in(admin=True)
 async def patient_csv(request: Request, staff: Staff) -> Response:
     """One patient's record as CSV (audited): when, and what happened."""
-    pid = str(request.path_params["pid"])
-    record = (await services_of(request).timeline.record(int(pid), actor=staff.actor,
+    pid = record_id(str(request.path_params["pid"]))
+    record = (await services_of(request).timeline.record(pid, actor=staff.actor,
                                                           action="export_record")
-              if pid.isdigit() and len(pid) < 12 else None)
+              if pid else None)
     if record is None or record.patient.erased_at is not None:
         return refused(request, 404, "not_found")
     rows: list[tuple[object, ...]] = [("when", "what")]

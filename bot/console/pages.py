@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, available_timezones
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -11,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.console.render import COOKIE, page, refused
 from bot.console.security import services_of, session_cookie, signed_in
 from bot.core.countries import country_of
+from bot.core.texts import record_id
 from bot.core.webapp import init_data_user
 from bot.services.console import Staff
 from bot.services.desk import qr_code
@@ -21,8 +23,7 @@ MAX_FIELD = 2000  # characters: a name, a note; more is not a person typing
 
 
 def _int(request: Request, name: str) -> int | None:
-    value = str(request.path_params.get(name, ""))
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    return record_id(str(request.path_params.get(name, "")))
 
 
 def _behind_https(request: Request) -> bool:
@@ -30,6 +31,27 @@ def _behind_https(request: Request) -> bool:
     front hands us plain HTTP), or the request itself came that way."""
     url = services_of(request).console.url or ""
     return url.startswith("https://") or request.url.scheme == "https"
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a sign-in POST comes from our own page: another site must not sign a
+    browser in as someone else (an `Origin` of another host is refused; tools send none)."""
+    origin = request.headers.get("origin")
+    if origin in (None, "null"):  # "null": what browsers send under no-referrer
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    public = urlsplit(services_of(request).console.url or "").netloc
+    ours = {request.headers.get("host", ""), public}
+    return urlsplit(origin).netloc in ours
+
+
+async def _small_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None past `limit` bytes (read no further than that)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
 
 
 # --- signing in
@@ -40,6 +62,8 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    if not _same_origin(request):
+        return refused(request, 403, "csrf")
     token = str(request.path_params["token"])
     secret = await services_of(request).console.login(token) if len(token) < 100 else None
     if secret is None:
@@ -55,12 +79,12 @@ async def webapp_page(request: Request) -> Response:
 
 
 async def webapp_login(request: Request) -> Response:
-    form = await request.form()
-    data = form.get("init_data")
-    state = request.app.state
-    user = (init_data_user(data, state.bot_token, services_of(request).deps.clock.now())
-            if isinstance(data, str) and len(data) < 8192 else None)
-    secret = await services_of(request).console.login_by_chat(user) if user else None
+    body = await _small_body(request, 8192) if _same_origin(request) else None
+    data = parse_qs(body.decode("utf-8", "replace")).get("init_data", [""])[0] if body else ""
+    signed = init_data_user(data, request.app.state.bot_token,
+                            services_of(request).deps.clock.now()) if data else None
+    secret = (await services_of(request).console.login_by_chat(*signed) if signed
+              else None)
     if secret is None:
         return refused(request, 401, "signed_out")
     response = Response(status_code=204)
@@ -132,7 +156,8 @@ async def patients(request: Request, staff: Staff) -> Response:
     show = request.query_params.get("show", "all")
     show = show if show in FILTERS else "all"
     day_text = request.query_params.get("day", "")
-    day = int(day_text) if day_text.isdigit() and len(day_text) < 4 else None
+    day = (int(day_text) if day_text.isascii() and day_text.isdigit() and len(day_text) < 4
+           else None)
     rows = await services_of(request).worklist.patients(query, show, day)
     template = "_patients.html" if request.headers.get("hx-request") else "patients.html"
     return page(request, template, staff, rows=rows, q=query, show=show, filters=FILTERS,
@@ -150,9 +175,9 @@ async def patient(request: Request, staff: Staff) -> Response:
 
 
 @signed_in()
-async def media(request: Request, _staff: Staff) -> Response:
+async def media(request: Request, staff: Staff) -> Response:
     mid = _int(request, "mid")
-    found = await services_of(request).worklist.media(mid) if mid else None
+    found = await services_of(request).worklist.media(mid, staff.actor) if mid else None
     if found is None:
         return refused(request, 404, "not_found")
     mime, data = found
@@ -185,14 +210,18 @@ async def enrol(request: Request, staff: Staff) -> Response:
     services = services_of(request)
     if not given["name"]:
         return _enrol_form(request, staff, "The patient's name is missing.", 422, **given)
+    zone_name = str(given["zone"]) or services.deps.clinic_tz.key
+    if zone_name not in available_timezones():
+        return _enrol_form(request, staff, f"Unknown time zone {zone_name!r}: use a name "
+                           "such as Europe/Paris.", 422, **given)
     try:
-        zone = ZoneInfo(str(given["zone"]) or services.deps.clinic_tz.key)
+        zone = ZoneInfo(zone_name)
         session_at = datetime.fromisoformat(str(given["when"])).replace(tzinfo=zone)
         invitation = await services.enrolment.invite_patient(
             name=str(given["name"]), session_at=session_at, timezone=zone.key,
             areas=", ".join(areas), phone=str(given["phone"]) or None,
             actor=staff.actor, language=str(given["language"]))
-    except (ValueError, ZoneInfoNotFoundError, LookupError) as exc:
+    except (ValueError, LookupError, OverflowError) as exc:
         message = str(exc) or "check the session time and time zone"
         return _enrol_form(request, staff, message, 422, **given)
     link = deep_link(request.app.state.bot_username, invitation.token)

@@ -45,5 +45,9 @@ def page(request: Request, template: str, staff: Staff | None, status: int = 200
 
 
 def refused(request: Request, status: int, why: str) -> Response:
-    """A refusal a person can act on (what to do next), never a stack trace."""
-    return page(request, "refused.html", None, status, message=REFUSALS[why])
+    """A refusal a person can act on (what to do next), never a stack trace. A part of a
+    page asking (htmx) reloads the whole page instead, which then shows the refusal."""
+    response = page(request, "refused.html", None, status, message=REFUSALS[why])
+    if request.headers.get("hx-request"):
+        response.headers["HX-Refresh"] = "true"
+    return response

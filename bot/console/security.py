@@ -64,7 +64,9 @@ async def staff_of(request: Request) -> Staff | None:
     secret = request.cookies.get(COOKIE)
     if not secret or len(secret) > 128:
         return None
-    return await services_of(request).console.staff(secret)
+    # The worklist refreshing itself is nobody at work: it must not keep a session alive.
+    polled = request.headers.get("hx-trigger") == "worklist" and request.method == "GET"
+    return await services_of(request).console.staff(secret, touch=not polled)
 
 
 async def csrf_ok(request: Request) -> bool:
@@ -75,7 +77,8 @@ async def csrf_ok(request: Request) -> bool:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else ""
-    return bool(secret and given) and hmac.compare_digest(csrf_token(secret), given)
+    return bool(secret and given) and hmac.compare_digest(csrf_token(secret).encode(),
+                                                          given.encode())
 
 
 def signed_in(*, admin: bool = False) -> Callable[[Endpoint], Endpoint]:

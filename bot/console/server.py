@@ -13,16 +13,18 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import admin, pages
 from bot.console.render import HERE, refused
-from bot.console.security import SecurityHeaders
+from bot.console.security import HEADERS, SecurityHeaders
 from bot.services.facade import Services
 
 log = logging.getLogger(__name__)
+ERROR_PAGE = ("<!doctype html><title>Aftercare console</title><p>Something went wrong on our "
+              "side; it is logged. Go back and try again.</p>")
 
 
 def routes() -> list[BaseRoute]:
@@ -63,11 +65,20 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
     return refused(request, 404, "not_found")
 
 
+async def _server_error(_request: Request, _exc: Exception) -> Response:
+    """What a browser sees of a bug (logged with its traceback by uvicorn): no details, and
+    the same headers as every page (this answer is made outside their middleware)."""
+    response = HTMLResponse(ERROR_PAGE, status_code=500)
+    for name, value in HEADERS:
+        response.headers[name.decode()] = value.decode()
+    return response
+
+
 def console_app(services: Services, *, bot_username: str, bot_token: str,
                 extra: Sequence[BaseRoute] = ()) -> Starlette:
     """The console (and `extra` routes: the webhook, /healthz) as one ASGI app."""
     app = Starlette(routes=[*extra, *routes()], middleware=[Middleware(SecurityHeaders)],
-                    exception_handlers={404: _not_found})
+                    exception_handlers={404: _not_found, 500: _server_error})
     app.state.services = services
     app.state.bot_username = bot_username
     app.state.bot_token = bot_token

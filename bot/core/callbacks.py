@@ -182,7 +182,7 @@ def language(code: str) -> str:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 def parse(data: str | None) -> Callback | None:

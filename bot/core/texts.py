@@ -283,3 +283,16 @@ def ping_text(content: Content, view: PingView) -> str:
                               or content.clinic.emergency_number))
     lines.append(m.format("ping_reported_at", when=view.reported_local))
     return clip("\n".join(lines), 4000)
+
+
+ID_LIMIT = 2**31  # ids are 32-bit integers in the database
+
+
+def record_id(text: str) -> int | None:
+    """A record's id as a person or a URL gives it ("12"); None for anything else, "²" and
+    "١٢" included (`str.isdigit` accepts them, `int` does not or means another number)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value < ID_LIMIT else None

@@ -17,8 +17,11 @@ SKEW = timedelta(minutes=-5)  # Telegram's clock a little ahead of ours
 
 
 def init_data_user(init_data: str, bot_token: str, now: datetime,
-                   max_age: timedelta = timedelta(hours=1)) -> int | None:
-    """The Telegram user id in signed, fresh init data; None for anything else."""
+                   max_age: timedelta = timedelta(minutes=5)) -> tuple[int, str] | None:
+    """The Telegram user id in signed, fresh init data, and its signature (for single use);
+    None for anything else."""
+    if not bot_token:
+        return None  # nothing can be checked: nobody signs in
     try:
         fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=True))
     except ValueError:
@@ -27,7 +30,7 @@ def init_data_user(init_data: str, bot_token: str, now: datetime,
     check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
     key = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
     expected = hmac.new(key, check.encode(), hashlib.sha256).hexdigest()
-    if not given or not hmac.compare_digest(expected, given):
+    if not given or not hmac.compare_digest(expected.encode(), given.encode()):
         return None
     try:
         signed_at = datetime.fromtimestamp(int(fields.get("auth_date", "")), now.tzinfo)
@@ -35,4 +38,4 @@ def init_data_user(init_data: str, bot_token: str, now: datetime,
         user_id = int(user["id"])
     except (ValueError, TypeError, KeyError, OverflowError):
         return None
-    return user_id if SKEW <= now - signed_at <= max_age else None
+    return (user_id, given) if SKEW <= now - signed_at <= max_age else None

@@ -23,7 +23,21 @@ def session_time(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 def too_far_ahead(moment: datetime, now: datetime, days_ahead: int) -> bool:
     """Whether a session is further ahead than the clinic allows (a typo, a wrong year)."""
-    return moment > now + timedelta(days=days_ahead)
+    try:
+        return moment > now + timedelta(days=days_ahead)
+    except OverflowError:  # year 9999 in a zone east of UTC
+        return True
+
+
+LONG_AGO = timedelta(days=366)
+
+
+def too_long_ago(moment: datetime, now: datetime) -> bool:
+    """Whether a session is over a year old: a typo in the year, not a course to follow."""
+    try:
+        return moment < now - LONG_AGO
+    except OverflowError:  # year 1 in a zone east of UTC
+        return True
 
 
 def unknown_areas(areas: str, known: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.core import callbacks as cb
 from bot.core.callbacks import Button
 from bot.core.model import Level, Observation
-from bot.core.texts import clip, describe, level_mark, short_name
+from bot.core.texts import clip, describe, level_mark, record_id, short_name
 from bot.services.common import Deps, day_of
 from bot.services.ports import Reply
 from bot.services.repositories import UnitOfWork
@@ -72,7 +72,8 @@ class Clinic:
         query = query.strip().lstrip("#")
         async with self.d.store.unit_of_work() as uow:
             if query.isdigit():
-                patient = await uow.patients.get(int(query))
+                number = record_id(query)
+                patient = await uow.patients.get(number) if number else None
                 if patient is not None:
                     return Found(patient.id)
                 return Found(None, self._say("no_patient_id", id=query))

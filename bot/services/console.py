@@ -13,6 +13,7 @@ from bot.services.repositories import UnitOfWork
 from bot.store.models import ConsoleKey, ConsoleToken
 
 LINK_FOR = timedelta(minutes=10)
+INIT_DATA_FOR = timedelta(minutes=5)  # a Mini App's init data signs in this soon, once
 IDLE_FOR = timedelta(hours=10)  # a working day without a page opened ends the session
 TOUCH_EVERY = timedelta(minutes=1)  # a session's expiry moves on at most this often
 
@@ -62,14 +63,19 @@ class Console:
                 return None
             return await self._open(uow, clinician_id, now, "console_login")
 
-    async def login_by_chat(self, user_id: int) -> str | None:
+    async def login_by_chat(self, user_id: int, signature: str) -> str | None:
         """A session for the clinician whose Telegram account opened the Mini App (its init
-        data already checked against the bot's token)."""
+        data already checked against the bot's token); the same init data (`signature`,
+        its hash) signs in once."""
         now = self.d.clock.now()
+        once = hash_token(f"init-data:{signature}")
         async with self.d.store.unit_of_work() as uow:
             clinician = await uow.clinicians.by_chat(user_id)
-            if clinician is None or clinician.id is None:
+            if clinician is None or clinician.id is None or await uow.console.known(once):
                 return None
+            await uow.add(ConsoleToken(token_hash=once, kind=ConsoleKey.INIT_DATA,
+                                       clinician_id=clinician.id, created_at=now,
+                                       expires_at=now + INIT_DATA_FOR))
             return await self._open(uow, clinician.id, now, "console_login_webapp")
 
     async def _open(
@@ -81,8 +87,9 @@ class Console:
         await uow.records.audit(now, f"clinician:{clinician_id}", action)
         return await self._mint(uow, clinician_id, ConsoleKey.SESSION, now, IDLE_FOR)
 
-    async def staff(self, session_secret: str) -> Staff | None:
-        """Who holds this session, if it is live and its clinician still active."""
+    async def staff(self, session_secret: str, *, touch: bool = True) -> Staff | None:
+        """Who holds this session, if it is live and its clinician still active; `touch`
+        (a person's request, not a page refreshing itself) moves its expiry on."""
         now = self.d.clock.now()
         async with self.d.store.unit_of_work() as uow:
             session = await uow.console.session(hash_token(session_secret), now)
@@ -91,7 +98,7 @@ class Console:
             clinician = await uow.clinicians.get(session.clinician_id)
             if clinician is None or not clinician.active or clinician.id is None:
                 return None
-            if session.expires_at - now < IDLE_FOR - TOUCH_EVERY:
+            if touch and session.expires_at - now < IDLE_FOR - TOUCH_EVERY:
                 session.expires_at = now + IDLE_FOR
                 uow.save(session)
             return Staff(clinician.id, clinician.name, clinician.is_admin)

@@ -12,7 +12,7 @@ from bot.core import callbacks as cb
 from bot.core import schedule
 from bot.core.countries import country_code, country_of
 from bot.core.texts import join, plain, tips_block, yes_no
-from bot.core.when import too_far_ahead, unknown_areas
+from bot.core.when import too_far_ahead, too_long_ago, unknown_areas
 from bot.services.common import Deps, hash_token, local_text, zone
 from bot.services.ports import PressResult, Reply
 from bot.services.repositories import UnitOfWork
@@ -117,6 +117,8 @@ class Enrolment:
         if too_far_ahead(session_at, self.d.clock.now(), clinic.session_days_ahead):
             raise ValueError(f"the session is more than {clinic.session_days_ahead} days ahead "
                              "(the clinic's session_days_ahead)")
+        if too_long_ago(session_at, self.d.clock.now()):
+            raise ValueError("the session is more than a year ago (a typo in the year?)")
         unknown = unknown_areas(areas, clinic.treated_areas)
         if unknown:
             raise ValueError(f"unknown treated area(s): {', '.join(unknown)} (the clinic "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.model import Level
-from bot.core.texts import level_mark
+from bot.core.texts import level_mark, record_id
 from bot.services.common import Deps, day_of
 from bot.store.models import Patient
 
@@ -102,13 +102,15 @@ class Worklist:
                                     patient_id=patient.id, detail=f"escalation #{escalation_id}")
             return patient.name, patient.phone
 
-    async def media(self, photo_id: int) -> tuple[str, bytes] | None:
-        """A photo or voice note's type and bytes (its patient's page was opened, audited)."""
+    async def media(self, photo_id: int, actor: str) -> tuple[str, bytes] | None:
+        """A photo or voice note's type and bytes; the viewing is audited."""
         store = self.d.photo_store
         async with self.d.store.unit_of_work() as uow:
             photo = await uow.patients.photo(photo_id)
-        if photo is None or store is None:
-            return None
+            if photo is None or store is None:
+                return None
+            await uow.records.audit(self.d.clock.now(), actor, "view_media",
+                                    patient_id=photo.patient_id, detail=f"media #{photo_id}")
         try:
             return photo.mime, await store.read(photo.path)
         except OSError:
@@ -120,6 +122,7 @@ class Worklist:
         """Patients matching part of a name (or an id), in one of `FILTERS`, on a day of
         their course when `day` is given; erased records are not listed."""
         query = query.strip().lstrip("#")
+        wanted = record_id(query) if query.isdigit() else None
         now = self.d.clock.now()
         rows: list[PatientRow] = []
         async with self.d.store.unit_of_work() as uow:
@@ -131,7 +134,7 @@ class Worklist:
             everyone = await uow.patients.find(query) if query and not query.isdigit() else (
                 await uow.patients.all())
             for p in everyone:
-                if p.id is None or not _shown(p, query, show, p.id in worst):
+                if p.id is None or not _shown(p, query, wanted, show, p.id in worst):
                     continue
                 on = day_of(p, await uow.patients.sessions_of(p.id), now)
                 if day is not None and on != day:
@@ -142,10 +145,10 @@ class Worklist:
         return rows
 
 
-def _shown(p: Patient, query: str, show: str, has_open: bool) -> bool:
+def _shown(p: Patient, query: str, wanted: int | None, show: str, has_open: bool) -> bool:
     if p.erased_at is not None:
         return False
-    if query.isdigit() and p.id != int(query):
+    if query.isdigit() and p.id != wanted:
         return False
     if show == "open":
         return has_open

@@ -38,6 +38,11 @@ class ConsoleRepository(SqlRepository):
                                        col(ConsoleToken.expires_at) > now))
         return found.first()
 
+    async def known(self, token_hash: str) -> bool:
+        found = await self._orm.exec(
+            select(ConsoleToken.id).where(col(ConsoleToken.token_hash) == token_hash))
+        return found.first() is not None
+
     async def end(self, token_hash: str) -> None:
         await self._orm.exec(
             delete(ConsoleToken).where(col(ConsoleToken.token_hash) == token_hash))

@@ -380,6 +380,7 @@ class ConsoleKey:
 
     LINK = "link"  # a one-time login link sent by the bot (minutes)
     SESSION = "session"  # a browser's session cookie (a working day after its last use)
+    INIT_DATA = "init_data"  # a Mini App's signed init data, used once
 
 
 class ConsoleToken(SQLModel, table=True):

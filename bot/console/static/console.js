@@ -10,3 +10,15 @@ document.addEventListener("DOMContentLoaded", () => {
       .then((r) => { if (r.ok) location.replace("/"); else webapp.textContent = "Not signed in: send /console to the bot."; });
   }
 });
+
+// A refresh that fails (the server restarting, the database away) says so, instead of
+// leaving a worklist that looks current but is not.
+document.addEventListener("htmx:responseError", () => {
+  const note = document.getElementById("stale") || document.createElement("p");
+  note.id = "stale";
+  note.className = "error";
+  note.setAttribute("role", "alert");
+  note.textContent = "This page could not be refreshed: what it shows may be out of date.";
+  document.querySelector("main").prepend(note);
+});
+document.addEventListener("htmx:sendError", () => document.dispatchEvent(new Event("htmx:responseError")));
