@@ -171,6 +171,20 @@ async def test_strangers_reach_nothing_and_a_clinician_no_admin_page(
     await again.goto(console + path)  # the same link a second time
     await again.get_by_role("button", name="Sign in").click()
     await expect(again.get_by_role("alert")).to_contain_text("used already")
+    late = await login_path(r, person(r, "Doctor"))
+    r.clock.advance(minutes=11)  # past the link's ten minutes
+    await again.goto(console + late)
+    await again.get_by_role("button", name="Sign in").click()
+    await expect(again.get_by_role("alert")).to_contain_text("has expired")
+    # A form posted without its CSRF token (as another site's page would) changes nothing.
+    await signed.goto(console + "/enrol")
+    await signed.evaluate("document.querySelector('form.enrol input[name=csrf]').remove()")
+    await signed.get_by_label("Name").fill("Forged")
+    await signed.get_by_label("Session").fill("2026-11-03T08:30")
+    await signed.get_by_role("button", name="Enrol and show the link").click()
+    await expect(signed.get_by_role("alert")).to_contain_text("out of date")
+    await signed.goto(console + "/patients")
+    await expect(signed.locator("#patients")).not_to_contain_text("Forged")
 
 
 async def test_an_admin_uploads_a_broken_content_file_and_sees_where(
