@@ -27,10 +27,11 @@ from bot.core.content import (
     Tip,
 )
 from bot.core.lexicon_model import Lexicon
-from bot.core.library import Library, parity
+from bot.core.library import Library, lexicon_parity, parity
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: 5x faster
 BUNDLED = Path(__file__).resolve().parents[2] / "content"
+LEXICON_REFERENCE = "en"
 
 # file key -> (file name, how to validate its top level)
 FILES: dict[str, tuple[str, TypeAdapter[Any]]] = {
@@ -250,11 +251,16 @@ def _load_library(
         except ContentError as exc:
             problems += exc.problems
     base = contents.get(clinic_language)
+    # Every lexicon was written from the English one and may add combinations of its own
+    # words: each is held to English's, whatever language the clinic reads.
+    reference = contents.get(LEXICON_REFERENCE, base)
     for code, other in contents.items():
-        if base is None or other is base:
+        if base is None or reference is None or (other is base and base is reference):
             continue
         folder = language_dir(content_dir, code)
-        for key, loc, message in parity(base, other):
+        found = (parity(base, other, lexicon_from=reference) if other is not base
+                 else lexicon_parity(reference, other))
+        for key, loc, message in found:
             path = folder / FILES[key][0]
             node = _read(path, [])[1]
             problems.append(Problem(path, _line(node, loc), _field(loc), message))

@@ -9,7 +9,7 @@ import io
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.console.render import page, refused
+from bot.console.render import gettext, page, refused
 from bot.console.security import services_of, signed_in
 from bot.core.texts import record_id
 from bot.services.console import Staff
@@ -38,12 +38,14 @@ async def clinicians(request: Request, staff: Staff) -> Response:
 async def invite(request: Request, staff: Staff) -> Response:
     form = await request.form()
     name = str(form.get("name") or "").strip()[:200]
+    _ = gettext(request)
     if not name:
-        return await _clinicians(request, staff, "A name is needed.", 422)
+        return await _clinicians(request, staff, _("A name is needed."), 422)
     invitation = await services_of(request).enrolment.invite_clinician(
         name=name, admin=form.get("admin") == "on", actor=staff.actor)
     link = deep_link(request.app.state.bot_username, invitation.token)
-    return await _clinicians(request, staff, f"{name} is invited: they open this link.",
+    return await _clinicians(request, staff, _("%(name)s is invited: they open this link.",
+                                               name=name),
                              invited=link, qr=qr_code(link).svg_inline(scale=4))
 
 
@@ -124,24 +126,27 @@ async def content_file(request: Request, staff: Staff) -> Response:
 async def content_upload(request: Request, staff: Staff) -> Response:
     """An edited copy of one file: applied only if every language still loads with it."""
     name = str(request.path_params["name"])
+    _ = gettext(request)
     form = await request.form()
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         await form.close()
-        return await _content_file(request, staff, name, 422, problems=["No file was sent."])
+        return await _content_file(request, staff, name, 422,
+                                   problems=[_("No file was sent.")])
     raw = await upload.read(MAX_UPLOAD + 1)
     await form.close()  # the spooled upload's file
     if len(raw) > MAX_UPLOAD:
-        return await _content_file(request, staff, name, 422, problems=["The file is too big."])
+        return await _content_file(request, staff, name, 422,
+                                   problems=[_("The file is too big.")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return await _content_file(request, staff, name, 422,
-                                   problems=[f"{name}: not UTF-8 text"])
+                                   problems=[_("%(name)s: not UTF-8 text", name=name)])
     done = await services_of(request).content_admin.upload(name, text, actor=staff.actor)
     if not done.applied:
         return await _content_file(request, staff, name, 422, problems=list(done.problems))
-    return await _content_file(request, staff, name, said=f"{name} is applied.")
+    return await _content_file(request, staff, name, said=_("%(name)s is applied.", name=name))
 
 
 @signed_in(admin=True)

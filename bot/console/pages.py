@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.console.render import COOKIE, page, refused
+from bot.console.render import COOKIE, gettext, page, refused
 from bot.console.security import services_of, session_cookie, signed_in
 from bot.core.countries import country_of
 from bot.core.texts import record_id
@@ -208,12 +208,14 @@ async def enrol(request: Request, staff: Staff) -> Response:
              "zone": field.get("zone", "").strip(), "phone": field.get("phone", "").strip(),
              "language": field.get("language", ""), "areas": areas}
     services = services_of(request)
+    _ = gettext(request)
     if not given["name"]:
-        return _enrol_form(request, staff, "The patient's name is missing.", 422, **given)
+        return _enrol_form(request, staff, _("The patient's name is missing."), 422, **given)
     zone_name = str(given["zone"]) or services.deps.clinic_tz.key
     if zone_name not in available_timezones():
-        return _enrol_form(request, staff, f"Unknown time zone {zone_name!r}: use a name "
-                           "such as Europe/Paris.", 422, **given)
+        problem = _("Unknown time zone %(zone)s: use a name such as Europe/Paris.",
+                    zone=zone_name)
+        return _enrol_form(request, staff, problem, 422, **given)
     try:
         zone = ZoneInfo(zone_name)
         session_at = datetime.fromisoformat(str(given["when"])).replace(tzinfo=zone)

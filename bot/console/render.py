@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from bot.console.i18n import Gettext, translator
 from bot.services.console import Staff
 
 HERE = Path(__file__).parent
@@ -34,20 +35,28 @@ def csrf_token(session_secret: str) -> str:
     return hmac.new(session_secret.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
+def gettext(request: Request) -> Gettext:
+    """The console's words in the clinic's language (`CLINIC_LANGUAGE`)."""
+    return translator(request.app.state.services.deps.content.language)
+
+
 def page(request: Request, template: str, staff: Staff | None, status: int = 200,
          **values: Any) -> Response:
-    """A template, with what every page sees: the clinic, the clinician, the CSRF token."""
+    """A template, with what every page sees: the clinic, the clinician, the CSRF token,
+    and `_` for its words in the clinic's language."""
     secret = request.cookies.get(COOKIE, "")
-    services = request.app.state.services
+    content = request.app.state.services.deps.content
     return templates.TemplateResponse(request, template, {
         "staff": staff, "csrf": csrf_token(secret) if staff and secret else "",
-        "clinic": services.deps.content.clinic.name, **values}, status_code=status)
+        "clinic": content.clinic.name, "language": content.language,
+        "_": translator(content.language), **values}, status_code=status)
 
 
 def refused(request: Request, status: int, why: str) -> Response:
     """A refusal a person can act on (what to do next), never a stack trace. A part of a
     page asking (htmx) reloads the whole page instead, which then shows the refusal."""
-    response = page(request, "refused.html", None, status, message=REFUSALS[why])
+    message = gettext(request)(REFUSALS[why])
+    response = page(request, "refused.html", None, status, message=message)
     if request.headers.get("hx-request"):
         response.headers["HX-Refresh"] = "true"
     return response

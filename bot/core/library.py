@@ -73,8 +73,9 @@ def in_country(
     return found
 
 
-def parity(base: Content, other: Content) -> list[Found]:
-    """Where `other` does not say the same as `base` apart from wording."""
+def parity(base: Content, other: Content, *, lexicon_from: Content | None = None) -> list[Found]:
+    """Where `other` does not say the same as `base` apart from wording; its lexicon is held
+    to `lexicon_from`'s (default `base`), the one the others were written from."""
     found: list[Found] = []
     found += _clinic(base, other)
     found += _plan(base, other)
@@ -91,8 +92,14 @@ def parity(base: Content, other: Content) -> list[Found]:
                           f"{base.language} says {base.red_flags[name].symptom!r}"))
     found += _rules(base, other)
     found += _placeholders(base, other)
-    found += _lexicon(base, other)
+    found += _lexicon(lexicon_from or base, other)
     return found
+
+
+def lexicon_parity(reference: Content, other: Content) -> list[Found]:
+    """Where `other`'s lexicon lacks what the reference lexicon reads (each language may
+    add combinations of its own words)."""
+    return _lexicon(reference, other)
 
 
 def _lexicon(base: Content, other: Content) -> list[Found]:

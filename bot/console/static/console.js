@@ -7,7 +7,7 @@ document.addEventListener("DOMContentLoaded", () => {
     // Telegram passes the signed init data in the URL's fragment (never sent to a server).
     const data = new URLSearchParams(location.hash.slice(1)).get("tgWebAppData") || "";
     fetch(webapp.dataset.login, {method: "POST", body: new URLSearchParams({init_data: data})})
-      .then((r) => { if (r.ok) location.replace("/"); else webapp.textContent = "Not signed in: send /console to the bot."; });
+      .then((r) => { if (r.ok) location.replace("/"); else webapp.textContent = webapp.dataset.failed; });
   }
 });
 
@@ -18,7 +18,7 @@ document.addEventListener("htmx:responseError", () => {
   note.id = "stale";
   note.className = "error";
   note.setAttribute("role", "alert");
-  note.textContent = "This page could not be refreshed: what it shows may be out of date.";
+  note.textContent = document.body.dataset.stale;
   document.querySelector("main").prepend(note);
 });
 document.addEventListener("htmx:sendError", () => document.dispatchEvent(new Event("htmx:responseError")));
