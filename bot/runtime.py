@@ -64,13 +64,13 @@ async def run(app: AnyApp, settings: Settings, *, front: Front | None = None) ->
     await asyncio.gather(*tasks, return_exceptions=True)
     await services.inbox.lanes.close(GRACE)
     await services.outbox.close(GRACE)
-    try:  # claims not finished go back to the next worker at once, not after a lease
+    with contextlib.suppress(Exception):
+        await app.stop()  # waits for a tick under way: its sends in flight end, then record
+    try:  # what is still claimed goes to the next worker at once, not after a lease
         await asyncio.wait_for(services.deps.liveness.retire(services.deps.store), 2)
     except Exception as exc:
         log.warning("claims not handed back at stop (%s): they return after %s s",
                     type(exc).__name__, settings.heartbeat_stale_seconds)
-    with contextlib.suppress(Exception):
-        await app.stop()
     await app.shutdown()
 
 
