@@ -97,8 +97,10 @@ async def serve_http(app: Starlette, listen: str, stop: asyncio.Event) -> None:
     """Serve `app` on `listen` (host:port) until `stop`. A port that cannot be bound is
     logged, not fatal: patients' follow-up does not depend on it."""
     host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"  # "[::]:8080": IPv6
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        sock = socket.create_server((host or "0.0.0.0", int(port)), reuse_port=False)
+        sock = socket.create_server((host, int(port)), family=family)
     except OSError as exc:
         log.error("console: cannot listen on %s (%s); the console and /healthz are not "  # noqa: TRY400
                   "served", listen, exc)  # a busy port needs no traceback
