@@ -28,8 +28,6 @@ from tests.procs import (
     wait_for,
 )
 
-pytestmark = pytest.mark.clock
-
 
 async def aftercare(env: dict[str, str], *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(

@@ -10,8 +10,6 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.sandbox.http import SandboxHTTP
 from bot.sandbox.users import TINY_JPEG
 from tests.console_helpers import LINK
@@ -26,7 +24,6 @@ from tests.procs import (
     wait_for,
 )
 
-pytestmark = pytest.mark.clock
 PICTURE = TINY_JPEG
 
 
