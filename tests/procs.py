@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
+from bot.sandbox import SandboxTelegram, SandboxUser
 from bot.store.db import Database
 from bot.store.models import (
     CheckIn,
@@ -190,3 +191,25 @@ async def fresh_postgres() -> AsyncIterator[str]:
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+async def registered_nurse_and_photo(
+    sandbox: SandboxTelegram, nurse_token: object, patient_token: object, caption: str,
+    photo: bytes | None = None,
+) -> tuple[SandboxUser, SandboxUser]:
+    """Through a running bot: Nurse opens her link, Ana consents and sends a photo, which
+    is answered."""
+    nurse, ana = sandbox.user("Nurse"), sandbox.user("Ana")
+    nurse.say(f"/start {nurse_token}")
+    await wait_for(lambda: bool(sandbox.sent(nurse.id)), "the nurse's registration")
+    ana.say(f"/start {patient_token}")
+    await wait_for(lambda: bool(sandbox.sent(ana.id)), "the consent question")
+    ana.press_button("Yes")
+    await wait_for(lambda: len(sandbox.sent(ana.id)) >= 2, "the welcome")
+    if photo is None:
+        ana.send_photo(caption=caption)
+    else:
+        ana.send_photo(photo, caption=caption)
+    await wait_for(lambda: any("photo" in (m.text or "").lower()
+                               for m in sandbox.sent(ana.id)[2:]), "the photo's answer")
+    return nurse, ana

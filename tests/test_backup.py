@@ -24,8 +24,8 @@ from tests.procs import (
     environment,
     fresh_postgres,
     proc_now,
+    registered_nurse_and_photo,
     start_bot,
-    wait_for,
 )
 
 
@@ -101,16 +101,8 @@ async def test_a_backup_taken_while_the_bot_runs_restores_every_row_and_photo(
                              session_at.isoformat())
         bot = await start_bot(env)
         try:
-            nurse, ana = sandbox.user("Nurse"), sandbox.user("Ana")
-            nurse.say(f"/start {nurse_link['token']}")
-            await wait_for(lambda: bool(sandbox.sent(nurse.id)), "the nurse's registration")
-            ana.say(f"/start {ana_link['token']}")
-            await wait_for(lambda: bool(sandbox.sent(ana.id)), "the consent question")
-            ana.press_button("Yes")
-            await wait_for(lambda: len(sandbox.sent(ana.id)) >= 2, "the welcome")
-            ana.send_photo(caption="the bruise is darker today")
-            await wait_for(lambda: any("photo" in (m.text or "").lower()
-                                       for m in sandbox.sent(ana.id)[2:]), "the photo's answer")
+            await registered_nurse_and_photo(sandbox, nurse_link["token"], ana_link["token"],
+                                             "the bruise is darker today")
             status, said = await aftercare(env, "backup", str(tmp_path / "saved.tar.gz"))
             assert status == 0, said
             assert "1 media file(s)" in said or kind == "postgresql"

@@ -272,6 +272,8 @@ async def test_admins_see_figures_over_time_and_export_them_and_a_record(
         assert figures.status_code == 200
         assert "Allergic reaction" in figures.text  # escalations by what was reported
         assert "<td>emergency</td><td>4.0 min</td>" in figures.text
+        assert '<table class="by-symptom">' in figures.text  # each with its bar
+        assert 'class="bar-emergency" width="100.0"' in figures.text
         table = (await client.get("/admin/figures.csv")).text.splitlines()
         assert table[0] == "figure,period,what,value"
         assert "escalations,2026-11-02,emergency,1" in table  # the week of Monday 2 Nov

@@ -55,18 +55,10 @@ async def serving(r: Rehearsal) -> AsyncIterator[str]:
     port = free_port()
     app = console_app(r.services, bot_username=r.app.bot.username or "aftercare_bot",
                       bot_token="123:secret", extra=HEALTH)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_http(app, f"127.0.0.1:{port}", stop))
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-        else:
-            writer.close()
-            break
-    yield base
+    stop, listening = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_http(app, f"127.0.0.1:{port}", stop, listening))
+    await asyncio.wait_for(listening.wait(), 10)
+    yield f"http://127.0.0.1:{port}"
     stop.set()
     await task
 

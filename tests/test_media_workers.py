@@ -20,6 +20,7 @@ from tests.procs import (
     free_port,
     fresh_postgres,
     proc_now,
+    registered_nurse_and_photo,
     start_bot,
     wait_for,
 )
@@ -54,16 +55,8 @@ async def test_a_photo_one_worker_received_shows_on_the_other_workers_console(
                                        "STORAGE_DIR": str(tmp_path / "b"),
                                        "CONSOLE_LISTEN": f"127.0.0.1:{port}"}, "b.log")
         try:
-            nurse, ana = sandbox.user("Nurse"), sandbox.user("Ana")
-            nurse.say(f"/start {nurse_link['token']}")
-            await wait_for(lambda: bool(sandbox.sent(nurse.id)), "the nurse's registration")
-            ana.say(f"/start {ana_link['token']}")
-            await wait_for(lambda: bool(sandbox.sent(ana.id)), "the consent question")
-            ana.press_button("Yes")
-            await wait_for(lambda: len(sandbox.sent(ana.id)) >= 2, "the welcome")
-            ana.send_photo(PICTURE, caption="the spot on my cheek")
-            await wait_for(lambda: any("photo" in (m.text or "").lower()
-                                       for m in sandbox.sent(ana.id)[2:]), "the photo's answer")
+            nurse, _ = await registered_nurse_and_photo(
+                sandbox, nurse_link["token"], ana_link["token"], "the spot on my cheek", PICTURE)
             nurse.say("/console")
             await wait_for(lambda: any(LINK.search(m.text or "") for m in sandbox.sent(nurse.id)),
                            "the console link")

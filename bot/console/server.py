@@ -93,9 +93,11 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_http(app: Starlette, listen: str, stop: asyncio.Event) -> None:
-    """Serve `app` on `listen` (host:port) until `stop`. A port that cannot be bound is
-    logged, not fatal: patients' follow-up does not depend on it."""
+async def serve_http(app: Starlette, listen: str, stop: asyncio.Event,
+                     ready: asyncio.Event | None = None) -> None:
+    """Serve `app` on `listen` (host:port) until `stop`; `ready` is set once the port
+    listens. A port that cannot be bound is logged, not fatal: patients' follow-up does
+    not depend on it."""
     host, _, port = listen.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"  # "[::]:8080": IPv6
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -112,6 +114,8 @@ async def serve_http(app: Starlette, listen: str, stop: asyncio.Event) -> None:
     bound = sock.getsockname()
     log.info("console: http://%s:%s (and /healthz)", bound[0], bound[1])
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    if ready is not None:
+        ready.set()  # the socket listens: a connection waits in its backlog until served
     try:
         await stop.wait()
     finally:
