@@ -23,7 +23,7 @@ from bot.services.common import Deps, current_session, zone
 from bot.services.escalation_views import EscalationViews
 from bot.services.ports import Page, Reply
 from bot.services.repositories import UnitOfWork
-from bot.store.models import Digest, Escalation, Patient, Ping, Status, TreatmentSession
+from bot.store.models import Digest, Escalation, OnCall, Patient, Ping, Status, TreatmentSession
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,10 @@ class Escalations:
                 return joined
         timeout = self.timeout(level) if kind == "clinical" else None
         next_step_at = now + timeout if timeout is not None else None
+        roster = None
+        if timeout is not None:  # planned first: the row is written with its ladder's plan
+            roster = await self._roster(uow, 0, 0, level=level, now=now)
+            next_step_at = roster[1].next_at if roster[1].who is not None else None
         [escalation_id] = await uow.insert_rows(Escalation, [{
             "patient_id": patient.id,
             "answer_id": answer_id,
@@ -88,12 +92,14 @@ class Escalations:
             "summary": summary,
             "created_at": now,
             "ladder_step": 0,
+            "ladder_base": roster[1].base if roster is not None else 0,
             "next_step_at": next_step_at,
         }])
-        if timeout is None:
+        if roster is None:
             return Raised(escalation_id)
         pings = await self._page(
-            uow, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim
+            uow, escalation_id, 0, level=level, next_step_at=next_step_at, now=now, claim=claim,
+            base=roster[1].base, roster=roster,
         )
         if claim:
             return self._raised(escalation_id, body, pings)
@@ -173,18 +179,15 @@ class Escalations:
         now: datetime,
         claim: bool = False,
         base: int = 0,
+        roster: tuple[dict[int, OnCall], ladder.Step] | None = None,
     ) -> list[tuple[int, datetime, int, int]]:
         """Write the pings of ladder step `step` and when the next step is due; the pings
-        written (id, claimed_at, chat, clinician).
+        written (id, claimed_at, chat, clinician). `roster`: this step's `_roster`, when
+        already known.
 
         With `claim` they are written claimed by this process, for `send`.
         """
-        active = {c.id: c for c in await uow.clinicians.on_call()}
-        rota = [
-            c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
-            if c.rota_position is not None
-        ]
-        planned = self._plan(step, base, rota, list(active), level=level, now=now)
+        active, planned = roster or await self._roster(uow, step, base, level=level, now=now)
         who, timeout = planned.who, self.timeout(level)
         if who is None or timeout is None or planned.next_at is None:
             await uow.escalations.set_next_step(escalation_id, None)
@@ -217,6 +220,17 @@ class Escalations:
             (ping_id, claimed_at, p["chat_id"], p["clinician_id"])
             for ping_id, p in zip(ids, pings, strict=True)
         ]
+
+    async def _roster(
+        self, uow: UnitOfWork, step: int, base: int, *, level: Level, now: datetime,
+    ) -> tuple[dict[int, OnCall], ladder.Step]:
+        """Who is on call (by id), and what ladder step `step` does with them."""
+        active = {c.id: c for c in await uow.clinicians.on_call()}
+        rota = [
+            c.id for c in sorted(active.values(), key=lambda c: (c.rota_position or 0, c.id))
+            if c.rota_position is not None
+        ]
+        return active, self._plan(step, base, rota, list(active), level=level, now=now)
 
     def _plan(
         self, step: int, base: int, rota: list[int], everyone: list[int], *, level: Level,
