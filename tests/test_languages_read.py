@@ -138,3 +138,31 @@ async def test_the_instruction_on_receipt_knows_each_patients_country_after_a_re
     r.services.deps.whereabouts.forget(jo.id)  # as after a restart
     assert await r.services.patients.recall_whereabouts() == 1
     assert r.services.deps.whereabouts.of(jo.id) == ("en", "GB")
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "the bruise still hasn't gone away"),
+    ("fr", "le bleu n'est toujours pas résorbé"),
+    ("es", "el moretón todavía no se ha ido"),
+    ("ru", "синяк до сих пор не сошел, две недели уже"),
+])
+def test_a_negated_resolution_keeps_the_sign(language: str, text: str) -> None:
+    """"Not gone" is still there: two weeks on, a bruise is for the clinic to review."""
+    reading = READERS.read_in([language], text, day=15)
+    assert reading.assessment.level.label == "routine"
+    assert "bruising" in {o.symptom for o in reading.report.observations}
+
+
+@pytest.mark.parametrize(("language", "asked", "confirmed"), [
+    ("en", "turning white? no, nothing is white. all pink as usual",
+     "turning white? yes, it stays white"),
+    ("fr", "blanc ? non, rien de blanc, tout est rose", "blanc ? oui, ça reste tout blanc"),
+    ("ru", "побелело? нет, ничего не белеет. розовое всё как обычно",
+     "побелело? да, кожа белая и не розовеет"),
+])
+def test_a_sign_asked_and_answered_no_is_no_emergency(
+    language: str, asked: str, confirmed: str
+) -> None:
+    """A checklist that answers its own questions: "no" denies, "yes" does not."""
+    assert READERS.read_in([language], asked, day=2).assessment.level.label != "emergency"
+    assert READERS.read_in([language], confirmed, day=2).assessment.level.label == "emergency"

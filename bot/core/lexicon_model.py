@@ -146,6 +146,12 @@ class Words(Strict):
     # Words that may follow a negation written after its sign for it to close it ("the itch
     # has gone now"; but "the bruise has gone grey").
     closing: list[str] = []
+    # Plain negations that undo a resolution word written after the sign ("the bruise still
+    # hasn't gone", "синяк не сошёл"): the sign is still there, not denied.
+    negators: list[str] = []
+    # One-word answers that deny a sign just asked about: "pale? no.", "одышка? нет" (a
+    # checklist).
+    answers_no: list[str] = []
 
     @field_validator("stemmer")
     @classmethod

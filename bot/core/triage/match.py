@@ -46,6 +46,8 @@ class ScopeWords:
     first_person: frozenset[str] = frozenset()
     causes: frozenset[str] = frozenset()
     closing: frozenset[str] = frozenset()
+    negators: frozenset[str] = frozenset()
+    answers_no: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -162,7 +164,8 @@ class PhraseTable:
         words = content.reads.words
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
-            for listed in (words.first_person, words.causes, words.closing)))
+            for listed in (words.first_person, words.causes, words.closing, words.negators,
+                           words.answers_no)))
 
     def match(self, text: str) -> Matched:
         """Phases 1 and 2 for one message."""

@@ -12,8 +12,10 @@ from bot.core.triage.match import Hit, Matched
 from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
+NEGATOR_SPAN = 3  # "no se ha ido": a negation this close before a resolution undoes it
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
+_ANSWER_ENDS = SENTENCE_END | {",", "-", "—", ")"}
 _MODIFYING = ("historical", "hypothetical", "other_person", "neg_before", "neg_after")
 
 
@@ -94,9 +96,21 @@ class Scope:
                 and mod.has("neg_after")
                 and mod.start - h.end <= MODIFIER_SPAN
                 and self.closes(mod)
+                and not self.undone(mod, h)
             ):
                 reasons.add("negated")
+        if self.answered_no(h):
+            reasons.add("negated")
         return next((r for r in _REASONS if r in reasons), "")
+
+    def answered_no(self, h: Hit) -> bool:
+        """'lips swelling? no.', 'побелело? нет, ...': a sign asked and answered no."""
+        toks, no = self.m.toks, self.m.words.answers_no
+        ask = next((i for i in range(h.end, min(h.end + 3, len(toks))) if toks[i] == "?"), None)
+        if ask is None or any(t in SENTENCE_END for t in toks[h.end:ask]) or ask + 1 >= len(toks):
+            return False
+        after = ask + 2  # the answer alone: "no idea what it is" is no answer
+        return toks[ask + 1] in no and (after >= len(toks) or toks[after] in _ANSWER_ENDS)
 
     def compared(self, c: int) -> bool:
         """'my sister had hives after hers' compares; 'my wife's face is burning' reports."""
@@ -108,6 +122,13 @@ class Scope:
         if mod.end >= len(toks) or clause_of[mod.end] != clause_of[mod.start]:
             return True
         return toks[mod.end] in self.m.words.closing or toks[mod.end] in SENTENCE_END
+
+    def undone(self, mod: Hit, h: Hit) -> bool:
+        """'the bruise still hasn't gone', 'синяк так и не сошёл': a negation just before a
+        resolution word (after the sign, in its clause) undoes it."""
+        words = self.m.words.negators
+        return any(self.m.toks[i] in words
+                   for i in range(max(h.end, mod.start - NEGATOR_SPAN), mod.start))
 
     def mentions(self) -> list[Mention]:
         """Every symptom and red-flag mention, present or set aside (with why)."""
