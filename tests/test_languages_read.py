@@ -166,3 +166,11 @@ def test_a_sign_asked_and_answered_no_is_no_emergency(
     """A checklist that answers its own questions: "no" denies, "yes" does not."""
     assert READERS.read_in([language], asked, day=2).assessment.level.label != "emergency"
     assert READERS.read_in([language], confirmed, day=2).assessment.level.label == "emergency"
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "the black dot on my cheek is a mole, it was always there"),
+    ("es", "el punto negro en la mejilla es un lunar de siempre"),
+])
+def test_a_dark_spot_explained_as_a_mole_is_no_emergency(language: str, text: str) -> None:
+    assert READERS.read_in([language], text, day=5).assessment.level.label != "emergency"
