@@ -174,3 +174,17 @@ def test_a_sign_asked_and_answered_no_is_no_emergency(
 ])
 def test_a_dark_spot_explained_as_a_mole_is_no_emergency(language: str, text: str) -> None:
     assert READERS.read_in([language], text, day=5).assessment.level.label != "emergency"
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "lips numb and puffy"),
+    ("en", "throat itchy and tight"),
+    ("fr", "lèvres engourdies et gonflées"),
+    ("es", "labios con hormigueo y se hinchan"),
+    ("ru", "губы онемели и опухли"),
+])
+def test_two_signs_of_the_lips_or_throat_joined_by_and_are_an_emergency(
+    language: str, text: str
+) -> None:
+    """"and" starts a new clause, except right between two signs of one part."""
+    assert READERS.read_in([language], text, day=0).assessment.level.label == "emergency"

@@ -149,6 +149,9 @@ class Words(Strict):
     # Plain negations that undo a resolution word written after the sign ("the bruise still
     # hasn't gone", "синяк не сошёл"): the sign is still there, not denied.
     negators: list[str] = []
+    # "and" between two signs of one part ("lips tingling and swelling"): it joins them in
+    # one clause instead of starting another.
+    joining: list[str] = []
     # One-word answers that deny a sign just asked about: "pale? no.", "одышка? нет" (a
     # checklist).
     answers_no: list[str] = []

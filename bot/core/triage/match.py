@@ -48,6 +48,7 @@ class ScopeWords:
     closing: frozenset[str] = frozenset()
     negators: frozenset[str] = frozenset()
     answers_no: frozenset[str] = frozenset()
+    joining: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -165,7 +166,7 @@ class PhraseTable:
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,
-                           words.answers_no)))
+                           words.answers_no, words.joining)))
 
     def match(self, text: str) -> Matched:
         """Phases 1 and 2 for one message."""
@@ -209,6 +210,14 @@ class PhraseTable:
                 i += 1
         return hits
 
+    def _joins(
+        self, toks: list[str], hit: Hit, by_start: dict[int, Hit], by_end: dict[int, Hit]
+    ) -> bool:
+        """'lips numb and puffy': an "and" right between a sign and a sign's word."""
+        return (hit.end - hit.start == 1 and toks[hit.start] in self.scope_words.joining
+                and _sign(by_end.get(hit.start), ("symptom",))
+                and _sign(by_start.get(hit.end), ("symptom", "group")))
+
     def _sentences(self, toks: list[str]) -> list[int]:
         out, sentence = [], 0
         for tok in toks:
@@ -220,10 +229,14 @@ class PhraseTable:
     def _clauses(self, toks: list[str], hits: list[Hit]) -> list[int]:
         """Clause number of each token. A comma continues a list of symptoms."""
         by_start = {h.start: h for h in hits}
+        by_end = {h.end: h for h in hits}
         clause, out = 0, []
         for i, tok in enumerate(toks):
             hit = by_start.get(i)
-            if ends_sentence(tok, self.known) or (hit is not None and hit.has("break")):
+            if ends_sentence(tok, self.known) or (
+                hit is not None and hit.has("break")
+                and not self._joins(toks, hit, by_start, by_end)
+            ):
                 clause += 1
             elif tok == ",":
                 nxt = next((h for h in hits if h.start > i), None)
@@ -231,6 +244,10 @@ class PhraseTable:
                     clause += 1
             out.append(clause)
         return out
+
+
+def _sign(hit: Hit | None, kinds: tuple[str, ...]) -> bool:
+    return hit is not None and any(hit.has(kind) for kind in kinds)
 
 
 def _out_of_ten(toks: list[str], i: int) -> int | None:
