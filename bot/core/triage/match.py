@@ -216,7 +216,7 @@ class PhraseTable:
         """'lips numb and puffy': an "and" right between a sign and a sign's word."""
         return (hit.end - hit.start == 1 and toks[hit.start] in self.scope_words.joining
                 and _sign(by_end.get(hit.start), ("symptom",))
-                and _sign(by_start.get(hit.end), ("symptom", "group")))
+                and _sign(by_start.get(hit.end), ("symptom", "group", "severity")))
 
     def _sentences(self, toks: list[str]) -> list[int]:
         out, sentence = [], 0
