@@ -188,3 +188,17 @@ def test_two_signs_of_the_lips_or_throat_joined_by_and_are_an_emergency(
 ) -> None:
     """"and" starts a new clause, except right between two signs of one part."""
     assert READERS.read_in([language], text, day=0).assessment.level.label == "emergency"
+
+
+@pytest.mark.parametrize(("language", "text", "level"), [
+    ("en", "Chills so bad my teeth are chattering, and I feel really hot.", "emergency"),
+    ("fr", "je voyais un peu double ce matin", "emergency"),
+    ("en", "bruising nearly faded, cant really see it under concealer", "none"),
+    ("fr", "une bosse dure sur la cuisse qui fait très mal", "urgent"),
+])
+def test_an_intensifier_inside_a_phrase_does_not_break_it(
+    language: str, text: str, level: str
+) -> None:
+    """'feel *really* hot' is 'feel hot'; 'can't *really* see it' is no loss of sight; a
+    word left out keeps its grade."""
+    assert READERS.read_in([language], text, day=2).assessment.level.label == level

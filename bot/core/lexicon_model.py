@@ -149,6 +149,9 @@ class Words(Strict):
     # Plain negations that undo a resolution word written after the sign ("the bruise still
     # hasn't gone", "синяк не сошёл"): the sign is still there, not denied.
     negators: list[str] = []
+    # Intensifiers and hedges that may sit inside a phrase without breaking it ("I feel
+    # *really* hot", "je voyais *un peu* double"); a phrase is matched without them.
+    inserts: list[str] = []
     # "and" between two signs of one part ("lips tingling and swelling"): it joins them in
     # one clause instead of starting another.
     joining: list[str] = []

@@ -14,6 +14,7 @@ from bot.core.content import Content
 from bot.core.triage.text import WordForms, ends_sentence, one_edit_apart
 
 Table = dict[tuple[str, ...], list[tuple[str, str]]]
+Kinds = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,7 @@ class PhraseTable:
         )
         self.correct = lru_cache(maxsize=8192)(self._correct_uncached)
         words = content.reads.words
+        self.inserts = frozenset(tuple(self.forms.tokens(w)) for w in words.inserts)
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,
@@ -195,11 +197,14 @@ class PhraseTable:
         hits: list[Hit] = []
         i = 0
         while i < len(toks):
+            through = self._through_inserts(toks, i) if self.inserts else None
             for size in range(min(self.longest, len(toks) - i), 0, -1):
-                kinds = self.table.get(tuple(toks[i : i + size]))
+                end, kinds = i + size, self.table.get(tuple(toks[i : i + size]))
+                if through is not None and through[0] > end:
+                    end, kinds = through
                 if kinds:
-                    hits.append(Hit(i, i + size, kinds))
-                    i += size
+                    hits.append(Hit(i, end, kinds))
+                    i = end
                     break
             else:
                 score = _out_of_ten(toks, i)
@@ -209,6 +214,32 @@ class PhraseTable:
                     continue
                 i += 1
         return hits
+
+    def _through_inserts(self, toks: list[str], i: int) -> tuple[int, Kinds] | None:
+        """The longest phrase starting at `i` once intensifiers inside it are left out
+        ("feel really hot" is "feel hot"): where it ends, and its kinds."""
+        kept, j, skipped, best = [toks[i]], i + 1, 0, None
+        grades: list[tuple[str, str]] = []  # what the words left out say ("very": severe)
+        while j < len(toks) and len(kept) < self.longest:
+            insert = next((k for k in (2, 1) if tuple(toks[j:j + k]) in self.inserts), 0)
+            # "can't really see it" is "barely", not "can't see": no insert after a negation
+            if (insert and skipped < 2 and toks[j - 1] not in self.scope_words.negators
+                    and not self._starts_phrase(toks, j, insert + 1)):
+                grades += [kv for kv in self.table.get(tuple(toks[j:j + insert]), ())
+                           if kv[0] in ("severity", "trend") and kv not in grades]
+                j, skipped = j + insert, skipped + 1
+                continue
+            kept.append(toks[j])
+            j += 1
+            kinds = self.table.get(tuple(kept)) if skipped else None
+            if kinds:
+                best = j, _graded(kinds, grades)
+        return best
+
+    def _starts_phrase(self, toks: list[str], j: int, shortest: int) -> bool:
+        """Whether a phrase of `shortest` tokens or more starts at `j` ("très mal")."""
+        return any(tuple(toks[j:j + size]) in self.table
+                   for size in range(shortest, min(self.longest, len(toks) - j) + 1))
 
     def _joins(
         self, toks: list[str], hit: Hit, by_start: dict[int, Hit], by_end: dict[int, Hit]
@@ -244,6 +275,16 @@ class PhraseTable:
                     clause += 1
             out.append(clause)
         return out
+
+
+def _graded(kinds: Kinds, grades: list[tuple[str, str]]) -> Kinds:
+    """A phrase's kinds with what the words left out of it say: the higher severity of the
+    two ("fait *très* mal" is severe), the trend of either."""
+    severities = [int(v) for k, v in (*kinds, *grades) if k == "severity"]
+    out = [kv for kv in (*kinds, *grades) if kv[0] != "severity"]
+    if severities:
+        out.append(("severity", str(max(severities))))
+    return tuple(dict.fromkeys(out))
 
 
 def _sign(hit: Hit | None, kinds: tuple[str, ...]) -> bool:
