@@ -202,3 +202,17 @@ def test_an_intensifier_inside_a_phrase_does_not_break_it(
     """'feel *really* hot' is 'feel hot'; 'can't *really* see it' is no loss of sight; a
     word left out keeps its grade."""
     assert READERS.read_in([language], text, day=2).assessment.level.label == level
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "those vitamin tablets are huge lol so hard to swallow them", False),
+    ("en", "Cannot swallow my pills, feels like something is stuck in my throat", True),
+    ("en", "it's hard to swallow, even water", True),
+    ("fr", "ces comprimés sont énormes, durs à avaler", False),
+])
+def test_pills_hard_to_swallow_are_asked_about_a_throat_is_an_emergency(
+    language: str, text: str, emergency: bool
+) -> None:
+    reading = READERS.read_in([language], text, day=3)
+    assert (reading.assessment.level.label == "emergency") is emergency
+    assert emergency or reading.screen  # never reassured: the red-flag question is asked
