@@ -216,3 +216,16 @@ def test_pills_hard_to_swallow_are_asked_about_a_throat_is_an_emergency(
     reading = READERS.read_in([language], text, day=3)
     assert (reading.assessment.level.label == "emergency") is emergency
     assert emergency or reading.screen  # never reassured: the red-flag question is asked
+
+
+@pytest.mark.parametrize(("language", "text", "level"), [
+    ("en", "it's 39 degrees out here, can i go to the beach?", "none"),
+    ("en", "Temperature 37.0, pulse 78, pressure 120 on 80. all is good.", "none"),
+    ("en", "bp 130/85 pulse 72", "none"),
+    ("en", "pulse 130 and I feel awful", "emergency"),
+    ("es", "tengo 39 de fiebre desde hace 2 días", "emergency"),
+])
+def test_the_weather_and_a_blood_pressure_are_no_fever_or_racing_heart(
+    language: str, text: str, level: str
+) -> None:
+    assert READERS.read_in([language], text, day=3).assessment.level.label == level

@@ -95,6 +95,8 @@ class RacingHeart(Strict):
     red_flag: Ident
     words: list[Phrase] = []  # besides the `heart` word group: "bpm", "hr"
     unless: list[Ident] = []  # word groups that explain a fast heart in its sentence (a run)
+    # Words right before a number that make it another measure: "pressure 120 on 80".
+    not_rates: list[Phrase] = []
 
 
 class Measures(Strict):
@@ -105,6 +107,8 @@ class Measures(Strict):
     # How a score's "out of ten" is written after it ("7 / 10", "7 sur 10", "7 из 10").
     out_of: list[Phrase] = Field(default=["/ 10"], min_length=1)
     racing_heart: RacingHeart | None = None
+    # Words that make a temperature in their clause the weather's: "39 degrees out here".
+    weather: list[Phrase] = []
 
     @field_validator("score_grades")
     @classmethod

@@ -120,7 +120,8 @@ def _lexicon(base: Content, other: Content) -> list[Found]:
         else:
             found += _fields("lexicon", ("combinations", combo.id), combo.model_dump(),
                              combos[combo.id])
-    worded: dict[str, Any] = {"out_of": True, "racing_heart": {"words"}}  # per language
+    worded: dict[str, Any] = {"out_of": True, "weather": True,
+                              "racing_heart": {"words", "not_rates"}}  # per language
     found += _fields("lexicon", ("measures",), ours.measures.model_dump(exclude=worded),
                      theirs.measures.model_dump(exclude=worded))
     return found

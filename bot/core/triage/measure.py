@@ -69,7 +69,17 @@ class Numbers:
         self.heart_words = ({k for w in racing.words for k in forms.keys(w)}
                             if racing else set())
         self.heart_unless = set(racing.unless) if racing else set()
-        self.longest = max((len(w) for w in self.heart_words), default=0)
+        self.not_rates = ({k for w in racing.not_rates for k in forms.keys(w)}
+                          if racing else set())
+        self.weather = {k for w in words.weather for k in forms.keys(w)}
+        self.longest = max((len(w) for w in
+                            (*self.heart_words, *self.not_rates, *self.weather)), default=0)
+
+    def found(self, toks: list[str], phrases: set[tuple[str, ...]]) -> set[int]:
+        """Where phrases of `phrases` end in `toks` (the index after; whole words only)."""
+        return {j + size for j in range(len(toks))
+                for size in range(1, min(self.longest, len(toks) - j) + 1)
+                if tuple(toks[j:j + size]) in phrases}
 
     def grade(self, score: int) -> int:
         return next(grade for grade, top in self.bands if score <= top)
@@ -86,7 +96,7 @@ def measure(
     if numbers is not None:
         _scores(m, out, numbers, silenced)
         out.heart_rate, out.heart_rate_beside = _heart_rate(m, scope, numbers, silenced)
-    reading = _temperature(m, scope)
+    reading = _temperature(m, scope, numbers)
     if reading is not None:
         out.temperature, out.fahrenheit = reading
     return out
@@ -317,7 +327,11 @@ def _heart_rate(
     explained = {m.sentence_of[h.start] for h in m.hits  # "HR 135 at the top of the hill"
                  if numbers.heart_unless.intersection(h.values("group")) and not scope.absent(h)}
     rates, beside = [], False
+    ends = numbers.found(toks, numbers.not_rates)  # "pressure 120 on 80", "bp: 130/85"
     for i, tok in enumerate(toks):
+        if i in ends or i - 1 in ends or (
+                i + 2 < len(toks) and toks[i + 1] == "/" and toks[i + 2].isdecimal()):
+            continue  # a blood pressure ("120/80"), not a heart rate
         if not tok.isdecimal() or len(tok) > 3 or not 40 <= int(tok) <= 250:
             continue
         if m.sentence_of[i] not in sentences or i in silenced:
@@ -329,13 +343,18 @@ def _heart_rate(
     return (max(rates) if rates else None), beside
 
 
-def _temperature(m: Matched, scope: Scope) -> tuple[float, float | None] | None:
+def _temperature(
+    m: Matched, scope: Scope, numbers: Numbers | None = None
+) -> tuple[float, float | None] | None:
     """The highest body temperature written, in °C, and the °F reading if given in °F.
 
     A number counts when it has a unit, sits near 'temp'/'fever', or has a decimal in body
     range; not in a clause that is hypothetical, in the past or negated.
     """
     silenced = _silenced(m, scope)
+    if numbers is not None and numbers.weather:  # "39 degrees out here": the weather
+        outdoors = {m.clause_of[end - 1] for end in numbers.found(m.toks, numbers.weather)}
+        silenced |= {i for i, c in enumerate(m.clause_of) if c in outdoors}
     context = {
         m.clause_of[h.start]
         for h in m.hits
