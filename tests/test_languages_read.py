@@ -229,3 +229,18 @@ def test_the_weather_and_a_blood_pressure_are_no_fever_or_racing_heart(
     language: str, text: str, level: str
 ) -> None:
     assert READERS.read_in([language], text, day=3).assessment.level.label == level
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "my husband has a fever of 39 and the flu, can I still come in? Im fine myself", False),
+    ("es", "Mi mamá tuvo fiebre de 39, pero yo estoy perfecta. ¿Eso me podría pasar?", False),
+    ("en", "my mum's lips are swelling and she can't breathe", True),
+    ("es", "si se me hinchan los labios qué hago? pregunto por saber", False),
+])
+def test_someone_elses_sign_beside_im_fine_and_a_question_with_if_are_asked_about(
+    language: str, text: str, emergency: bool
+) -> None:
+    """Never reassured either way: asked about, or an emergency (a carer writing alone)."""
+    reading = READERS.read_in([language], text, day=2)
+    assert (reading.assessment.level.label == "emergency") is emergency
+    assert emergency or reading.screen
