@@ -223,7 +223,8 @@ def test_a_heart_rate_written_as_a_number_is_a_racing_heart(triager: Triager) ->
         "will my throat close up from this? just curious",  # a question about what could be
         "passed out once as a teenager, nothing like that now",  # childhood history
         "in this selfie my face looks grey, it's the lighting",  # a photo
-        "my sweater is blue and my nails are black lol",  # other things with colours
+        "my toddler went blue in a tantrum lol, I'm fine though",  # someone else, not me
+        "me im fine but my daughter cant breathe",  # beside the writer's own "I'm fine"
     ],
 )
 def test_unsure_red_flag_topics_are_asked_about_not_decided(
@@ -418,7 +419,7 @@ def test_chills_denied_with_had_are_denied(triager: Triager) -> None:
         "noooo my lips are blue",
         "reading the thermometer 39.9",  # a number is the patient's
         "im fine but my husband says my lips are blue",  # "I'm fine" beside someone else
-        "me im fine but my daughter cant breathe",  # a carer
+        "my daughter cant breathe, she had the injections",  # a carer
         "i read the leaflet: my lips are blue and i cant breathe",  # not a list to watch for
         "i googled it because my throat is closing",
         "my throat is closing, because of the filler i saw on tiktok",

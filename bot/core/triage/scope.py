@@ -55,11 +55,16 @@ class Scope:
         self.theirs: set[int] = set()
         if any(h.has("not_me") for h in m.hits):
             others = [h for h in m.hits if h.has("other_person")]
-            self.unsure_clauses |= {m.clause(h) for h in others}
             inside = {i for h in others for i in range(h.start, h.end)}
             mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
                     if t in m.words.first_person and i not in inside}
             self.theirs = {m.clause(h) for h in others} - mine
+            # ...but "my husband says my lips are blue" is the writer's own sign
+            signs = {h.start for h in m.hits
+                     if any(h.has(k) for k in ("symptom", "flag", "topic"))}
+            own = {m.clause_of[i] for i, t in enumerate(m.toks)
+                   if t in m.words.first_person and i not in inside and i + 1 in signs}
+            self.unsure_clauses |= {m.clause(h) for h in others} - own
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
