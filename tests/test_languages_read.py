@@ -169,14 +169,6 @@ def test_a_sign_asked_and_answered_no_is_no_emergency(
 
 
 @pytest.mark.parametrize(("language", "text"), [
-    ("en", "the black dot on my cheek is a mole, it was always there"),
-    ("es", "el punto negro en la mejilla es un lunar de siempre"),
-])
-def test_a_dark_spot_explained_as_a_mole_is_no_emergency(language: str, text: str) -> None:
-    assert READERS.read_in([language], text, day=5).assessment.level.label != "emergency"
-
-
-@pytest.mark.parametrize(("language", "text"), [
     ("en", "lips numb and puffy"),
     ("en", "throat itchy and tight"),
     ("fr", "lèvres engourdies et gonflées"),
@@ -235,12 +227,36 @@ def test_the_weather_and_a_blood_pressure_are_no_fever_or_racing_heart(
     ("en", "my husband has a fever of 39 and the flu, can I still come in? Im fine myself", False),
     ("es", "Mi mamá tuvo fiebre de 39, pero yo estoy perfecta. ¿Eso me podría pasar?", False),
     ("en", "my mum's lips are swelling and she can't breathe", True),
-    ("es", "si se me hinchan los labios qué hago? pregunto por saber", False),
+    ("es", "si, se me hinchan los labios y no puedo respirar", True),  # "si" is yes
 ])
-def test_someone_elses_sign_beside_im_fine_and_a_question_with_if_are_asked_about(
+def test_someone_elses_sign_beside_im_fine_is_asked_about(
     language: str, text: str, emergency: bool
 ) -> None:
     """Never reassured either way: asked about, or an emergency (a carer writing alone)."""
     reading = READERS.read_in([language], text, day=2)
     assert (reading.assessment.level.label == "emergency") is emergency
     assert emergency or reading.screen
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "no rash and throat tightening"),  # a joining "and" stops the negation
+    ("fr", "pas de bleu et lèvre blanche"),
+    ("ru", "не болит и горло сжимает"),
+    ("en", "lips swelling and itching gone now"),
+    ("en", "temp 39.3 feeling under the weather"),  # a fever word: not the weather
+    ("en", "the skin around my mole turned black"),
+    ("en", "lips swelling, normal? no!"),  # the question is not the sign
+    ("ru", "губа опухла? нет, сильно опухла"),
+    ("en", "im fine but my mum says the left side of my face is drooping"),
+    ("fr", "je vais bien mais mon mari dit que j'ai les lèvres bleues"),
+])
+def test_the_new_readings_never_hide_a_present_red_flag(language: str, text: str) -> None:
+    """Probes a second reader wrote against this round's changes."""
+    assert READERS.read_in([language], text, day=1).assessment.level.label == "emergency"
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "bp 180/125 pulse 80"), ("ru", "давление 160 на 125, пульс 75"),
+])
+def test_both_numbers_of_a_blood_pressure_are_no_heart_rate(language: str, text: str) -> None:
+    assert READERS.read_in([language], text, day=1).assessment.level.label != "emergency"

@@ -77,8 +77,7 @@ class Escalations:
             if joined is not None:
                 return joined
         timeout = self.timeout(level) if kind == "clinical" else None
-        next_step_at = now + timeout if timeout is not None else None
-        roster = None
+        next_step_at, roster = None, None
         if timeout is not None:  # planned first: the row is written with its ladder's plan
             roster = await self._roster(uow, 0, 0, level=level, now=now)
             next_step_at = roster[1].next_at if roster[1].who is not None else None

@@ -328,10 +328,12 @@ def _heart_rate(
                  if numbers.heart_unless.intersection(h.values("group")) and not scope.absent(h)}
     rates, beside = [], False
     ends = numbers.found(toks, numbers.not_rates)  # "pressure 120 on 80", "bp: 130/85"
+    pressures: set[int] = set()
     for i, tok in enumerate(toks):
-        if i in ends or i - 1 in ends or (
+        if i in ends or i - 1 in ends or (i - 2 in pressures and i - 1 not in heart) or (
                 i + 2 < len(toks) and toks[i + 1] == "/" and toks[i + 2].isdecimal()):
-            continue  # a blood pressure ("120/80"), not a heart rate
+            pressures.add(i)
+            continue  # a blood pressure ("120/80", "160 на 125"), not a heart rate
         if not tok.isdecimal() or len(tok) > 3 or not 40 <= int(tok) <= 250:
             continue
         if m.sentence_of[i] not in sentences or i in silenced:
@@ -352,14 +354,15 @@ def _temperature(
     range; not in a clause that is hypothetical, in the past or negated.
     """
     silenced = _silenced(m, scope)
-    if numbers is not None and numbers.weather:  # "39 degrees out here": the weather
-        outdoors = {m.clause_of[end - 1] for end in numbers.found(m.toks, numbers.weather)}
-        silenced |= {i for i, c in enumerate(m.clause_of) if c in outdoors}
     context = {
         m.clause_of[h.start]
         for h in m.hits
         if "fever_context" in h.values("group") or "fever" in h.values("symptom")
     }
+    if numbers is not None and numbers.weather:  # "39 degrees out here", no fever said
+        outdoors = {m.clause_of[end - 1] for end in numbers.found(m.toks, numbers.weather)}
+        feverish = {m.clause_of[h.start] for h in m.hits if "fever" in h.values("symptom")}
+        silenced |= {i for i, c in enumerate(m.clause_of) if c in outdoors - feverish}
     anchored: set[int] = set()
     for _ in range(2):  # second pass: "from 37.6 this morning to 39 now"
         raw = _read_temperatures(m, context, anchored)

@@ -59,12 +59,8 @@ class Scope:
             mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
                     if t in m.words.first_person and i not in inside}
             self.theirs = {m.clause(h) for h in others} - mine
-            # ...but "my husband says my lips are blue" is the writer's own sign
-            signs = {h.start for h in m.hits
-                     if any(h.has(k) for k in ("symptom", "flag", "topic"))}
-            own = {m.clause_of[i] for i, t in enumerate(m.toks)
-                   if t in m.words.first_person and i not in inside and i + 1 in signs}
-            self.unsure_clauses |= {m.clause(h) for h in others} - own
+            # ...but "my husband says my lips are blue" may be the writer's own sign
+            self.unsure_clauses |= self.theirs
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
@@ -94,7 +90,8 @@ class Scope:
                 reasons.add("hypothetical")
             if before and mod.has("other_person") and c in self._comparing:
                 reasons.add("someone else")
-            if before and mod.has("neg_before") and h.start - mod.end <= MODIFIER_SPAN:
+            if (before and mod.has("neg_before") and h.start - mod.end <= MODIFIER_SPAN
+                    and not self.joined(mod.end, h.start)):
                 reasons.add("negated")
             if (
                 after
@@ -102,6 +99,7 @@ class Scope:
                 and mod.start - h.end <= MODIFIER_SPAN
                 and self.closes(mod)
                 and not self.undone(mod, h)
+                and not self.joined(h.end, mod.start)
             ):
                 reasons.add("negated")
         if self.answered_no(h):
@@ -110,12 +108,16 @@ class Scope:
 
     def answered_no(self, h: Hit) -> bool:
         """'lips swelling? no.', 'побелело? нет, ...': a sign asked and answered no."""
-        toks, no = self.m.toks, self.m.words.answers_no
-        ask = next((i for i in range(h.end, min(h.end + 3, len(toks))) if toks[i] == "?"), None)
-        if ask is None or any(t in SENTENCE_END for t in toks[h.end:ask]) or ask + 1 >= len(toks):
+        toks, words = self.m.toks, self.m.words
+        ask = h.end  # the sign is the question: "lips swelling, normal? no!" is no denial
+        if ask + 1 >= len(toks) or toks[ask] != "?" or toks[ask + 1] not in words.answers_no:
             return False
         after = ask + 2  # the answer alone: "no idea what it is" is no answer
-        return toks[ask + 1] in no and (after >= len(toks) or toks[after] in _ANSWER_ENDS)
+        if after >= len(toks) or toks[after] in SENTENCE_END:
+            return True
+        # "no, nothing is white"; not "нет, не могу" nor "нет, сильно опухла"
+        return (toks[after] in _ANSWER_ENDS and after + 1 < len(toks)
+                and toks[after + 1] in words.answers_no)
 
     def compared(self, c: int) -> bool:
         """'my sister had hives after hers' compares; 'my wife's face is burning' reports."""
@@ -127,6 +129,11 @@ class Scope:
         if mod.end >= len(toks) or clause_of[mod.end] != clause_of[mod.start]:
             return True
         return toks[mod.end] in self.m.words.closing or toks[mod.end] in SENTENCE_END
+
+    def joined(self, start: int, end: int) -> bool:
+        """Whether an "and" joining two signs lies between: "no rash and throat tightening"
+        denies the rash alone."""
+        return any(t in self.m.words.joining for t in self.m.toks[start:end])
 
     def undone(self, mod: Hit, h: Hit) -> bool:
         """'the bruise still hasn't gone', 'синяк так и не сошёл': a negation just before a
