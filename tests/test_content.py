@@ -115,3 +115,14 @@ def test_mistakes_in_the_screen_and_measures_are_reported(
     folder = _broken(tmp_path, "lexicon.yaml", old, new)
     with pytest.raises(ContentError, match=problem):
         load_content(folder)
+
+
+def test_word_lists_read_word_by_word_refuse_phrases() -> None:
+    """A phrase in `words.negators` would make each of its words a negator on its own."""
+    import pydantic
+
+    from bot.core.lexicon_model import Words
+
+    with pytest.raises(pydantic.ValidationError, match="one word per entry"):
+        Words(negators=["pas", "toujours pas"])
+    assert Words(negators=["pas", "jamais"]).negators == ["pas", "jamais"]

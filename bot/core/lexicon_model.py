@@ -163,6 +163,15 @@ class Words(Strict):
     # checklist).
     answers_no: list[str] = []
 
+    @field_validator("negators", "answers_no", "joining")
+    @classmethod
+    def _one_word_each(cls, value: list[str]) -> list[str]:
+        """These are read word by word: "toujours pas" would make "toujours" a negator."""
+        several = [w for w in value if len(w.split()) != 1]
+        if several:
+            raise ValueError(f"one word per entry, not {', '.join(map(repr, several))}")
+        return value
+
     @field_validator("stemmer")
     @classmethod
     def _known_stemmer(cls, value: str | None) -> str | None:
