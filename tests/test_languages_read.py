@@ -17,6 +17,18 @@ from tests.conftest import paris
 LIBRARY = load_library()
 READERS = Readers(LIBRARY.contents.values(), LIBRARY.clinic)
 
+
+def level_of(language: str, text: str, day: int) -> str:
+    """The level a message in `language` is read at on `day`."""
+    return READERS.read_in([language], text, day=day).assessment.level.label
+
+
+def assert_asked_or_emergency(language: str, text: str, emergency: bool, *, day: int) -> None:
+    """An emergency, or not one but never reassured: the red-flag question is asked."""
+    reading = READERS.read_in([language], text, day=day)
+    assert (reading.assessment.level.label == "emergency") is emergency, text
+    assert emergency or reading.screen, text
+
 # What a patient writes in each language: a harmless bruise, a worsening urgent sign, and a
 # red flag; each as a patient would write it (not a lexicon phrase).
 SAID = {
@@ -35,7 +47,7 @@ SAID = {
 @pytest.mark.parametrize("language", sorted(SAID))
 def test_each_language_is_read_in_its_own_words(language: str) -> None:
     harmless, urgent, emergency = SAID[language]
-    levels = [READERS.read_in([language], text, day=2).assessment.level.label
+    levels = [level_of(language, text, 2)
               for text in SAID[language]]
     assert levels == ["none", "urgent", "emergency"], (harmless, urgent, emergency)
 
@@ -113,7 +125,7 @@ async def test_a_language_change_mid_course_changes_how_words_are_answered(
 def test_words_that_look_alike_once_folded_or_counted_are_told_apart(
     language: str, text: str, level: str
 ) -> None:
-    assert READERS.read_in([language], text, day=3).assessment.level.label == level
+    assert level_of(language, text, 3) == level
 
 
 @pytest.mark.parametrize("text", ["፩፩ hola", "𐩀𐩀 lips swelling", "٣٩٫٥ fièvre", "x" * 5000])
@@ -164,8 +176,8 @@ def test_a_sign_asked_and_answered_no_is_no_emergency(
     language: str, asked: str, confirmed: str
 ) -> None:
     """A checklist that answers its own questions: "no" denies, "yes" does not."""
-    assert READERS.read_in([language], asked, day=2).assessment.level.label != "emergency"
-    assert READERS.read_in([language], confirmed, day=2).assessment.level.label == "emergency"
+    assert level_of(language, asked, 2) != "emergency"
+    assert level_of(language, confirmed, 2) == "emergency"
 
 
 @pytest.mark.parametrize(("language", "text"), [
@@ -179,7 +191,7 @@ def test_two_signs_of_the_lips_or_throat_joined_by_and_are_an_emergency(
     language: str, text: str
 ) -> None:
     """"and" starts a new clause, except right between two signs of one part."""
-    assert READERS.read_in([language], text, day=0).assessment.level.label == "emergency"
+    assert level_of(language, text, 0) == "emergency"
 
 
 @pytest.mark.parametrize(("language", "text", "level"), [
@@ -193,7 +205,7 @@ def test_an_intensifier_inside_a_phrase_does_not_break_it(
 ) -> None:
     """'feel *really* hot' is 'feel hot'; 'can't *really* see it' is no loss of sight; a
     word left out keeps its grade."""
-    assert READERS.read_in([language], text, day=2).assessment.level.label == level
+    assert level_of(language, text, 2) == level
 
 
 @pytest.mark.parametrize(("language", "text", "emergency"), [
@@ -205,9 +217,7 @@ def test_an_intensifier_inside_a_phrase_does_not_break_it(
 def test_pills_hard_to_swallow_are_asked_about_a_throat_is_an_emergency(
     language: str, text: str, emergency: bool
 ) -> None:
-    reading = READERS.read_in([language], text, day=3)
-    assert (reading.assessment.level.label == "emergency") is emergency
-    assert emergency or reading.screen  # never reassured: the red-flag question is asked
+    assert_asked_or_emergency(language, text, emergency, day=3)
 
 
 @pytest.mark.parametrize(("language", "text", "level"), [
@@ -220,7 +230,7 @@ def test_pills_hard_to_swallow_are_asked_about_a_throat_is_an_emergency(
 def test_the_weather_and_a_blood_pressure_are_no_fever_or_racing_heart(
     language: str, text: str, level: str
 ) -> None:
-    assert READERS.read_in([language], text, day=3).assessment.level.label == level
+    assert level_of(language, text, 3) == level
 
 
 @pytest.mark.parametrize(("language", "text", "emergency"), [
@@ -233,9 +243,7 @@ def test_someone_elses_sign_beside_im_fine_is_asked_about(
     language: str, text: str, emergency: bool
 ) -> None:
     """Never reassured either way: asked about, or an emergency (a carer writing alone)."""
-    reading = READERS.read_in([language], text, day=2)
-    assert (reading.assessment.level.label == "emergency") is emergency
-    assert emergency or reading.screen
+    assert_asked_or_emergency(language, text, emergency, day=2)
 
 
 @pytest.mark.parametrize(("language", "text"), [
@@ -252,11 +260,11 @@ def test_someone_elses_sign_beside_im_fine_is_asked_about(
 ])
 def test_the_new_readings_never_hide_a_present_red_flag(language: str, text: str) -> None:
     """Probes a second reader wrote against this round's changes."""
-    assert READERS.read_in([language], text, day=1).assessment.level.label == "emergency"
+    assert level_of(language, text, 1) == "emergency"
 
 
 @pytest.mark.parametrize(("language", "text"), [
     ("en", "bp 180/125 pulse 80"), ("ru", "давление 160 на 125, пульс 75"),
 ])
 def test_both_numbers_of_a_blood_pressure_are_no_heart_rate(language: str, text: str) -> None:
-    assert READERS.read_in([language], text, day=1).assessment.level.label != "emergency"
+    assert level_of(language, text, 1) != "emergency"

@@ -165,6 +165,7 @@ class PhraseTable:
         self.correct = lru_cache(maxsize=8192)(self._correct_uncached)
         words = content.reads.words
         self.inserts = frozenset(tuple(self.forms.tokens(w)) for w in words.inserts)
+        self.insert_heads = frozenset(k[0] for k in self.inserts if k)
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,
@@ -197,7 +198,10 @@ class PhraseTable:
         hits: list[Hit] = []
         i = 0
         while i < len(toks):
-            through = self._through_inserts(toks, i) if self.inserts else None
+            # Only where an intensifier follows within a phrase's reach (most tokens: none)
+            through = (self._through_inserts(toks, i)
+                       if any(t in self.insert_heads for t in toks[i + 1:i + self.longest])
+                       else None)
             for size in range(min(self.longest, len(toks) - i), 0, -1):
                 end, kinds = i + size, self.table.get(tuple(toks[i : i + size]))
                 if through is not None and through[0] > end:

@@ -75,9 +75,9 @@ class Numbers:
         self.longest = max((len(w) for w in
                             (*self.heart_words, *self.not_rates, *self.weather)), default=0)
 
-    def found(self, toks: list[str], phrases: set[tuple[str, ...]]) -> set[int]:
-        """Where phrases of `phrases` end in `toks` (the index after; whole words only)."""
-        return {j + size for j in range(len(toks))
+    def found(self, toks: list[str], phrases: set[tuple[str, ...]]) -> set[tuple[int, int]]:
+        """Where phrases of `phrases` are in `toks`, as [start, end) (whole words only)."""
+        return {(j, j + size) for j in range(len(toks))
                 for size in range(1, min(self.longest, len(toks) - j) + 1)
                 if tuple(toks[j:j + size]) in phrases}
 
@@ -319,15 +319,13 @@ def _heart_rate(
     ("pulse 72"), which settles the heart topic when no rate reaches the red flag."""
     toks = m.toks
     heart = {i for h in m.hits if "heart" in h.values("group") for i in range(h.start, h.end)}
-    for j in range(len(toks)):
-        for size in range(1, min(numbers.longest, len(toks) - j) + 1):  # whole words only
-            if tuple(toks[j : j + size]) in numbers.heart_words:
-                heart.update(range(j, j + size))
+    for start, end in numbers.found(toks, numbers.heart_words):
+        heart.update(range(start, end))
     sentences = {m.sentence_of[i] for i in heart}
     explained = {m.sentence_of[h.start] for h in m.hits  # "HR 135 at the top of the hill"
                  if numbers.heart_unless.intersection(h.values("group")) and not scope.absent(h)}
     rates, beside = [], False
-    ends = numbers.found(toks, numbers.not_rates)  # "pressure 120 on 80", "bp: 130/85"
+    ends = {end for _, end in numbers.found(toks, numbers.not_rates)}  # "pressure 120 on 80"
     pressures: set[int] = set()
     for i, tok in enumerate(toks):
         if i in ends or i - 1 in ends or (i - 2 in pressures and i - 1 not in heart) or (
@@ -360,7 +358,7 @@ def _temperature(
         if "fever_context" in h.values("group") or "fever" in h.values("symptom")
     }
     if numbers is not None and numbers.weather:  # "39 degrees out here", no fever said
-        outdoors = {m.clause_of[end - 1] for end in numbers.found(m.toks, numbers.weather)}
+        outdoors = {m.clause_of[start] for start, _ in numbers.found(m.toks, numbers.weather)}
         feverish = {m.clause_of[h.start] for h in m.hits if "fever" in h.values("symptom")}
         silenced |= {i for i, c in enumerate(m.clause_of) if c in outdoors - feverish}
     anchored: set[int] = set()
