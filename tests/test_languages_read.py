@@ -268,3 +268,37 @@ def test_the_new_readings_never_hide_a_present_red_flag(language: str, text: str
 ])
 def test_both_numbers_of_a_blood_pressure_are_no_heart_rate(language: str, text: str) -> None:
     assert level_of(language, text, 1) != "emergency"
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "watched a video of a woman whose lips blew up after fillers. mine are totally fine"),
+    ("en", "my friend's face went purple and lacy after hers, thank god nothing like that for me"),
+    ("fr", "Ma grand-mère a fait un AVC, visage qui tombe etc. Moi tout va bien"),
+    ("es", "Mi abuelo tuvo un ictus y se le torció la boca. Yo voy bien, sin nada"),
+    ("ru", "Губы опухли... от поцелуев, шучу, всё норм"),
+])
+def test_a_red_flag_beside_the_writers_own_all_clear_is_asked_about(
+    language: str, text: str
+) -> None:
+    """Not decided either way: no call to emergency services, no reassurance, and the
+    red-flag question is asked (a patient who does have the sign taps it)."""
+    reading = READERS.read_in([language], text, day=2)
+    assert reading.assessment.level.label != "emergency", text
+    assert reading.screen, text
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "I'm fine but my lips are swelling and it's hard to breathe"),
+    ("en", "im fine honestly, just the tip of my nose has gone a bit blue-grey"),
+    ("en", "my throat is closing up, otherwise I'm fine"),
+    ("en", "I was fine yesterday, now my tongue is swelling"),
+    ("en", "my husband says im slurring my words, i feel fine myself"),
+    ("fr", "tout va bien sauf que mes lèvres gonflent et j'ai du mal à respirer"),
+    ("es", "estoy bien pero se me hinchan los labios y me cuesta respirar"),
+    ("ru", "всё хорошо, но губы опухают и тяжело дышать"),
+    ("ru", "она говорит все нормально, просто уголок рта опущен и чай проливается"),
+])
+def test_an_all_clear_that_keeps_something_back_leaves_the_emergency(
+    language: str, text: str
+) -> None:
+    assert level_of(language, text, 1) == "emergency", text

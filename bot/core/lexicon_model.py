@@ -86,6 +86,13 @@ class Screen(Strict):
     not_me: list[Phrase] = []
     # Words before a colon that open a list of signs to watch for (not the patient's).
     list_openers: list[Phrase] = []
+    # The writer's own all-clear ("I'm fine", "mine look normal", "у меня всё хорошо"): a
+    # red flag beside it is asked about, not decided (issue 14's false alarms) ...
+    all_clear: list[Phrase] = []
+    # ... unless words right after it keep something back ("I'm fine but...", "all good
+    # except...") or words right before it limit it to the rest ("otherwise I'm fine").
+    all_clear_but: list[Phrase] = []
+    all_clear_after: list[Phrase] = []
 
 
 class RacingHeart(Strict):

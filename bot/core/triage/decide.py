@@ -113,6 +113,13 @@ def decide(
         # The cheap test inline: most combinations stop here, for every message.
         if found.everywhere.issuperset(c.all) and _combine(c, found, measures, day)
     ]
+    # "saw a video of lips blowing up, mine are fine": asked; not "my husband says I'm
+    # slurring, I feel fine" (a sign seen by someone else outweighs the writer's word)
+    if scope.all_clear and found.flags and not any(
+        x.flag and x.present and x.clause in scope.observed for x in mentions
+    ):
+        _doubt_all(found, mentions, measures,
+                   [c for c in content.reads.combinations if c.id in fired])
     contact = any((h.has("contact") or h.has("worry")) and not scope.absent(h) for h in m.hits)
     report = with_trends(
         Report(_observations(content, found, measures), contact_request=contact), previous
@@ -259,6 +266,23 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
     if combo.red_flag and combo.red_flag not in f.flags:
         f.flags.append(combo.red_flag)
     return True
+
+
+def _doubt_all(
+    f: _Findings, mentions: list[Mention], measures: Measures, fired: list[Combination]
+) -> None:
+    """Every red flag asked about instead of decided, and the signs said only in their
+    phrases, or added by their combinations, set aside with them."""
+    at = {x.start for x in mentions if x.flag and x.present}
+    said = [x for x in measures.symptom_mentions if x.present]
+    flagged = {frozenset(c.all) for c in fired if c.red_flag}  # and their twins that add
+    for name in {x.name for x in said if x.start in at} | {
+        c.adds for c in fired if c.adds and frozenset(c.all) in flagged
+    }:
+        if all(x.start in at for x in said if x.name == name):
+            f.present.discard(name)
+    f.doubted.extend(flag for flag in f.flags if flag not in f.doubted)
+    f.flags.clear()
 
 
 def _clause_groups(m: Matched, scope: Scope, clause: int) -> set[str]:

@@ -61,6 +61,10 @@ class Matched:
     clause_of: list[int]
     sentence_of: list[int]
     words: ScopeWords = ScopeWords()
+    # Spans of the writer's all-clear, and of the words that limit one (see `Screen`).
+    clears: tuple[tuple[int, int], ...] = ()
+    buts: tuple[tuple[int, int], ...] = ()
+    afters: tuple[tuple[int, int], ...] = ()
 
     def clause(self, h: Hit) -> int:
         return self.clause_of[h.start]  # a hit starts at one of the message's tokens
@@ -166,6 +170,9 @@ class PhraseTable:
         words = content.reads.words
         self.inserts = frozenset(tuple(self.forms.tokens(w)) for w in words.inserts)
         self.insert_heads = frozenset(k[0] for k in self.inserts if k)
+        screen = content.reads.screen
+        self.clear_spans = tuple(_Spans(self.forms, listed) for listed in (
+            screen.all_clear, screen.all_clear_but, screen.all_clear_after))
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,
@@ -176,7 +183,7 @@ class PhraseTable:
         toks = [self.correct(t) for t in self.forms.tokens(text)]
         hits = self._hits(toks)
         return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks),
-                       self.scope_words)
+                       self.scope_words, *(spans(toks) for spans in self.clear_spans))
 
     def _correct_uncached(self, token: str) -> str:
         if token in self.known or not token.isalpha():
@@ -279,6 +286,26 @@ class PhraseTable:
                     clause += 1
             out.append(clause)
         return out
+
+
+class _Spans:
+    """Where phrases of one short list occur in a message (apart from the phrase table:
+    they may overlap its hits), the longest at each token."""
+
+    def __init__(self, forms: WordForms, phrases: list[str]) -> None:
+        self.keys = frozenset(k for p in phrases for k in forms.keys(p))
+        self.heads = frozenset(k[0] for k in self.keys)
+        self.longest = max((len(k) for k in self.keys), default=0)
+
+    def __call__(self, toks: list[str]) -> tuple[tuple[int, int], ...]:
+        out = []
+        for i, tok in enumerate(toks):
+            if tok in self.heads:
+                end = next((i + n for n in range(self.longest, 0, -1)
+                            if tuple(toks[i:i + n]) in self.keys), None)
+                if end is not None:
+                    out.append((i, end))
+        return tuple(out)
 
 
 def _graded(kinds: Kinds, grades: list[tuple[str, str]]) -> Kinds:

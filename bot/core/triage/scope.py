@@ -12,6 +12,7 @@ from bot.core.triage.match import Hit, Matched
 from bot.core.triage.text import SENTENCE_END
 
 MODIFIER_SPAN = 6
+CLEAR_LIMIT_SPAN = 4  # "I'm fine honestly, just..." keeps something back
 NEGATOR_SPAN = 3  # "no se ha ido": a negation this close before a resolution undoes it
 _REASONS = ("negated", "in the past", "hypothetical", "someone else")  # strongest first
 UNSURE = "unsure"  # a red flag said in a joke, of a video, as a figure of speech
@@ -53,14 +54,17 @@ class Scope:
         # report about the patient stays an emergency). Numbers in such a clause are theirs,
         # unless it also says "me" or "my" ("my boyfriend measured 39.8 on me").
         self.theirs: set[int] = set()
+        others = [h for h in m.hits if h.has("other_person")]
+        inside = {i for h in others for i in range(h.start, h.end)}
+        mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
+                if t in m.words.first_person and i not in inside} if others else set()
+        # "my husband says I'm slurring": someone else seeing the writer's sign
+        self.observed = {m.clause(h) for h in others} & mine
         if any(h.has("not_me") for h in m.hits):
-            others = [h for h in m.hits if h.has("other_person")]
-            inside = {i for h in others for i in range(h.start, h.end)}
-            mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
-                    if t in m.words.first_person and i not in inside}
             self.theirs = {m.clause(h) for h in others} - mine
             # ...but "my husband says my lips are blue" may be the writer's own sign
             self.unsure_clauses |= self.theirs
+        self.all_clear = any(self._clears(span) for span in m.clears)
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
@@ -69,6 +73,25 @@ class Scope:
                            if k < c and t.isalpha()]
                 if earlier:
                     self.unsure_clauses.add(earlier[-1])
+
+    def _clears(self, span: tuple[int, int]) -> bool:
+        """Whether the writer's all-clear at `span` stands: not kept back by what follows
+        ("I'm fine but...", "I'm fine, just..."), limited by what precedes ("otherwise
+        fine"), asked ("I'm fine right?"), denied, or said of another time ("ayer todo
+        bien", "before the session all good")."""
+        start, end = span
+        m = self.m
+        if any(end <= s <= end + CLEAR_LIMIT_SPAN for s, _ in m.buts):
+            return False
+        if any(start - CLEAR_LIMIT_SPAN <= e <= start for _, e in m.afters):
+            return False
+        if "?" in m.toks[end:end + 3]:
+            return False
+        if any(t in m.words.negators for t in m.toks[max(0, start - 3):start]):
+            return False
+        clause = m.clause_of[start]
+        return not any(mod.has("historical") or mod.has("hypothetical")
+                       for mod in self._by_clause.get(clause, ()))
 
     def absent(self, h: Hit) -> str:
         """Why a mention does not count ('' when it does); the strongest reason wins."""
