@@ -302,3 +302,21 @@ def test_an_all_clear_that_keeps_something_back_leaves_the_emergency(
     language: str, text: str
 ) -> None:
     assert level_of(language, text, 1) == "emergency", text
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "can mesotherapy cause blindness? read it in an article", False),
+    ("en", "could I get blurry vision from this?", False),
+    ("en", "is it normal that my lips are swelling and I can't breathe?", True),
+    ("en", "is it normal that I can't breathe?", True),
+    ("en", "Can barely breathe? help", True),  # no question in general: "can" alone opens none
+    ("es", "¿Es normal que se hinchen los labios después de la meso?", False),
+    ("es", "¿es normal que se me hinchen los labios y me cueste respirar?", True),
+    ("ru", "может ли после мезо опухнуть горло?", False),
+    ("en", "im fine, just curious: can your lips swell after this?", False),
+    ("en", "I'm fine, just my tongue is swelling and my throat is tight", True),
+])
+def test_a_question_asked_in_general_is_asked_about_a_question_about_oneself_is_not(
+    language: str, text: str, emergency: bool
+) -> None:
+    assert_asked_or_emergency(language, text, emergency, day=2)

@@ -93,6 +93,12 @@ class Screen(Strict):
     # except...") or words right before it limit it to the rest ("otherwise I'm fine").
     all_clear_but: list[Phrase] = []
     all_clear_after: list[Phrase] = []
+    # Words of `all_clear_but` that keep nothing back ("I'm fine, just curious").
+    all_clear_asides: list[Phrase] = []
+    # Words that open a question in general ("can meso cause blindness?", "is it normal for
+    # lips to swell?"): a red flag in such a question, with no word of the writer's own in
+    # it past the opener ("could I get..."), is asked about, not decided.
+    question_openers: list[Phrase] = []
 
 
 class RacingHeart(Strict):

@@ -91,6 +91,9 @@ class _Findings:
     groups_by_sentence: dict[int, set[str]] = field(default_factory=dict)
     sentence_of_clause: dict[int, int] = field(default_factory=dict)
     unsure_clauses: set[int] = field(default_factory=set)
+    asked_clauses: set[int] = field(default_factory=set)  # general questions: flags asked
+    # The words of combinations that raise a red flag (and of their twins that add a sign).
+    flagging: frozenset[frozenset[str]] = frozenset()
     # Red flags said only in unsure clauses or beside an object or a photo: asked about.
     doubted: list[str] = field(default_factory=list)
 
@@ -208,7 +211,8 @@ def _findings(
             present.discard("fever")
             denied.add("fever")
     found = _Findings(present, denied, flags, groups_by_clause, everywhere, groups_by_sentence,
-                      sentence_of_clause, set(scope.unsure_clauses))
+                      sentence_of_clause, set(scope.unsure_clauses), scope.asked_clauses,
+                      _flagging(content) if scope.asked_clauses else frozenset())
     racing = content.reads.measures.racing_heart
     rate = measures.heart_rate
     if racing is not None and rate is not None and rate >= racing.at_least:
@@ -247,6 +251,10 @@ def _combine(combo: Combination, f: _Findings, measures: Measures, day: int) -> 
         where = set()
         if combo.red_flag:
             f.doubted.append(combo.red_flag)
+    if where and frozenset(combo.all) in f.flagging and _only_asked(f, where, combo):
+        if combo.red_flag:  # "is it normal for lips to swell?": asked, nothing added
+            f.doubted.append(combo.red_flag)
+        return False
     if not where:
         return False
     for name in combo.replaces:
@@ -297,6 +305,18 @@ def _only_unsure(f: _Findings, groups: list[str]) -> bool:
     """Whether every clause naming one of `groups` is a joke's, a video's or a leaflet's."""
     clauses = {c for c, found in f.groups_by_clause.items() if found & set(groups)}
     return bool(clauses) and clauses <= f.unsure_clauses
+
+
+def _flagging(content: Content) -> frozenset[frozenset[str]]:
+    return frozenset(frozenset(c.all) for c in content.reads.combinations if c.red_flag)
+
+
+def _only_asked(f: _Findings, where: set[int], combo: Combination) -> bool:
+    """Whether a combination was found only in questions asked in general."""
+    if -1 in where:
+        groups = {*combo.all, *combo.any}
+        where = {c for c, found in f.groups_by_clause.items() if found & groups}
+    return bool(where) and where <= f.asked_clauses
 
 
 def _around(f: _Findings, clause: int, found: set[str], where: str) -> set[str]:

@@ -65,6 +65,8 @@ class Matched:
     clears: tuple[tuple[int, int], ...] = ()
     buts: tuple[tuple[int, int], ...] = ()
     afters: tuple[tuple[int, int], ...] = ()
+    asks: tuple[tuple[int, int], ...] = ()  # question openers
+    asides: tuple[tuple[int, int], ...] = ()
 
     def clause(self, h: Hit) -> int:
         return self.clause_of[h.start]  # a hit starts at one of the message's tokens
@@ -172,7 +174,8 @@ class PhraseTable:
         self.insert_heads = frozenset(k[0] for k in self.inserts if k)
         screen = content.reads.screen
         self.clear_spans = tuple(_Spans(self.forms, listed) for listed in (
-            screen.all_clear, screen.all_clear_but, screen.all_clear_after))
+            screen.all_clear, screen.all_clear_but, screen.all_clear_after,
+            screen.question_openers, screen.all_clear_asides))
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,

@@ -49,6 +49,9 @@ class Scope:
         # the red-flag question is asked).
         self.unsure_clauses = {m.clause(h) for h in m.hits if h.has("unsure")}
         self.unsure_clauses |= _listed_after(m)
+        # "can meso cause blindness?": red flags there are asked about (signs stay: "is it
+        # normal that the bumps are still there?" is the writer's own bumps)
+        self.asked_clauses = _asked_in_general(m)
         # "my pug is the one wheezing, not me": with the writer setting their own case apart, what
         # is said in a clause about someone else is asked about (without it, a carer's
         # report about the patient stays an emergency). Numbers in such a clause are theirs,
@@ -81,7 +84,8 @@ class Scope:
         bien", "before the session all good")."""
         start, end = span
         m = self.m
-        if any(end <= s <= end + CLEAR_LIMIT_SPAN for s, _ in m.buts):
+        asides = {s for s, _ in m.asides}
+        if any(end <= s <= end + CLEAR_LIMIT_SPAN and s not in asides for s, _ in m.buts):
             return False
         if any(start - CLEAR_LIMIT_SPAN <= e <= start for _, e in m.afters):
             return False
@@ -169,9 +173,10 @@ class Scope:
         """Every symptom and red-flag mention, present or set aside (with why)."""
         out: list[Mention] = []
         for h in self.m.hits:
+            asked = h.has("flag") and self.m.clause(h) in self.asked_clauses
             for name in h.values("symptom"):
                 why = self.absent(h)
-                if not why and self.m.clause(h) in self.unsure_clauses:
+                if not why and (asked or self.m.clause(h) in self.unsure_clauses):
                     why = UNSURE  # of a video, a leaflet, a joke: not the patient's sign
                 out.append(Mention(name, h.start, self.m.clause(h), not why, why_absent=why))
             for flag_id in h.values("flag"):
@@ -179,7 +184,8 @@ class Scope:
                 # patients, and a needless 112 costs less than a missed one.
                 why = self.absent(h)
                 why = "" if why == "someone else" else why
-                if not why and self.m.clause(h) in self.unsure_clauses:
+                clause = self.m.clause(h)
+                if not why and (clause in self.unsure_clauses or clause in self.asked_clauses):
                     why = UNSURE
                 out.append(Mention(flag_id, h.start, self.m.clause(h), not why, True, why))
         return out
@@ -197,4 +203,23 @@ def _listed_after(m: Matched) -> set[int]:
             if m.toks[j] in SENTENCE_END:
                 break
             out.add(m.clause_of[j])
+    return out
+
+
+def _asked_in_general(m: Matched) -> set[int]:
+    """Clauses of questions asked in general ("can meso cause blindness?", "could I get
+    blurry vision from this?"): opened by a question word, ended by "?", and with no word
+    of the writer's own after the opener ("is it normal that my lips swell?" is theirs)."""
+    out: set[int] = set()
+    opens = dict(m.asks)
+    first = 0
+    for i, tok in enumerate([*m.toks, "."]):
+        if i < len(m.toks) and m.sentence_of[i] == m.sentence_of[first]:
+            continue
+        words = [j for j in range(first, i) if m.toks[j].isalnum()]
+        if words and tok == "?" and words[0] in opens:
+            after = opens[words[0]]
+            if not any(m.toks[j] in m.words.first_person for j in words if j > after):
+                out.update(m.clause_of[j] for j in words)
+        first = i
     return out
