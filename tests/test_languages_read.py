@@ -320,3 +320,22 @@ def test_a_question_asked_in_general_is_asked_about_a_question_about_oneself_is_
     language: str, text: str, emergency: bool
 ) -> None:
     assert_asked_or_emergency(language, text, emergency, day=2)
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "everything looks doubled since the injections in my forehead", True),
+    ("en", "i keep seeing like a grey blotch in my left eye when I look at stuff", True),
+    ("en", "its like looking through a smudgy window with my right eye", True),
+    ("ru", "в правом глазу появилось темное пятно, мешает смотреть", True),
+    ("es", "de repente dejé de ver por el ojo derecho unos segundos", True),
+    ("en", "lips tingling and getting fat and i'm itchy all over", True),
+    ("en", "red bumps like mosquito on whole body and now I feel dizzy", True),
+    ("en", "the redness has spread super quick over the last 2 hours", True),
+    ("en", "she is mixing up her words and is sleepy", True),
+    ("en", "bumps going down, can barely see them", False),
+    ("en", "tiny bumps everywhere she injected, look like mosquito bites", False),
+])
+def test_sight_hives_spreading_and_speech_in_plain_words(
+    language: str, text: str, emergency: bool
+) -> None:
+    assert (level_of(language, text, 2) == "emergency") is emergency, text
