@@ -332,6 +332,10 @@ def test_a_question_asked_in_general_is_asked_about_a_question_about_oneself_is_
     ("en", "red bumps like mosquito on whole body and now I feel dizzy", True),
     ("en", "the redness has spread super quick over the last 2 hours", True),
     ("en", "she is mixing up her words and is sleepy", True),
+    ("en", "the left side of my smile doesn't move", True),
+    ("en", "i keep passing out, twice today", True),
+    ("en", "my face on the right, I speak strange, my husband say my words is wrong", True),
+    ("en", "the swelling on my right cheek is going down", False),
     ("en", "bumps going down, can barely see them", False),
     ("en", "tiny bumps everywhere she injected, look like mosquito bites", False),
 ])
