@@ -343,3 +343,15 @@ def test_sight_hives_spreading_and_speech_in_plain_words(
     language: str, text: str, emergency: bool
 ) -> None:
     assert (level_of(language, text, 2) == "emergency") is emergency, text
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "Did I leave a blue umbrella at reception on tuesday?", False),
+    ("en", "ive got white concealer, can i put it over the dots tomorrow?", False),
+    ("ru", "Шапку купила синюю вязаную, её можно носить после мезо?", False),
+    ("es", "¿Me dejé un paraguas negro en la recepción?", False),
+    ("en", "im covered in itchy lumps and the room is spinning", True),
+    ("en", "the tip of my nose has gone blue and cold", True),
+])
+def test_the_colours_of_other_things(language: str, text: str, emergency: bool) -> None:
+    assert (level_of(language, text, 2) == "emergency") is emergency, text
