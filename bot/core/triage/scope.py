@@ -94,6 +94,9 @@ class Scope:
         if any(t in m.words.negators for t in m.toks[max(0, start - 3):start]):
             return False
         clause = m.clause_of[start]
+        if any(("group", "past_words") in h.kinds and h.end <= start and m.clause(h) == clause
+               for h in m.hits):
+            return False  # "was all good", "ayer todo bien"
         return not any(mod.has("historical") or mod.has("hypothetical")
                        for mod in self._by_clause.get(clause, ()))
 
