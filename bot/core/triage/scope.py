@@ -63,11 +63,11 @@ class Scope:
                 if t in m.words.first_person and i not in inside} if others else set()
         # "my husband says I'm slurring": someone else seeing the writer's sign
         self.observed = {m.clause(h) for h in others} & mine
-        if any(h.has("not_me") for h in m.hits):
+        self.all_clear = any(self._clears(span) for span in m.clears)
+        if self.all_clear or any(h.has("not_me") for h in m.hits):
             self.theirs = {m.clause(h) for h in others} - mine
             # ...but "my husband says my lips are blue" may be the writer's own sign
             self.unsure_clauses |= self.theirs
-        self.all_clear = any(self._clears(span) for span in m.clears)
         # "can't breathe... from laughing": a cause given next explains the clause before.
         for c in list(self.unsure_clauses):
             words = [t for t, k in zip(m.toks, m.clause_of, strict=True) if k == c and t.isalpha()]
