@@ -358,3 +358,21 @@ def test_sight_hives_spreading_and_speech_in_plain_words(
 ])
 def test_the_colours_of_other_things(language: str, text: str, emergency: bool) -> None:
     assert (level_of(language, text, 2) == "emergency") is emergency, text
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    ("en", "everything's doubled when I look at the telly", True),
+    ("en", "Everything's doubled this week, my workload and my coffee", False),
+    ("en", "my left eyelid and the left side of my mouth are hanging lower than the right", True),
+    ("en", "Mum keeps dozing off mid-sentence and didn't know who I was", True),
+    ("en", "I went down like a sack of potatoes in the supermarket", True),
+    ("en", "my throat feels like it's getting smaller", True),
+    ("en", "the redness was a little circle at lunch and now it's the size of a dinner plate",
+     True),
+    ("en", "Meant to message the vet that my dog's lip swelled up after a wasp sting", False),
+    ("ru", "Устала как собака, вялость уже 4 день", False),
+])
+def test_a_studied_round_of_plain_words(language: str, text: str, emergency: bool) -> None:
+    """Kinds from the studied set `r`: sight only when looking, a face hanging lower, drowsy
+    confusion, collapsing in plain words, redness grown since lunch; pets are not patients."""
+    assert (level_of(language, text, 2) == "emergency") is emergency, text
