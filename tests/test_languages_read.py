@@ -370,9 +370,13 @@ def test_the_colours_of_other_things(language: str, text: str, emergency: bool) 
     ("en", "the redness was a little circle at lunch and now it's the size of a dinner plate",
      True),
     ("en", "Meant to message the vet that my dog's lip swelled up after a wasp sting", False),
-    ("ru", "Устала как собака, вялость уже 4 день", False),
 ])
 def test_a_studied_round_of_plain_words(language: str, text: str, emergency: bool) -> None:
     """Kinds from the studied set `r`: sight only when looking, a face hanging lower, drowsy
     confusion, collapsing in plain words, redness grown since lunch; pets are not patients."""
     assert (level_of(language, text, 2) == "emergency") is emergency, text
+
+
+def test_a_figure_of_speech_about_a_dog_keeps_the_writers_sign() -> None:
+    """"Tired as a dog" is the writer's tiredness: pets set aside are "my dog", not "dog"."""
+    assert level_of("ru", "Устала как собака, вялость уже 4 день", 4) == "routine"
