@@ -380,3 +380,12 @@ def test_a_studied_round_of_plain_words(language: str, text: str, emergency: boo
 def test_a_figure_of_speech_about_a_dog_keeps_the_writers_sign() -> None:
     """"Tired as a dog" is the writer's tiredness: pets set aside are "my dog", not "dog"."""
     assert level_of("ru", "Устала как собака, вялость уже 4 день", 4) == "routine"
+
+
+def test_an_all_clear_of_before_does_not_set_a_later_sign_aside() -> None:
+    """"todo bien... después vi en el espejo...": the all-clear was of before."""
+    text = ("Llegué a casa, todo bien, me lavé los dientes y después en el espejo vi que tengo"
+            " los labios hinchados y me cuesta respirar")
+    assert level_of("es", text, 1) == "emergency"
+    assert level_of("en", "got home, all good, then my lips started swelling and my throat"
+                          " got tight", 1) == "emergency"

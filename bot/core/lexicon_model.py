@@ -95,6 +95,9 @@ class Screen(Strict):
     all_clear_after: list[Phrase] = []
     # Words of `all_clear_but` that keep nothing back ("I'm fine, just curious").
     all_clear_asides: list[Phrase] = []
+    # Words anywhere after an all-clear that tell of later ("all good... then in the
+    # mirror I saw..."): the all-clear was of before.
+    all_clear_later: list[Phrase] = []
     # Words that open a question in general ("can meso cause blindness?", "is it normal for
     # lips to swell?"): a red flag in such a question, with no word of the writer's own in
     # it past the opener ("could I get..."), is asked about, not decided.

@@ -67,6 +67,7 @@ class Matched:
     afters: tuple[tuple[int, int], ...] = ()
     asks: tuple[tuple[int, int], ...] = ()  # question openers
     asides: tuple[tuple[int, int], ...] = ()
+    laters: tuple[tuple[int, int], ...] = ()
 
     def clause(self, h: Hit) -> int:
         return self.clause_of[h.start]  # a hit starts at one of the message's tokens
@@ -175,7 +176,7 @@ class PhraseTable:
         screen = content.reads.screen
         self.clear_spans = tuple(_Spans(self.forms, listed) for listed in (
             screen.all_clear, screen.all_clear_but, screen.all_clear_after,
-            screen.question_openers, screen.all_clear_asides))
+            screen.question_openers, screen.all_clear_asides, screen.all_clear_later))
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,

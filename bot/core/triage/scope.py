@@ -89,6 +89,8 @@ class Scope:
             return False
         if any(start - CLEAR_LIMIT_SPAN <= e <= start for _, e in m.afters):
             return False
+        if any(s >= end for s, _ in m.laters):
+            return False  # "todo bien... después vi en el espejo..."
         if "?" in m.toks[end:end + 3]:
             return False
         if any(t in m.words.negators for t in m.toks[max(0, start - 3):start]):
