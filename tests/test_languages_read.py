@@ -370,6 +370,9 @@ def test_the_colours_of_other_things(language: str, text: str, emergency: bool) 
     ("en", "the redness was a little circle at lunch and now it's the size of a dinner plate",
      True),
     ("en", "Meant to message the vet that my dog's lip swelled up after a wasp sting", False),
+    ("en", "blisters have popped up on the dark purple bit on my chin", True),
+    ("en", "the spot on my cheek is dusky purple, cold to the touch", True),
+    ("en", "put a cold pack on the purple bruise", False),
 ])
 def test_a_studied_round_of_plain_words(language: str, text: str, emergency: bool) -> None:
     """Kinds from the studied set `r`: sight only when looking, a face hanging lower, drowsy
