@@ -310,7 +310,9 @@ def test_an_all_clear_that_keeps_something_back_leaves_the_emergency(
     ("en", "is it normal that my lips are swelling and I can't breathe?", True),
     ("en", "is it normal that I can't breathe?", True),
     ("en", "Can barely breathe? help", True),  # no question in general: "can" alone opens none
-    ("es", "¿Es normal que se hinchen los labios después de la meso?", False),
+    ("es", "¿Se pueden hinchar los labios después de la meso?", False),
+    ("en", "how long does the blurry vision in the left eye last?", True),  # it is there
+    ("ru", "Это нормально, что губы распухли и трудно дышать?", True),
     ("es", "¿es normal que se me hinchen los labios y me cueste respirar?", True),
     ("ru", "может ли после мезо опухнуть горло?", False),
     ("en", "im fine, just curious: can your lips swell after this?", False),
@@ -351,7 +353,9 @@ def test_sight_hives_spreading_and_speech_in_plain_words(
 @pytest.mark.parametrize(("language", "text", "emergency"), [
     ("en", "Did I leave a blue umbrella at reception on tuesday?", False),
     ("en", "ive got white concealer, can i put it over the dots tomorrow?", False),
-    ("ru", "Шапку купила синюю вязаную, её можно носить после мезо?", False),
+    ("ru", "синюю шапку купила, можно носить после мезо?", False),
+    ("en", "lips blue even in my jacket", True),  # a garment alone is no object's colour
+    ("fr", "mes lèvres sont bleues même avec mon bonnet", True),
     ("es", "¿Me dejé un paraguas negro en la recepción?", False),
     ("en", "im covered in itchy lumps and the room is spinning", True),
     ("en", "the tip of my nose has gone blue and cold", True),
@@ -392,3 +396,25 @@ def test_an_all_clear_of_before_does_not_set_a_later_sign_aside() -> None:
     assert level_of("es", text, 1) == "emergency"
     assert level_of("en", "got home, all good, then my lips started swelling and my throat"
                           " got tight", 1) == "emergency"
+
+
+@pytest.mark.parametrize(("language", "text", "emergency"), [
+    # a second reader's probes of this round: the writer's own sign outweighs "I'm fine"
+    ("en", "I'm good. My tongue is swollen and I can't breathe properly", True),
+    ("fr", "Tout va bien. Mes lèvres gonflent et j'ai du mal à respirer", True),
+    ("en", "My throat feels tight but I'm ok", True),
+    ("en", "I'm ok I think, tongue swelling", True),
+    ("ru", "Всё хорошо вроде, язык опухает", True),
+    ("en", "All good, just wanted to say my lips have swollen a lot", True),
+    ("en", "I'm allergic to my cat, lips swelling and throat tight", True),
+    ("en", "my sight has gone on the left side", True),
+    ("en", "my vision has gone as if there's a curtain over my left eye", True),
+    ("en", "I keep forgetting what time my appointment is, can you remind me?", False),
+    ("en", "i was passing out flyers at work, is that ok with bruises?", False),
+    ("en", "I put something cold on the dark purple bit, is that ok?", False),
+    ("ru", "приложила холодную ложку к тёмному месту", False),
+])
+def test_probes_of_the_all_clear_and_plain_words(
+    language: str, text: str, emergency: bool
+) -> None:
+    assert (level_of(language, text, 1) == "emergency") is emergency, text

@@ -118,8 +118,9 @@ def decide(
     ]
     # "saw a video of lips blowing up, mine are fine": asked; not "my husband says I'm
     # slurring, I feel fine" (a sign seen by someone else outweighs the writer's word)
+    mine = scope.observed | scope.own
     if scope.all_clear and found.flags and not any(
-        x.flag and x.present and x.clause in scope.observed for x in mentions
+        x.flag and x.present and x.clause in mine for x in mentions
     ):
         _doubt_all(found, mentions, measures,
                    [c for c in content.reads.combinations if c.id in fired])

@@ -63,6 +63,11 @@ class Scope:
                 if t in m.words.first_person and i not in inside} if others else set()
         # "my husband says I'm slurring": someone else seeing the writer's sign
         self.observed = {m.clause(h) for h in others} & mine
+        # Clauses where the writer speaks of themselves ("my tongue is swollen"): their own
+        # sign there outweighs a general "I'm fine" elsewhere.
+        self.own = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
+                    if t in m.words.first_person and i not in inside
+                    and not any(s <= i < e for s, e in m.clears)}
         self.all_clear = any(self._clears(span) for span in m.clears)
         if self.all_clear or any(h.has("not_me") for h in m.hits):
             self.theirs = {m.clause(h) for h in others} - mine
@@ -160,7 +165,8 @@ class Scope:
         toks, clause_of = self.m.toks, self.m.clause_of
         if mod.end >= len(toks) or clause_of[mod.end] != clause_of[mod.start]:
             return True
-        return toks[mod.end] in self.m.words.closing or toks[mod.end] in SENTENCE_END
+        after = toks[mod.end]  # "stopped on day 2"
+        return after in self.m.words.closing or after in SENTENCE_END or after.isdecimal()
 
     def joined(self, start: int, end: int) -> bool:
         """Whether an "and" joining two signs lies between: "no rash and throat tightening"
