@@ -98,9 +98,10 @@ class Screen(Strict):
     # Words anywhere after an all-clear that tell of later ("all good... then in the
     # mirror I saw..."): the all-clear was of before.
     all_clear_later: list[Phrase] = []
-    # Words that open a question in general ("can meso cause blindness?", "is it normal for
-    # lips to swell?"): a red flag in such a question, with no word of the writer's own in
-    # it past the opener ("could I get..."), is asked about, not decided.
+    # Words that open a question in general ("can meso cause blindness?", "could I get
+    # blurry vision from this?"): a red flag in such a question, with no word of the
+    # writer's own in it past the opener and its subject, is asked about, not decided.
+    # Not the openers of questions that assume the sign ("is it normal that...").
     question_openers: list[Phrase] = []
 
 

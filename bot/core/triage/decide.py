@@ -116,8 +116,9 @@ def decide(
         # The cheap test inline: most combinations stop here, for every message.
         if found.everywhere.issuperset(c.all) and _combine(c, found, measures, day)
     ]
-    # "saw a video of lips blowing up, mine are fine": asked; not "my husband says I'm
-    # slurring, I feel fine" (a sign seen by someone else outweighs the writer's word)
+    # "saw a video of lips blowing up, mine are fine": asked; not "I'm good. My tongue is
+    # swollen" nor "my husband says I'm slurring, I feel fine" (the writer's own sign, or one
+    # seen by someone else, outweighs a general all-clear)
     mine = scope.observed | scope.own
     if scope.all_clear and found.flags and not any(
         x.flag and x.present and x.clause in mine for x in mentions

@@ -220,7 +220,8 @@ def _listed_after(m: Matched) -> set[int]:
 def _asked_in_general(m: Matched) -> set[int]:
     """Clauses of questions asked in general ("can meso cause blindness?", "could I get
     blurry vision from this?"): opened by a question word, ended by "?", and with no word
-    of the writer's own after the opener ("is it normal that my lips swell?" is theirs)."""
+    of the writer's own after the opener and the word right after it, its subject ("could
+    my lips swell like this?" is about theirs)."""
     out: set[int] = set()
     opens = dict(m.asks)
     first = 0
