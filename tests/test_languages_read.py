@@ -23,6 +23,11 @@ def level_of(language: str, text: str, day: int) -> str:
     return READERS.read_in([language], text, day=day).assessment.level.label
 
 
+def assert_emergency(language: str, text: str, emergency: bool, *, day: int) -> None:
+    """Whether a message is read as an emergency (the instruction to call is sent)."""
+    assert (level_of(language, text, day) == "emergency") is emergency, text
+
+
 def assert_asked_or_emergency(language: str, text: str, emergency: bool, *, day: int) -> None:
     """An emergency, or not one but never reassured: the red-flag question is asked."""
     reading = READERS.read_in([language], text, day=day)
@@ -347,7 +352,7 @@ def test_a_question_asked_in_general_is_asked_about_a_question_about_oneself_is_
 def test_sight_hives_spreading_and_speech_in_plain_words(
     language: str, text: str, emergency: bool
 ) -> None:
-    assert (level_of(language, text, 2) == "emergency") is emergency, text
+    assert_emergency(language, text, emergency, day=2)
 
 
 @pytest.mark.parametrize(("language", "text", "emergency"), [
@@ -361,7 +366,7 @@ def test_sight_hives_spreading_and_speech_in_plain_words(
     ("en", "the tip of my nose has gone blue and cold", True),
 ])
 def test_the_colours_of_other_things(language: str, text: str, emergency: bool) -> None:
-    assert (level_of(language, text, 2) == "emergency") is emergency, text
+    assert_emergency(language, text, emergency, day=2)
 
 
 @pytest.mark.parametrize(("language", "text", "emergency"), [
@@ -381,7 +386,7 @@ def test_the_colours_of_other_things(language: str, text: str, emergency: bool) 
 def test_a_studied_round_of_plain_words(language: str, text: str, emergency: bool) -> None:
     """Kinds from the studied set `r`: sight only when looking, a face hanging lower, drowsy
     confusion, collapsing in plain words, redness grown since lunch; pets are not patients."""
-    assert (level_of(language, text, 2) == "emergency") is emergency, text
+    assert_emergency(language, text, emergency, day=2)
 
 
 def test_a_figure_of_speech_about_a_dog_keeps_the_writers_sign() -> None:
@@ -417,4 +422,4 @@ def test_an_all_clear_of_before_does_not_set_a_later_sign_aside() -> None:
 def test_probes_of_the_all_clear_and_plain_words(
     language: str, text: str, emergency: bool
 ) -> None:
-    assert (level_of(language, text, 1) == "emergency") is emergency, text
+    assert_emergency(language, text, emergency, day=1)

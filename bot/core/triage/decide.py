@@ -214,7 +214,8 @@ def _findings(
             denied.add("fever")
     found = _Findings(present, denied, flags, groups_by_clause, everywhere, groups_by_sentence,
                       sentence_of_clause, set(scope.unsure_clauses), scope.asked_clauses,
-                      _flagging(content) if scope.asked_clauses else frozenset())
+                      _flagging(content.reads.combinations) if scope.asked_clauses
+                      else frozenset())
     racing = content.reads.measures.racing_heart
     rate = measures.heart_rate
     if racing is not None and rate is not None and rate >= racing.at_least:
@@ -285,7 +286,7 @@ def _doubt_all(
     phrases, or added by their combinations, set aside with them."""
     at = {x.start for x in mentions if x.flag and x.present}
     said = [x for x in measures.symptom_mentions if x.present]
-    flagged = {frozenset(c.all) for c in fired if c.red_flag}  # and their twins that add
+    flagged = _flagging(fired)  # and their twins that add a sign
     for name in {x.name for x in said if x.start in at} | {
         c.adds for c in fired if c.adds and frozenset(c.all) in flagged
     }:
@@ -309,8 +310,10 @@ def _only_unsure(f: _Findings, groups: list[str]) -> bool:
     return bool(clauses) and clauses <= f.unsure_clauses
 
 
-def _flagging(content: Content) -> frozenset[frozenset[str]]:
-    return frozenset(frozenset(c.all) for c in content.reads.combinations if c.red_flag)
+def _flagging(combos: Sequence[Combination]) -> frozenset[frozenset[str]]:
+    """The words of the combinations that raise a red flag (a twin with the same words
+    adds the sign: "airway-swelling" and "airway-swelling-not-local-swelling")."""
+    return frozenset(frozenset(c.all) for c in combos if c.red_flag)
 
 
 def _only_asked(f: _Findings, where: set[int], combo: Combination) -> bool:

@@ -174,9 +174,14 @@ class PhraseTable:
         self.inserts = frozenset(tuple(self.forms.tokens(w)) for w in words.inserts)
         self.insert_heads = frozenset(k[0] for k in self.inserts if k)
         screen = content.reads.screen
-        self.clear_spans = tuple(_Spans(self.forms, listed) for listed in (
-            screen.all_clear, screen.all_clear_but, screen.all_clear_after,
-            screen.question_openers, screen.all_clear_asides, screen.all_clear_later))
+        self.spans = {  # Matched's field: the screen list it finds
+            "clears": _Spans(self.forms, screen.all_clear),
+            "buts": _Spans(self.forms, screen.all_clear_but),
+            "afters": _Spans(self.forms, screen.all_clear_after),
+            "asks": _Spans(self.forms, screen.question_openers),
+            "asides": _Spans(self.forms, screen.all_clear_asides),
+            "laters": _Spans(self.forms, screen.all_clear_later),
+        }
         self.scope_words = ScopeWords(*(
             frozenset(t for w in listed for t in self.forms.tokens(w))
             for listed in (words.first_person, words.causes, words.closing, words.negators,
@@ -187,7 +192,8 @@ class PhraseTable:
         toks = [self.correct(t) for t in self.forms.tokens(text)]
         hits = self._hits(toks)
         return Matched(toks, hits, self._clauses(toks, hits), self._sentences(toks),
-                       self.scope_words, *(spans(toks) for spans in self.clear_spans))
+                       self.scope_words,
+                       **{name: find(toks) for name, find in self.spans.items()})
 
     def _correct_uncached(self, token: str) -> str:
         if token in self.known or not token.isalpha():

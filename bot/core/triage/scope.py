@@ -7,6 +7,7 @@ set aside for another reason is not dropped: the patient is asked the red-flag q
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 from bot.core.triage.match import Hit, Matched
 from bot.core.triage.text import SENTENCE_END
@@ -59,15 +60,14 @@ class Scope:
         self.theirs: set[int] = set()
         others = [h for h in m.hits if h.has("other_person")]
         inside = {i for h in others for i in range(h.start, h.end)}
-        mine = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
-                if t in m.words.first_person and i not in inside} if others else set()
+        writer = [(i, c) for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
+                  if t in m.words.first_person and i not in inside]
+        mine = {c for _, c in writer}
         # "my husband says I'm slurring": someone else seeing the writer's sign
         self.observed = {m.clause(h) for h in others} & mine
         # Clauses where the writer speaks of themselves ("my tongue is swollen"): their own
         # sign there outweighs a general "I'm fine" elsewhere.
-        self.own = {c for i, (t, c) in enumerate(zip(m.toks, m.clause_of, strict=True))
-                    if t in m.words.first_person and i not in inside
-                    and not any(s <= i < e for s, e in m.clears)}
+        self.own = {c for i, c in writer if not any(s <= i < e for s, e in m.clears)}
         self.all_clear = any(self._clears(span) for span in m.clears)
         if self.all_clear or any(h.has("not_me") for h in m.hits):
             self.theirs = {m.clause(h) for h in others} - mine
@@ -224,14 +224,12 @@ def _asked_in_general(m: Matched) -> set[int]:
     my lips swell like this?" is about theirs)."""
     out: set[int] = set()
     opens = dict(m.asks)
-    first = 0
-    for i, tok in enumerate([*m.toks, "."]):
-        if i < len(m.toks) and m.sentence_of[i] == m.sentence_of[first]:
-            continue
-        words = [j for j in range(first, i) if m.toks[j].isalnum()]
-        if words and tok == "?" and words[0] in opens:
-            after = opens[words[0]]
-            if not any(m.toks[j] in m.words.first_person for j in words if j > after):
+    for _, tokens in groupby(range(len(m.toks)), key=m.sentence_of.__getitem__):
+        indices = list(tokens)
+        end = indices[-1] + 1  # a "?" opens the next sentence
+        words = [j for j in indices if m.toks[j].isalnum()]
+        if words and words[0] in opens and end < len(m.toks) and m.toks[end] == "?":
+            subject = opens[words[0]]
+            if not any(m.toks[j] in m.words.first_person for j in words if j > subject):
                 out.update(m.clause_of[j] for j in words)
-        first = i
     return out
